@@ -1,0 +1,137 @@
+import type { StackConfig } from "../config/schema";
+import { secretFilePath, type HealthCheck, type NativeClientAccess, type ServiceEntry } from "./types";
+
+/** A secret as one stack sees it: the vault rewritten, its file path fixed. */
+export interface ResolvedSecret {
+  /** `<service>.<name>`: the key used in logs, config and triggers. */
+  key: string;
+  serviceId: string;
+  name: string;
+  /** 1Password reference with the stack's vault, or "generated". */
+  ref: string;
+  /** Absolute path of the file on the host. */
+  path: string;
+  owner: "root";
+  group: string;
+  mode: "0400" | "0440";
+  /** Units restarted when the value changes. */
+  units: string[];
+}
+
+/** A catalog entry combined with one stack's config. */
+export interface ResolvedService {
+  entry: ServiceEntry;
+  id: string;
+  title: string;
+  group: string;
+  status: "enabled" | "pending";
+  port: number | null;
+  bind: string | null;
+  /** LAN host the service runs on; null for Pages. */
+  host: string | null;
+  localUrl: string | null;
+  /** `<route>.<domain>` when routed in this stack, else null. */
+  publicHostname: string | null;
+  protection: "access" | "public" | "none";
+  nativeClients: NativeClientAccess | null;
+  /** Port nginx proxies the public hostname to. */
+  upstreamPort: number | null;
+  card: boolean;
+  health: HealthCheck;
+  units: string[];
+  backup: { paths: string[]; exclude: string[] };
+  secrets: ResolvedSecret[];
+}
+
+export interface Homelab {
+  config: StackConfig;
+  /** Every service the stack declares, enabled first in catalog order, then pending. */
+  services: ResolvedService[];
+}
+
+/** The first DNS label of a service's route, or null when it is never routed. */
+export function routeLabel(entry: ServiceEntry, routePattern: string): string | null {
+  if (entry.route === false) return null;
+  const name = entry.route?.name ?? entry.id;
+  return routePattern.replace("{name}", name);
+}
+
+/** Swap the vault of an `op://` reference for the stack's vault. */
+export function withVault(ref: string, vault: string): string {
+  if (!ref.startsWith("op://")) return ref;
+  const rest = ref.slice("op://".length);
+  const slash = rest.indexOf("/");
+  return slash < 0 ? ref : `op://${vault}${rest.slice(slash)}`;
+}
+
+function localUrl(address: string, port: number): string {
+  return port === 80 ? `http://${address}` : `http://${address}:${port}`;
+}
+
+/** Is this entry part of the stack? Pending entries always are; they generate nothing. */
+export function inStack(entry: ServiceEntry, config: StackConfig): boolean {
+  if (entry.status === "pending") return true;
+  return config.services === undefined || config.services.includes(entry.id);
+}
+
+export function resolveService(entry: ServiceEntry, config: StackConfig, catalog: readonly ServiceEntry[]): ResolvedService {
+  const enabled = entry.status === "enabled";
+  const label = routeLabel(entry, config.routePattern);
+  const routed = enabled && label !== null && config.edge === "cloudflare";
+  const onHost = entry.runsOn === "host";
+  const port = entry.port ?? null;
+  const bind = onHost && port !== null ? (entry.bind ?? "0.0.0.0") : null;
+  const target = entry.proxyTo ? catalog.find((e) => e.id === entry.proxyTo) : undefined;
+  const address = bind === "127.0.0.1" ? "127.0.0.1" : config.lanAddress;
+  return {
+    entry,
+    id: entry.id,
+    title: entry.title,
+    group: entry.group,
+    status: entry.status,
+    port,
+    bind,
+    host: onHost ? config.lanHostname : null,
+    localUrl: onHost && port !== null ? localUrl(address, port) : null,
+    publicHostname: routed ? `${label}.${config.domain}` : null,
+    protection: routed ? (entry.protection ?? "access") : "none",
+    nativeClients: entry.nativeClients ?? null,
+    upstreamPort: target?.port ?? port,
+    card: enabled && label !== null && entry.card !== false,
+    health: entry.health,
+    units: [...entry.units],
+    backup: { paths: [...(entry.backup?.paths ?? [])], exclude: [...(entry.backup?.exclude ?? [])] },
+    secrets: (entry.secrets ?? []).map((s) => ({
+      key: `${entry.id}.${s.name}`,
+      serviceId: entry.id,
+      name: s.name,
+      ref: withVault(s.ref, config.secrets.vault),
+      path: secretFilePath(config.paths.secretsDir, entry.id, s.name),
+      owner: "root",
+      group: s.group ?? "root",
+      mode: s.group ? "0440" : "0400",
+      units: [...entry.units],
+    })),
+  };
+}
+
+/** Combine the catalog with a stack's config. Call after validation. */
+export function resolveHomelab(catalog: readonly ServiceEntry[], config: StackConfig): Homelab {
+  const members = catalog.filter((e) => inStack(e, config));
+  const ordered = [...members.filter((e) => e.status === "enabled"), ...members.filter((e) => e.status === "pending")];
+  return { config, services: ordered.map((e) => resolveService(e, config, catalog)) };
+}
+
+export function enabledServices(lab: Homelab): ResolvedService[] {
+  return lab.services.filter((s) => s.status === "enabled");
+}
+
+/** Services with a public hostname, in catalog order. */
+export function routedServices(lab: Homelab): ResolvedService[] {
+  return lab.services.filter((s) => s.publicHostname !== null);
+}
+
+/** Every secret of the enabled services. */
+export function enabledSecrets(lab: Homelab): ResolvedSecret[] {
+  return enabledServices(lab).flatMap((s) => s.secrets);
+}

@@ -1,0 +1,110 @@
+/**
+ * The shape of a catalog entry. A service's everything starts at its entry in
+ * `services.ts`: DNS, Access, tunnel ingress, nginx, dashboard cards, backups,
+ * secrets and NixOS modules are all derived from it.
+ */
+
+/** Dashboard groups, in the order Homepage shows them. */
+export const DASHBOARD_GROUPS = [
+  "Automation",
+  "Media & Entertainment",
+  "Management",
+  "AI",
+  "Infrastructure",
+] as const;
+
+export type DashboardGroup = (typeof DASHBOARD_GROUPS)[number];
+
+/** What proves that a service is up, checked on the host after a rebuild. */
+export type HealthCheck =
+  /** An HTTP GET on the service's local port answers with a status below 500. */
+  | { kind: "http"; path: string }
+  /** A TCP connect to the service's local port succeeds. */
+  | { kind: "tcp" }
+  /** Not checked on the host; `reason` says who watches it instead. */
+  | { kind: "none"; reason: string };
+
+/**
+ * How clients that cannot pass the Cloudflare Access login page reach the
+ * service: the Home Assistant companion app, the Jellyfin apps, API clients.
+ */
+export type NativeClientAccess =
+  /** Over the tailnet, straight to the host's port (the seeds' way for Home Assistant). */
+  | { via: "tailscale"; why: string }
+  /** Through the public route with a Cloudflare Access service token in the request headers. */
+  | { via: "service-token"; why: string };
+
+/** A secret a service consumes, pushed to the host as a root-owned file. */
+export interface SecretSpec {
+  /** File name under the service's secrets directory; a DNS label. @example "openai-api-key" */
+  name: string;
+  /**
+   * Where the value comes from: a 1Password reference `op://Vault/Item/field`,
+   * or `generated` for values the program itself creates (the tunnel token).
+   */
+  ref: string | "generated";
+  /** Group that may read the file (mode 0440); without it the file is 0400 root. */
+  group?: string;
+}
+
+export interface ServiceEntry {
+  /** Stable identifier and DNS label. Everything generated for the service is named after it. */
+  id: string;
+  /** Name shown on the dashboard and in the plan. */
+  title: string;
+  /** Dashboard group; one of DASHBOARD_GROUPS. */
+  group: string;
+  /** One line shown under the dashboard card. */
+  description: string;
+  /**
+   * `enabled` services are deployed and routed. `pending` services are declared
+   * so their route and port are reserved, and generate nothing.
+   */
+  status: "enabled" | "pending";
+  /** Where the service runs: natively on the NixOS host, or on Cloudflare Pages. */
+  runsOn: "host" | "pages";
+  /** TCP port on the host. Absent for Pages and for host services without a listener. */
+  port?: number;
+  /** Address the listener binds. `127.0.0.1` means never reachable from outside the host. */
+  bind?: "0.0.0.0" | "127.0.0.1";
+  /**
+   * Public route. `{ name }` publishes `<routePattern(name)>.<domain>`; the
+   * default name is the id. `false` means never routed: no tunnel rule, no
+   * DNS, no proxy, no dashboard card.
+   * @default { name: id }
+   */
+  route?: { name?: string } | false;
+  /**
+   * `access` puts the route behind a Cloudflare Access application; `public`
+   * is an explicit opt-out.
+   * @default "access"
+   */
+  protection?: "access" | "public";
+  /** How native apps reach the service when Access is in front of it. */
+  nativeClients?: NativeClientAccess;
+  /**
+   * Where nginx sends the route's requests when it is not the service's own
+   * port: the Portal is nginx itself and shows the dashboard's port.
+   */
+  proxyTo?: string;
+  /** Whether the service gets a dashboard card. Routed services get one unless this is false. */
+  card?: boolean;
+  /**
+   * Dashboard icon: a file under assets/icons/ (served locally at /icons/),
+   * otherwise a Homepage CDN icon name.
+   */
+  icon: { file: string } | { cdn: string };
+  /** What proves the service is up. */
+  health: HealthCheck;
+  /** systemd units of the service; they restart when one of its secrets changes. */
+  units: string[];
+  /** State directories that restic backs up daily, and paths inside them to leave out. */
+  backup?: { paths: string[]; exclude?: string[] };
+  /** Secrets the service consumes. */
+  secrets?: SecretSpec[];
+}
+
+/** Where a secret file lives on the host. The NixOS modules read the same path. */
+export function secretFilePath(secretsDir: string, serviceId: string, name: string): string {
+  return `${secretsDir}/${serviceId}/${name}`;
+}
