@@ -33,8 +33,13 @@ export function opReferenceError(ref: string): string | undefined {
     Secrets.validateSecretReference(ref);
     return undefined;
   } catch (err) {
-    const e = err as { message?: string };
-    return e.message ?? String(err);
+    // The SDK's errors carry a JSON body: {"name": ..., "message": ...}.
+    const raw = (err as { message?: string }).message ?? String(err);
+    try {
+      return (JSON.parse(raw) as { message?: string }).message ?? raw;
+    } catch {
+      return raw;
+    }
   }
 }
 
