@@ -37,6 +37,8 @@ export interface StackConfig {
     pagesProject: string;
     /** Emails the Access allow policy lets in. */
     accessEmails: string[];
+    /** Zero Trust team name (`<team>.cloudflareaccess.com`); cloudflared checks Access JWTs against it. */
+    teamName: string;
   };
   /** How the program reaches the host. */
   ssh: {
@@ -64,12 +66,22 @@ export interface StackConfig {
   keepGenerations: number;
   /** Seconds every health check has to pass after a switch. @default 120 */
   healthTimeoutSeconds: number;
+  /**
+   * Backblaze B2 bucket that restic backs up to, as `b2:<bucket>:homelab`.
+   * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
+   * @default "homelab-<stack>"
+   */
+  backupBucket?: string;
   secrets: {
     /** @default "1password" */
     source: SecretsSource;
     /** Vault that replaces the catalog references' vault. @default "Homelab" */
     vault: string;
   };
+  /** 1Password reference of the Cloudflare API token. @default "op://Homelab/Cloudflare/api-token" */
+  cloudflareApiTokenRef?: string;
+  /** Bump to rotate the tunnel secret and the connector token. @default "1" */
+  tunnelSecretGeneration: string;
 }
 
 type Kind = "string" | "number" | "boolean" | "string[]";
@@ -96,8 +108,10 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   cloudflareApiToken: { kind: "string", secret: true, doc: "Cloudflare API token, when not read from 1Password" },
   cloudflareApiTokenRef: { kind: "string", doc: "1Password reference of the Cloudflare API token" },
   tunnelName: { kind: "string", doc: "tunnel name; default homelab-<stack>" },
+  tunnelSecretGeneration: { kind: "string", doc: "bump to rotate the tunnel secret and token; default 1" },
   pagesProject: { kind: "string", doc: "Pages project of the docs site; default homelab-docs-<stack>" },
   accessEmails: { kind: "string[]", doc: "emails the Access policy allows (edge: cloudflare)" },
+  accessTeamName: { kind: "string", doc: "Zero Trust team name, the <team> of <team>.cloudflareaccess.com (edge: cloudflare)" },
   sshHost: { kind: "string", doc: "address the program connects to; default lanAddress" },
   sshPort: { kind: "number", doc: "SSH port; default 22" },
   sshUser: { kind: "string", doc: "SSH user; default root" },
@@ -114,7 +128,18 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   onePasswordToken: { kind: "string", secret: true, doc: "1Password service-account token, when OP_SERVICE_ACCOUNT_TOKEN is unset" },
   secretValues: { kind: "string", secret: true, doc: "with secretsSource config: JSON map of <service>.<secret> to value" },
   generatedSecretsItem: { kind: "string", doc: "1Password item that generated secrets are written back to" },
+  backupBucket: { kind: "string", doc: "Backblaze B2 bucket restic backs up to; default homelab-<stack>" },
 };
+
+/** The B2 bucket a stack backs up to when `homelab:backupBucket` is unset. */
+export function defaultBackupBucket(stack: string): string {
+  return `homelab-${stack}`;
+}
+
+/** B2 bucket names: 6 to 50 letters, digits and hyphens, not starting with "b2-". */
+export function isB2BucketName(name: string): boolean {
+  return /^[A-Za-z0-9-]{6,50}$/.test(name) && !name.toLowerCase().startsWith("b2-");
+}
 
 /** A config problem, phrased so the owner knows which key to touch and how. */
 export interface ConfigProblem {
@@ -230,7 +255,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
 
   let cloudflare: StackConfig["cloudflare"];
   if (edge === "cloudflare") {
-    for (const key of ["cloudflareAccountId", "cloudflareZoneId", "accessEmails"]) {
+    for (const key of ["cloudflareAccountId", "cloudflareZoneId", "accessEmails", "accessTeamName"]) {
       if (values[key] === undefined && !problems.some((p) => p.key === `homelab:${key}`)) {
         problems.push({
           key: `homelab:${key}`,
@@ -245,6 +270,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       tunnelName: str("tunnelName", `homelab-${stack}`),
       pagesProject: str("pagesProject", `homelab-docs-${stack}`),
       accessEmails: (values.accessEmails as string[] | undefined) ?? [],
+      teamName: str("accessTeamName", ""),
     };
   }
   for (const key of ["sshPort", "keepGenerations", "healthTimeoutSeconds"]) {
@@ -252,6 +278,15 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
     if (typeof v === "number" && (!Number.isInteger(v) || v < 1)) {
       problems.push({ key: `homelab:${key}`, message: `${v} is not a positive whole number`, fix: `set homelab:${key} in ${file} to a whole number of at least 1` });
     }
+  }
+
+  const backupBucket = str("backupBucket", defaultBackupBucket(stack));
+  if (!isB2BucketName(backupBucket)) {
+    problems.push({
+      key: "homelab:backupBucket",
+      message: `"${backupBucket}" is not a valid Backblaze B2 bucket name`,
+      fix: `set homelab:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`,
+    });
   }
 
   if (problems.length > 0) return { problems, secretKeys };
@@ -284,7 +319,10 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       deploy: (values.deploy as boolean | undefined) ?? true,
       keepGenerations: num("keepGenerations", 10),
       healthTimeoutSeconds: num("healthTimeoutSeconds", 120),
+      backupBucket,
       secrets: { source: source as SecretsSource, vault: str("onePasswordVault", "Homelab") },
+      cloudflareApiTokenRef: values.cloudflareApiTokenRef as string | undefined,
+      tunnelSecretGeneration: str("tunnelSecretGeneration", "1"),
     },
   };
 }

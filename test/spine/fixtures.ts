@@ -10,6 +10,7 @@ export function config(overrides: Record<string, unknown> = {}, stack = "prod"):
     cloudflareAccountId: "acc",
     cloudflareZoneId: "zone",
     accessEmails: ["owner@javiersc.com"],
+    accessTeamName: "javiersc",
     ...overrides,
   });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.problems));

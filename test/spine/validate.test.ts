@@ -123,7 +123,7 @@ describe("stack config validation", () => {
 
   it("requires the Cloudflare ids and Access emails when the edge is Cloudflare", () => {
     const { problems } = parseStackConfig("prod", { domain: "javiersc.com", lanAddress: "192.0.2.10" });
-    expect(problems.map((p) => p.key)).toEqual(["homelab:cloudflareAccountId", "homelab:cloudflareZoneId", "homelab:accessEmails"]);
+    expect(problems.map((p) => p.key)).toEqual(["homelab:cloudflareAccountId", "homelab:cloudflareZoneId", "homelab:accessEmails", "homelab:accessTeamName"]);
     expect(problems[0].fix).toContain("homelab:edge to none");
   });
 

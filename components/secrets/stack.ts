@@ -1,0 +1,64 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { Homelab } from "../catalog/resolve";
+import { withVault } from "../catalog/resolve";
+import { connectOnePassword } from "./onepassword";
+import {
+  ConfigSource,
+  OnePasswordSource,
+  SecretsError,
+  onePasswordToken,
+  referenceUsers,
+  referencedSecrets,
+  valuesByKey,
+  type OnePasswordSecretsApi,
+  type SecretsSource,
+} from "./source";
+
+export interface StackSecrets {
+  /** Secret values by `<service>.<name>`, as Pulumi secrets. Generated secrets are absent. */
+  values: Map<string, pulumi.Output<string>>;
+  /** The Cloudflare provider's API token, when the stack has an edge. */
+  cloudflareApiToken?: pulumi.Output<string>;
+}
+
+/** Where the Cloudflare API token lives in 1Password unless the stack says otherwise. */
+export const DEFAULT_CLOUDFLARE_TOKEN_REF = "op://Homelab/Cloudflare/api-token";
+
+/**
+ * Resolve every secret the stack needs in one request, before any resource
+ * is declared, so a missing token or a bad reference changes nothing.
+ */
+export async function resolveStackSecrets(
+  lab: Homelab,
+  secretKeys: Record<string, string>,
+  env: NodeJS.ProcessEnv = process.env,
+  connect: (token: string) => Promise<OnePasswordSecretsApi> = connectOnePassword,
+): Promise<StackSecrets> {
+  const { config } = lab;
+  const secrets = referencedSecrets(lab);
+  const users = referenceUsers(secrets);
+
+  let cloudflareRef: string | undefined;
+  if (config.edge === "cloudflare" && secretKeys.cloudflareApiToken === undefined) {
+    if (config.secrets.source !== "1password") {
+      throw new SecretsError(`no Cloudflare API token: run pulumi config set --secret homelab:cloudflareApiToken <token> --stack ${config.stack}`);
+    }
+    cloudflareRef = withVault(config.cloudflareApiTokenRef ?? DEFAULT_CLOUDFLARE_TOKEN_REF, config.secrets.vault);
+    users.set(cloudflareRef, [...(users.get(cloudflareRef) ?? []), "the Cloudflare provider"]);
+  }
+  const refs = [...users.keys()].sort();
+
+  let source: SecretsSource;
+  if (config.secrets.source === "1password") {
+    const token = onePasswordToken(env, secretKeys.onePasswordToken, config.stack);
+    source = new OnePasswordSource(() => connect(token), users);
+  } else {
+    source = new ConfigSource(config.stack, secrets, secretKeys.secretValues);
+  }
+  const byRef = await source.resolveAll(refs);
+
+  const values = new Map<string, pulumi.Output<string>>();
+  for (const [key, value] of valuesByKey(secrets, byRef)) values.set(key, pulumi.secret(value));
+  const cfToken = secretKeys.cloudflareApiToken ?? (cloudflareRef ? byRef.get(cloudflareRef) : undefined);
+  return { values, cloudflareApiToken: cfToken === undefined ? undefined : pulumi.secret(cfToken) };
+}

@@ -1,0 +1,121 @@
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { renderPlan } from "../../components/render/plan";
+import { loadStack } from "../../components/config/load";
+import { readStackFile } from "../../components/config/file";
+import { ROOT, runProgram, type ProgramRun } from "./run";
+
+// The 1Password service cannot be reached from here: a fake client with the
+// SDK's interface answers every reference; the reference validator stays real.
+vi.mock("@1password/sdk", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("@1password/sdk")>();
+  return {
+    ...actual,
+    createClient: async () => ({
+      secrets: {
+        resolveAll: async (refs: string[]) => ({
+          individualResponses: Object.fromEntries(refs.map((r) => [r, { content: { secret: `value-of-${r}`, itemId: "i", vaultId: "v" } }])),
+        }),
+      },
+      items: {},
+    }),
+  };
+});
+
+const TOKEN = { OP_SERVICE_ACCOUNT_TOKEN: "ops_fake" };
+
+function planOf(stack: string) {
+  return renderPlan(loadStack(stack, readStackFile(ROOT, stack)).lab);
+}
+
+describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
+  let run: ProgramRun;
+  const plan = planOf(stack);
+  const routed = plan.services.filter((s) => s.publicHostname).map((s) => s.publicHostname as string);
+
+  beforeAll(async () => {
+    vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN.OP_SERVICE_ACCOUNT_TOKEN);
+    run = await runProgram(stack);
+  });
+
+  it("gives every routed service a DNS record, and nothing else gets one", () => {
+    expect(run.byType(":DnsRecord").map((r) => r.inputs.name).sort()).toEqual([...routed].sort());
+  });
+
+  it("gives every Access-protected route an Access application, and nothing else gets one", () => {
+    const protectedRoutes = plan.services.filter((s) => s.protection === "access").map((s) => s.publicHostname);
+    expect(run.byType(":ZeroTrustAccessApplication").map((r) => r.inputs.domain).sort()).toEqual([...protectedRoutes].sort());
+  });
+
+  it("makes every DNS record a proxied CNAME with automatic TTL and a comment naming the stack", () => {
+    for (const r of run.byType(":DnsRecord")) {
+      expect(r.inputs, String(r.inputs.name)).toMatchObject({ type: "CNAME", proxied: true, ttl: 1 });
+      expect(String(r.inputs.comment), String(r.inputs.name)).toContain(`stack ${stack}`);
+    }
+  });
+
+  it("points tunnel routes at the tunnel and the docs site at Pages", () => {
+    for (const r of run.byType(":DnsRecord")) {
+      const expected = String(r.inputs.name).startsWith("docs-") ? `homelab-docs-${stack}.pages.dev` : "tunnel-0001.cfargotunnel.com";
+      expect(r.inputs.content, String(r.inputs.name)).toBe(expected);
+    }
+  });
+
+  it("uses first-level names under the domain, which Universal SSL covers", () => {
+    for (const r of run.byType(":DnsRecord")) expect(String(r.inputs.name)).toMatch(/^[a-z0-9-]+\.javiersc\.com$/);
+  });
+
+  it("orders the ingress as the plan does, with the catch-all last", () => {
+    const [config] = run.byType(":ZeroTrustTunnelCloudflaredConfig");
+    const ingresses = (config.inputs.config as { ingresses: { hostname?: string; service: string }[] }).ingresses;
+    expect(ingresses.map((i) => ({ hostname: i.hostname, service: i.service }))).toEqual(
+      plan.tunnel!.ingress.map((i) => ({ hostname: i.hostname, service: i.service })),
+    );
+    expect(ingresses.at(-1)).toEqual({ service: "http_status:404" });
+  });
+
+  it("passes each Access app's audience tag into its ingress rule", () => {
+    const [config] = run.byType(":ZeroTrustTunnelCloudflaredConfig");
+    const ingresses = (config.inputs.config as { ingresses: { hostname?: string; originRequest?: { access?: { audTags: string[]; required: boolean; teamName: string } } }[] }).ingresses;
+    for (const rule of ingresses.filter((i) => i.hostname)) {
+      const app = run.byType(":ZeroTrustAccessApplication").find((a) => a.inputs.domain === rule.hostname);
+      expect(rule.originRequest?.access, rule.hostname).toEqual({ required: true, teamName: "javiersc", audTags: [`aud-${app!.name}`] });
+    }
+  });
+
+  it("gives the SSH MCP endpoint no rule, no record and no application", () => {
+    const everything = JSON.stringify(run.registered.map((r) => r.inputs));
+    expect(everything).not.toContain("ssh-mcp");
+  });
+
+  it("creates a remotely managed tunnel with a 32-byte random secret", () => {
+    const [tunnel] = run.byType(":ZeroTrustTunnelCloudflared");
+    expect(tunnel.inputs).toMatchObject({ configSrc: "cloudflare", name: `homelab-${stack}` });
+    expect(tunnel.secretInputs).toContain("tunnelSecret");
+    const [bytes] = run.byType(":RandomBytes");
+    expect(bytes.inputs.length).toBe(32);
+  });
+
+  it("lets Access policies start at precedence 1 with the reusable email policy", () => {
+    for (const app of run.byType(":ZeroTrustAccessApplication")) {
+      const policies = app.inputs.policies as { precedence: number }[];
+      expect(policies.map((p) => p.precedence), String(app.inputs.domain)).toEqual(policies.map((_, i) => i + 1));
+    }
+    const allow = run.byType(":ZeroTrustAccessPolicy").filter((p) => p.inputs.decision === "allow");
+    expect(allow).toHaveLength(1);
+    expect(allow[0].inputs.includes).toEqual([{ email: { email: "owner@javiersc.com" } }]);
+  });
+
+  it("publishes the docs site on Pages with its custom domain", () => {
+    expect(run.byType(":PagesDomain").map((d) => d.inputs.name)).toEqual(routed.filter((h) => h.startsWith("docs-")));
+  });
+});
+
+describe("prod and staging side by side", () => {
+  it("share no hostname, tunnel name or Pages project", () => {
+    const prod = planOf("prod");
+    const staging = planOf("staging");
+    const prodNames = new Set(prod.dns.map((d) => d.name));
+    expect(staging.dns.filter((d) => prodNames.has(d.name))).toEqual([]);
+    expect(staging.tunnel!.name).not.toBe(prod.tunnel!.name);
+  });
+});

@@ -1,0 +1,70 @@
+import * as pulumi from "@pulumi/pulumi";
+import { readStackFile } from "../../components/config/file";
+
+export interface Registered {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+  /** Input property names that were marked secret. */
+  secretInputs: string[];
+}
+
+/** Resource types the program may declare; anything else is a bug the mocks catch. */
+const KNOWN_TYPES = new Set([
+  "homelab:cloudflare:Edge",
+  "homelab:cloudflare:Tunnel",
+  "homelab:cloudflare:Access",
+  "homelab:cloudflare:Routes",
+  "homelab:cloudflare:DocsSite",
+  "homelab:host:NixosHost",
+  "pulumi:providers:cloudflare",
+  "random:index/randomBytes:RandomBytes",
+  "cloudflare:index/zeroTrustTunnelCloudflared:ZeroTrustTunnelCloudflared",
+  "cloudflare:index/zeroTrustTunnelCloudflaredConfig:ZeroTrustTunnelCloudflaredConfig",
+  "cloudflare:index/dnsRecord:DnsRecord",
+  "cloudflare:index/zeroTrustAccessApplication:ZeroTrustAccessApplication",
+  "cloudflare:index/zeroTrustAccessPolicy:ZeroTrustAccessPolicy",
+  "cloudflare:index/zeroTrustAccessServiceToken:ZeroTrustAccessServiceToken",
+  "cloudflare:index/pagesProject:PagesProject",
+  "cloudflare:index/pagesDomain:PagesDomain",
+  "command:remote:Command",
+  "command:remote:CopyToRemote",
+]);
+const KNOWN_CALLS = new Set(["cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken"]);
+
+/** Strict mocks: an unknown resource type or call throws. Records every resource. */
+export function strictMocks(registered: Registered[]): pulumi.runtime.Mocks {
+  return {
+    newResource(args) {
+      if (!KNOWN_TYPES.has(args.type)) throw new Error(`unexpected resource type ${args.type} (${args.name})`);
+      const secretInputs = Object.entries(args.inputs)
+        .filter(([, v]) => v && typeof v === "object" && (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270")
+        .map(([k]) => k);
+      registered.push({ type: args.type, name: args.name, inputs: args.inputs, secretInputs });
+      const state: Record<string, unknown> = { ...args.inputs };
+      if (args.type.endsWith(":ZeroTrustAccessApplication")) state.aud = `aud-${args.name}`;
+      if (args.type.endsWith(":ZeroTrustAccessServiceToken")) Object.assign(state, { clientId: `${args.name}.access`, clientSecret: `secret-${args.name}` });
+      if (args.type.endsWith(":RandomBytes")) Object.assign(state, { base64: "c2VjcmV0LWJ5dGVz", hex: "00" });
+      if (args.type.endsWith(":PagesProject")) state.subdomain = `${args.inputs.name}.pages.dev`;
+      const id = args.type.endsWith(":ZeroTrustTunnelCloudflared") ? "tunnel-0001" : `${args.name}-id`;
+      return { id, state };
+    },
+    call(args) {
+      if (!KNOWN_CALLS.has(args.token)) throw new Error(`unexpected call ${args.token}`);
+      return { ...args.inputs, token: "eyJ-tunnel-token-for-" + String(args.inputs.tunnelId) };
+    },
+  };
+}
+
+/** The stack file's config as the engine would hand it to the program. */
+export function stackConfig(root: string, stack: string, extra: Record<string, string> = {}): Record<string, string> {
+  const raw = readStackFile(root, stack);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  return { ...out, ...extra };
+}
+
+/** Resolve an Output in a test. */
+export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
+}

@@ -1,0 +1,33 @@
+import * as pulumi from "@pulumi/pulumi";
+import { join } from "node:path";
+import { vi } from "vitest";
+import { stackConfig, strictMocks, type Registered } from "./mocks";
+
+export const ROOT = join(__dirname, "..", "..");
+
+export interface ProgramRun {
+  registered: Registered[];
+  outputs: Record<string, unknown>;
+  byType(suffix: string): Registered[];
+}
+
+/**
+ * Run index.ts itself for one stack under strict mocks, the way the engine
+ * would: config from Pulumi.<stack>.yaml (plus `extra`), then wait until every
+ * registration has reached the mocks.
+ */
+export async function runProgram(stack: string, extra: Record<string, string> = {}, secretKeys: string[] = []): Promise<ProgramRun> {
+  const registered: Registered[] = [];
+  vi.resetModules();
+  const runtime = await import("@pulumi/pulumi/runtime");
+  await runtime.setMocks(strictMocks(registered), "homelab", stack, true);
+  runtime.setAllConfig(stackConfig(ROOT, stack, extra), secretKeys);
+  const mod = await import("../../index");
+  const exported = (await (mod as unknown as { default?: Promise<Record<string, unknown>> }).default) ?? (await (mod as unknown as Promise<Record<string, unknown>>));
+  const outputs: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(exported ?? {})) {
+    outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((r) => (v as pulumi.Output<unknown>).apply((x) => { r(x); return x; })) : v;
+  }
+  await (runtime as unknown as { disconnect(): Promise<void> }).disconnect();
+  return { registered, outputs, byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)) };
+}
