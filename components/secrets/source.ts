@@ -73,14 +73,20 @@ export class OnePasswordSource implements SecretsSource {
       );
     }
     if (refs.length === 0) return new Map();
+    let api: OnePasswordSecretsApi;
+    try {
+      api = await this.connect();
+    } catch (err) {
+      throw new SecretsError(
+        `1Password refused the session: ${(err as Error).message ?? String(err)}. Check the service-account token (OP_SERVICE_ACCOUNT_TOKEN or homelab:onePasswordToken); nothing was changed.`,
+      );
+    }
     let response: ResolveAllResponse;
     try {
-      const api = await this.connect();
       response = await api.resolveAll(refs);
     } catch (err) {
-      if (err instanceof SecretsError) throw err;
       throw new SecretsError(
-        `1Password unreachable: ${(err as Error).message ?? String(err)}. Nothing was changed; check the network and the service-account token, then run again.`,
+        `1Password unreachable: ${(err as Error).message ?? String(err)}. Nothing was changed; check the network, then run again.`,
       );
     }
     const values = new Map<string, string>();
