@@ -77,6 +77,8 @@ export interface StackConfig {
     source: SecretsSource;
     /** Vault that replaces the catalog references' vault. @default "Homelab" */
     vault: string;
+    /** 1Password item the generated secrets are written back to; unset means no write-back. */
+    generatedItem?: string;
   };
   /** 1Password reference of the Cloudflare API token. @default "op://Homelab/Cloudflare/api-token" */
   cloudflareApiTokenRef?: string;
@@ -320,7 +322,11 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       keepGenerations: num("keepGenerations", 10),
       healthTimeoutSeconds: num("healthTimeoutSeconds", 120),
       backupBucket,
-      secrets: { source: source as SecretsSource, vault: str("onePasswordVault", "Homelab") },
+      secrets: {
+        source: source as SecretsSource,
+        vault: str("onePasswordVault", "Homelab"),
+        generatedItem: values.generatedSecretsItem as string | undefined,
+      },
       cloudflareApiTokenRef: values.cloudflareApiTokenRef as string | undefined,
       tunnelSecretGeneration: str("tunnelSecretGeneration", "1"),
     },

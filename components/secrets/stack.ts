@@ -19,6 +19,8 @@ export interface StackSecrets {
   values: Map<string, pulumi.Output<string>>;
   /** The Cloudflare provider's API token, when the stack has an edge. */
   cloudflareApiToken?: pulumi.Output<string>;
+  /** The 1Password service-account token, for writing generated secrets back. */
+  onePasswordToken?: pulumi.Output<string>;
 }
 
 /** Where the Cloudflare API token lives in 1Password unless the stack says otherwise. */
@@ -49,9 +51,11 @@ export async function resolveStackSecrets(
   const refs = [...users.keys()].sort();
 
   let source: SecretsSource;
+  let token: string | undefined;
   if (config.secrets.source === "1password") {
-    const token = onePasswordToken(env, secretKeys.onePasswordToken, config.stack);
-    source = new OnePasswordSource(() => connect(token), users);
+    token = onePasswordToken(env, secretKeys.onePasswordToken, config.stack);
+    const auth = token;
+    source = new OnePasswordSource(() => connect(auth), users);
   } else {
     source = new ConfigSource(config.stack, secrets, secretKeys.secretValues);
   }
@@ -60,5 +64,9 @@ export async function resolveStackSecrets(
   const values = new Map<string, pulumi.Output<string>>();
   for (const [key, value] of valuesByKey(secrets, byRef)) values.set(key, pulumi.secret(value));
   const cfToken = secretKeys.cloudflareApiToken ?? (cloudflareRef ? byRef.get(cloudflareRef) : undefined);
-  return { values, cloudflareApiToken: cfToken === undefined ? undefined : pulumi.secret(cfToken) };
+  return {
+    values,
+    cloudflareApiToken: cfToken === undefined ? undefined : pulumi.secret(cfToken),
+    onePasswordToken: token === undefined ? undefined : pulumi.secret(token),
+  };
 }
