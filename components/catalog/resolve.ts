@@ -97,7 +97,7 @@ export function resolveService(entry: ServiceEntry, config: StackConfig, catalog
     protection: routed ? (entry.protection ?? "access") : "none",
     nativeClients: entry.nativeClients ?? null,
     upstreamPort: target?.port ?? port,
-    card: enabled && label !== null && entry.card !== false,
+    card: enabled && (label !== null || entry.link !== undefined) && entry.card !== false,
     health: entry.health,
     units: [...entry.units],
     backup: { paths: [...(entry.backup?.paths ?? [])], exclude: [...(entry.backup?.exclude ?? [])] },

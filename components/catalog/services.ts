@@ -183,7 +183,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     bind: "0.0.0.0",
     icon: { cdn: "backrest.png" },
     health: { kind: "tcp" },
-    units: ["backrest.service", "restic-backups-homelab.service"],
+    // The restic job reads its secrets at each run; restarting it would start a backup.
+    units: ["backrest.service"],
     backup: { paths: ["/var/lib/backrest"] },
     secrets: [
       { name: "restic-password", ref: "op://Homelab/Restic/password" },
@@ -218,7 +219,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     icon: { cdn: "litellm.png" },
     health: { kind: "http", path: "/health/liveliness" },
     units: ["litellm.service"],
-    backup: { paths: ["/var/lib/litellm"] },
+    // nixpkgs runs LiteLLM with DynamicUser: /var/lib/litellm is a symlink to this.
+    backup: { paths: ["/var/lib/private/litellm"] },
     secrets: [
       { name: "master-key", ref: "op://Homelab/LiteLLM/master-key" },
       { name: "openai-api-key", ref: "op://Homelab/OpenAI/credential" },
@@ -318,6 +320,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     status: "enabled",
     runsOn: "host",
     route: false,
+    // The seeds' Infrastructure group shows Cloudflare: the card opens the Zero Trust dashboard.
+    link: "https://one.dash.cloudflare.com/",
     icon: { cdn: "cloudflare.png" },
     health: { kind: "none", reason: "No local listener; the tunnel's health shows in the Cloudflare dashboard" },
     units: ["cloudflared-tunnel.service"],

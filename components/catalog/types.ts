@@ -90,6 +90,12 @@ export interface ServiceEntry {
   /** Whether the service gets a dashboard card. Routed services get one unless this is false. */
   card?: boolean;
   /**
+   * Where the dashboard card of a service without a route of its own links
+   * to; giving one also gives the service a card.
+   * @example "https://one.dash.cloudflare.com/"
+   */
+  link?: string;
+  /**
    * Dashboard icon: a file under assets/icons/ (served locally at /icons/),
    * otherwise a Homepage CDN icon name.
    */

@@ -1,9 +1,246 @@
-import type { Homelab } from "../catalog/resolve";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Homelab, ResolvedService } from "../catalog/resolve";
+import { enabledServices } from "../catalog/resolve";
+import {
+  BACKUP_RETENTION,
+  BACKUP_SCHEDULE,
+  TRANSMISSION_SCHEDULE,
+  resticPruneOpts,
+  scheduleProblems,
+  toTransmissionKBps,
+  type SpeedPeriod,
+} from "../catalog/schedules";
+import { defaultBackupBucket } from "../config/schema";
+import { stableJson } from "./stable";
 
 /**
- * The NixOS bundle: the hand-written modules under nixos/ plus the data
- * generated from the catalog, by path relative to the bundle root.
+ * The NixOS bundle the host imports from `paths.bundleDir`
+ * (/etc/nixos/homelab): the hand-written modules under the repo's nixos/
+ * directory, copied as they are, plus data generated from the catalog under
+ * generated/. The modules read the data with `lib.importJSON` into typed
+ * `homelab.*` options (nixos/modules/options.nix), so the option types check
+ * every generated value on the host.
+ *
+ *   bundle = readNixosTree()          hand-written, from disk
+ *          + renderNixosData(lab)     generated/homelab.json, pure
+ *
+ * Other renderers that generate files for the bundle (the portal's
+ * generated/portal*.json) are added here, next to renderNixosData, so the
+ * bundle stays one map.
  */
-export function renderNixosBundle(_lab: Homelab): Map<string, string> {
-  return new Map();
+export function renderNixosBundle(lab: Homelab): Map<string, string> {
+  const files = readNixosTree();
+  for (const [path, content] of renderNixosData(lab)) {
+    if (files.has(path)) throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
+    files.set(path, content);
+  }
+  return new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The repo's nixos/ directory, the hand-written half of the bundle. */
+export const NIXOS_SOURCE_DIR = resolve(__dirname, "..", "..", "nixos");
+
+/** Where generated files live inside the bundle; never read from the source tree. */
+export const GENERATED_DIR = "generated";
+
+/** The generated data file every module reads. */
+export const HOMELAB_JSON = `${GENERATED_DIR}/homelab.json`;
+
+/** Editor and OS leftovers that never belong in the bundle. */
+function isJunk(name: string): boolean {
+  return (
+    name.startsWith(".") ||
+    name.endsWith("~") ||
+    /^#.*#$/.test(name) ||
+    /\.(swp|swo|swx|orig|rej|bak|tmp)$/.test(name)
+  );
+}
+
+/**
+ * Every hand-written file under `dir`, by path relative to it, sorted. The
+ * whole tree is copied, whoever wrote it (modules/portal.nix, deploy/), so
+ * what the host imports is exactly what is in the repo. A generated/ folder
+ * in the source tree (left by a local experiment) is skipped: generated
+ * files come from the renderers only.
+ */
+export function readNixosTree(dir: string = NIXOS_SOURCE_DIR): Map<string, string> {
+  const files = new Map<string, string>();
+  const walk = (rel: string): void => {
+    const entries = readdirSync(join(dir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const entry of entries) {
+      if (isJunk(entry.name)) continue;
+      const path = rel ? `${rel}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) {
+        if (path === GENERATED_DIR) continue;
+        walk(path);
+      } else if (entry.isFile()) {
+        files.set(path, readFileSync(join(dir, path), "utf8"));
+      }
+    }
+  };
+  walk("");
+  return files;
+}
+
+/** The generated half of the bundle. Pure: catalog and stack config in, text out. */
+export function renderNixosData(lab: Homelab): Map<string, string> {
+  return new Map([[HOMELAB_JSON, stableJson(homelabNixosData(lab))]]);
+}
+
+/* ------------------------------------------------------------------ data -- */
+
+/**
+ * One enabled host service as the NixOS modules see it; the option
+ * `homelab.services.<id>` in nixos/modules/options.nix has the same shape.
+ */
+export interface NixosService {
+  enable: true;
+  title: string;
+  /** TCP port the service listens on, or null when it has no listener. */
+  port: number | null;
+  /** Address the listener binds. */
+  bind: "0.0.0.0" | "127.0.0.1" | null;
+  /**
+   * Whether the port is opened in the host firewall. The dashboard's Local
+   * mode links straight to `<lanAddress>:<port>`, so every LAN-bound
+   * (0.0.0.0) listener is opened; loopback-only ones never are.
+   */
+  openFirewall: boolean;
+  /** `http://<lanAddress>:<port>`, or the loopback URL for 127.0.0.1 services. */
+  localUrl: string | null;
+  /** `https://<route>.<domain>` when the stack routes the service, else null. */
+  publicUrl: string | null;
+  /** systemd units the catalog says the service runs as; the modules assert they exist. */
+  units: string[];
+  /** Secret name to the absolute path of its file on the host. Never a value. */
+  secrets: Record<string, string>;
+}
+
+/** One window of the Transmission schedule, in Transmission's own units. */
+export interface NixosSpeedPeriod {
+  name: string;
+  /** `HH:MM` the window starts; a timer fires then. */
+  start: string;
+  /** `HH:MM` the window ends (`00:00` is midnight). */
+  end: string;
+  /** `speed-limit-down` in kB/s (1 kB = 1000 bytes). */
+  downloadKBps: number;
+  /** `speed-limit-up` in kB/s; 0 means limited to zero, with the limit enabled. */
+  uploadKBps: number;
+}
+
+export interface NixosBackups {
+  enable: true;
+  /** restic repository, `b2:<bucket>:homelab`. */
+  repository: string;
+  /** Every backed-up state directory of the enabled services, in catalog order. */
+  paths: string[];
+  exclude: string[];
+  /** `restic forget --prune` flags. */
+  pruneOpts: string[];
+  /** systemd calendar expression of the backup timer. */
+  onCalendar: string;
+  passwordFile: string;
+  b2AccountIdFile: string;
+  b2AccountKeyFile: string;
+}
+
+/** The whole of generated/homelab.json; the `homelab` option tree minus `_generated`. */
+export interface HomelabNixosData {
+  /** JSON has no comments: this key is the "generated, do not edit" header. */
+  _generated: string;
+  stack: string;
+  timeZone: string;
+  lan: { address: string; hostName: string; domain: string };
+  secretsDir: string;
+  services: Record<string, NixosService>;
+  transmission?: { schedule: NixosSpeedPeriod[]; hostWhitelist: string[] };
+  backups?: NixosBackups;
+}
+
+export const GENERATED_NOTE =
+  "Generated by homelab from components/catalog/services.ts and the stack config. Do not edit: change the catalog or Pulumi.<stack>.yaml and run `npm start` or `pulumi up`.";
+
+/** Services the NixOS modules configure: enabled, in the stack, on the host. */
+export function nixosServices(lab: Homelab): ResolvedService[] {
+  return enabledServices(lab).filter((s) => s.entry.runsOn === "host");
+}
+
+export function homelabNixosData(lab: Homelab): HomelabNixosData {
+  const services = nixosServices(lab);
+  const byId = new Map(services.map((s) => [s.id, s]));
+  const [hostName, ...domain] = lab.config.lanHostname.split(".");
+  const data: HomelabNixosData = {
+    _generated: GENERATED_NOTE,
+    stack: lab.config.stack,
+    timeZone: lab.config.timeZone,
+    lan: { address: lab.config.lanAddress, hostName, domain: domain.length > 0 ? domain.join(".") : "local" },
+    secretsDir: lab.config.paths.secretsDir,
+    services: Object.fromEntries(services.map((s) => [s.id, nixosService(s)])),
+  };
+  const transmission = byId.get("transmission");
+  if (transmission) data.transmission = transmissionData(lab, transmission);
+  const backrest = byId.get("backrest");
+  if (backrest) data.backups = backupsData(lab, services, backrest);
+  return data;
+}
+
+function nixosService(s: ResolvedService): NixosService {
+  const bind = s.bind === "0.0.0.0" || s.bind === "127.0.0.1" ? s.bind : null;
+  return {
+    enable: true,
+    title: s.title,
+    port: s.port,
+    bind,
+    openFirewall: s.port !== null && bind === "0.0.0.0",
+    localUrl: s.localUrl,
+    publicUrl: s.publicHostname ? `https://${s.publicHostname}` : null,
+    units: [...s.units],
+    secrets: Object.fromEntries(s.secrets.map((secret) => [secret.name, secret.path])),
+  };
+}
+
+/** The schedule in Transmission's units; a schedule that leaves a gap or overlaps never renders. */
+export function transmissionPeriods(schedule: readonly SpeedPeriod[] = TRANSMISSION_SCHEDULE): NixosSpeedPeriod[] {
+  const problems = scheduleProblems(schedule);
+  if (problems.length > 0) throw new Error(`the Transmission schedule in components/catalog/schedules.ts is invalid: ${problems.join("; ")}`);
+  return schedule.map((p) => ({
+    name: p.name,
+    start: p.from,
+    end: p.to,
+    downloadKBps: toTransmissionKBps(p.download),
+    uploadKBps: toTransmissionKBps(p.upload),
+  }));
+}
+
+function transmissionData(lab: Homelab, s: ResolvedService): NonNullable<HomelabNixosData["transmission"]> {
+  // Transmission answers 421 to a Host header it does not know unless the
+  // name is whitelisted: the public route (through nginx) and the mDNS name.
+  const hosts = [s.publicHostname, lab.config.lanHostname].filter((h): h is string => h !== null);
+  return { schedule: transmissionPeriods(), hostWhitelist: [...new Set(hosts)] };
+}
+
+function backupsData(lab: Homelab, services: ResolvedService[], backrest: ResolvedService): NixosBackups {
+  const secret = (name: string): string => {
+    const found = backrest.secrets.find((x) => x.name === name);
+    if (!found) throw new Error(`the backrest catalog entry has no "${name}" secret; restic needs it for the B2 repository`);
+    return found.path;
+  };
+  const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);
+  return {
+    enable: true,
+    repository: `b2:${bucket}:homelab`,
+    paths: unique(services.flatMap((s) => s.backup.paths)),
+    exclude: unique(services.flatMap((s) => s.backup.exclude)),
+    pruneOpts: resticPruneOpts(BACKUP_RETENTION),
+    onCalendar: BACKUP_SCHEDULE,
+    passwordFile: secret("restic-password"),
+    b2AccountIdFile: secret("b2-account-id"),
+    b2AccountKeyFile: secret("b2-account-key"),
+  };
+}
+
+function unique(values: string[]): string[] {
+  return [...new Set(values)];
 }

@@ -1,0 +1,184 @@
+# Home Assistant, native (services.home-assistant), and the Mosquitto broker
+# it uses on localhost. The owner's Home Assistant page: extra components
+# for the LLMs, MQTT, Nanoleaf and ESPHome; HACS built from source with
+# Home Assistant's own Python set; the hybrid configuration where NixOS owns
+# configuration.yaml and the UI owns automations, scripts and scenes.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.homelab.services.home-assistant;
+  mqtt = config.homelab.services.mosquitto;
+  hass = config.services.home-assistant;
+  configDir = hass.configDir;
+
+  # Written by the UI, included by absolute path from the read-only
+  # configuration.yaml, created empty when missing and never truncated.
+  uiFiles = {
+    automations = "[]";
+    scripts = "";
+    scenes = "";
+  };
+  uiFile = name: "${configDir}/${name}.yaml";
+
+  # HACS, built from source like nixpkgs builds custom components, against
+  # the Home Assistant package's own Python set: building it with another
+  # interpreter is the "Python version mismatch" the owner's page warns of.
+  #
+  # Pinned: bump version and hash together. The hash is the one published
+  # for the 2.0.5 tag in public configurations; it could not be re-checked
+  # here (no network), so the first build on the host verifies it.
+  hacs =
+    let
+      buildComponent = pkgs.buildHomeAssistantComponent.override { home-assistant = hass.package; };
+      python = hass.package.python.pkgs;
+    in
+    buildComponent rec {
+      owner = "hacs";
+      domain = "hacs";
+      version = "2.0.5";
+      src = pkgs.fetchFromGitHub {
+        owner = "hacs";
+        repo = "integration";
+        tag = version;
+        hash = "sha256-xj+H75A6iwyGzMvYUjx61aGiH5DK/qYLC6clZ4cGDac=";
+      };
+      dependencies = [ python.aiogithubapi ];
+      meta = {
+        description = "Home Assistant Community Store";
+        homepage = "https://hacs.xyz/";
+        license = lib.licenses.mit;
+      };
+    };
+
+  # openai-api-key -> OPENAI_API_KEY, usable in YAML as !env_var OPENAI_API_KEY.
+  envName = name: lib.toUpper (lib.replaceStrings [ "-" ] [ "_" ] name);
+
+  # Mosquitto's password file for our listener (the module's first).
+  mqttPasswd = "${config.services.mosquitto.dataDir}/passwd-0";
+in
+{
+  config = lib.mkMerge [
+    (lib.mkIf cfg.enable {
+      services.home-assistant = {
+        enable = true;
+        extraComponents = [
+          # Onboarding and the usual base.
+          "default_config"
+          "met"
+          "radio_browser"
+          # Conversation agents (OpenAI, Gemini, Anthropic, Ollama, OpenRouter).
+          "openai_conversation"
+          "google_generative_ai_conversation"
+          "anthropic"
+          "ollama"
+          "open_router"
+          # Without mqtt here paho-mqtt is missing and the UI shows "Unknown error".
+          "mqtt"
+          "nanoleaf"
+          "esphome"
+          # Thread and Matter devices through the border router.
+          "otbr"
+          "thread"
+        ];
+        customComponents = [ hacs ];
+        config = {
+          default_config = { };
+          homeassistant = {
+            internal_url = cfg.localUrl;
+            # null without a tunnel; the module drops null values.
+            external_url = cfg.publicUrl;
+          };
+          http = {
+            server_port = cfg.port;
+            server_host = if cfg.bind == "127.0.0.1" then [ "127.0.0.1" ] else [ "0.0.0.0" "::" ];
+            # The public route arrives through nginx on the same host.
+            use_x_forwarded_for = true;
+            trusted_proxies = [
+              "127.0.0.1"
+              "::1"
+            ];
+          };
+          # The hybrid configuration: the UI edits these files in the state
+          # directory; "automation ui" leaves room for Nix-declared
+          # automations under another "automation <label>" key.
+          "automation ui" = "!include ${uiFile "automations"}";
+          script = "!include ${uiFile "scripts"}";
+          scene = "!include ${uiFile "scenes"}";
+        };
+      };
+
+      # f, not F: create when missing, never truncate what the UI wrote.
+      systemd.tmpfiles.rules = lib.mapAttrsToList (
+        name: initial: "f ${uiFile name} 0600 hass hass - ${initial}"
+      ) uiFiles;
+
+      # The LLM API keys reach Home Assistant as environment variables
+      # (OPENAI_API_KEY, ANTHROPIC_API_KEY), rendered from the secret files
+      # at start into a private runtime file; YAML can use !env_var.
+      homelab.runtimeSecrets.home-assistant = lib.mkIf (cfg.secrets != { }) {
+        format = "env";
+        values = lib.mapAttrs' (name: path: lib.nameValuePair (envName name) path) cfg.secrets;
+        requiredBy = [ "home-assistant.service" ];
+      };
+
+      systemd.services.home-assistant = {
+        serviceConfig.EnvironmentFile = lib.mkIf (cfg.secrets != { }) [
+          config.homelab.runtimeSecrets.home-assistant.path
+        ];
+        after = lib.optional mqtt.enable "mosquitto.service";
+        wants = lib.optional mqtt.enable "mosquitto.service";
+      };
+    })
+
+    (lib.mkIf mqtt.enable {
+      assertions = [
+        {
+          assertion = mqtt.secrets ? username && mqtt.secrets ? password;
+          message = "homelab: the mosquitto catalog entry needs username and password secrets.";
+        }
+        {
+          assertion = (lib.head config.services.mosquitto.listeners).port == mqtt.port;
+          message = "homelab: the homelab MQTT listener must be services.mosquitto.listeners's first; its password file is ${mqttPasswd}.";
+        }
+      ];
+
+      services.mosquitto = {
+        enable = true;
+        listeners = [
+          {
+            address = mqtt.bind;
+            port = mqtt.port;
+            # Every authenticated client may use every topic; there is one user.
+            acl = [ "pattern readwrite #" ];
+            settings.allow_anonymous = false;
+          }
+        ];
+      };
+
+      # The broker's single user has its name and password in two secret
+      # files, so it cannot be a `users.<name>` attribute. The module's own
+      # preStart creates the (empty) password file of our listener; this
+      # appends the user, hashed with `mosquitto_passwd -U` from a private
+      # temporary file so the password is never on a command line.
+      systemd.services.mosquitto = {
+        serviceConfig.LoadCredential = [
+          "homelab-mqtt-username:${mqtt.secrets.username}"
+          "homelab-mqtt-password:${mqtt.secrets.password}"
+        ];
+        preStart = lib.mkAfter ''
+          plain="$(mktemp)"
+          printf '%s:%s\n' \
+            "$(< "$CREDENTIALS_DIRECTORY/homelab-mqtt-username")" \
+            "$(< "$CREDENTIALS_DIRECTORY/homelab-mqtt-password")" > "$plain"
+          ${config.services.mosquitto.package}/bin/mosquitto_passwd -U "$plain"
+          cat "$plain" >> ${lib.escapeShellArg mqttPasswd}
+          rm -f "$plain"
+        '';
+      };
+    })
+  ];
+}
