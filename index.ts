@@ -5,7 +5,6 @@
  * through the same renderers `npm start` uses.
  */
 import * as cloudflare from "@pulumi/cloudflare";
-import * as pulumi from "@pulumi/pulumi";
 import { readPulumiStack } from "./components/config/pulumi";
 import { Edge } from "./components/edge/edge";
 import { renderPlan } from "./components/render/plan";

@@ -12,6 +12,7 @@ import {
   type SpeedPeriod,
 } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
+import { renderPortalFiles } from "./portal";
 import { stableJson } from "./stable";
 
 /**
@@ -24,14 +25,11 @@ import { stableJson } from "./stable";
  *
  *   bundle = readNixosTree()          hand-written, from disk
  *          + renderNixosData(lab)     generated/homelab.json, pure
- *
- * Other renderers that generate files for the bundle (the portal's
- * generated/portal*.json) are added here, next to renderNixosData, so the
- * bundle stays one map.
+ *          + renderPortalFiles(lab)   nginx sites, Homepage config, toggle, icons
  */
 export function renderNixosBundle(lab: Homelab): Map<string, string> {
   const files = readNixosTree();
-  for (const [path, content] of renderNixosData(lab)) {
+  for (const [path, content] of [...renderNixosData(lab), ...renderPortalFiles(lab)]) {
     if (files.has(path)) throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
     files.set(path, content);
   }

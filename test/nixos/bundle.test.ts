@@ -1,3 +1,4 @@
+import { renderPortalFiles } from "../../components/render/portal";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -44,11 +45,10 @@ describe("the NixOS bundle", () => {
     }
   });
 
-  it("is the hand-written tree plus generated/homelab.json, nothing else", () => {
-    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON].sort();
-    // Other renderers (the portal's) add their generated files next to ours.
-    const ours = [...bundle.keys()].filter((p) => !p.startsWith("generated/") || p === HOMELAB_JSON);
-    expect(ours.sort()).toEqual(expected);
+  it("is the hand-written tree plus generated data and the portal's files, nothing else", () => {
+    const portal = [...renderPortalFiles(prod).keys()];
+    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, ...portal].sort();
+    expect([...bundle.keys()].sort()).toEqual(expected);
   });
 
   it("is the same map that renderNixosBundle returns, in sorted order", () => {

@@ -1,0 +1,128 @@
+import type { Homelab, ResolvedSecret, ResolvedService } from "../catalog/resolve";
+import { DASHBOARD_GROUPS } from "../catalog/types";
+import { dashboardService, generatedNote, portalHostnames } from "./portal-common";
+
+/**
+ * Homepage's configuration as data. portal.nix sets the NixOS module's
+ * `settings`, `services` and `widgets` options from it, and the module's YAML
+ * formatter writes Homepage's files.
+ * See https://gethomepage.dev/configs/ for the formats.
+ */
+
+/** The dashboard's background, as the Core & Portal page has it: an Unsplash photo. */
+export const BACKGROUND_IMAGE = "https://images.unsplash.com/photo-1502790671504-542ad42d5189?auto=format&fit=crop&w=2560&q=80";
+
+/**
+ * Service widgets on dashboard cards, by catalog id: the widget type and the
+ * dashboard secret that holds its API key. Homepage's server calls the
+ * service at its loopback port, so the key never reaches the browser.
+ */
+export const SERVICE_WIDGETS: Readonly<Record<string, { type: string; secret: string }>> = {
+  "home-assistant": { type: "homeassistant", secret: "hass-token" },
+};
+
+export interface HomepageCard {
+  href?: string;
+  description: string;
+  icon: string;
+  widget?: { type: string; url: string; key: string };
+}
+
+export interface HomepageConfig {
+  _generated: string;
+  /** Address Homepage listens on (the dashboard entry's bind). */
+  listenAddress: string;
+  /** Port Homepage listens on (the dashboard entry's port). */
+  listenPort: number;
+  /** HOMEPAGE_ALLOWED_HOSTS: the Host headers nginx passes on. */
+  allowedHosts: string;
+  /**
+   * Environment variables that carry secrets into Homepage's config, by name:
+   * the absolute path of the secret file on the host. portal.nix reads the
+   * files when the service starts; the values never appear here.
+   */
+  secretEnv: Record<string, string>;
+  settings: Record<string, unknown>;
+  /** services.yaml: groups in DASHBOARD_GROUPS order, each a list of single-key cards. */
+  services: Record<string, Record<string, HomepageCard>[]>[];
+  widgets: Record<string, unknown>[];
+}
+
+/** The environment variable a dashboard secret is substituted from: `{{HOMEPAGE_VAR_HASS_TOKEN}}`. */
+export function secretVariable(secret: ResolvedSecret): string {
+  return `HOMEPAGE_VAR_${secret.name.toUpperCase().replace(/-/g, "_")}`;
+}
+
+/** Where a card links: the public route, else the entry's own link, else the LAN URL. */
+export function cardHref(s: ResolvedService): string | undefined {
+  if (s.publicHostname) return `https://${s.publicHostname}`;
+  return s.entry.link ?? s.localUrl ?? undefined;
+}
+
+/**
+ * A card's icon: `/icons/<file>` for a file in assets/icons/ (nginx serves
+ * it), or the name Homepage looks up on its icon CDN.
+ */
+export function cardIcon(s: ResolvedService, localIcons: ReadonlySet<string>): string {
+  const icon = s.entry.icon;
+  if ("cdn" in icon) return icon.cdn;
+  if (!localIcons.has(icon.file)) {
+    throw new Error(`service "${s.id}": icon file "${icon.file}" is not in assets/icons/; add it, or use icon: { cdn: "<name>.png" }`);
+  }
+  if (!/-logo\.[a-z]+$/.test(icon.file)) {
+    throw new Error(`service "${s.id}": local icon "${icon.file}" must end in -logo.<ext>, or Homepage may look the name up on its CDN`);
+  }
+  return `/icons/${icon.file}`;
+}
+
+function card(s: ResolvedService, dashboard: ResolvedService, localIcons: ReadonlySet<string>): HomepageCard {
+  const out: HomepageCard = { href: cardHref(s), description: s.entry.description, icon: cardIcon(s, localIcons) };
+  const widget = SERVICE_WIDGETS[s.id];
+  if (widget) {
+    const secret = dashboard.secrets.find((x) => x.name === widget.secret);
+    if (!secret) {
+      throw new Error(`service "${s.id}": its ${widget.type} widget needs the "${widget.secret}" secret of "${dashboard.id}", which the catalog does not declare`);
+    }
+    if (s.port === null) throw new Error(`service "${s.id}": its ${widget.type} widget needs a port`);
+    out.widget = { type: widget.type, url: `http://127.0.0.1:${s.port}`, key: `{{${secretVariable(secret)}}}` };
+  }
+  return out;
+}
+
+export function renderHomepageConfig(lab: Homelab, localIcons: ReadonlySet<string>): HomepageConfig {
+  const dashboard = dashboardService(lab);
+  if (dashboard.port === null) throw new Error(`service "${dashboard.id}": the dashboard needs a port`);
+  const cards = lab.services.filter((s) => s.card);
+
+  const services = DASHBOARD_GROUPS.map((group) => ({
+    group,
+    cards: cards.filter((s) => s.group === group).map((s) => ({ [s.title]: card(s, dashboard, localIcons) })),
+  }))
+    .filter((g) => g.cards.length > 0)
+    .map((g) => ({ [g.group]: g.cards }));
+
+  const secretEnv: Record<string, string> = {};
+  for (const secret of dashboard.secrets) secretEnv[secretVariable(secret)] = secret.path;
+
+  return {
+    _generated: generatedNote("Homepage's settings, services and widgets, read by nixos/modules/portal.nix"),
+    listenAddress: dashboard.bind ?? "127.0.0.1",
+    listenPort: dashboard.port,
+    allowedHosts: portalHostnames(lab).join(","),
+    secretEnv,
+    settings: {
+      title: "Homelab",
+      theme: "dark",
+      color: "slate",
+      headerStyle: "clean",
+      cardBlur: "sm",
+      background: { image: BACKGROUND_IMAGE },
+      // Group order is services.yaml's order; `layout` would only repeat it.
+    },
+    services,
+    widgets: [
+      { resources: { cpu: true, memory: true } },
+      { datetime: { text_size: "xl", format: { dateStyle: "short", timeStyle: "short", hourCycle: "h23" } } },
+    ],
+  };
+}

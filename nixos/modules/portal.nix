@@ -1,0 +1,140 @@
+# The portal: nginx on the portal's port (80) in front of the Homepage
+# dashboard and of every routed service, the Local/Remote link toggle, the
+# local icons and the NixOS favicon.
+#
+# Everything specific to the home lab is generated from the catalog by
+# components/render/portal.ts into the bundle:
+#   generated/nginx-sites.conf  nginx server blocks, with @...@ placeholders
+#   generated/homepage.json     Homepage's settings, services and widgets
+#   generated/portal.json       what the favicons are drawn from, and their sizes
+#   generated/custom.js         the link map followed by assets/toggle.js
+#   assets/icons/*.svg, assets/site.webmanifest
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
+let
+  cfg = config.homelab.portal;
+
+  homepage = lib.importJSON (cfg.generatedDir + "/homepage.json");
+  portal = lib.importJSON (cfg.generatedDir + "/portal.json");
+
+  # Nothing here is secret, so copying into the store is fine.
+  icons = builtins.path {
+    path = cfg.assetsDir + "/icons";
+    name = "homelab-icons";
+  };
+  webmanifest = builtins.path {
+    path = cfg.assetsDir + "/site.webmanifest";
+    name = "homelab-site.webmanifest";
+  };
+  customJs = builtins.path {
+    path = cfg.generatedDir + "/custom.js";
+    name = "homelab-custom.js";
+  };
+
+  # The favicons are the portal's icon (the NixOS snowflake) rendered at
+  # each size Homepage's page and PWA installs ask for.
+  favicons = pkgs.runCommand "homelab-favicons" { nativeBuildInputs = [ pkgs.librsvg ]; } ''
+    mkdir -p $out
+    ${lib.concatMapStringsSep "\n" (
+      f:
+      "rsvg-convert -w ${toString f.size} -h ${toString f.size} ${icons}/${portal.faviconSource} -o $out/${f.file}"
+    ) portal.favicons}
+  '';
+
+  sites =
+    builtins.replaceStrings
+      [ "@iconsDir@" "@faviconsDir@" "@customJs@" "@webmanifest@" ]
+      [ "${icons}" "${favicons}" "${customJs}" "${webmanifest}" ]
+      (builtins.readFile (cfg.generatedDir + "/nginx-sites.conf"));
+
+  # Homepage substitutes {{HOMEPAGE_VAR_X}} in its config from its environment.
+  # The secret files are root-only, and Homepage runs as a DynamicUser, so a
+  # privileged ExecStartPre ("+") copies each value into a root-only
+  # environment file that systemd reads for the main process. The values never
+  # enter the store or the YAML.
+  secretEnvDir = "/run/homelab-portal";
+  secretEnvFile = "${secretEnvDir}/homepage.env";
+  writeSecretEnv = pkgs.writeShellScript "homepage-dashboard-secret-env" ''
+    set -euo pipefail
+    umask 077
+    mkdir -p ${secretEnvDir}
+    tmp=$(mktemp ${secretEnvDir}/.homepage.env.XXXXXX)
+    ${lib.concatStringsSep "\n" (
+      lib.mapAttrsToList (name: path: ''
+        if [ -r ${lib.escapeShellArg path} ]; then
+          value=$(tr -d '\r\n' < ${lib.escapeShellArg path})
+          case "$value" in
+            "" | *[!A-Za-z0-9._~+/=-]*)
+              echo "homepage: ${path} is empty or holds characters an environment file cannot carry; ${name} left unset" >&2 ;;
+            *) printf '%s=%s\n' ${name} "$value" >> "$tmp" ;;
+          esac
+        else
+          echo "homepage: ${path} is missing; ${name} left unset, so its widget shows an error" >&2
+        fi
+      '') homepage.secretEnv
+    )}
+    mv -f "$tmp" ${secretEnvFile}
+  '';
+  hasSecrets = homepage.secretEnv != { };
+in
+{
+  options.homelab.portal = {
+    enable = lib.mkOption {
+      type = lib.types.bool;
+      default = config.homelab.services.portal.enable;
+      defaultText = lib.literalExpression "config.homelab.services.portal.enable";
+      description = "Whether to run the portal: nginx in front of Homepage and the routed services. On when the catalog runs the portal in this stack.";
+    };
+    generatedDir = lib.mkOption {
+      type = lib.types.path;
+      default = ../generated;
+      description = "Folder of the bundle's generated files (nginx-sites.conf, homepage.json, portal.json, custom.js).";
+    };
+    assetsDir = lib.mkOption {
+      type = lib.types.path;
+      default = ../assets;
+      description = "Folder of the bundle's static assets (icons/, site.webmanifest).";
+    };
+  };
+
+  config = lib.mkIf cfg.enable {
+    services.nginx = {
+      enable = true;
+      # Public names such as home-assistant-home.example.com outgrow the
+      # default bucket on some CPUs, and nginx then refuses to start.
+      serverNamesHashBucketSize = lib.mkDefault 64;
+      appendHttpConfig = sites;
+      # The generated server blocks are the whole site. Defining no virtual
+      # host here drops the module's default "localhost" one, which would
+      # otherwise answer the portal's localhost name.
+      virtualHosts = { };
+    };
+
+    services.homepage-dashboard = {
+      enable = true;
+      inherit (homepage) listenPort settings services widgets;
+      # "-": the file does not exist yet when systemd prepares ExecStartPre.
+      environmentFile = lib.mkIf hasSecrets "-${secretEnvFile}";
+    };
+
+    systemd.services.homepage-dashboard = {
+      environment = {
+        # Names nginx passes as Host. mkForce: newer nixpkgs sets the same
+        # variable from its own allowedHosts option, older ones not at all.
+        HOMEPAGE_ALLOWED_HOSTS = lib.mkForce homepage.allowedHosts;
+        # Next.js binds to HOSTNAME; the catalog keeps the dashboard on loopback.
+        HOSTNAME = homepage.listenAddress;
+      };
+      serviceConfig = lib.mkIf hasSecrets {
+        ExecStartPre = [ "+${writeSecretEnv}" ];
+        ExecStopPost = [ "+${pkgs.coreutils}/bin/rm -f ${secretEnvFile}" ];
+      };
+    };
+
+    # Port 80 is opened by modules/base.nix, like every LAN-bound service's.
+  };
+}
