@@ -62,6 +62,8 @@ export interface StackConfig {
   };
   /** Whether `pulumi up` pushes to the host and rebuilds. @default true */
   deploy: boolean;
+  /** Whether every preview and up reads the host (read-only) to show drift. @default true */
+  detectDrift: boolean;
   /** NixOS system generations kept after a successful switch. @default 10 */
   keepGenerations: number;
   /** Seconds every health check has to pass after a switch. @default 120 */
@@ -123,6 +125,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   secretsDir: { kind: "string", doc: "where secret files land; default /var/lib/homelab/secrets" },
   stateDir: { kind: "string", doc: "deploy bookkeeping on the host; default /var/lib/homelab/state" },
   deploy: { kind: "boolean", doc: "push to the host on pulumi up; default true" },
+  detectDrift: { kind: "boolean", doc: "read the host over SSH on every preview to show drift; default true" },
   keepGenerations: { kind: "number", doc: "system generations to keep; default 10" },
   healthTimeoutSeconds: { kind: "number", doc: "seconds health checks have after a switch; default 120" },
   secretsSource: { kind: "string", doc: "1password or config; default 1password" },
@@ -319,6 +322,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
         stateDir: str("stateDir", "/var/lib/homelab/state"),
       },
       deploy: (values.deploy as boolean | undefined) ?? true,
+      detectDrift: (values.detectDrift as boolean | undefined) ?? true,
       keepGenerations: num("keepGenerations", 10),
       healthTimeoutSeconds: num("healthTimeoutSeconds", 120),
       backupBucket,

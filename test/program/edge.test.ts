@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { renderPlan } from "../../components/render/plan";
 import { loadStack } from "../../components/config/load";
 import { readStackFile } from "../../components/config/file";
-import { ROOT, runProgram, type ProgramRun } from "./run";
+import { DEPLOY_CONFIG, ROOT, runProgram, type ProgramRun } from "./run";
 
 // The 1Password service cannot be reached from here: a fake client with the
 // SDK's interface answers every reference; the reference validator stays real.
@@ -23,6 +23,7 @@ vi.mock("@1password/sdk", async (importOriginal) => {
 
 const TOKEN = { OP_SERVICE_ACCOUNT_TOKEN: "ops_fake" };
 
+
 function planOf(stack: string) {
   return renderPlan(loadStack(stack, readStackFile(ROOT, stack)).lab);
 }
@@ -34,7 +35,7 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
 
   beforeAll(async () => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN.OP_SERVICE_ACCOUNT_TOKEN);
-    run = await runProgram(stack);
+    run = await runProgram(stack, DEPLOY_CONFIG, ["homelab:sshPrivateKey"]);
   });
 
   it("gives every routed service a DNS record, and nothing else gets one", () => {
@@ -83,8 +84,8 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
   });
 
   it("gives the SSH MCP endpoint no rule, no record and no application", () => {
-    const everything = JSON.stringify(run.registered.map((r) => r.inputs));
-    expect(everything).not.toContain("ssh-mcp");
+    const edge = run.registered.filter((r) => r.type.startsWith("cloudflare:"));
+    expect(JSON.stringify(edge.map((r) => r.inputs))).not.toMatch(/ssh-mcp|19000/);
   });
 
   it("creates a remotely managed tunnel with a 32-byte random secret", () => {

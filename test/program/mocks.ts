@@ -28,7 +28,7 @@ const KNOWN_TYPES = new Set([
   "cloudflare:index/pagesProject:PagesProject",
   "cloudflare:index/pagesDomain:PagesDomain",
   "command:remote:Command",
-  "command:remote:CopyToRemote",
+  "pulumi-nodejs:dynamic:Resource",
 ]);
 const KNOWN_CALLS = new Set(["cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken"]);
 

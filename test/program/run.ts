@@ -5,6 +5,16 @@ import { stackConfig, strictMocks, type Registered } from "./mocks";
 
 export const ROOT = join(__dirname, "..", "..");
 
+/**
+ * What the owner sets with `pulumi config set` before a deploy. Drift
+ * detection is off: under mocks nothing may dial the stack's real host.
+ */
+export const DEPLOY_CONFIG = {
+  "homelab:sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LW5vdC1hLXJlYWwtaG9zdC1rZXk=",
+  "homelab:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----",
+  "homelab:detectDrift": "false",
+};
+
 export interface ProgramRun {
   registered: Registered[];
   outputs: Record<string, unknown>;

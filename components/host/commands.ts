@@ -1,0 +1,268 @@
+import { createHash, createHmac } from "node:crypto";
+import type { ResolvedService } from "../catalog/resolve";
+import { DEPLOY_SCRIPT_PATH } from "./bundle";
+
+/**
+ * Every string the NixosHost component sends to the host, built by pure
+ * functions: the unit tests check them, and the SSH tests run exactly these
+ * against a real sshd. The component only wires them into remote.Command.
+ *
+ * The logic itself lives in nixos/deploy/homelab-deploy.sh, which ships in the
+ * bundle; these commands call it. Two of them (preflight and observe) send the
+ * declared script on stdin instead, so they work before the first push and
+ * never depend on a copy on the host that may have been edited.
+ */
+
+/** Where the host keeps things; see `StackConfig.paths`. */
+export interface HostPaths {
+  /** Where the NixOS bundle is linked; `/etc/nixos/configuration.nix` imports it. @example "/etc/nixos/homelab" */
+  bundleDir: string;
+  /** Root-owned directory of the secret files, outside the Nix store. @example "/var/lib/homelab/secrets" */
+  secretsDir: string;
+  /** Releases, the deploy lock and the record of the last deploy. @example "/var/lib/homelab/state" */
+  stateDir: string;
+}
+
+/** A check that proves a service is up after a switch, run on the host against 127.0.0.1. */
+export interface HostHealthCheck {
+  /** Service id, named in the failure message. */
+  id: string;
+  /** `http`: a GET answers below 500. `tcp`: a connect succeeds. */
+  kind: "http" | "tcp";
+  /** Local port. */
+  port: number;
+  /** Request path of an `http` check. @default "/" */
+  path?: string;
+}
+
+/** The parts of a ResolvedSecret the host needs to place the file. */
+export interface SecretFileSpec {
+  /** `<service>.<name>`. */
+  key: string;
+  /** Absolute path under the secrets directory. */
+  path: string;
+  /** Group that may read the file; `root` when only root may. */
+  group: string;
+  /** `0400`, or `0440` when the group reads it. */
+  mode: "0400" | "0440";
+  /** Units restarted when the value changes. */
+  units: string[];
+}
+
+/** Quote a string for a POSIX shell: single quotes, with embedded ones escaped. */
+export function shq(value: string): string {
+  if (/^[A-Za-z0-9_./:=@%+,-]+$/.test(value)) return value;
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+const SAFE_ABSOLUTE = /^(\/[A-Za-z0-9._@+-]+)+$/;
+
+/** Throws unless every path is absolute and plain; they end up in shell commands and Nix imports. */
+export function validatePaths(paths: HostPaths): void {
+  for (const [field, value] of Object.entries(paths) as [string, string][]) {
+    if (!SAFE_ABSOLUTE.test(value) || value.split("/").some((s) => s === "." || s === "..")) {
+      throw new Error(`paths.${field} "${value}" must be an absolute path of plain segments (letters, digits, . _ - + @), without a trailing slash`);
+    }
+  }
+  if (paths.secretsDir.startsWith(`${paths.bundleDir}/`)) {
+    throw new Error(`paths.secretsDir "${paths.secretsDir}" must not be inside the bundle directory "${paths.bundleDir}"`);
+  }
+}
+
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+
+/** The command that pins a host key, for error messages. */
+export function hostKeyFix(host: string, port: number): string {
+  const p = port === 22 ? "" : ` -p ${port}`;
+  return (
+    `pulumi config set homelab:sshHostKey "$(ssh-keyscan -t ed25519${p} ${host} 2>/dev/null | cut -d' ' -f2-)"` +
+    ` and compare its fingerprint with \`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub\` run on the host's console`
+  );
+}
+
+/**
+ * The pinned host key as `<type> <base64>`, the form the remote.Command
+ * provider and a known_hosts line take. Throws, naming the config key and the
+ * command that sets it, when it is missing or malformed: a deploy never trusts
+ * a host key on first use.
+ */
+export function pinnedHostKey(hostKey: string | undefined, host: string, port: number): string {
+  const line = (hostKey ?? "").trim();
+  if (line === "") {
+    throw new Error(`no pinned SSH host key for ${host}:${port}, so the deploy refuses to connect. Set homelab:sshHostKey: ${hostKeyFix(host, port)}`);
+  }
+  if (!HOST_KEY.test(line)) {
+    const hint = /^\S+ (ssh-|ecdsa-|sk-)/.test(line) ? " (it looks like a whole ssh-keyscan line: drop the leading host name)" : "";
+    throw new Error(`homelab:sshHostKey is not a public key line "<type> <base64>"${hint}. Set it with: ${hostKeyFix(host, port)}`);
+  }
+  const [type, key] = line.split(" ");
+  return `${type} ${key}`;
+}
+
+/** Health checks of the enabled services: every service with a port and an http or tcp check. */
+export function healthChecksFor(services: readonly ResolvedService[]): HostHealthCheck[] {
+  const checks: HostHealthCheck[] = [];
+  for (const s of services) {
+    if (s.status !== "enabled" || s.port === null || s.host === null || s.health.kind === "none") continue;
+    checks.push(s.health.kind === "http" ? { id: s.id, kind: "http", port: s.port, path: s.health.path } : { id: s.id, kind: "tcp", port: s.port });
+  }
+  return checks;
+}
+
+/** `--check id:kind:port[:path]`, the script's argument for one check. */
+export function checkArgument(check: HostHealthCheck): string {
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(check.id)) throw new Error(`health check id "${check.id}" must be a catalog id`);
+  if (!Number.isInteger(check.port) || check.port < 1 || check.port > 65535) throw new Error(`health check of ${check.id}: port ${check.port} is not a TCP port`);
+  if (check.kind === "tcp") return `${check.id}:tcp:${check.port}`;
+  const path = check.path ?? "/";
+  if (!/^\/[A-Za-z0-9/._~%?=&:+-]*$/.test(path)) throw new Error(`health check of ${check.id}: path "${path}" is not a plain URL path`);
+  return `${check.id}:http:${check.port}:${path}`;
+}
+
+function pathArgs(paths: HostPaths): string {
+  return `--bundle-dir ${shq(paths.bundleDir)} --secrets-dir ${shq(paths.secretsDir)} --state-dir ${shq(paths.stateDir)}`;
+}
+
+/** The script inside a pushed release; stable for as long as the bundle is. */
+export function releaseScript(paths: HostPaths, hash: string): string {
+  return `${paths.stateDir}/releases/${hash}/${DEPLOY_SCRIPT_PATH}`;
+}
+
+/**
+ * Read-only check that runs before anything changes: the host answers with
+ * the pinned key, the login is root, and the tools a deploy needs are there.
+ * stdin: the declared deploy script.
+ */
+export function preflightCommand(paths: HostPaths): string {
+  return `bash -s -- preflight ${pathArgs(paths)}`;
+}
+
+/**
+ * Read-only report of the host's state (bundle hash, secret file hashes,
+ * generations, failed units). stdin: the declared deploy script.
+ */
+export function observeCommand(paths: HostPaths): string {
+  return `bash -s -- observe ${pathArgs(paths)}`;
+}
+
+/**
+ * Unpack the bundle from stdin (base64 tar) into a fresh directory under the
+ * state directory, then hand it to the staged script, which checks the hash
+ * and keeps it as release <hash>. The script is not on the host before the
+ * first push, hence this small bootstrap. A cut stream fails in tar or in the
+ * hash check, and the trap removes the partial directory: nothing the host
+ * uses is touched.
+ */
+function recordArg(record: string | undefined): string {
+  if (record === undefined) return "";
+  if (!/^[A-Za-z0-9+/=]*$/.test(record)) throw new Error("a stage record must be base64");
+  return ` --record ${record}`;
+}
+
+export function pushCommand(paths: HostPaths, hash: string, record?: string): string {
+  const body = [
+    "set -euo pipefail",
+    "umask 022",
+    `state=${shq(paths.stateDir)}`,
+    'mkdir -p -- "$state/store"',
+    'incoming=$(mktemp -d -- "$state/store/.incoming.XXXXXXXX")',
+    'trap \'rm -rf -- "$incoming"\' EXIT',
+    "trap 'exit 129' HUP INT TERM PIPE",
+    'base64 -d | tar -x -m --no-same-owner -f - -C "$incoming"',
+    `bash "$incoming/${DEPLOY_SCRIPT_PATH}" push ${pathArgs(paths)}${recordArg(record)} "$incoming" ${hash}`,
+  ].join("\n");
+  return `bash -c ${shq(body)}`;
+}
+
+/**
+ * Write the secret files from stdin (see `secretsStdin`) and restart the
+ * units of the ones whose content changed. No rebuild.
+ */
+export function secretsCommand(paths: HostPaths, hash: string, record?: string): string {
+  return `bash ${shq(releaseScript(paths, hash))} secrets ${pathArgs(paths)}${recordArg(record)}`;
+}
+
+export interface ApplyOptions {
+  checks: readonly HostHealthCheck[];
+  keepGenerations: number;
+  healthTimeoutSeconds: number;
+}
+
+/**
+ * Switch to release <hash> (skipped when it is already the applied one and the
+ * generation is the one the last deploy made), run the health checks, and roll
+ * back the generation and the bundle link when they fail.
+ *
+ * `record` (push, secrets, apply): the stage's StageRecord, base64, which the
+ * host keeps once the stage succeeds; see `stageTriggers`.
+ */
+export function applyCommand(paths: HostPaths, hash: string, options: ApplyOptions, record?: string): string {
+  const { checks, keepGenerations, healthTimeoutSeconds } = options;
+  for (const [field, v] of [["keepGenerations", keepGenerations], ["healthTimeoutSeconds", healthTimeoutSeconds]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new Error(`${field} must be a whole number of at least 1, got ${v}`);
+  }
+  const checkArgs = [...checks]
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.port - b.port))
+    .map((c) => ` --check ${shq(checkArgument(c))}`)
+    .join("");
+  return `bash ${shq(releaseScript(paths, hash))} apply ${pathArgs(paths)} --keep ${keepGenerations} --timeout ${healthTimeoutSeconds}${checkArgs}${recordArg(record)} ${hash}`;
+}
+
+const UNIT = /^[A-Za-z0-9@._:\\-]+$/;
+
+function validateSecretSpec(spec: SecretFileSpec, paths: HostPaths): void {
+  if (!/^[a-z0-9][a-z0-9.-]*$/.test(spec.key)) throw new Error(`secret key "${spec.key}" must be <service>.<name>`);
+  if (!spec.path.startsWith(`${paths.secretsDir}/`) || !SAFE_ABSOLUTE.test(spec.path) || spec.path.split("/").some((s) => s === "..")) {
+    throw new Error(`secret ${spec.key}: path "${spec.path}" is not under paths.secretsDir "${paths.secretsDir}"`);
+  }
+  if (!/^[a-z_][a-z0-9_-]*$/.test(spec.group)) throw new Error(`secret ${spec.key}: group "${spec.group}" is not a group name`);
+  if (spec.mode !== "0400" && spec.mode !== "0440") throw new Error(`secret ${spec.key}: mode ${spec.mode} must be 0400 or 0440`);
+  for (const unit of spec.units) if (!UNIT.test(unit)) throw new Error(`secret ${spec.key}: "${unit}" is not a systemd unit name`);
+}
+
+/** Secrets sorted by key, validated, with no duplicate key or path. */
+export function sortedSecretSpecs<T extends SecretFileSpec>(secrets: readonly T[], paths: HostPaths): T[] {
+  const sorted = [...secrets].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const seen = new Set<string>();
+  for (const s of sorted) {
+    validateSecretSpec(s, paths);
+    if (seen.has(s.key) || seen.has(s.path)) throw new Error(`secret ${s.key} is declared twice`);
+    seen.add(s.key).add(s.path);
+  }
+  return sorted;
+}
+
+/**
+ * What the secrets command reads on stdin: a header, one tab-separated record
+ * per secret with the value base64-encoded, and a trailer with the count, so
+ * a cut stream is refused before any file is written.
+ */
+export function secretsStdin(secrets: readonly { spec: SecretFileSpec; value: string }[], paths: HostPaths): string {
+  const sorted = sortedSecretSpecs(
+    secrets.map((s) => ({ ...s.spec, value: s.value })),
+    paths,
+  );
+  const lines = ["homelab-secrets v1"];
+  for (const s of sorted) {
+    const units = [...s.units].sort().join(",");
+    lines.push(["secret", s.key, s.path, s.group, s.mode, units || "-", Buffer.from(s.value, "utf8").toString("base64")].join("\t"));
+  }
+  lines.push(`end\t${sorted.length}`);
+  return lines.join("\n") + "\n";
+}
+
+/**
+ * The key of the HMAC that stands for secret values in triggers. Derived from
+ * the SSH private key, itself a secret: the hashes in the (plaintext) trigger
+ * list change when a value changes, yet cannot be brute-forced from the state
+ * by someone who does not hold the key.
+ */
+export function triggerKey(privateKey: string): Buffer {
+  return createHash("sha256").update("homelab-secret-trigger\0").update(privateKey).digest();
+}
+
+/** One trigger entry per secret: key, a 64-bit HMAC of key and value, group and mode. */
+export function secretTrigger(spec: SecretFileSpec, value: string, key: Buffer): string {
+  const mac = createHmac("sha256", key).update(spec.key).update("\0").update(value).digest("hex").slice(0, 16);
+  return `${spec.key} value=${mac} group=${spec.group} mode=${spec.mode}`;
+}

@@ -1,0 +1,233 @@
+import { sha256Hex } from "./bundle";
+
+/**
+ * Drift: what the host looks like compared with what the last deploy left
+ * there. Pure functions over the output of `homelab-deploy.sh observe`.
+ *
+ * Drift only counts changes made outside Pulumi. When the declared bundle or
+ * a declared secret differs from what the host records as deployed, that is a
+ * pending change: the resources' inputs already differ, so it is not drift.
+ */
+
+/** The three stages that change the host; each keeps a record of its last successful run. */
+export type DeployStage = "push" | "secrets" | "rebuild";
+
+/**
+ * What the program declared for a stage's last successful run: a hash of the
+ * stage's drift-free triggers and the drift entries it ran with. The host
+ * keeps it, so once drift is repaired the program can declare the very inputs
+ * the stack's state holds, and the next run changes nothing.
+ */
+export interface StageRecord {
+  base: string;
+  drift: string[];
+}
+
+/** One secret file as the host sees it. */
+export interface ObservedFile {
+  path: string;
+  /** sha256 of the file's content; never the content. */
+  sha256: string;
+  owner: string;
+  group: string;
+  /** Octal mode as `stat -c %a` prints it, e.g. "440". */
+  mode: string;
+}
+
+/** What the last secrets run wrote, as recorded on the host. */
+export interface ManifestEntry {
+  key: string;
+  sha256: string;
+  group: string;
+  mode: string;
+  path: string;
+}
+
+export interface ReachableObservation {
+  reachable: true;
+  /** Target of the bundle directory's link; "?directory" for a plain directory; null when absent. */
+  bundleLink: string | null;
+  /** Release hash the bundle directory links to, null when none or not a release. */
+  bundleRelease: string | null;
+  /** Content hash of the files under the bundle directory, recomputed on the host. */
+  bundleHash: string | null;
+  /** Release the last successful apply made live. */
+  appliedRelease: string | null;
+  /** System generation the last successful apply left. */
+  deployedGeneration: number | null;
+  /** System generation the profile points at now. */
+  generation: number | null;
+  manifest: ManifestEntry[];
+  /** Keys of secrets that stay root-only until their group exists. */
+  pending: string[];
+  files: ObservedFile[];
+  failedUnits: string[];
+  /** Each stage's record of its last successful run. */
+  records: Partial<Record<DeployStage, StageRecord>>;
+}
+
+export interface UnreachableObservation {
+  reachable: false;
+  /** Why the host could not be read: ssh's own message. */
+  error: string;
+}
+
+export type Observation = ReachableObservation | UnreachableObservation;
+
+/** The trigger entry a host that cannot be read gets, so a preview never shows "no changes". */
+export const UNREACHABLE_REASON = "unreachable: could not check bundle, secrets, generation";
+
+const dash = (v: string | undefined): string | null => (v === undefined || v === "-" ? null : v);
+const int = (v: string | undefined): number | null => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
+
+/** Parse `homelab-deploy.sh observe` output. Throws on a cut or foreign stream. */
+export function parseObservation(text: string): ReachableObservation {
+  const lines = text.split("\n");
+  if (lines[0] !== "homelab-observe v1") throw new Error("the host's observe output does not start with homelab-observe v1");
+  if (!lines.includes("end")) throw new Error("the host's observe output was cut before its end");
+  const single = new Map<string, string>();
+  const obs: ReachableObservation = {
+    reachable: true,
+    bundleLink: null,
+    bundleRelease: null,
+    bundleHash: null,
+    appliedRelease: null,
+    deployedGeneration: null,
+    generation: null,
+    manifest: [],
+    pending: [],
+    files: [],
+    failedUnits: [],
+    records: {},
+  };
+  for (const line of lines.slice(1)) {
+    if (line === "end") break;
+    if (line === "") continue;
+    const [kind, ...f] = line.split("\t");
+    switch (kind) {
+      case "manifest":
+        obs.manifest.push({ key: f[0], sha256: f[1], group: f[2], mode: f[3], path: f[4] });
+        break;
+      case "pending":
+        obs.pending.push(f[0]);
+        break;
+      case "file":
+        obs.files.push({ sha256: f[0], owner: f[1], group: f[2], mode: f[3], path: f[4] });
+        break;
+      case "failed-unit":
+        obs.failedUnits.push(f[0]);
+        break;
+      case "record": {
+        const record = decodeRecord(f[1]);
+        if (record && (f[0] === "push" || f[0] === "secrets" || f[0] === "rebuild")) obs.records[f[0]] = record;
+        break;
+      }
+      default:
+        single.set(kind, f[0]);
+    }
+  }
+  obs.bundleLink = dash(single.get("bundle-link"));
+  const release = dash(single.get("bundle-release"));
+  obs.bundleRelease = release !== null && /^[0-9a-f]{64}$/.test(release) ? release : null;
+  obs.bundleHash = dash(single.get("bundle-hash"));
+  obs.appliedRelease = dash(single.get("applied-release"));
+  obs.deployedGeneration = int(single.get("deployed-generation"));
+  obs.generation = int(single.get("generation"));
+  obs.failedUnits.sort();
+  return obs;
+}
+
+/** A declared secret as drift needs it: where it goes and the sha256 of its value (in memory only). */
+export interface DeclaredSecretFile {
+  key: string;
+  path: string;
+  group: string;
+  mode: "0400" | "0440";
+  sha256: string;
+}
+
+/** Reasons, each a readable sentence, grouped by the resource they re-run. */
+export interface Drift {
+  /** Re-push the bundle (push). */
+  bundle: string[];
+  /** Re-apply: the generation or the units (apply). */
+  system: string[];
+  /** Re-write the secret files (secrets). */
+  secrets: string[];
+}
+
+/** Bundle, generation and failed units, compared with what the last deploy recorded. */
+export function bundleDrift(obs: ReachableObservation, declaredHash: string): Pick<Drift, "bundle" | "system"> {
+  const bundle: string[] = [];
+  const system: string[] = [];
+  // Only when the host says it runs the declared bundle; otherwise the new hash is a pending change.
+  if (obs.appliedRelease === declaredHash) {
+    if (obs.bundleRelease !== declaredHash) {
+      bundle.push(`bundle on host differs from declared: the bundle directory links to ${obs.bundleLink ?? "nothing"}`);
+    } else if (obs.bundleHash !== declaredHash) {
+      bundle.push("bundle on host differs from declared: files under the bundle directory were changed");
+    }
+    if (obs.deployedGeneration !== null && obs.generation !== obs.deployedGeneration) {
+      system.push(`system generation changed outside Pulumi: the last deploy made ${obs.deployedGeneration}, the host is on ${obs.generation ?? "none"}`);
+    }
+  }
+  if (obs.failedUnits.length > 0) system.push(`units failed: ${obs.failedUnits.join(", ")}`);
+  return { bundle, system };
+}
+
+/** Secret files changed, removed or added on the host since the last deploy wrote them. */
+export function secretsDrift(obs: ReachableObservation, declared: readonly DeclaredSecretFile[]): string[] {
+  const reasons: string[] = [];
+  const files = new Map(obs.files.map((f) => [f.path, f]));
+  const manifest = new Map(obs.manifest.map((m) => [m.path, m]));
+  const pending = new Set(obs.pending);
+  for (const s of [...declared].sort((a, b) => (a.key < b.key ? -1 : 1))) {
+    const written = manifest.get(s.path);
+    // The host holds another value than the declared one on record: a pending change, not drift.
+    if (!written || written.sha256 !== s.sha256 || written.group !== s.group || written.mode !== s.mode) continue;
+    const file = files.get(s.path);
+    const [group, mode] = pending.has(s.key) ? ["root", "0400"] : [s.group, s.mode];
+    if (!file) reasons.push(`secret file ${s.key} on host is missing`);
+    else if (file.sha256 !== s.sha256) reasons.push(`secret file ${s.key} on host differs from declared`);
+    else if (file.owner !== "root" || file.group !== group || file.mode !== mode.replace(/^0/, "")) {
+      reasons.push(`secret file ${s.key} on host has owner ${file.owner}:${file.group} mode 0${file.mode}, declared root:${group} mode ${mode}`);
+    }
+  }
+  const declaredPaths = new Set(declared.map((s) => s.path));
+  for (const f of obs.files) {
+    // A file the last deploy did not write and nobody declares.
+    if (!declaredPaths.has(f.path) && !manifest.has(f.path)) reasons.push(`undeclared file in the secrets directory: ${f.path}`);
+  }
+  return reasons;
+}
+
+/** `drift: <reason>`, the trigger entry of one reason. */
+export function driftEntry(reason: string): string {
+  return `drift: ${reason}`;
+}
+
+export function encodeRecord(record: StageRecord): string {
+  return Buffer.from(JSON.stringify({ base: record.base, drift: record.drift }), "utf8").toString("base64");
+}
+
+function decodeRecord(text: string | undefined): StageRecord | null {
+  try {
+    const value = JSON.parse(Buffer.from(text ?? "", "base64").toString("utf8")) as StageRecord;
+    if (typeof value.base === "string" && Array.isArray(value.drift) && value.drift.every((d) => typeof d === "string")) return value;
+  } catch {
+    /* a record this version cannot read counts as none */
+  }
+  return null;
+}
+
+/**
+ * A stage's triggers: its drift-free entries, then the drift entries. With
+ * drift now, those reasons. Without, the entries the stage last ran with,
+ * when it ran for these same drift-free entries: they are what the state
+ * holds, so a repaired host declares no change instead of dropping them.
+ */
+export function stageTriggers(base: readonly string[], reasons: readonly string[], recorded: StageRecord | undefined): { triggers: string[]; record: StageRecord } {
+  const hash = sha256Hex(JSON.stringify(base)).slice(0, 16);
+  const drift = reasons.length > 0 ? reasons.map(driftEntry) : recorded?.base === hash ? [...recorded.drift] : [];
+  return { triggers: [...base, ...drift], record: { base: hash, drift } };
+}

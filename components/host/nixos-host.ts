@@ -1,0 +1,332 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import type { ResolvedSecret } from "../catalog/resolve";
+import { DEPLOY_SCRIPT_PATH, bundleEntries, bundleHash, bundleStdin, sha256Hex, type BundleInput } from "./bundle";
+import {
+  applyCommand,
+  preflightCommand,
+  pushCommand,
+  secretTrigger,
+  secretsCommand,
+  secretsStdin,
+  sortedSecretSpecs,
+  triggerKey,
+  validatePaths,
+  pinnedHostKey,
+  type HostHealthCheck,
+  type HostPaths,
+} from "./commands";
+import { UNREACHABLE_REASON, bundleDrift, encodeRecord, secretsDrift, stageTriggers, type DeployStage, type Drift, type Observation } from "./drift";
+import { observeHost } from "./observe";
+
+/** The component's type token; part of every URN, so never rename it casually. */
+export const NIXOS_HOST_TYPE = "homelab:host:NixosHost";
+
+/** How the program reaches the host over SSH. */
+export interface NixosHostConnection {
+  /** Address of the host (homelab:sshHost). @example "192.0.2.10" */
+  host: string;
+  /**
+   * The host's public key, `<type> <base64>` (homelab:sshHostKey), pinned for
+   * every connection. Required: without it the component throws before
+   * declaring anything, because a deploy never trusts a key on first use.
+   * @example "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI..."
+   */
+  hostKey: string | undefined;
+  /** Private key the program logs in with (homelab:sshPrivateKey); kept a Pulumi secret. */
+  privateKey: pulumi.Input<string>;
+  /** SSH port (homelab:sshPort). @default 22 */
+  port?: number;
+  /** Login user (homelab:sshUser); a deploy needs root. @default "root" */
+  user?: string;
+}
+
+/** A secret of an enabled service, with its value. */
+export interface NixosHostSecret extends ResolvedSecret {
+  /** The value, a Pulumi secret. Sent on stdin only; state and triggers only ever hold an HMAC of it. */
+  value: pulumi.Input<string>;
+}
+
+export interface NixosHostArgs {
+  /** How to reach the host; the host key is pinned. */
+  connection: NixosHostConnection;
+  /**
+   * The rendered NixOS bundle, relative path → content: the `nixos/` part of
+   * `renderOutputs(lab)` (see `bundleFromOutputs`). It must contain
+   * `deploy/homelab-deploy.sh`, the host-side script.
+   */
+  bundle: BundleInput;
+  /** Secrets of the enabled services (`enabledSecrets(lab)`), each with its value. */
+  secrets: readonly NixosHostSecret[];
+  /** Where the host keeps the bundle, the secret files and the deploy record (`config.paths`). */
+  paths: HostPaths;
+  /** Checks that must pass after a switch (`healthChecksFor(enabledServices(lab))`); otherwise the host rolls back. */
+  healthChecks: readonly HostHealthCheck[];
+  /** System generations kept after a successful switch (homelab:keepGenerations). @default 10 */
+  keepGenerations?: number;
+  /** Seconds the health checks have to pass after a switch (homelab:healthTimeoutSeconds). @default 120 */
+  healthTimeoutSeconds?: number;
+  /**
+   * Read the host over SSH (read-only) when the program runs, and turn
+   * changes made outside Pulumi into updates that `pulumi preview` shows.
+   * @default true
+   */
+  detectDrift?: boolean;
+}
+
+/** A stage's triggers, and its record (base64) that the host keeps once the stage succeeds. */
+interface StageInputs {
+  triggers: string[];
+  record: string;
+}
+
+/** Everything the commands are built from, validated. */
+interface HostPlan {
+  bundle: BundleInput;
+  hash: string;
+  host: string;
+  script: string;
+  paths: HostPaths;
+  hostKey: string;
+  port: number;
+  user: string;
+  secrets: NixosHostSecret[];
+  checks: readonly HostHealthCheck[];
+  keepGenerations: number;
+  healthTimeoutSeconds: number;
+}
+
+/**
+ * Deploys the NixOS bundle and the secret files to the host over SSH, then
+ * switches with health-checked rollback. Four remote commands, in order:
+ * preflight (read-only), push (bundle staged as a release), secrets (files
+ * written, consumers restarted), rebuild (switch, checks, rollback). Each runs
+ * only when its inputs change, so an unchanged program runs nothing on the host.
+ */
+export class NixosHost extends pulumi.ComponentResource {
+  /** Content hash of the declared bundle; the release's name on the host. */
+  public readonly bundleHash: string;
+  /** Readable reasons the host differs from the last deploy; empty when it is in sync. */
+  public readonly drift: pulumi.Output<string[]>;
+  /** Read-only check that the host answers with the pinned key; everything else waits for it. */
+  public readonly preflight: command.remote.Command;
+  /** Streams the bundle to the host and keeps it as a release; applies nothing. */
+  public readonly push: command.remote.Command;
+  /** Writes the secret files and restarts the units of the changed ones. */
+  public readonly secretFiles: command.remote.Command;
+  /** Links the release, runs nixos-rebuild switch and the health checks, rolls back on failure. */
+  public readonly rebuild: command.remote.Command;
+
+  constructor(name: string, args: NixosHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(NIXOS_HOST_TYPE, name, {}, opts);
+    const plan = planHost(args);
+    this.bundleHash = plan.hash;
+
+    const connection = this.connection(args, plan);
+    const observed = this.observe(args, plan);
+    const drift = this.diagnose(plan, observed);
+    this.drift = this.reportDrift(name, plan, observed, drift);
+
+    const bundleBase = [`bundle ${plan.hash}`];
+    const push = this.stage(observed, "push", pulumi.output(bundleBase), drift.system.apply((d) => d.bundle));
+    const rebuild = this.stage(observed, "rebuild", pulumi.output(bundleBase), drift.system.apply((d) => [...d.bundle, ...d.system]));
+    const secrets = this.stage(observed, "secrets", this.secretTriggers(args, plan), drift.secrets);
+
+    this.preflight = this.createPreflight(name, plan, connection, [push, secrets, rebuild]);
+    this.push = this.createPush(name, plan, connection, push);
+    this.secretFiles = this.createSecrets(name, plan, connection, secrets);
+    this.rebuild = this.createRebuild(name, plan, connection, rebuild);
+
+    this.registerOutputs({ bundleHash: this.bundleHash, drift: this.drift });
+  }
+
+  private connection(args: NixosHostArgs, plan: HostPlan): command.types.input.remote.ConnectionArgs {
+    return {
+      host: plan.host,
+      port: plan.port,
+      user: plan.user,
+      privateKey: pulumi.secret(args.connection.privateKey),
+      hostKey: plan.hostKey,
+      // Fail within a minute on an unreachable host instead of retrying for minutes.
+      dialErrorLimit: 3,
+      perDialTimeout: 15,
+    };
+  }
+
+  /** The host's state when the program runs (preview and up), or null when drift detection is off. */
+  private observe(args: NixosHostArgs, plan: HostPlan): pulumi.Output<Observation | null> {
+    if (args.detectDrift === false) return pulumi.output(null);
+    return pulumi.output(args.connection.privateKey).apply((privateKey) =>
+      observeHost(
+        { host: plan.host, port: plan.port, user: plan.user, privateKey, hostKey: plan.hostKey },
+        { paths: plan.paths, script: plan.script },
+      ),
+    );
+  }
+
+  private diagnose(plan: HostPlan, observed: pulumi.Output<Observation | null>): { system: pulumi.Output<Drift>; secrets: pulumi.Output<string[]> } {
+    const system = observed.apply((obs): Drift => {
+      if (obs === null) return { bundle: [], system: [], secrets: [] };
+      if (!obs.reachable) return { bundle: [], system: [UNREACHABLE_REASON], secrets: [] };
+      return { ...bundleDrift(obs, plan.hash), secrets: [] };
+    });
+    // Values are compared in memory; only the reasons, which name keys, leave this function.
+    const secrets = pulumi.all([observed, pulumi.all(plan.secrets.map((s) => s.value))]).apply(([obs, values]) => {
+      if (obs === null || !obs.reachable) return [];
+      const declared = plan.secrets.map((s, i) => ({ key: s.key, path: s.path, group: s.group, mode: s.mode, sha256: sha256Hex(Buffer.from(values[i], "utf8")) }));
+      return secretsDrift(obs, declared);
+    });
+    return { system, secrets: pulumi.unsecret(secrets) };
+  }
+
+  /**
+   * Warn about drift as soon as each part is known: secret values can be
+   * unknown in a preview (a token created in the same run), and that must not
+   * hide a changed bundle or generation.
+   */
+  private reportDrift(
+    name: string,
+    plan: HostPlan,
+    observed: pulumi.Output<Observation | null>,
+    drift: { system: pulumi.Output<Drift>; secrets: pulumi.Output<string[]> },
+  ): pulumi.Output<string[]> {
+    const warn = (reasons: string[]) => {
+      if (reasons.length > 0) pulumi.log.warn(`${name}: the host changed outside Pulumi (pulumi up re-applies what is declared):\n  - ${reasons.join("\n  - ")}`, this);
+    };
+    const system = pulumi.all([observed, drift.system]).apply(([obs, d]) => {
+      if (obs !== null && !obs.reachable) {
+        pulumi.log.warn(`${name}: could not read ${plan.user}@${plan.host}:${plan.port} to check for drift: could not check bundle, secrets, generation, so this run cannot tell whether the host is in sync. ${obs.error}`, this);
+        return [UNREACHABLE_REASON];
+      }
+      const reasons = [...d.bundle, ...d.system];
+      warn(reasons);
+      return reasons;
+    });
+    const secrets = drift.secrets.apply((reasons) => (warn(reasons), reasons));
+    return pulumi.unsecret(pulumi.all([system, secrets]).apply(([a, b]) => [...a, ...b]));
+  }
+
+  /** One entry per secret: key, HMAC of the value, group and mode. Never the value. */
+  private secretTriggers(args: NixosHostArgs, plan: HostPlan): pulumi.Output<string[]> {
+    const triggers = pulumi.all([args.connection.privateKey, pulumi.all(plan.secrets.map((s) => s.value))]).apply(([privateKey, values]) => {
+      const key = triggerKey(privateKey);
+      return plan.secrets.map((s, i) => secretTrigger(s, values[i], key));
+    });
+    return pulumi.unsecret(triggers);
+  }
+
+  /** A stage's triggers and the record the host keeps when it succeeds; see `stageTriggers`. */
+  private stage(observed: pulumi.Output<Observation | null>, stage: DeployStage, base: pulumi.Output<string[]>, reasons: pulumi.Output<string[]>): pulumi.Output<StageInputs> {
+    return pulumi.unsecret(
+      pulumi.all([observed, base, reasons]).apply(([obs, b, r]) => {
+        const { triggers, record } = stageTriggers(b, r, obs?.reachable ? obs.records[stage] : undefined);
+        return { triggers, record: encodeRecord(record) };
+      }),
+    );
+  }
+
+  private createPreflight(
+    name: string,
+    plan: HostPlan,
+    connection: command.types.input.remote.ConnectionArgs,
+    stages: pulumi.Output<StageInputs>[],
+  ): command.remote.Command {
+    // Re-run whenever any later stage will, so every deploy starts by checking the host.
+    const fingerprint = pulumi.all(stages).apply((all) => [`deploy ${sha256Hex(JSON.stringify(all)).slice(0, 16)}`]);
+    return new command.remote.Command(
+      `${name}-preflight`,
+      {
+        connection,
+        create: preflightCommand(plan.paths),
+        stdin: plan.script,
+        triggers: fingerprint,
+        logging: command.types.enums.remote.Logging.StdoutAndStderr,
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this },
+    );
+  }
+
+  private createPush(name: string, plan: HostPlan, connection: command.types.input.remote.ConnectionArgs, stage: pulumi.Output<StageInputs>): command.remote.Command {
+    return new command.remote.Command(
+      `${name}-push`,
+      {
+        connection,
+        create: stage.apply((s) => pushCommand(plan.paths, plan.hash, s.record)),
+        stdin: bundleStdin(plan.bundle),
+        triggers: stage.apply((s) => s.triggers),
+        logging: command.types.enums.remote.Logging.StdoutAndStderr,
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: [this.preflight] },
+    );
+  }
+
+  private createSecrets(name: string, plan: HostPlan, connection: command.types.input.remote.ConnectionArgs, stage: pulumi.Output<StageInputs>): command.remote.Command {
+    const stdin = pulumi.secret(
+      pulumi.all(plan.secrets.map((s) => s.value)).apply((values) =>
+        secretsStdin(
+          plan.secrets.map((s, i) => ({ spec: s, value: values[i] })),
+          plan.paths,
+        ),
+      ),
+    );
+    return new command.remote.Command(
+      `${name}-secrets`,
+      {
+        connection,
+        create: stage.apply((s) => secretsCommand(plan.paths, plan.hash, s.record)),
+        stdin,
+        triggers: stage.apply((s) => s.triggers),
+        // stdout names keys and units only; stderr stays out of the log to be safe.
+        logging: command.types.enums.remote.Logging.Stdout,
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: [this.preflight, this.push], additionalSecretOutputs: ["stdin"] },
+    );
+  }
+
+  private createRebuild(name: string, plan: HostPlan, connection: command.types.input.remote.ConnectionArgs, stage: pulumi.Output<StageInputs>): command.remote.Command {
+    return new command.remote.Command(
+      `${name}-rebuild`,
+      {
+        connection,
+        create: stage.apply((s) =>
+          applyCommand(plan.paths, plan.hash, { checks: plan.checks, keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds }, s.record),
+        ),
+        triggers: stage.apply((s) => s.triggers),
+        logging: command.types.enums.remote.Logging.StdoutAndStderr,
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: [this.preflight, this.push, this.secretFiles] },
+    );
+  }
+}
+
+/** Validate the args and derive what the commands are built from. Throws with the field and the fix. */
+export function planHost(args: NixosHostArgs): HostPlan {
+  const port = args.connection.port ?? 22;
+  const hostKey = pinnedHostKey(args.connection.hostKey, args.connection.host, port);
+  validatePaths(args.paths);
+  const script = bundleEntries(args.bundle).find(([path]) => path === DEPLOY_SCRIPT_PATH)?.[1];
+  if (script === undefined) {
+    throw new Error(`the bundle has no ${DEPLOY_SCRIPT_PATH}; pass the nixos/ part of renderOutputs(lab) (bundleFromOutputs), which copies nixos/deploy/ from the repository`);
+  }
+  const plan: HostPlan = {
+    bundle: args.bundle,
+    hash: bundleHash(args.bundle),
+    host: args.connection.host,
+    script,
+    paths: args.paths,
+    hostKey,
+    port,
+    user: args.connection.user ?? "root",
+    secrets: sortedSecretSpecs(args.secrets, args.paths),
+    checks: args.healthChecks,
+    keepGenerations: args.keepGenerations ?? 10,
+    healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
+  };
+  // Build the apply command once here so bad checks or numbers throw before anything is declared.
+  applyCommand(plan.paths, plan.hash, { checks: plan.checks, keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds });
+  return plan;
+}

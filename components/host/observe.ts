@@ -1,0 +1,116 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { observeCommand, pinnedHostKey, type HostPaths } from "./commands";
+import { parseObservation, type Observation } from "./drift";
+
+/** How observeHost reaches the host: the same values the deploy's commands use. */
+export interface ObserveConnection {
+  host: string;
+  /** @default 22 */
+  port?: number;
+  /** @default "root" */
+  user?: string;
+  /** Private key in OpenSSH or PEM format. Written to a 0600 temp file for the call, never put on a command line. */
+  privateKey: string;
+  /** Pinned host key `<type> <base64>`; the connection is refused when the host presents another. */
+  hostKey: string | undefined;
+}
+
+export interface ObserveRequest {
+  /** Where the host keeps the bundle, the secrets and the deploy record. */
+  paths: HostPaths;
+  /** The declared homelab-deploy.sh; it runs from stdin, so a copy on the host is neither needed nor trusted. */
+  script: string;
+  /** Seconds for the whole call. @default 60 */
+  timeoutSeconds?: number;
+  /** ssh binary. @default "ssh" */
+  ssh?: string;
+}
+
+/** The alias the pinned key is filed under, so the known_hosts line does not depend on host and port syntax. */
+const HOST_ALIAS = "homelab-deploy-target";
+
+/**
+ * Read the host's state over SSH, read-only: one `homelab-deploy.sh observe`
+ * run with the pinned host key (StrictHostKeyChecking=yes against a temporary
+ * known_hosts file holding only that key). Never throws for the host: an
+ * unreachable host, a refused key or a failing script gives
+ * `{ reachable: false, error }`.
+ */
+export async function observeHost(connection: ObserveConnection, request: ObserveRequest): Promise<Observation> {
+  const port = connection.port ?? 22;
+  let hostKey: string;
+  try {
+    hostKey = pinnedHostKey(connection.hostKey, connection.host, port);
+  } catch (err) {
+    return { reachable: false, error: (err as Error).message };
+  }
+  const dir = await mkdtemp(join(tmpdir(), "homelab-observe-"));
+  try {
+    const knownHosts = join(dir, "known_hosts");
+    const identity = join(dir, "id");
+    await writeFile(knownHosts, `${HOST_ALIAS} ${hostKey}\n`, { mode: 0o600 });
+    const key = connection.privateKey.endsWith("\n") ? connection.privateKey : `${connection.privateKey}\n`;
+    await writeFile(identity, key, { mode: 0o600 });
+    const args = [
+      "-F", "/dev/null",
+      "-o", "BatchMode=yes",
+      "-o", "StrictHostKeyChecking=yes",
+      "-o", `UserKnownHostsFile=${knownHosts}`,
+      "-o", "GlobalKnownHostsFile=/dev/null",
+      "-o", `HostKeyAlias=${HOST_ALIAS}`,
+      "-o", "UpdateHostKeys=no",
+      "-o", "IdentitiesOnly=yes",
+      "-o", "IdentityAgent=none",
+      "-o", "ConnectTimeout=10",
+      "-o", "LogLevel=ERROR",
+      "-i", identity,
+      "-p", String(port),
+      "-l", connection.user ?? "root",
+      connection.host,
+      "--",
+      observeCommand(request.paths),
+    ];
+    const result = await run(request.ssh ?? "ssh", args, request.script, (request.timeoutSeconds ?? 60) * 1000);
+    if (result.code !== 0) {
+      const detail = result.stderr.trim() || `ssh exited with ${result.code}`;
+      const why = /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(detail)
+        ? `the host's key does not match homelab:sshHostKey (${detail})`
+        : detail;
+      return { reachable: false, error: why };
+    }
+    return parseObservation(result.stdout);
+  } catch (err) {
+    return { reachable: false, error: (err as Error).message };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function run(cmd: string, args: string[], stdin: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      stderr += `\ntimed out after ${timeoutMs / 1000}s`;
+      child.kill("SIGKILL");
+    }, timeoutMs);
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`could not run ${cmd}: ${err.message}`));
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 255 : 1), stdout, stderr });
+    });
+    child.stdin.on("error", () => {
+      /* the remote end closed early; the exit code says why */
+    });
+    child.stdin.end(stdin);
+  });
+}

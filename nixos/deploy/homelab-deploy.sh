@@ -1,0 +1,580 @@
+#!/usr/bin/env bash
+# homelab-deploy.sh: the host side of a homelab deploy.
+#
+# It ships inside the NixOS bundle (deploy/homelab-deploy.sh) and the Pulumi
+# program (components/host/) runs it over SSH, so the script the tests run is
+# the one the host runs. See the README, "What a deploy does on the host".
+#
+#   preflight  read-only: root login, the tools a deploy needs
+#   push <dir> <hash>
+#              keep an unpacked bundle as release <hash> once its hash checks out
+#   secrets    write the secret files read from stdin; restart the units of the
+#              ones whose content changed; no rebuild
+#   apply <hash> [--check id:kind:port[:path]]...
+#              link release <hash> as the bundle directory, nixos-rebuild switch,
+#              health checks, and on failure roll back the generation and the link
+#   observe    read-only: the state the program compares with what it declares
+#
+# push, secrets and apply take --record <base64>: what the program declared for
+# the stage (a hash of its inputs and the drift it repaired). It is kept only
+# once the stage succeeds, and observe reports it back, so an in-sync host
+# gives the program the inputs the stack's state already holds.
+#
+# Every subcommand takes --bundle-dir, --secrets-dir and --state-dir. The system
+# profile is /nix/var/nix/profiles/system unless HOMELAB_SYSTEM_PROFILE says
+# otherwise (the test host sets it).
+set -euo pipefail
+umask 022
+
+PROG=homelab-deploy
+PROFILE=${HOMELAB_SYSTEM_PROFILE:-/nix/var/nix/profiles/system}
+BUNDLE_DIR=""
+SECRETS_DIR=""
+STATE_DIR=""
+KEEP=10
+TIMEOUT=120
+CHECK_TIMEOUT=5
+POLL_SECONDS=2
+RECORD=""
+CHECKS=()
+ARGS=()
+FAILED=()
+
+die() {
+  echo "$PROG: $*" >&2
+  exit 1
+}
+
+log() {
+  echo "$PROG: $*"
+}
+
+usage() {
+  die "usage: homelab-deploy.sh preflight|push|secrets|apply|observe --bundle-dir DIR --secrets-dir DIR --state-dir DIR [args]"
+}
+
+valid_hash() {
+  [[ $1 =~ ^[0-9a-f]{64}$ ]] || die "\"$1\" is not a bundle hash"
+}
+
+# The first line of a state file, or "-" when there is none.
+read_state() {
+  local file="$STATE_DIR/$1"
+  if [[ -r $file ]]; then
+    head -n 1 -- "$file"
+  else
+    echo -
+  fi
+}
+
+# Replace a state file atomically: write a temporary file, then rename it.
+write_state() {
+  local tmp
+  mkdir -p -- "$STATE_DIR"
+  tmp=$(mktemp -- "$STATE_DIR/.$1.XXXXXX")
+  printf '%s\n' "$2" >"$tmp"
+  mv -f -T -- "$tmp" "$STATE_DIR/$1"
+}
+
+# Point a symlink somewhere else in one rename(2): readers see the old target
+# or the new one, never a missing link.
+flip_link() {
+  local target=$1 link=$2
+  ln -sfn -- "$target" "$link.homelab-new"
+  mv -f -T -- "$link.homelab-new" "$link"
+}
+
+# One deploy at a time. Observe and preflight never take the lock: they only read.
+take_lock() {
+  mkdir -p -- "$STATE_DIR"
+  exec 9>>"$STATE_DIR/lock"
+  flock -w 900 9 || die "another deploy has held $STATE_DIR/lock for 15 minutes"
+}
+
+# The content hash of a bundle tree: sha256 of the `sha256sum` manifest of its
+# files sorted by path, the same rule as bundleHash() in components/host/bundle.ts.
+bundle_hash() {
+  local dir=$1
+  if [[ -n $(find "$dir/" -mindepth 1 ! -type f ! -type d -print -quit) ]]; then
+    # A symlink or a device in the tree: not something the program declared.
+    echo invalid
+    return 0
+  fi
+  (cd -- "$dir" && find . -type f -printf '%P\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum --) | sha256sum | cut -d' ' -f1
+}
+
+# The system generation the profile points at, or "-".
+generation() {
+  local link
+  link=$(readlink -- "$PROFILE" 2>/dev/null) || {
+    echo -
+    return 0
+  }
+  link=${link##*/}
+  link=${link#system-}
+  link=${link%-link}
+  if [[ $link =~ ^[0-9]+$ ]]; then echo "$link"; else echo -; fi
+}
+
+# The release the bundle directory links to: a hash, "-" for none, or
+# "?<target>" when it is not one of ours.
+current_release() {
+  local target
+  target=$(readlink -- "$BUNDLE_DIR" 2>/dev/null) || {
+    if [[ -e $BUNDLE_DIR ]]; then echo "?$BUNDLE_DIR"; else echo -; fi
+    return 0
+  }
+  case $target in
+  "$STATE_DIR"/releases/*) echo "${target##*/}" ;;
+  *) echo "?$target" ;;
+  esac
+}
+
+release_ok() {
+  [[ -d $STATE_DIR/releases/$1 ]] && [[ $(bundle_hash "$STATE_DIR/releases/$1") == "$1" ]]
+}
+
+# Remove unpacked trees no release links to, and pushes abandoned an hour ago.
+prune_store() {
+  local link dir
+  local -A used=()
+  for link in "$STATE_DIR"/releases/*; do
+    if [[ -L $link ]]; then used[$(readlink -- "$link")]=1; fi
+  done
+  for dir in "$STATE_DIR"/store/*; do
+    [[ -e $dir ]] || continue
+    [[ -n ${used[$dir]:-} ]] || rm -rf -- "$dir"
+  done
+  find "$STATE_DIR/store" -mindepth 1 -maxdepth 1 -name '.incoming.*' -mmin +60 -exec rm -rf -- {} +
+}
+
+# Keep the newest $KEEP releases, plus the live one and the one before it.
+prune_releases() {
+  local current previous link name i=0
+  current=$(current_release)
+  previous=$(read_state previous-release)
+  while IFS= read -r link; do
+    i=$((i + 1))
+    name=${link##*/}
+    if ((i > KEEP)) && [[ $name != "$current" && $name != "$previous" ]]; then
+      rm -f -- "$link"
+    fi
+  done < <(find "$STATE_DIR/releases" -mindepth 1 -maxdepth 1 -type l -printf '%T@ %p\n' | sort -rn | cut -d' ' -f2-)
+  prune_store
+}
+
+cmd_preflight() {
+  local missing=() tool
+  for tool in bash tar base64 sha256sum find sort xargs mktemp readlink flock timeout getent stat sync nixos-rebuild systemctl nix-env; do
+    command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+  done
+  ((${#missing[@]} == 0)) || die "preflight: not found on the host: ${missing[*]}"
+  [[ $(id -u) == 0 ]] || die "preflight: logged in as $(id -un), but a deploy writes $BUNDLE_DIR and $SECRETS_DIR and needs root (homelab:sshUser)"
+  log "preflight: $(uname -n) answered with the pinned host key; system generation $(generation), applied bundle $(read_state applied-release)"
+}
+
+cmd_push() {
+  (($# == 2)) || die "usage: push <incoming-dir> <hash>"
+  local incoming=$1 hash=$2 got dest
+  valid_hash "$hash"
+  [[ -d $incoming && $incoming == "$STATE_DIR"/store/.incoming.* ]] || die "push: $incoming is not a staging directory under $STATE_DIR/store"
+  got=$(bundle_hash "$incoming")
+  if [[ $got != "$hash" ]]; then
+    rm -rf -- "$incoming"
+    die "push: the bundle arrived incomplete or altered (expected $hash, got $got); nothing on the host changed"
+  fi
+  take_lock
+  mkdir -p -- "$STATE_DIR/releases"
+  if release_ok "$hash"; then
+    rm -rf -- "$incoming"
+    log "push: release $hash is already on the host"
+    return 0
+  fi
+  dest="$STATE_DIR/store/$hash.${incoming##*/.incoming.}"
+  chmod 0755 -- "$incoming"
+  mv -T -- "$incoming" "$dest"
+  flip_link "$dest" "$STATE_DIR/releases/$hash"
+  prune_store
+  log "push: release $hash staged; nothing applied yet"
+}
+
+# --- secrets ---------------------------------------------------------------
+
+# Write one secret file. The temporary file gets its owner and mode before a
+# byte of the value is written, then replaces the old file in one rename.
+# Sets WROTE to "content", "meta" or "" and EFFECTIVE to "<group> <mode>".
+write_secret() {
+  local key=$1 path=$2 group=$3 mode=$4 units=$5 b64=$6
+  local dir=${path%/*} eff_group=$3 eff_mode=$4 tmp new_sum old_sum=- old_meta=-
+  mkdir -p -- "$dir"
+  chown root:root -- "$dir"
+  chmod 0711 -- "$dir"
+  if ! getent group "$group" >/dev/null; then
+    # The NixOS module that creates the group has not been switched to yet:
+    # root-only until apply hands the file to the group.
+    eff_group=root
+    eff_mode=0400
+    PENDING+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
+    log "secrets: group $group does not exist yet; $key stays root-only until the switch creates it"
+  fi
+  tmp=$(mktemp -- "$dir/.${path##*/}.XXXXXX")
+  chown "root:$eff_group" -- "$tmp"
+  chmod "$eff_mode" -- "$tmp"
+  printf '%s' "$b64" | base64 -d >"$tmp"
+  sync -- "$tmp"
+  new_sum=$(sha256sum <"$tmp" | cut -d' ' -f1)
+  if [[ -f $path && ! -L $path ]]; then
+    old_sum=$(sha256sum <"$path" | cut -d' ' -f1)
+    old_meta=$(stat -c '%U:%G:%a' -- "$path")
+  fi
+  EFFECTIVE="$eff_group $eff_mode"
+  if [[ $new_sum == "$old_sum" && $old_meta == "root:$eff_group:${eff_mode#0}" ]]; then
+    rm -f -- "$tmp"
+    WROTE=""
+    return 0
+  fi
+  mv -f -T -- "$tmp" "$path"
+  if [[ $new_sum != "$old_sum" ]]; then WROTE=content; else WROTE=meta; fi
+}
+
+cmd_secrets() {
+  take_lock
+  local header kind a b c d e f ended=0 i
+  local -a keys=() paths=() groups=() modes=() units=() values=()
+  IFS= read -r header || die "secrets: no input on stdin"
+  [[ $header == "homelab-secrets v1" ]] || die "secrets: stdin is not a homelab-secrets v1 stream"
+  while IFS=$'\t' read -r kind a b c d e f; do
+    case $kind in
+    secret)
+      keys+=("$a")
+      paths+=("$b")
+      groups+=("$c")
+      modes+=("$d")
+      units+=("$e")
+      values+=("$f")
+      ;;
+    end)
+      [[ $a == "${#keys[@]}" ]] || die "secrets: the stream was cut (${#keys[@]} of $a secrets); nothing written"
+      ended=1
+      break
+      ;;
+    *) die "secrets: unexpected record in the stream; nothing written" ;;
+    esac
+  done
+  ((ended)) || die "secrets: the stream was cut before its end; nothing written"
+
+  # Check everything before writing anything.
+  local -A declared=()
+  for i in "${!keys[@]}"; do
+    [[ ${keys[i]} =~ ^[a-z0-9][a-z0-9.-]*$ ]] || die "secrets: bad key ${keys[i]}"
+    [[ ${paths[i]} == "$SECRETS_DIR"/* && ${paths[i]} != *..* ]] || die "secrets: ${keys[i]}: ${paths[i]} is not under $SECRETS_DIR"
+    [[ ${groups[i]} =~ ^[a-z_][a-z0-9_-]*$ ]] || die "secrets: ${keys[i]}: bad group ${groups[i]}"
+    [[ ${modes[i]} == 0400 || ${modes[i]} == 0440 ]] || die "secrets: ${keys[i]}: mode ${modes[i]} is not 0400 or 0440"
+    printf '%s' "${values[i]}" | base64 -d >/dev/null 2>&1 || die "secrets: ${keys[i]}: the value is not valid base64; nothing written"
+    declared[${paths[i]}]=1
+  done
+
+  mkdir -p -- "$SECRETS_DIR"
+  chown root:root -- "$SECRETS_DIR"
+  chmod 0711 -- "$SECRETS_DIR"
+
+  local -a restart=() changed=() manifest=() unit_list=()
+  PENDING=()
+  local WROTE EFFECTIVE sum
+  for i in "${!keys[@]}"; do
+    write_secret "${keys[i]}" "${paths[i]}" "${groups[i]}" "${modes[i]}" "${units[i]}" "${values[i]}"
+    case $WROTE in
+    content)
+      changed+=("${keys[i]}")
+      if [[ ${units[i]} != - ]]; then
+        IFS=, read -r -a unit_list <<<"${units[i]}"
+        restart+=("${unit_list[@]}")
+      fi
+      ;;
+    meta) log "secrets: ${keys[i]}: owner or mode corrected to root:$EFFECTIVE" ;;
+    esac
+    sum=$(sha256sum <"${paths[i]}" | cut -d' ' -f1)
+    manifest+=("${keys[i]}"$'\t'"$sum"$'\t'"${groups[i]}"$'\t'"${modes[i]}"$'\t'"${paths[i]}")
+  done
+
+  # Files nobody declares any more (a removed secret, a stray temporary file).
+  local file
+  while IFS= read -r -d '' file; do
+    if [[ -z ${declared[$file]:-} ]]; then
+      rm -f -- "$file"
+      log "secrets: removed $file, which is no longer declared"
+    fi
+  done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0)
+  find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
+
+  # What was written, for observe: hashes only, readable by root alone.
+  write_state secrets.manifest "$(printf '%s\n' "${manifest[@]}")"
+  chmod 0600 -- "$STATE_DIR/secrets.manifest"
+  write_state secrets.pending "$(printf '%s\n' "${PENDING[@]}")"
+
+  if ((${#changed[@]} == 0)); then
+    log "secrets: ${#keys[@]} files already up to date; nothing restarted"
+    return 0
+  fi
+  log "secrets: new values for ${changed[*]}"
+  local -a units_sorted=() failed=()
+  local unit
+  mapfile -t units_sorted < <(printf '%s\n' "${restart[@]}" | sort -u)
+  for unit in "${units_sorted[@]}"; do
+    [[ -n $unit ]] || continue
+    # try-restart: a unit that is not running (not switched to yet) is left alone.
+    if systemctl try-restart -- "$unit"; then log "secrets: restarted $unit if it was running"; else failed+=("$unit"); fi
+  done
+  ((${#failed[@]} == 0)) || die "secrets: files written, but restarting ${failed[*]} failed"
+}
+
+# After a switch, hand the files whose group did not exist yet to that group,
+# and restart their consumers, which could not read them until now.
+finish_pending() {
+  local file="$STATE_DIR/secrets.pending" key path group mode units unit
+  local -a left=() restart=() unit_list=()
+  [[ -s $file ]] || return 0
+  while IFS=$'\t' read -r key path group mode units; do
+    [[ -n $key ]] || continue
+    if [[ -f $path ]] && getent group "$group" >/dev/null; then
+      chown "root:$group" -- "$path"
+      chmod "$mode" -- "$path"
+      log "secrets: $key is now readable by group $group"
+      if [[ $units != - ]]; then
+        IFS=, read -r -a unit_list <<<"$units"
+        restart+=("${unit_list[@]}")
+      fi
+    else
+      left+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
+    fi
+  done <"$file"
+  write_state secrets.pending "$(printf '%s\n' "${left[@]}")"
+  while IFS= read -r unit; do
+    [[ -n $unit ]] || continue
+    # restart, not try-restart: the unit may have failed to start without the file.
+    systemctl restart -- "$unit" || log "warning: restarting $unit failed"
+  done < <(printf '%s\n' "${restart[@]}" | sort -u)
+}
+
+# --- apply -----------------------------------------------------------------
+
+check_one() {
+  local kind=$1 port=$2 path=$3 code
+  case $kind in
+  tcp)
+    # shellcheck disable=SC2016 # $1 expands in the inner shell
+    timeout "$CHECK_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$port" 2>/dev/null
+    ;;
+  http)
+    if command -v curl >/dev/null 2>&1; then
+      code=$(curl -s -o /dev/null -w '%{http_code}' --max-time "$CHECK_TIMEOUT" "http://127.0.0.1:$port$path" 2>/dev/null || true)
+    else
+      # curl is not part of a minimal NixOS system; bash can speak enough HTTP.
+      # shellcheck disable=SC2016 # $1 and $2 expand in the inner shell
+      code=$(timeout "$CHECK_TIMEOUT" bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"; printf "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n" "$2" >&3; read -r _ c _ <&3; printf %s "$c"' _ "$port" "$path" 2>/dev/null || true)
+    fi
+    [[ $code =~ ^[1-4][0-9][0-9]$ ]]
+    ;;
+  *) return 1 ;;
+  esac
+}
+
+# Every check must pass in one round before the deadline. FAILED names the
+# ones that did not pass in the last round.
+run_health() {
+  local deadline=$((SECONDS + TIMEOUT)) spec id kind port path
+  FAILED=()
+  if ((${#CHECKS[@]} == 0)); then
+    log "health: no checks declared"
+    return 0
+  fi
+  while :; do
+    FAILED=()
+    for spec in "${CHECKS[@]}"; do
+      IFS=: read -r id kind port path <<<"$spec"
+      check_one "$kind" "$port" "${path:-/}" || FAILED+=("$id ($kind 127.0.0.1:$port${path})")
+    done
+    if ((${#FAILED[@]} == 0)); then
+      log "health: all ${#CHECKS[@]} checks pass"
+      return 0
+    fi
+    ((SECONDS < deadline)) || return 1
+    sleep "$POLL_SECONDS"
+  done
+}
+
+failed_list() {
+  local out="" item
+  for item in "${FAILED[@]}"; do out+="${out:+, }$item"; done
+  echo "$out"
+}
+
+cmd_apply() {
+  (($# == 1)) || die "usage: apply [--check id:kind:port[:path]]... <hash>"
+  local hash=$1 gen_before cur applied deployed prev_link="" backup="" gen_after
+  valid_hash "$hash"
+  take_lock
+  release_ok "$hash" || die "apply: release $hash is missing on the host or its files were changed; run pulumi up again so the push re-sends it"
+  gen_before=$(generation)
+  cur=$(current_release)
+  applied=$(read_state applied-release)
+  deployed=$(read_state deployed-generation)
+
+  if [[ $cur == "$hash" && $applied == "$hash" && $deployed == "$gen_before" ]]; then
+    log "apply: bundle $hash is already live as system generation $gen_before; no rebuild"
+    finish_pending
+    run_health || die "health checks failed: $(failed_list); nothing was changed, so nothing was rolled back"
+    return 0
+  fi
+
+  # Remember what to return to.
+  if [[ -L $BUNDLE_DIR ]]; then
+    prev_link=$(readlink -- "$BUNDLE_DIR")
+  elif [[ -e $BUNDLE_DIR ]]; then
+    backup="$BUNDLE_DIR.pre-homelab"
+    [[ ! -e $backup ]] || die "apply: $BUNDLE_DIR is a plain directory and $backup already exists; move one of them away"
+    mv -T -- "$BUNDLE_DIR" "$backup"
+    log "apply: moved the existing $BUNDLE_DIR to $backup"
+  fi
+  write_state previous-release "$cur"
+  mkdir -p -- "${BUNDLE_DIR%/*}"
+  flip_link "$STATE_DIR/releases/$hash" "$BUNDLE_DIR"
+  log "apply: $BUNDLE_DIR now links release $hash (was $cur); nixos-rebuild switch from generation $gen_before"
+
+  if ! nixos-rebuild switch; then
+    roll_back "nixos-rebuild switch failed"
+  fi
+  finish_pending
+  if ! run_health; then
+    roll_back "health checks failed after ${TIMEOUT}s: $(failed_list)"
+  fi
+
+  gen_after=$(generation)
+  write_state applied-release "$hash"
+  write_state deployed-generation "$gen_after"
+  nix-env --delete-generations "+$KEEP" -p "$PROFILE" >/dev/null || log "warning: could not delete system generations beyond the last $KEEP"
+  prune_releases
+  log "apply: bundle $hash is live as system generation $gen_after; keeping the last $KEEP generations"
+}
+
+# Return to the generation and the bundle link from before this apply, then fail.
+# Uses cmd_apply's locals gen_before, cur, prev_link and backup.
+roll_back() {
+  local reason=$1 gen_now rollback_failed=""
+  gen_now=$(generation)
+  if [[ $gen_now != "$gen_before" ]]; then
+    if nixos-rebuild switch --rollback; then
+      nix-env --delete-generations "$gen_now" -p "$PROFILE" >/dev/null 2>&1 || true
+    else
+      rollback_failed=1
+    fi
+  fi
+  if [[ -n $prev_link ]]; then
+    flip_link "$prev_link" "$BUNDLE_DIR"
+  else
+    rm -f -- "$BUNDLE_DIR"
+    if [[ -n $backup ]]; then mv -T -- "$backup" "$BUNDLE_DIR"; fi
+  fi
+  if [[ -n $rollback_failed ]]; then
+    die "$reason; ROLLBACK FAILED: the host is on system generation $(generation); run nixos-rebuild switch --rollback on the host"
+  fi
+  die "$reason; rolled back to system generation $(generation) and bundle $cur"
+}
+
+# Keep what the program declared for a stage that just succeeded.
+save_record() {
+  if [[ -n $RECORD ]]; then write_state "record.$1" "$RECORD"; fi
+}
+
+# --- observe ---------------------------------------------------------------
+
+cmd_observe() {
+  local link file sum meta line stage
+  printf 'homelab-observe v1\n'
+  if [[ -L $BUNDLE_DIR ]]; then
+    link=$(readlink -- "$BUNDLE_DIR")
+  elif [[ -e $BUNDLE_DIR ]]; then
+    link="?directory"
+  else
+    link=-
+  fi
+  printf 'bundle-link\t%s\n' "$link"
+  printf 'bundle-release\t%s\n' "$(current_release)"
+  if [[ -d $BUNDLE_DIR ]]; then
+    printf 'bundle-hash\t%s\n' "$(bundle_hash "$BUNDLE_DIR")"
+  else
+    printf 'bundle-hash\t-\n'
+  fi
+  printf 'applied-release\t%s\n' "$(read_state applied-release)"
+  printf 'deployed-generation\t%s\n' "$(read_state deployed-generation)"
+  printf 'generation\t%s\n' "$(generation)"
+  if [[ -r $STATE_DIR/secrets.manifest ]]; then
+    while IFS= read -r line; do
+      if [[ -n $line ]]; then printf 'manifest\t%s\n' "$line"; fi
+    done <"$STATE_DIR/secrets.manifest"
+  fi
+  if [[ -r $STATE_DIR/secrets.pending ]]; then
+    while IFS= read -r line; do
+      if [[ -n $line ]]; then printf 'pending\t%s\n' "$line"; fi
+    done <"$STATE_DIR/secrets.pending"
+  fi
+  if [[ -d $SECRETS_DIR ]]; then
+    while IFS= read -r -d '' file; do
+      # The hash of the file, never its content.
+      sum=$(sha256sum <"$file" 2>/dev/null | cut -d' ' -f1) || sum=unreadable
+      meta=$(stat -c '%U	%G	%a' -- "$file")
+      printf 'file\t%s\t%s\t%s\n' "${sum:-unreadable}" "$meta" "$file"
+    done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0 | sort -z)
+  fi
+  for stage in push secrets rebuild; do
+    if [[ -r $STATE_DIR/record.$stage ]]; then printf 'record\t%s\t%s\n' "$stage" "$(read_state "record.$stage")"; fi
+  done
+  systemctl list-units --state=failed --plain --no-legend --no-pager 2>/dev/null | while read -r line _; do
+    if [[ -n $line ]]; then printf 'failed-unit\t%s\n' "$line"; fi
+  done
+  printf 'end\n'
+}
+
+main() {
+  (($# >= 1)) || usage
+  local cmd=$1
+  shift
+  while (($#)); do
+    case $1 in
+    --bundle-dir) BUNDLE_DIR=${2:?--bundle-dir needs a value} && shift 2 ;;
+    --secrets-dir) SECRETS_DIR=${2:?--secrets-dir needs a value} && shift 2 ;;
+    --state-dir) STATE_DIR=${2:?--state-dir needs a value} && shift 2 ;;
+    --keep) KEEP=${2:?--keep needs a value} && shift 2 ;;
+    --timeout) TIMEOUT=${2:?--timeout needs a value} && shift 2 ;;
+    --check) CHECKS+=("${2:?--check needs a value}") && shift 2 ;;
+    --record) RECORD=${2:?--record needs a value} && shift 2 ;;
+    -*) die "unknown option $1" ;;
+    *) ARGS+=("$1") && shift ;;
+    esac
+  done
+  [[ -n $BUNDLE_DIR && -n $SECRETS_DIR && -n $STATE_DIR ]] || usage
+  [[ $KEEP =~ ^[1-9][0-9]*$ ]] || die "--keep must be a whole number of at least 1"
+  [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a whole number of seconds"
+  [[ $RECORD =~ ^[A-Za-z0-9+/=]*$ ]] || die "--record must be base64"
+  case $cmd in
+  # Read from the script on stdin (bash -s): keep children off that stdin.
+  preflight) cmd_preflight </dev/null ;;
+  observe) cmd_observe </dev/null ;;
+  # Not `cmd && save_record`: errexit is off inside the left side of &&.
+  push)
+    cmd_push "${ARGS[@]}"
+    save_record push
+    ;;
+  secrets)
+    cmd_secrets
+    save_record secrets
+    ;;
+  apply)
+    cmd_apply "${ARGS[@]}"
+    save_record rebuild
+    ;;
+  *) usage ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,175 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CATALOG } from "../../components/catalog/services";
+import { enabledServices, resolveHomelab } from "../../components/catalog/resolve";
+import { parseStackConfig } from "../../components/config/schema";
+import { bundleEntries, bundleFromOutputs, bundleHash, bundleStdin, bundleTar } from "../../components/host/bundle";
+import {
+  applyCommand,
+  healthChecksFor,
+  pinnedHostKey,
+  pushCommand,
+  secretTrigger,
+  secretsCommand,
+  secretsStdin,
+  shq,
+  sortedSecretSpecs,
+  triggerKey,
+  validatePaths,
+  type SecretFileSpec,
+} from "../../components/host/commands";
+import { testBundle } from "./support/fixture";
+
+const paths = { bundleDir: "/etc/nixos/homelab", secretsDir: "/var/lib/homelab/secrets", stateDir: "/var/lib/homelab/state" };
+const HASH = "a".repeat(64);
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+function prodLab() {
+  const parsed = parseStackConfig("prod", { domain: "example.test", lanAddress: "192.0.2.10", edge: "none" });
+  return resolveHomelab(CATALOG, parsed.config!);
+}
+
+describe("the bundle stream", () => {
+  it("GNU tar unpacks the archive to exactly the bundle's files, long paths included", () => {
+    const long = `modules/${"deep/".repeat(25)}file.nix`;
+    const bundle = testBundle({ [long]: "{ }\n", "empty.txt": "" });
+    const dir = mkdtempSync(join(tmpdir(), "homelab-tar-"));
+    try {
+      execFileSync("bash", ["-c", `base64 -d | tar -x -m --no-same-owner -f - -C ${dir}`], { input: bundleStdin(bundle) });
+      const hostHash = execFileSync("bash", ["-c", `cd ${dir} && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -d' ' -f1`], { encoding: "utf8" }).trim();
+      expect(hostHash, "the host's hash rule matches bundleHash").toBe(bundleHash(bundle));
+      expect(execFileSync("stat", ["-c", "%a", join(dir, "deploy/homelab-deploy.sh")], { encoding: "utf8" }).trim()).toBe("755");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("is the same bytes whatever order the files come in", () => {
+    const a = testBundle();
+    const b = new Map([...a.entries()].reverse());
+    expect(bundleTar(b).equals(bundleTar(a))).toBe(true);
+    expect(bundleHash(b)).toBe(bundleHash(a));
+  });
+
+  it("changes hash when one byte of one file changes", () => {
+    expect(bundleHash(testBundle({ "default.nix": "{ }\n" }))).not.toBe(bundleHash(testBundle({ "default.nix": "{ } \n" })));
+  });
+
+  it("refuses paths that are not plain relative paths", () => {
+    for (const bad of ["../etc/passwd", "/abs.nix", "a b.nix", "a/./b", "x/../y", "a\nb", "-rf"]) {
+      expect(() => bundleEntries(new Map([[bad, ""]])), bad).toThrow(/not a plain relative path/);
+    }
+  });
+
+  it("takes the nixos/ part of the plan's outputs", () => {
+    const out = new Map([["plan.json", "{}"], ["nixos/default.nix", "x"], ["nixos/deploy/homelab-deploy.sh", "y"]]);
+    expect([...bundleFromOutputs(out).keys()]).toEqual(["default.nix", "deploy/homelab-deploy.sh"]);
+  });
+});
+
+describe("the commands", () => {
+  it("shell quoting survives bash for any string", () => {
+    for (const s of ["plain", "it's", "a b", "$(rm -rf /)", "`x`", 'dq"q', "new\nline", "", "*"]) {
+      expect(execFileSync("bash", ["-c", `printf %s ${shq(s)}`], { encoding: "utf8" })).toBe(s);
+    }
+  });
+
+  it("the push bootstrap is valid bash and names the hash it expects", () => {
+    const cmd = pushCommand(paths, HASH);
+    expect(cmd).toContain(HASH);
+    execFileSync("bash", ["-n", "-c", cmd]);
+  });
+
+  it("the rebuild command lists checks in a stable order, so reordering services changes nothing", () => {
+    const a = applyCommand(paths, HASH, {
+      checks: [{ id: "b", kind: "tcp", port: 2 }, { id: "a", kind: "http", port: 1, path: "/x" }],
+      keepGenerations: 10,
+      healthTimeoutSeconds: 120,
+    });
+    const b = applyCommand(paths, HASH, {
+      checks: [{ id: "a", kind: "http", port: 1, path: "/x" }, { id: "b", kind: "tcp", port: 2 }],
+      keepGenerations: 10,
+      healthTimeoutSeconds: 120,
+    });
+    expect(a).toBe(b);
+    expect(a).toContain("--check a:http:1:/x --check b:tcp:2");
+    expect(() => applyCommand(paths, HASH, { checks: [], keepGenerations: 0, healthTimeoutSeconds: 1 })).toThrow(/keepGenerations/);
+    expect(() => applyCommand(paths, HASH, { checks: [{ id: "x", kind: "http", port: 1, path: "/a b" }], keepGenerations: 1, healthTimeoutSeconds: 1 })).toThrow(/x: path/);
+  });
+
+  it("the secrets command carries no value: values travel on stdin only", () => {
+    expect(secretsCommand(paths, HASH)).toBe(`bash /var/lib/homelab/state/releases/${HASH}/deploy/homelab-deploy.sh secrets --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state`);
+  });
+
+  it("paths must be absolute and plain", () => {
+    expect(() => validatePaths({ ...paths, bundleDir: "relative" })).toThrow(/paths.bundleDir/);
+    expect(() => validatePaths({ ...paths, stateDir: "/var/lib/x/" })).toThrow(/paths.stateDir/);
+    expect(() => validatePaths({ ...paths, secretsDir: "/etc/nixos/homelab/secrets" })).toThrow(/inside the bundle/);
+  });
+});
+
+describe("the pinned host key", () => {
+  it("a missing key is refused, naming homelab:sshHostKey and the command that sets it", () => {
+    expect(() => pinnedHostKey(undefined, "192.0.2.10", 22)).toThrow(/homelab:sshHostKey.*pulumi config set homelab:sshHostKey "\$\(ssh-keyscan -t ed25519 192\.0\.2\.10/);
+    expect(() => pinnedHostKey("", "h", 2222)).toThrow(/ssh-keyscan -t ed25519 -p 2222 h/);
+  });
+
+  it("a whole ssh-keyscan line is refused with a hint; a comment is dropped", () => {
+    expect(() => pinnedHostKey(`nixos.local ${KEY}`, "h", 22)).toThrow(/drop the leading host name/);
+    expect(pinnedHostKey(`${KEY} root@nixos`, "h", 22)).toBe(KEY);
+  });
+});
+
+describe("health checks", () => {
+  it("every enabled host service with a port and an http or tcp check gets one, from its catalog entry", () => {
+    const lab = prodLab();
+    const checks = healthChecksFor(lab.services);
+    const expected = enabledServices(lab).filter((s) => s.port !== null && s.host !== null && s.health.kind !== "none");
+    expect(checks.map((c) => c.id)).toEqual(expected.map((s) => s.id));
+    for (const c of checks) {
+      const s = lab.services.find((x) => x.id === c.id)!;
+      expect(c.port, c.id).toBe(s.port);
+      expect(c.kind, c.id).toBe(s.health.kind);
+      if (s.health.kind === "http") expect(c.path, c.id).toBe(s.health.path);
+    }
+    // Pages sites, listener-less units and pending services are not probed.
+    for (const id of ["docs", "tailscale", "cloudflared", "appwrite"]) expect(checks.some((c) => c.id === id), id).toBe(false);
+  });
+});
+
+describe("secrets on stdin and in triggers", () => {
+  const spec = (key: string, group = "root"): SecretFileSpec => ({
+    key,
+    path: `${paths.secretsDir}/${key.replace(".", "/")}`,
+    group,
+    mode: group === "root" ? "0400" : "0440",
+    units: ["b.service", "a.service"],
+  });
+
+  it("the stream has a header, one base64 record per secret sorted by key, and a count trailer", () => {
+    const text = secretsStdin([{ spec: spec("z.b"), value: "two\nlines" }, { spec: spec("a.b", "hass"), value: "" }], paths);
+    const lines = text.trimEnd().split("\n");
+    expect(lines[0]).toBe("homelab-secrets v1");
+    expect(lines[1].split("\t")).toEqual(["secret", "a.b", `${paths.secretsDir}/a/b`, "hass", "0440", "a.service,b.service", ""]);
+    expect(lines[2].split("\t")[6]).toBe(Buffer.from("two\nlines").toString("base64"));
+    expect(lines[3]).toBe("end\t2");
+  });
+
+  it("a secret outside the secrets directory, or declared twice, is refused", () => {
+    expect(() => sortedSecretSpecs([{ ...spec("a.b"), path: "/etc/shadow" }], paths)).toThrow(/not under paths.secretsDir/);
+    expect(() => sortedSecretSpecs([spec("a.b"), spec("a.b")], paths)).toThrow(/declared twice/);
+  });
+
+  it("a trigger changes with the value but never contains it, and needs the private key to recompute", () => {
+    const key = triggerKey("private key one");
+    const t1 = secretTrigger(spec("a.b"), "hunter2", key);
+    expect(t1).toMatch(/^a\.b value=[0-9a-f]{16} group=root mode=0400$/);
+    expect(t1).not.toContain("hunter2");
+    expect(secretTrigger(spec("a.b"), "hunter2", key)).toBe(t1);
+    expect(secretTrigger(spec("a.b"), "hunter3", key)).not.toBe(t1);
+    expect(secretTrigger(spec("a.b"), "hunter2", triggerKey("private key two"))).not.toBe(t1);
+  });
+});

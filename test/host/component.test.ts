@@ -1,0 +1,94 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { CATALOG } from "../../components/catalog/services";
+import { resolveHomelab } from "../../components/catalog/resolve";
+import { parseStackConfig } from "../../components/config/schema";
+import { DEPLOY_SCRIPT_PATH, bundleFromOutputs, bundleHash } from "../../components/host/bundle";
+import { renderOutputs } from "../../components/render/outputs";
+import type { NixosHostArgs } from "../../components/host/nixos-host";
+import { SCRIPT_FILE, hostSecrets, secretValues, testBundle, testLab } from "./support/fixture";
+import { installMocks, isSecretValue, plain, runProgram, type NixosHostClass } from "./support/program";
+
+const paths = { bundleDir: "/etc/nixos/homelab", secretsDir: "/var/lib/homelab/secrets", stateDir: "/var/lib/homelab/state" };
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+
+describe("the NixosHost component under strict mocks", () => {
+  let NixosHost: NixosHostClass;
+  const lab = testLab(paths);
+  const args = (o: Partial<NixosHostArgs> = {}): NixosHostArgs => ({
+    connection: { host: "192.0.2.10", hostKey: HOST_KEY, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n" },
+    bundle: testBundle(),
+    secrets: hostSecrets(lab, secretValues(lab)),
+    paths,
+    healthChecks: [{ id: "portal", kind: "http", port: 80, path: "/" }],
+    detectDrift: false,
+    ...o,
+  });
+
+  beforeAll(async () => {
+    installMocks(false);
+    ({ NixosHost } = await import("../../components/host/nixos-host"));
+  });
+
+  it("refuses to deploy without a pinned host key, naming homelab:sshHostKey and how to set it", () => {
+    expect(() => new NixosHost("no-key", args({ connection: { host: "192.0.2.10", hostKey: undefined, privateKey: "k" } }))).toThrow(
+      /no pinned SSH host key for 192\.0\.2\.10:22.*homelab:sshHostKey.*pulumi config set homelab:sshHostKey/s,
+    );
+  });
+
+  it("refuses a bundle without the host-side script", () => {
+    const bundle = testBundle();
+    bundle.delete(DEPLOY_SCRIPT_PATH);
+    expect(() => new NixosHost("no-script", args({ bundle }))).toThrow(/the bundle has no deploy\/homelab-deploy\.sh/);
+  });
+
+  it("the plan's real nixos/ bundle is accepted and ships the deploy script the tests run", async () => {
+    const parsed = parseStackConfig("prod", { domain: "example.test", lanAddress: "192.0.2.10", edge: "none" });
+    const bundle = bundleFromOutputs(renderOutputs(resolveHomelab(CATALOG, parsed.config!)));
+    expect(bundle.get(DEPLOY_SCRIPT_PATH)).toBe(readFileSync(SCRIPT_FILE, "utf8"));
+    const run = await runProgram(NixosHost, args({ bundle }), "lab-real");
+    expect(run.host.bundleHash).toBe(bundleHash(bundle));
+  });
+
+  it("declares four remote commands named after the component, each pinned to the host key", async () => {
+    const run = await runProgram(NixosHost, args(), "lab-a");
+    expect([...run.commands.keys()]).toEqual(expect.arrayContaining(["preflight", "push", "secrets", "rebuild"]));
+    expect(run.commands.size).toBe(4);
+    for (const [stage, inputs] of run.commands) {
+      const connection = plain(inputs.connection) as Record<string, unknown>;
+      expect(connection.hostKey, stage).toBe(HOST_KEY);
+      expect(connection.user, stage).toBe("root");
+      expect(connection.port, stage).toBe(22);
+      expect(inputs.addPreviousOutputInEnv, stage).toBe(false);
+    }
+    expect(run.host.bundleHash).toBe(bundleHash(testBundle()));
+  });
+
+  it("the same program declares byte-identical inputs twice: no timestamps, no ordering noise", async () => {
+    const a = await runProgram(NixosHost, args(), "lab-b");
+    const reordered = args({ secrets: [...hostSecrets(lab, secretValues(lab))].reverse(), bundle: new Map([...testBundle()].reverse()) });
+    const b = await runProgram(NixosHost, reordered, "lab-b");
+    for (const [stage, inputs] of a.commands) expect(JSON.stringify(b.commands.get(stage)), stage).toBe(JSON.stringify(inputs));
+  });
+
+  it("secret values reach only the secrets stdin, which is a Pulumi secret", async () => {
+    const run = await runProgram(NixosHost, args(), "lab-c");
+    const values = [...secretValues(lab).values()];
+    expect(isSecretValue(run.commands.get("secrets")!.stdin)).toBe(true);
+    for (const [stage, inputs] of run.commands) {
+      const { stdin, connection: _connection, ...rest } = inputs;
+      const visible = JSON.stringify(rest) + (stage === "secrets" ? "" : JSON.stringify(stdin));
+      for (const v of values) expect(visible.includes(v.split("\n")[0]), `${stage} shows a value`).toBe(false);
+    }
+  });
+
+  it("a changed secret value changes only the secrets triggers (and the preflight fingerprint)", async () => {
+    const a = await runProgram(NixosHost, args(), "lab-d");
+    const b = await runProgram(NixosHost, args({ secrets: hostSecrets(lab, secretValues(lab, { "mosquitto.password": "new" })) }), "lab-d");
+    for (const stage of ["push", "rebuild"]) expect(JSON.stringify(b.commands.get(stage)), stage).toBe(JSON.stringify(a.commands.get(stage)));
+    const ta = plain(a.commands.get("secrets")!.triggers) as string[];
+    const tb = plain(b.commands.get("secrets")!.triggers) as string[];
+    expect(tb.filter((t) => !ta.includes(t))).toEqual([expect.stringMatching(/^mosquitto\.password value=/)]);
+    expect(JSON.stringify(b.commands.get("preflight")!.triggers)).not.toBe(JSON.stringify(a.commands.get("preflight")!.triggers));
+  });
+});

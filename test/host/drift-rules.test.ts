@@ -1,0 +1,106 @@
+import { describe, expect, it } from "vitest";
+import { bundleDrift, encodeRecord, parseObservation, secretsDrift, stageTriggers, type DeclaredSecretFile } from "../../components/host/drift";
+
+const H = "1".repeat(64);
+const OTHER = "2".repeat(64);
+const S = "/var/lib/homelab/secrets";
+
+function observe(lines: string[]): string {
+  return ["homelab-observe v1", ...lines, "end", ""].join("\n");
+}
+
+const inSync = [
+  `bundle-link\t/var/lib/homelab/state/releases/${H}`,
+  `bundle-release\t${H}`,
+  `bundle-hash\t${H}`,
+  `applied-release\t${H}`,
+  "deployed-generation\t7",
+  "generation\t7",
+  `manifest\tmosquitto.password\t${"a".repeat(64)}\tmosquitto\t0440\t${S}/mosquitto/password`,
+  `file\t${"a".repeat(64)}\troot\tmosquitto\t440\t${S}/mosquitto/password`,
+];
+const declared: DeclaredSecretFile[] = [{ key: "mosquitto.password", path: `${S}/mosquitto/password`, group: "mosquitto", mode: "0440", sha256: "a".repeat(64) }];
+
+describe("reading the host's observation", () => {
+  it("refuses a cut or foreign stream", () => {
+    expect(() => parseObservation("homelab-observe v1\nbundle-hash\tx\n")).toThrow(/cut before its end/);
+    expect(() => parseObservation("Welcome to NixOS\n")).toThrow(/does not start with/);
+  });
+
+  it("reads dashes as absent and keeps failed units sorted", () => {
+    const obs = parseObservation(observe(["bundle-link\t-", "generation\t-", "failed-unit\tz.service", "failed-unit\ta.service"]));
+    expect(obs.bundleLink).toBeNull();
+    expect(obs.generation).toBeNull();
+    expect(obs.failedUnits).toEqual(["a.service", "z.service"]);
+  });
+});
+
+describe("what counts as drift", () => {
+  it("a host in sync has none", () => {
+    const obs = parseObservation(observe(inSync));
+    expect(bundleDrift(obs, H)).toEqual({ bundle: [], system: [] });
+    expect(secretsDrift(obs, declared)).toEqual([]);
+  });
+
+  it("a new declared bundle is a pending change, not drift, even if the host differs", () => {
+    const obs = parseObservation(observe(inSync.map((l) => l.replace(`bundle-hash\t${H}`, `bundle-hash\t${OTHER}`))));
+    expect(bundleDrift(obs, OTHER).bundle).toEqual([]);
+  });
+
+  it("a host never deployed to has no drift", () => {
+    const obs = parseObservation(observe(["bundle-link\t-", "applied-release\t-", "generation\t3"]));
+    expect(bundleDrift(obs, H)).toEqual({ bundle: [], system: [] });
+    expect(secretsDrift(obs, declared)).toEqual([]);
+  });
+
+  it("the bundle link moved away from the applied release", () => {
+    const obs = parseObservation(observe(inSync.map((l) => (l.startsWith("bundle-release") ? "bundle-release\t?/etc/nixos/other" : l))));
+    expect(bundleDrift(obs, H).bundle).toEqual([`bundle on host differs from declared: the bundle directory links to /var/lib/homelab/state/releases/${H}`]);
+  });
+
+  it("a new secret value is pending; the same value changed on the host is drift", () => {
+    const obs = parseObservation(observe(inSync.map((l) => (l.startsWith("file") ? l.replace("a".repeat(64), "b".repeat(64)) : l))));
+    expect(secretsDrift(obs, declared)).toEqual(["secret file mosquitto.password on host differs from declared"]);
+    expect(secretsDrift(obs, [{ ...declared[0], sha256: "c".repeat(64) }])).toEqual([]);
+  });
+
+  it("a secret whose group does not exist yet is expected root-only", () => {
+    const lines = [...inSync.map((l) => (l.startsWith("file") ? l.replace("\troot\tmosquitto\t440", "\troot\troot\t400") : l)), `pending\tmosquitto.password\t${S}/mosquitto/password\tmosquitto\t0440\tmosquitto.service`];
+    expect(secretsDrift(parseObservation(observe(lines)), declared)).toEqual([]);
+  });
+
+  it("a removed secret file is drift; a file the last deploy wrote but nobody declares is a pending removal", () => {
+    const gone = parseObservation(observe(inSync.filter((l) => !l.startsWith("file"))));
+    expect(secretsDrift(gone, declared)).toEqual(["secret file mosquitto.password on host is missing"]);
+    expect(secretsDrift(parseObservation(observe(inSync)), [])).toEqual([]);
+  });
+});
+
+describe("a stage's triggers", () => {
+  const base = ["bundle " + H];
+
+  it("without drift or a record, they are the drift-free entries alone", () => {
+    expect(stageTriggers(base, [], undefined).triggers).toEqual(base);
+  });
+
+  it("drift adds one readable entry per reason", () => {
+    expect(stageTriggers(base, ["units failed: a.service"], undefined).triggers).toEqual([...base, "drift: units failed: a.service"]);
+  });
+
+  it("once repaired, the host's record reproduces the inputs the state holds", () => {
+    const repair = stageTriggers(base, ["bundle on host differs from declared"], undefined);
+    const obs = parseObservation(observe([`record\tpush\t${encodeRecord(repair.record)}`]));
+    const after = stageTriggers(base, [], obs.records.push);
+    expect(after.triggers).toEqual(repair.triggers);
+    expect(encodeRecord(after.record)).toBe(encodeRecord(repair.record));
+  });
+
+  it("a record made for other inputs is dropped: those inputs change anyway", () => {
+    const repair = stageTriggers(base, ["bundle on host differs from declared"], undefined);
+    expect(stageTriggers(["bundle " + OTHER], [], repair.record).triggers).toEqual(["bundle " + OTHER]);
+  });
+
+  it("a record the program cannot read counts as none", () => {
+    expect(parseObservation(observe(["record\tpush\tnot-base64-json"])).records).toEqual({});
+  });
+});

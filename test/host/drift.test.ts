@@ -1,0 +1,189 @@
+import { execFileSync } from "node:child_process";
+import { appendFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
+import { observeCommand } from "../../components/host/commands";
+import { UNREACHABLE_REASON } from "../../components/host/drift";
+import { hostArgs, secretValues, startListeners, testBundle, testLab, SECRET_GROUPS, type Listeners } from "./support/fixture";
+import { FakeEngine, installMocks, plain, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import { freePort, groupExists, runOverSsh, snapshot, sshdTier, startTestHost, type TestHost } from "./support/testhost";
+
+const sshd = sshdTier();
+
+describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () => {
+  let host: TestHost;
+  let listeners: Listeners;
+  let lab: Homelab;
+  let NixosHost: NixosHostClass;
+  const preexistingGroups = new Set<string>();
+  const engine = new FakeEngine();
+  let baseline: ProgramRun;
+  let warnings: string[] = [];
+
+  const args = (o: Parameters<typeof hostArgs>[4] = {}) => hostArgs(host.target(), host.paths, lab, listeners, o);
+  const triggers = (run: ProgramRun, stage: string) => plain(run.commands.get(stage)!.triggers) as string[];
+  const preview = async (o: Parameters<typeof hostArgs>[4] = {}) => {
+    installMocks(true);
+    return runProgram(NixosHost, args(o));
+  };
+  const up = async () => {
+    installMocks(false);
+    const result = await engine.up(await runProgram(NixosHost, args()));
+    expect(result.failed?.result.stderr ?? "", "pulumi up succeeds").toBe("");
+    return result;
+  };
+  const ssh = (cmd: string) => runOverSsh(host.target(), cmd);
+  /** After a repair, the host in sync again declares exactly what the state holds: no change, no settle run. */
+  const expectNoChange = async () => {
+    const run = await preview();
+    expect(run.drift).toEqual([]);
+    expect(Object.fromEntries(engine.plan(run)), "every stage unchanged").toEqual({ preflight: "same", push: "same", secrets: "same", rebuild: "same" });
+    return run;
+  };
+
+  beforeAll(async () => {
+    installMocks(false);
+    ({ NixosHost } = await import("../../components/host/nixos-host"));
+    for (const g of SECRET_GROUPS) if (groupExists(g)) preexistingGroups.add(g);
+    host = await startTestHost();
+    listeners = await startListeners();
+    lab = testLab(host.paths);
+    vi.spyOn(console, "warn").mockImplementation((...a: unknown[]) => void warnings.push(a.join(" ")));
+    await up();
+    baseline = await preview();
+    expect(baseline.drift).toEqual([]);
+    expect([...engine.plan(baseline).values()], "a preview right after the first deploy shows no change").toEqual(["same", "same", "same", "same"]);
+  });
+
+  afterEach(() => {
+    warnings = [];
+  });
+
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await listeners?.close();
+    await host?.stop();
+    for (const g of SECRET_GROUPS) if (!preexistingGroups.has(g) && groupExists(g)) execFileSync("groupdel", [g]);
+  });
+
+  it("an untouched host gives byte-identical inputs across runs, so preview shows no change", async () => {
+    const again = await preview();
+    for (const [stage, inputs] of baseline.commands) expect(JSON.stringify(again.commands.get(stage)), stage).toBe(JSON.stringify(inputs));
+    expect(again.drift).toEqual([]);
+    expect(warnings).toEqual([]);
+  });
+
+  it("observing runs one read-only command and changes nothing on the host", async () => {
+    const sshBefore = host.sshLog().length;
+    const hostBefore = host.hostLog().length;
+    const before = snapshot(join(host.root, "host"));
+    await preview();
+    expect(snapshot(join(host.root, "host")), "no file, mode, owner or mtime changed").toEqual(before);
+    expect(host.sshLog().slice(sshBefore), "the only command is observe").toEqual([observeCommand(host.paths)]);
+    expect(host.hostLog().slice(hostBefore)).toEqual(["systemctl list-units --state=failed --plain --no-legend --no-pager"]);
+  });
+
+  it("an edited bundle file shows as a push and rebuild update, and up restores it without a rebuild", async () => {
+    const file = join(host.paths.bundleDir, "default.nix");
+    appendFileSync(file, "# edited by hand on the host\n");
+    const run = await preview();
+    const reason = "bundle on host differs from declared: files under the bundle directory were changed";
+    expect(run.drift).toEqual([reason]);
+    expect(triggers(run, "push")).toContain(`drift: ${reason}`);
+    expect(triggers(run, "rebuild")).toContain(`drift: ${reason}`);
+    expect(engine.plan(run).get("secrets")).toBe("same");
+    expect(engine.plan(run).get("push")).toBe("replace");
+    expect(warnings.join("\n")).toContain(reason);
+
+    const hostBefore = host.hostLog().length;
+    await up();
+    expect(readFileSync(file, "utf8")).toBe(testBundle().get("default.nix"));
+    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild")), "the running system was never built from the edit").toBe(false);
+    const after = await expectNoChange();
+    expect(triggers(after, "push"), "the repaired stage keeps the entry it ran with").toContain(`drift: ${reason}`);
+  });
+
+  it("a replaced secret file shows as a secrets update naming the key, and up restores it", async () => {
+    const secret = enabledSecrets(lab).find((s) => s.key === "mosquitto.password")!;
+    await ssh(`printf 'changed by hand' > ${secret.path}`);
+    const run = await preview();
+    const reason = "secret file mosquitto.password on host differs from declared";
+    expect(run.drift).toEqual([reason]);
+    expect(triggers(run, "secrets")).toContain(`drift: ${reason}`);
+    expect(engine.plan(run).get("push")).toBe("same");
+    expect(engine.plan(run).get("rebuild")).toBe("same");
+    expect(JSON.stringify(run.commands.get("secrets")!.triggers)).not.toContain("changed by hand");
+
+    const hostBefore = host.hostLog().length;
+    await up();
+    expect(readFileSync(secret.path, "utf8")).toBe(secretValues(lab).get("mosquitto.password"));
+    expect(host.hostLog().slice(hostBefore)).toContain("systemctl try-restart -- mosquitto.service");
+    await expectNoChange();
+  });
+
+  it("a secret file with another mode, and a stray file, show as drift too", async () => {
+    const secret = enabledSecrets(lab).find((s) => s.key === "transmission.rpc-password")!;
+    chmodSync(secret.path, 0o644);
+    writeFileSync(join(host.paths.secretsDir, "stray"), "left here");
+    const run = await preview();
+    expect(run.drift).toEqual([
+      "secret file transmission.rpc-password on host has owner root:transmission mode 0644, declared root:transmission mode 0440",
+      `undeclared file in the secrets directory: ${join(host.paths.secretsDir, "stray")}`,
+    ]);
+    await up();
+    await expectNoChange();
+  });
+
+  it("a generation switched outside Pulumi shows as a rebuild update, and up switches back to the declared bundle", async () => {
+    const result = await ssh("nixos-rebuild switch");
+    expect(result.code, result.stderr).toBe(0);
+    const gen = host.generation()!;
+    const run = await preview();
+    const reason = `system generation changed outside Pulumi: the last deploy made ${gen - 1}, the host is on ${gen}`;
+    expect(run.drift).toEqual([reason]);
+    expect(triggers(run, "rebuild")).toContain(`drift: ${reason}`);
+    expect(engine.plan(run).get("push")).toBe("same");
+    expect(engine.plan(run).get("rebuild")).toBe("replace");
+
+    const hostBefore = host.hostLog().length;
+    await up();
+    expect(host.hostLog().slice(hostBefore)).toContain("nixos-rebuild switch");
+    expect(readFileSync(join(host.paths.stateDir, "deployed-generation"), "utf8").trim()).toBe(String(gen + 1));
+    await expectNoChange();
+  });
+
+  it("failed units show as a rebuild update naming them", async () => {
+    host.control("failed-units", "restic-backups-homelab.service\nbackrest.service\n");
+    try {
+      const run = await preview();
+      expect(run.drift).toEqual(["units failed: backrest.service, restic-backups-homelab.service"]);
+      expect(triggers(run, "rebuild")).toContain("drift: units failed: backrest.service, restic-backups-homelab.service");
+    } finally {
+      host.clearControl("failed-units");
+    }
+    // Fixed on the host before any deploy ran: the stored inputs are still the right ones.
+    await expectNoChange();
+  });
+
+  it("a declared change that is not yet deployed is a pending change, not drift", async () => {
+    const run = await preview({ bundle: testBundle({ "modules/new.nix": "{ }\n" }), values: secretValues(lab, { "dashboard.hass-token": "rotated" }) });
+    expect(run.drift).toEqual([]);
+    expect(engine.plan(run).get("push")).toBe("replace");
+    expect(engine.plan(run).get("secrets")).toBe("replace");
+    expect(warnings).toEqual([]);
+  });
+
+  it("an unreachable host warns what could not be checked and never looks like no change", async () => {
+    const reachable = await preview();
+    const port = await freePort();
+    const target = { ...host.target(), port };
+    installMocks(true);
+    const run = await runProgram(NixosHost, hostArgs(target, host.paths, lab, listeners));
+    expect(run.drift).toEqual([UNREACHABLE_REASON]);
+    expect(triggers(run, "rebuild")).toContain(`drift: ${UNREACHABLE_REASON}`);
+    expect(triggers(run, "rebuild")).not.toEqual(triggers(reachable, "rebuild"));
+    expect(triggers(run, "preflight")).not.toEqual(triggers(reachable, "preflight"));
+    expect(warnings.join("\n")).toMatch(/could not read root@127\.0\.0\.1:\d+ to check for drift.*could not check bundle, secrets, generation/s);
+  });
+});

@@ -1,0 +1,145 @@
+import * as pulumi from "@pulumi/pulumi";
+import type { NixosHost, NixosHostArgs } from "../../../components/host/nixos-host";
+import { runOverSsh, type RunResult, type SshTarget } from "./testhost";
+
+/**
+ * The NixosHost component under strict Pulumi mocks, and a small stand-in for
+ * the engine that decides, like `pulumi up` would, which remote.Command runs:
+ * create when new, create again when `triggers` changed (they force a
+ * replacement), `update ?? create` when another input changed, nothing when
+ * the inputs are the same. The chosen commands then run over real ssh.
+ */
+
+const SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Captured {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+const KNOWN_TYPES = new Set(["homelab:host:NixosHost", "command:remote:Command"]);
+let registered: Captured[] = [];
+
+/** Strict mocks: any other resource type, and any call, throws. Call before importing the component. */
+export function installMocks(preview: boolean): void {
+  pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        if (!KNOWN_TYPES.has(args.type)) throw new Error(`unexpected resource type ${args.type} (${args.name})`);
+        registered.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: args.custom ? `${args.name}-id` : undefined, state: { ...args.inputs } };
+      },
+      call(args) {
+        throw new Error(`unexpected call ${args.token}`);
+      },
+    },
+    "homelab",
+    "test",
+    preview,
+  );
+}
+
+export function isSecretValue(v: unknown): boolean {
+  return typeof v === "object" && v !== null && (v as Record<string, unknown>)[SECRET_SIG_KEY] === SECRET_SIG;
+}
+
+/** Strip the secret wrappers the mock monitor keeps around secret inputs. */
+export function plain(v: unknown): unknown {
+  if (isSecretValue(v)) return plain((v as { value: unknown }).value);
+  if (Array.isArray(v)) return v.map(plain);
+  if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+function settle<T>(o: pulumi.Output<T>, what: string, ms = 60_000): Promise<T> {
+  return Promise.race([
+    new Promise<T>((resolve) => o.apply((v) => (resolve(v), v))),
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not resolve in ${ms / 1000}s`)), ms)),
+  ]);
+}
+
+export interface ProgramRun {
+  /** The four remote.Command inputs by stage: preflight, push, secrets, rebuild. */
+  commands: Map<string, Record<string, unknown>>;
+  drift: string[];
+  host: NixosHost;
+}
+
+export type NixosHostClass = typeof NixosHost;
+
+/** One program run: declare the component, wait for every command's inputs, return them by stage. */
+export async function runProgram(Component: NixosHostClass, args: NixosHostArgs, name = "homelab-host"): Promise<ProgramRun> {
+  registered = [];
+  const host = new Component(name, args);
+  await settle(pulumi.all([host.preflight.id, host.push.id, host.secretFiles.id, host.rebuild.id]), "the host's commands");
+  const drift = await settle(host.drift, "drift");
+  const commands = new Map<string, Record<string, unknown>>();
+  for (const r of registered) {
+    if (r.type !== "command:remote:Command") continue;
+    commands.set(r.name.slice(name.length + 1), r.inputs);
+  }
+  return { commands, drift, host };
+}
+
+export const STAGES = ["preflight", "push", "secrets", "rebuild"] as const;
+export type Stage = (typeof STAGES)[number];
+
+export interface StepResult {
+  stage: Stage;
+  op: "create" | "replace" | "update";
+  result: RunResult;
+}
+
+export interface UpResult {
+  steps: StepResult[];
+  /** The stage that failed, when one did; later stages did not run. */
+  failed?: StepResult;
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** The operation the engine would pick for a remote.Command, from its stored and new inputs. */
+export function operation(old: Record<string, unknown> | undefined, next: Record<string, unknown>): "create" | "replace" | "update" | "same" {
+  if (!old) return "create";
+  if (!same(old.triggers, next.triggers)) return "replace";
+  return same(old, next) ? "same" : "update";
+}
+
+export class FakeEngine {
+  /** Inputs of each stage as the last successful operation left them: the stack's state. */
+  readonly state = new Map<Stage, Record<string, unknown>>();
+
+  plan(run: ProgramRun): Map<Stage, ReturnType<typeof operation>> {
+    return new Map(STAGES.map((s) => [s, operation(this.state.get(s), run.commands.get(s)!)]));
+  }
+
+  /** `pulumi up`: run what changed, in dependency order; stop at the first failure. */
+  async up(run: ProgramRun): Promise<UpResult> {
+    const steps: StepResult[] = [];
+    for (const [stage, op] of this.plan(run)) {
+      if (op === "same") continue;
+      const inputs = run.commands.get(stage)!;
+      const cmd = (op === "update" ? (inputs.update ?? inputs.create) : inputs.create) as string;
+      const result = await runCaptured(inputs, cmd);
+      const step = { stage, op, result };
+      steps.push(step);
+      if (result.code !== 0) return { steps, failed: step };
+      this.state.set(stage, inputs);
+    }
+    return { steps };
+  }
+}
+
+/** The ssh target a captured remote.Command connects to, pinned key included. */
+export function capturedTarget(inputs: Record<string, unknown>): SshTarget {
+  const c = plain(inputs.connection) as { host: string; port: number; user: string; privateKey: string; hostKey: string };
+  return { host: c.host, port: c.port, user: c.user, privateKey: c.privateKey, hostKey: c.hostKey };
+}
+
+/** Run a captured command over real ssh with its stdin, as the provider would. */
+export function runCaptured(inputs: Record<string, unknown>, cmd = inputs.create as string, opts: { cutStdinAt?: number } = {}): Promise<RunResult> {
+  const stdin = plain(inputs.stdin) as string | undefined;
+  return runOverSsh(capturedTarget(inputs), cmd, stdin, opts);
+}

@@ -1,0 +1,365 @@
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { HostPaths } from "../../../components/host/commands";
+import { findProgram, tier, type Tier } from "../../support/tiers";
+
+/**
+ * A throwaway NixOS stand-in: Debian's sshd on a free loopback port, with its
+ * own host key and an authorized test key, in a temp dir. A ForceCommand
+ * wrapper records every command that arrives over SSH and puts fake
+ * `nixos-rebuild`, `systemctl` and `nix-env` first on PATH. The fakes log
+ * their calls and keep system generations as symlinks under the temp dir, the
+ * way /nix/var/nix/profiles does. All host paths point into the temp dir.
+ */
+
+export const SSHD = "/usr/sbin/sshd";
+
+export function sshdTier(): Tier {
+  const missing: string[] = [];
+  if (!findProgram("sshd", [SSHD])) missing.push("sshd");
+  for (const p of ["ssh", "ssh-keygen", "tar", "base64", "sha256sum", "flock", "groupadd", "curl"]) if (!findProgram(p)) missing.push(p);
+  if (process.getuid?.() !== 0) missing.push("root (sshd as a test host, chown of secret files)");
+  return tier("sshd", missing);
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface SshTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** Private key contents. */
+  privateKey: string;
+  /** Host key line `<type> <base64>` to pin. */
+  hostKey: string;
+}
+
+export interface TestHost {
+  root: string;
+  port: number;
+  /** The host's real public key, `<type> <base64>`. */
+  hostKey: string;
+  /** The authorized client key (private). */
+  clientKey: string;
+  paths: HostPaths;
+  /** The fake system profile symlink. */
+  profile: string;
+  target(): SshTarget;
+  /** Commands that arrived over SSH, oldest first. */
+  sshLog(): string[];
+  /** Calls the fakes recorded (`nixos-rebuild switch`, `systemctl try-restart -- x`, ...). */
+  hostLog(): string[];
+  /** Files that steer the fakes: switch-fails, activation-fails, failed-units, restart-fails. */
+  control(name: string, content?: string): void;
+  clearControl(name: string): void;
+  /** Current fake system generation, or null. */
+  generation(): number | null;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export { freePort };
+
+function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const sock = connect(port, "127.0.0.1");
+      sock.once("connect", () => {
+        sock.destroy();
+        resolve();
+      });
+      sock.once("error", () => {
+        sock.destroy();
+        if (Date.now() > deadline) reject(new Error(`sshd did not listen on ${port}`));
+        else setTimeout(attempt, 50);
+      });
+    };
+    attempt();
+  });
+}
+
+const RECORDER = (root: string) => `#!/bin/bash
+# Records each command that arrives over SSH, then runs it the way sshd would.
+printf '%s' "$SSH_ORIGINAL_COMMAND" | base64 -w0 >>"${root}/log/ssh.log"
+echo >>"${root}/log/ssh.log"
+export PATH="${root}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+export HOMELAB_SYSTEM_PROFILE="${root}/host/nix/var/nix/profiles/system"
+export FAKE_ROOT="${root}"
+export FAKE_BUNDLE_DIR="${root}/host/etc/nixos/homelab"
+exec bash -c "$SSH_ORIGINAL_COMMAND"
+`;
+
+const FAKE_NIXOS_REBUILD = `#!/bin/bash
+# Fake nixos-rebuild: "builds" the bundle into a new generation, creates the
+# groups the bundle's fake-host/groups lists (as NixOS users/groups would), and
+# rolls back to the previous generation.
+set -euo pipefail
+R=\${FAKE_ROOT:?}
+echo "nixos-rebuild $*" >>"$R/log/host.log"
+profiles=$R/host/nix/var/nix/profiles
+mkdir -p "$profiles" "$R/host/nix/store"
+gens() { find "$profiles" -maxdepth 1 -name 'system-*-link' -printf '%f\\n' | sed 's/^system-\\([0-9]*\\)-link$/\\1/' | sort -n; }
+cur=$(readlink "$profiles/system" 2>/dev/null || echo system-0-link); cur=\${cur#system-}; cur=\${cur%-link}
+case "$*" in
+switch)
+  if [[ -e $R/control/switch-fails ]]; then echo "error: builder for '/nix/store/fake-nixos-system.drv' failed with exit code 1" >&2; exit 1; fi
+  bundle=\${FAKE_BUNDLE_DIR:?}
+  [[ -d $bundle ]] || { echo "error: $bundle does not exist" >&2; exit 1; }
+  last=$(gens | tail -n 1); next=$(( \${last:-0} + 1 ))
+  out=$R/host/nix/store/system-$next
+  mkdir -p "$out"; cp -rL "$bundle/." "$out/"
+  ln -sfn "$out" "$profiles/system-$next-link"
+  ln -sfn "system-$next-link" "$profiles/system"
+  echo "activating the configuration... (fake generation $next)"
+  if [[ -f $bundle/fake-host/groups ]]; then
+    while read -r g; do [[ -n $g ]] && groupadd -f "$g"; done <"$bundle/fake-host/groups"
+  fi
+  if [[ -e $R/control/activation-fails ]]; then echo "warning: the following units failed: broken.service" >&2; exit 4; fi
+  ;;
+"switch --rollback")
+  prev=$(gens | awk -v c="$cur" '$1 < c' | tail -n 1)
+  [[ -n $prev ]] || { echo "error: no generation older than $cur" >&2; exit 1; }
+  ln -sfn "system-$prev-link" "$profiles/system"
+  echo "switching to fake generation $prev"
+  ;;
+*) echo "fake nixos-rebuild: unsupported arguments: $*" >&2; exit 2 ;;
+esac
+`;
+
+const FAKE_NIX_ENV = `#!/bin/bash
+# Fake nix-env: --delete-generations (+N or numbers) and --list-generations on -p <profile>.
+set -euo pipefail
+R=\${FAKE_ROOT:?}
+echo "nix-env $*" >>"$R/log/host.log"
+profile=""; op=""; specs=()
+while (($#)); do case $1 in -p|--profile) profile=$2; shift 2 ;; --delete-generations) op=delete; shift ;; --list-generations) op=list; shift ;; *) specs+=("$1"); shift ;; esac; done
+dir=$(dirname "$profile"); base=$(basename "$profile")
+cur=$(readlink "$profile"); cur=\${cur#"$base"-}; cur=\${cur%-link}
+all=$(find "$dir" -maxdepth 1 -name "$base-*-link" -printf '%f\\n' | sed "s/^$base-\\([0-9]*\\)-link$/\\1/" | sort -n)
+case $op in
+list) echo "$all" ;;
+delete)
+  for spec in "\${specs[@]}"; do
+    if [[ $spec == +* ]]; then del=$(echo "$all" | head -n -"\${spec#+}"); else del=$spec; fi
+    for g in $del; do [[ $g == "$cur" ]] && continue; rm -f "$dir/$base-$g-link"; echo "removing profile version $g"; done
+  done ;;
+*) echo "fake nix-env: unsupported" >&2; exit 2 ;;
+esac
+`;
+
+const FAKE_SYSTEMCTL = `#!/bin/bash
+# Fake systemctl: logs every call; failed units come from control/failed-units.
+R=\${FAKE_ROOT:?}
+echo "systemctl $*" >>"$R/log/host.log"
+case $1 in
+list-units)
+  if [[ -f $R/control/failed-units ]]; then
+    while read -r u; do [[ -n $u ]] && echo "$u loaded failed failed Fake unit"; done <"$R/control/failed-units"
+  fi ;;
+try-restart|restart) [[ -e $R/control/restart-fails ]] && exit 1 ;;
+esac
+exit 0
+`;
+
+function ssh(args: string[], opts: { input?: string }): string {
+  return execFileSync(args[0], args.slice(1), { input: opts.input, encoding: "utf8" });
+}
+
+export async function startTestHost(): Promise<TestHost> {
+  const root = mkdtempSync(join(tmpdir(), "homelab-host-"));
+  for (const d of ["bin", "log", "control", "sshd", "host/etc/nixos", "host/var/lib/homelab", "host/nix/var/nix/profiles", "host/nix/store"]) {
+    mkdirSync(join(root, d), { recursive: true });
+  }
+  writeFileSync(join(root, "log/ssh.log"), "");
+  writeFileSync(join(root, "log/host.log"), "");
+  writeFileSync(join(root, "bin/nixos-rebuild"), FAKE_NIXOS_REBUILD, { mode: 0o755 });
+  writeFileSync(join(root, "bin/nix-env"), FAKE_NIX_ENV, { mode: 0o755 });
+  writeFileSync(join(root, "bin/systemctl"), FAKE_SYSTEMCTL, { mode: 0o755 });
+  writeFileSync(join(root, "sshd/record-command"), RECORDER(root), { mode: 0o755 });
+
+  const sshdDir = join(root, "sshd");
+  ssh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test-host", "-f", join(sshdDir, "ssh_host_ed25519_key")], {});
+  ssh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test-client", "-f", join(sshdDir, "client_key")], {});
+  writeFileSync(join(sshdDir, "authorized_keys"), readFileSync(join(sshdDir, "client_key.pub")));
+  const hostKey = readFileSync(join(sshdDir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+
+  // sshd refuses to start without its privilege separation directory.
+  const createdRunDir = !existsSync("/run/sshd");
+  if (createdRunDir) mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+
+  const port = await freePort();
+  const config = join(sshdDir, "sshd_config");
+  writeFileSync(
+    config,
+    [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${join(sshdDir, "ssh_host_ed25519_key")}`,
+      `PidFile ${join(sshdDir, "sshd.pid")}`,
+      `AuthorizedKeysFile ${join(sshdDir, "authorized_keys")}`,
+      "PermitRootLogin prohibit-password",
+      "PubkeyAuthentication yes",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "StrictModes no",
+      "MaxStartups 100",
+      "MaxSessions 50",
+      `ForceCommand ${join(sshdDir, "record-command")}`,
+      "LogLevel ERROR",
+      "",
+    ].join("\n"),
+  );
+  const child: ChildProcess = spawn(SSHD, ["-f", config, "-D", "-e"], { stdio: ["ignore", "ignore", "pipe"] });
+  let sshdErr = "";
+  child.stderr?.on("data", (d) => (sshdErr += String(d)));
+  try {
+    await waitForPort(port, 10_000);
+  } catch (err) {
+    child.kill("SIGKILL");
+    throw new Error(`${(err as Error).message}: ${sshdErr}`);
+  }
+
+  const paths: HostPaths = {
+    bundleDir: join(root, "host/etc/nixos/homelab"),
+    secretsDir: join(root, "host/var/lib/homelab/secrets"),
+    stateDir: join(root, "host/var/lib/homelab/state"),
+  };
+  const profile = join(root, "host/nix/var/nix/profiles/system");
+  const readLines = (file: string) =>
+    readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l !== "");
+
+  return {
+    root,
+    port,
+    hostKey,
+    clientKey: readFileSync(join(sshdDir, "client_key"), "utf8"),
+    paths,
+    profile,
+    target: () => ({ host: "127.0.0.1", port, user: "root", privateKey: readFileSync(join(sshdDir, "client_key"), "utf8"), hostKey }),
+    sshLog: () => readLines(join(root, "log/ssh.log")).map((l) => Buffer.from(l, "base64").toString("utf8")),
+    hostLog: () => readLines(join(root, "log/host.log")),
+    control: (name, content = "") => writeFileSync(join(root, "control", name), content),
+    clearControl: (name) => rmSync(join(root, "control", name), { force: true }),
+    generation: () => {
+      try {
+        const m = /^system-(\d+)-link$/.exec(readlinkSync(profile));
+        return m ? Number(m[1]) : null;
+      } catch {
+        return null;
+      }
+    },
+    stop: async () => {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+      }
+      rmSync(root, { recursive: true, force: true });
+      if (createdRunDir) rmSync("/run/sshd", { recursive: true, force: true });
+    },
+  };
+}
+
+/**
+ * Run one command over real ssh, pinning the given host key: the way the
+ * remote.Command provider would run a captured `create` with its `stdin`.
+ * `cutStdinAt` writes only that many bytes of stdin and then kills ssh, like a
+ * dropped connection in the middle of a push.
+ */
+export function runOverSsh(target: SshTarget, command: string, stdin?: string, opts: { cutStdinAt?: number; timeoutMs?: number } = {}): Promise<RunResult> {
+  const dir = mkdtempSync(join(tmpdir(), "homelab-ssh-"));
+  const knownHosts = join(dir, "known_hosts");
+  const key = join(dir, "id");
+  writeFileSync(knownHosts, `[${target.host}]:${target.port} ${target.hostKey}\n`, { mode: 0o600 });
+  writeFileSync(key, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, { mode: 0o600 });
+  const args = [
+    "-F", "/dev/null",
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", `UserKnownHostsFile=${knownHosts}`,
+    "-o", "GlobalKnownHostsFile=/dev/null",
+    "-o", "BatchMode=yes",
+    "-o", "IdentitiesOnly=yes",
+    "-o", "IdentityAgent=none",
+    "-o", "ConnectTimeout=5",
+    "-o", "LogLevel=ERROR",
+    "-i", key,
+    "-p", String(target.port),
+    "-l", target.user,
+    target.host,
+    "--",
+    command,
+  ];
+  return new Promise((resolve) => {
+    const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += String(d)));
+    child.stderr.on("data", (d) => (stderr += String(d)));
+    child.stdin.on("error", () => undefined);
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code: code ?? (signal ? 255 : 1), stdout, stderr });
+    });
+    if (opts.cutStdinAt !== undefined && stdin !== undefined) {
+      child.stdin.write(stdin.slice(0, opts.cutStdinAt));
+      // Let the bytes reach the host, then drop the connection without closing stdin.
+      setTimeout(() => child.kill("SIGKILL"), 500);
+    } else {
+      child.stdin.end(stdin ?? "");
+    }
+  });
+}
+
+/** A listing of everything under a directory: type, owner, mode, mtime, content hash, link target. */
+export function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (p: string) => {
+    const st = lstatSync(p);
+    let detail = `${st.mode.toString(8)} ${st.uid}:${st.gid} ${st.mtimeMs}`;
+    if (st.isSymbolicLink()) detail += ` -> ${readlinkSync(p)}`;
+    else if (st.isFile()) detail += ` ${createHash("sha256").update(readFileSync(p)).digest("hex")}`;
+    out.set(p, detail);
+    if (st.isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+  };
+  walk(dir);
+  return out;
+}
+
+/** Owner, group and octal mode of a file, as `stat -c '%U:%G:%a'` prints them. */
+export function ownership(path: string): string {
+  return execFileSync("stat", ["-c", "%U:%G:%a", path], { encoding: "utf8" }).trim();
+}
+
+export function groupExists(name: string): boolean {
+  try {
+    execFileSync("getent", ["group", name]);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,109 @@
+import { readFileSync } from "node:fs";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { loadStack } from "../../components/config/load";
+import { readStackFile } from "../../components/config/file";
+import { renderOutputs } from "../../components/render/outputs";
+import { DEPLOY_CONFIG, ROOT, runProgram, type ProgramRun } from "./run";
+
+const SIG = "4dabf18193072939515e22adb298388d";
+
+vi.mock("@1password/sdk", async (importOriginal) => {
+  const actual = await importOriginal<typeof import("@1password/sdk")>();
+  return {
+    ...actual,
+    createClient: async () => ({
+      secrets: {
+        resolveAll: async (refs: string[]) => ({
+          individualResponses: Object.fromEntries(refs.map((r) => [r, { content: { secret: `CANARY-${r}`, itemId: "i", vaultId: "v" } }])),
+        }),
+      },
+      items: {},
+    }),
+  };
+});
+
+/** The canaries, raw and as the base64 the secrets stream carries them in. */
+const CANARY = /CANARY-|Q0FOQVJZL|eyJ-tunnel-token|ZXlKLXR1bm5lbC10b2tlb|BEGIN OPENSSH PRIVATE KEY/;
+const b64 = (s: string) => Buffer.from(s).toString("base64").slice(0, 16);
+
+/** Inputs with every secret-wrapped value removed: what state and diffs show in plaintext. */
+function plaintext(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plaintext);
+  if (value && typeof value === "object") {
+    if (SIG in value) return "[secret]";
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plaintext(v)]));
+  }
+  return value;
+}
+
+describe("secret values under the prod program", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
+    run = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:generatedSecretsItem": "homelab prod: generated" }, ["homelab:sshPrivateKey"]);
+  });
+
+  it("appear in no registered resource input that is not marked secret", () => {
+    for (const r of run.registered) {
+      expect(JSON.stringify(plaintext(r.inputs)), `${r.type} ${r.name}`).not.toMatch(CANARY);
+    }
+  });
+
+  it("appear in no command string", () => {
+    for (const r of run.byType("command:remote:Command")) {
+      for (const field of ["create", "update", "delete"]) {
+        expect(JSON.stringify(r.inputs[field] ?? ""), `${r.name}.${field}`).not.toMatch(CANARY);
+      }
+    }
+  });
+
+  it("reach the host only through a secret stdin", () => {
+    const openai = b64("CANARY-op://Homelab/OpenAI/credential");
+    const carriers = run.byType("command:remote:Command").filter((r) => JSON.stringify(r.inputs).includes(openai));
+    expect(carriers.length).toBeGreaterThan(0);
+    for (const r of carriers) expect(r.secretInputs, r.name).toContain("stdin");
+  });
+
+  it("hand the tunnel token to the host as a secret", () => {
+    const token = b64("eyJ-tunnel-token-for-tunnel-0001");
+    const carrier = run.byType("command:remote:Command").find((r) => JSON.stringify(r.inputs).includes(token));
+    expect(carrier?.secretInputs).toContain("stdin");
+  });
+
+  it("write the generated tunnel token back to 1Password as secret inputs", () => {
+    const [item] = run.byType("pulumi-nodejs:dynamic:Resource");
+    expect(item.secretInputs).toEqual(expect.arrayContaining(["token", "fields"]));
+  });
+
+  it("appear in neither plan.json nor the NixOS bundle", () => {
+    const files = renderOutputs(loadStack("prod", readStackFile(ROOT, "prod")).lab);
+    for (const [path, content] of files) expect(content, path).not.toMatch(CANARY);
+    expect(readFileSync(`${ROOT}/Pulumi.prod.yaml`, "utf8")).not.toContain("CANARY-");
+  });
+});
+
+describe("the LAN-only ci stack under mocks", () => {
+  let run: ProgramRun;
+  beforeAll(async () => {
+    const values = JSON.stringify({
+      "dashboard.hass-token": "CANARY-hass",
+      "home-assistant.openai-api-key": "CANARY-openai",
+      "home-assistant.anthropic-api-key": "CANARY-anthropic",
+      "mosquitto.username": "CANARY-user",
+      "mosquitto.password": "CANARY-pass",
+    });
+    run = await runProgram("ci", { ...DEPLOY_CONFIG, "homelab:secretValues": values }, ["homelab:sshPrivateKey", "homelab:secretValues"]);
+  });
+
+  it("declares no Cloudflare or random resource", () => {
+    expect(run.registered.filter((r) => /cloudflare|random/.test(r.type))).toEqual([]);
+  });
+
+  it("deploys the host with remote commands only", () => {
+    expect(new Set(run.registered.map((r) => r.type))).toEqual(new Set(["homelab:host:NixosHost", "command:remote:Command"]));
+  });
+
+  it("keeps the config source's values out of every plaintext input", () => {
+    for (const r of run.registered) expect(JSON.stringify(plaintext(r.inputs)), r.name).not.toMatch(CANARY);
+  });
+});
