@@ -4,22 +4,9 @@ import { loadStack } from "../../components/config/load";
 import { readStackFile } from "../../components/config/file";
 import { DEPLOY_CONFIG, ROOT, runProgram, type ProgramRun } from "./run";
 
-// The 1Password service cannot be reached from here: a fake client with the
-// SDK's interface answers every reference; the reference validator stays real.
-vi.mock("@1password/sdk", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("@1password/sdk")>();
-  return {
-    ...actual,
-    createClient: async () => ({
-      secrets: {
-        resolveAll: async (refs: string[]) => ({
-          individualResponses: Object.fromEntries(refs.map((r) => [r, { content: { secret: `value-of-${r}`, itemId: "i", vaultId: "v" } }])),
-        }),
-      },
-      items: {},
-    }),
-  };
-});
+vi.mock("@1password/sdk", async (importOriginal) =>
+  (await import("./fake-onepassword")).fakeOnePasswordSdk(await importOriginal<object>(), "value-of-"),
+);
 
 const TOKEN = { OP_SERVICE_ACCOUNT_TOKEN: "ops_fake" };
 

@@ -7,20 +7,9 @@ import { DEPLOY_CONFIG, ROOT, runProgram, type ProgramRun } from "./run";
 
 const SIG = "4dabf18193072939515e22adb298388d";
 
-vi.mock("@1password/sdk", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("@1password/sdk")>();
-  return {
-    ...actual,
-    createClient: async () => ({
-      secrets: {
-        resolveAll: async (refs: string[]) => ({
-          individualResponses: Object.fromEntries(refs.map((r) => [r, { content: { secret: `CANARY-${r}`, itemId: "i", vaultId: "v" } }])),
-        }),
-      },
-      items: {},
-    }),
-  };
-});
+vi.mock("@1password/sdk", async (importOriginal) =>
+  (await import("./fake-onepassword")).fakeOnePasswordSdk(await importOriginal<object>(), "CANARY-"),
+);
 
 /** The canaries, raw and as the base64 the secrets stream carries them in. */
 const CANARY = /CANARY-|Q0FOQVJZL|eyJ-tunnel-token|ZXlKLXR1bm5lbC10b2tlb|BEGIN OPENSSH PRIVATE KEY/;
