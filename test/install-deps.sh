@@ -14,5 +14,5 @@ if ((${#missing[@]} > 0)); then
   [[ $(id -u) -eq 0 ]] || sudo=(sudo)
   echo "installing Debian packages: ${missing[*]}" >&2
   "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
