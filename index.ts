@@ -39,7 +39,16 @@ function createEdge(lab: Homelab, secrets: StackSecrets): Edge | undefined {
       token: secrets.onePasswordToken,
       vault: config.secrets.vault,
       title: config.secrets.generatedItem,
-      fields: { "tunnel-token": edge.tunnelToken },
+      fields: {
+        "tunnel-token": edge.tunnelToken,
+        // Cloudflare shows a service token's secret only once, at creation.
+        ...Object.fromEntries(
+          Object.entries(edge.serviceTokens).flatMap(([id, t]) => [
+            [`${id}-access-client-id`, t.apply((c) => c.clientId)],
+            [`${id}-access-client-secret`, t.apply((c) => c.clientSecret)],
+          ]),
+        ),
+      },
     });
   }
   return edge;
@@ -90,6 +99,8 @@ async function main() {
     services: plan.services.filter((s) => s.status === "enabled").map((s) => s.id),
     hostnames: edge?.hostnames ?? [],
     tunnelId: edge?.tunnelId,
+    /** For API clients of LiteLLM and Ollama: `pulumi stack output --show-secrets accessServiceTokens`. */
+    accessServiceTokens: edge ? pulumi.secret(pulumi.output(edge.serviceTokens)) : undefined,
     bundleHash: host?.bundleHash,
     drift: host?.drift,
   };

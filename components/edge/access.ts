@@ -5,8 +5,6 @@ import type { ResolvedService } from "../catalog/resolve";
 export interface AccessArgs {
   /** Cloudflare account of the Zero Trust organisation. */
   accountId: pulumi.Input<string>;
-  /** Zone of the routes. */
-  zoneId: pulumi.Input<string>;
   /** Stack name, part of every Cloudflare-side name so environments never collide. */
   stack: string;
   /** Emails the reusable allow policy lets in. */
@@ -36,7 +34,8 @@ export class Access extends pulumi.ComponentResource {
       const app = new cloudflare.ZeroTrustAccessApplication(
         `${name}-${service.id}`,
         {
-          zoneId: args.zoneId,
+          // Account-scoped, like the reusable policies it references.
+          accountId: args.accountId,
           name: `${service.title} (${args.stack})`,
           type: "self_hosted",
           domain: service.publicHostname as string,

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Homelab } from "../catalog/resolve";
 import { routedServices } from "../catalog/resolve";
-import { renderDns, renderIngress } from "../render/edge";
+import { pagesTarget, renderDns, renderIngress, TUNNEL_TARGET_PLACEHOLDER } from "../render/edge";
 import { Access } from "./access";
 import { DocsSite } from "./docs-site";
 import { Routes } from "./routes";
@@ -17,7 +17,6 @@ export interface EdgeArgs {
   tunnelSecretGeneration?: string;
 }
 
-const TUNNEL_PLACEHOLDER = "<tunnel-id>.cfargotunnel.com";
 
 /**
  * The public side of the home lab: the tunnel, Access in front of every
@@ -30,6 +29,8 @@ export class Edge extends pulumi.ComponentResource {
   public readonly tunnelId: pulumi.Output<string>;
   /** Public hostnames this stack publishes. */
   public readonly hostnames: string[];
+  /** Access service-token credentials per service id, for API clients. Secret. */
+  public readonly serviceTokens: Record<string, pulumi.Output<{ clientId: string; clientSecret: string }>>;
 
   constructor(name: string, args: EdgeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("homelab:cloudflare:Edge", name, {}, opts);
@@ -42,10 +43,10 @@ export class Edge extends pulumi.ComponentResource {
     const tunnel = new Tunnel(`${name}-tunnel`, { accountId: cf.accountId, tunnelName: cf.tunnelName, secretGeneration: args.tunnelSecretGeneration }, { parent: this });
     const access = new Access(
       `${name}-access`,
-      { accountId: cf.accountId, zoneId: cf.zoneId, stack: lab.config.stack, emails: cf.accessEmails, services: routed },
+      { accountId: cf.accountId, stack: lab.config.stack, emails: cf.accessEmails, services: routed },
       { parent: this },
     );
-    this.createDocsSite(name, lab);
+    const docs = this.createDocsSite(name, lab);
     new Routes(
       `${name}-routes`,
       {
@@ -56,21 +57,22 @@ export class Edge extends pulumi.ComponentResource {
         ingress: renderIngress(lab),
         audiences: access.audiences,
         teamName: cf.teamName,
-        dns: renderDns(lab, TUNNEL_PLACEHOLDER),
-        tunnelTarget: tunnel.cnameTarget,
-        tunnelPlaceholder: TUNNEL_PLACEHOLDER,
+        dns: renderDns(lab),
+        // The plan's CNAME targets, with what Cloudflare actually assigned.
+        targets: { [TUNNEL_TARGET_PLACEHOLDER]: tunnel.cnameTarget, ...(docs ? { [pagesTarget(lab)]: docs.subdomain } : {}) },
       },
       { parent: this },
     );
     this.tunnelToken = tunnel.token;
     this.tunnelId = tunnel.tunnelId;
-    this.registerOutputs({ tunnelToken: this.tunnelToken, tunnelId: this.tunnelId, hostnames: this.hostnames });
+    this.serviceTokens = access.serviceTokens;
+    this.registerOutputs({ tunnelToken: this.tunnelToken, tunnelId: this.tunnelId, hostnames: this.hostnames, serviceTokens: this.serviceTokens });
   }
 
   /** Only when the stack runs a Pages service. */
-  private createDocsSite(name: string, lab: Homelab): void {
+  private createDocsSite(name: string, lab: Homelab): DocsSite | undefined {
     const docs = routedServices(lab).find((s) => s.entry.runsOn === "pages");
-    if (!docs || !lab.config.cloudflare) return;
-    new DocsSite(`${name}-docs`, { accountId: lab.config.cloudflare.accountId, projectName: lab.config.cloudflare.pagesProject, hostname: docs.publicHostname as string }, { parent: this });
+    if (!docs || !lab.config.cloudflare) return undefined;
+    return new DocsSite(`${name}-docs`, { accountId: lab.config.cloudflare.accountId, projectName: lab.config.cloudflare.pagesProject, hostname: docs.publicHostname as string }, { parent: this });
   }
 }

@@ -19,10 +19,11 @@ export interface RoutesArgs {
   teamName: string;
   /** DNS records from the shared renderer, one per route. */
   dns: DnsRecordPlan[];
-  /** CNAME target of tunnel routes: `<tunnel id>.cfargotunnel.com`. */
-  tunnelTarget: pulumi.Input<string>;
-  /** The placeholder `dns` uses for the tunnel target, replaced by `tunnelTarget`. */
-  tunnelPlaceholder: string;
+  /**
+   * Replacements for the plan's CNAME targets that only Cloudflare knows:
+   * the tunnel's `<id>.cfargotunnel.com` and the Pages project's subdomain.
+   */
+  targets: Record<string, pulumi.Input<string>>;
 }
 
 /**
@@ -71,7 +72,7 @@ export class Routes extends pulumi.ComponentResource {
           zoneId: args.zoneId,
           name: record.name,
           type: record.type,
-          content: record.content === args.tunnelPlaceholder ? args.tunnelTarget : record.content,
+          content: args.targets[record.content] ?? record.content,
           proxied: record.proxied,
           // 1 means "automatic", the only TTL Cloudflare allows on proxied records.
           ttl: 1,

@@ -34,17 +34,23 @@ export function renderIngress(lab: Homelab): IngressRule[] {
   ];
 }
 
-/** The Pages site's default hostname, which its custom domain points at. */
+/** The tunnel's CNAME target before Cloudflare assigns the tunnel an id. */
+export const TUNNEL_TARGET_PLACEHOLDER = "<tunnel-id>.cfargotunnel.com";
+
+/**
+ * The Pages site's expected hostname. Cloudflare adds a suffix when the name
+ * is taken, so the program uses the project's real subdomain instead.
+ */
 export function pagesTarget(lab: Homelab): string {
   return `${lab.config.cloudflare?.pagesProject}.pages.dev`;
 }
 
 /**
  * DNS records, one proxied CNAME per route. Tunnel routes point at the tunnel,
- * whose id is known only after Cloudflare creates it; `tunnelTarget` fills it
- * in (the offline plan shows a placeholder).
+ * whose id is known only after Cloudflare creates it (the offline plan shows
+ * a placeholder); the Pages route points at the project's hostname.
  */
-export function renderDns(lab: Homelab, tunnelTarget = "<tunnel-id>.cfargotunnel.com"): DnsRecordPlan[] {
+export function renderDns(lab: Homelab, tunnelTarget = TUNNEL_TARGET_PLACEHOLDER): DnsRecordPlan[] {
   if (lab.config.edge !== "cloudflare") return [];
   return routedServices(lab).map((s) => ({
     name: s.publicHostname as string,

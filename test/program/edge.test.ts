@@ -41,9 +41,9 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
     }
   });
 
-  it("points tunnel routes at the tunnel and the docs site at Pages", () => {
+  it("points tunnel routes at the tunnel and the docs site at the Pages project's own subdomain", () => {
     for (const r of run.byType(":DnsRecord")) {
-      const expected = String(r.inputs.name).startsWith("docs-") ? `homelab-docs-${stack}.pages.dev` : "tunnel-0001.cfargotunnel.com";
+      const expected = String(r.inputs.name).startsWith("docs-") ? `homelab-docs-${stack}-4xq.pages.dev` : "tunnel-0001.cfargotunnel.com";
       expect(r.inputs.content, String(r.inputs.name)).toBe(expected);
     }
   });
@@ -91,6 +91,14 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
     const allow = run.byType(":ZeroTrustAccessPolicy").filter((p) => p.inputs.decision === "allow");
     expect(allow).toHaveLength(1);
     expect(allow[0].inputs.includes).toEqual([{ email: { email: "owner@javiersc.com" } }]);
+  });
+
+  it("exports the API clients' Access service tokens only as a secret output", () => {
+    const tokens = run.byType(":ZeroTrustAccessServiceToken").map((t) => t.name);
+    // Staging runs neither LiteLLM nor Ollama.
+    const expected = stack === "prod" ? [`edge-${stack}-access-litellm-token`, `edge-${stack}-access-ollama-token`] : [];
+    expect(tokens.sort()).toEqual(expected);
+    expect(run.secretOutputs).toContain("accessServiceTokens");
   });
 
   it("publishes the docs site on Pages with its custom domain", () => {

@@ -45,7 +45,8 @@ export function strictMocks(registered: Registered[]): pulumi.runtime.Mocks {
       if (args.type.endsWith(":ZeroTrustAccessApplication")) state.aud = `aud-${args.name}`;
       if (args.type.endsWith(":ZeroTrustAccessServiceToken")) Object.assign(state, { clientId: `${args.name}.access`, clientSecret: `secret-${args.name}` });
       if (args.type.endsWith(":RandomBytes")) Object.assign(state, { base64: "c2VjcmV0LWJ5dGVz", hex: "00" });
-      if (args.type.endsWith(":PagesProject")) state.subdomain = `${args.inputs.name}.pages.dev`;
+      // Cloudflare suffixes the subdomain when the project name is taken elsewhere.
+      if (args.type.endsWith(":PagesProject")) state.subdomain = `${args.inputs.name}-4xq.pages.dev`;
       const id = args.type.endsWith(":ZeroTrustTunnelCloudflared") ? "tunnel-0001" : `${args.name}-id`;
       return { id, state };
     },

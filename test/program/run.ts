@@ -18,6 +18,8 @@ export const DEPLOY_CONFIG = {
 export interface ProgramRun {
   registered: Registered[];
   outputs: Record<string, unknown>;
+  /** Names of the stack outputs that are Pulumi secrets. */
+  secretOutputs: string[];
   byType(suffix: string): Registered[];
 }
 
@@ -35,9 +37,16 @@ export async function runProgram(stack: string, extra: Record<string, string> = 
   const mod = await import("../../index");
   const exported = (await (mod as unknown as { default?: Promise<Record<string, unknown>> }).default) ?? (await (mod as unknown as Promise<Record<string, unknown>>));
   const outputs: Record<string, unknown> = {};
+  const secretOutputs: string[] = [];
   for (const [k, v] of Object.entries(exported ?? {})) {
-    outputs[k] = pulumi.Output.isInstance(v) ? await new Promise((r) => (v as pulumi.Output<unknown>).apply((x) => { r(x); return x; })) : v;
+    if (!pulumi.Output.isInstance(v)) {
+      outputs[k] = v;
+      continue;
+    }
+    const out = v as pulumi.Output<unknown>;
+    outputs[k] = await new Promise((r) => out.apply((x) => { r(x); return x; }));
+    if (await (out as unknown as { isSecret: Promise<boolean> }).isSecret) secretOutputs.push(k);
   }
   await (runtime as unknown as { disconnect(): Promise<void> }).disconnect();
-  return { registered, outputs, byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)) };
+  return { registered, outputs, secretOutputs, byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)) };
 }
