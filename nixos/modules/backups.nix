@@ -2,10 +2,24 @@
 # Backrest web UI. Paths, excludes (Home Assistant's own compressed
 # snapshots), retention (7 daily, 4 weekly, 6 monthly) and the repository
 # come from homelab.backups, generated from the catalog.
-{ config, lib, ... }:
+#
+# nixpkgs packages Backrest but has no NixOS module for it, hence the unit
+# below.
+{
+  config,
+  lib,
+  pkgs,
+  ...
+}:
 let
   cfg = config.homelab.backups;
   backrest = config.homelab.services.backrest;
+  opts = config.homelab.backrest;
+  hardening = import ../lib/hardening.nix;
+
+  # A real directory (not DynamicUser's symlink into /var/lib/private), so
+  # restic's backup of /var/lib/backrest holds Backrest's config and oplog.
+  stateDir = "/var/lib/backrest";
 
   b2Keys = {
     B2_ACCOUNT_ID = cfg.b2AccountIdFile;
@@ -13,9 +27,15 @@ let
   };
 in
 {
+  options.homelab.backrest = {
+    package = lib.mkPackageOption pkgs "backrest" { };
+    resticPackage = lib.mkPackageOption pkgs "restic" { };
+  };
+
   config = lib.mkMerge [
     (lib.mkIf cfg.enable {
-      # restic reads the B2 keys from its environment only.
+      # restic reads the B2 keys from its environment only. The renderer
+      # runs before every backup, so rotated keys reach the next run.
       homelab.runtimeSecrets.restic-b2 = {
         format = "env";
         values = b2Keys;
@@ -41,11 +61,40 @@ in
     })
 
     (lib.mkIf backrest.enable {
-      services.backrest = {
-        enable = true;
-        listen = {
-          host = backrest.bind;
-          port = backrest.port;
+      users.users.backrest = {
+        isSystemUser = true;
+        group = "backrest";
+        home = stateDir;
+      };
+      users.groups.backrest = { };
+
+      systemd.services.backrest = {
+        description = "Backrest, the web UI for restic";
+        wantedBy = [ "multi-user.target" ];
+        wants = [ "network-online.target" ];
+        after = [ "network-online.target" ];
+        # The names Backrest reads (internal/env/environment.go upstream).
+        environment = {
+          BACKREST_PORT = "${backrest.bind}:${toString backrest.port}";
+          BACKREST_CONFIG = "${stateDir}/config.json";
+          BACKREST_DATA = "${stateDir}/data";
+          # Never the restic it would download: the one from nixpkgs.
+          BACKREST_RESTIC_COMMAND = lib.getExe opts.resticPackage;
+          XDG_CACHE_HOME = "/var/cache/backrest";
+        };
+        serviceConfig = hardening // {
+          ExecStart = lib.getExe opts.package;
+          User = "backrest";
+          Group = "backrest";
+          StateDirectory = "backrest";
+          StateDirectoryMode = "0700";
+          CacheDirectory = "backrest";
+          CacheDirectoryMode = "0700";
+          WorkingDirectory = stateDir;
+          Restart = "on-failure";
+          RestartSec = 5;
+          # Go programs, Backrest and the restic it runs.
+          MemoryDenyWriteExecute = true;
         };
       };
     })

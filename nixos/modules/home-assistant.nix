@@ -1,8 +1,9 @@
 # Home Assistant, native (services.home-assistant), and the Mosquitto broker
 # it uses on localhost. The owner's Home Assistant page: extra components
-# for the LLMs, MQTT, Nanoleaf and ESPHome; HACS built from source with
-# Home Assistant's own Python set; the hybrid configuration where NixOS owns
-# configuration.yaml and the UI owns automations, scripts and scenes.
+# for the LLMs, MQTT, Zigbee (ZHA), Nanoleaf and ESPHome; HACS built from
+# source with Home Assistant's own Python set; the hybrid configuration
+# where NixOS owns configuration.yaml and the UI owns automations, scripts
+# and scenes.
 {
   config,
   lib,
@@ -34,7 +35,33 @@ let
   hacs =
     let
       buildComponent = pkgs.buildHomeAssistantComponent.override { home-assistant = hass.package; };
-      python = hass.package.python.pkgs;
+      python = hass.package.python;
+
+      # HACS 2.x imports its UI as a subpackage (`from .hacs_frontend import
+      # locate_dir` in frontend.py). The release zip bundles it; the git tag
+      # does not, so it comes from its PyPI wheel, the bundle HACS 2.0.5
+      # ships. Bump it with HACS. Hash: the one public configurations use
+      # for this wheel, not re-checked here; to refresh it, run
+      #   nix store prefetch-file https://files.pythonhosted.org/packages/py3/h/hacs_frontend/hacs_frontend-<version>-py3-none-any.whl
+      # (or nix-prefetch-url and `nix hash convert --hash-algo sha256`).
+      frontend = python.pkgs.buildPythonPackage rec {
+        pname = "hacs-frontend";
+        version = "20250128065759";
+        format = "wheel";
+        src = python.pkgs.fetchPypi {
+          pname = "hacs_frontend";
+          inherit version format;
+          dist = "py3";
+          python = "py3";
+          hash = "sha256-5rGWFx+8s8s+ztLEjnifPclGtZ90kEh98W2NTkeoX8Q=";
+        };
+        pythonImportsCheck = [ "hacs_frontend" ];
+        meta = {
+          description = "Frontend of the Home Assistant Community Store";
+          homepage = "https://github.com/hacs/frontend";
+          license = lib.licenses.mit;
+        };
+      };
     in
     buildComponent rec {
       owner = "hacs";
@@ -46,7 +73,19 @@ let
         tag = version;
         hash = "sha256-xj+H75A6iwyGzMvYUjx61aGiH5DK/qYLC6clZ4cGDac=";
       };
-      dependencies = [ python.aiogithubapi ];
+      dependencies = [ python.pkgs.aiogithubapi ];
+      nativeBuildInputs = [ pkgs.jq ];
+      # The tag's manifest says 0.0.0 (the release workflow stamps the
+      # version); HACS would otherwise offer to "update" itself into the
+      # read-only store.
+      postPatch = ''
+        jq --arg version ${version} '.version = $version' custom_components/hacs/manifest.json > "$TMPDIR/manifest.json"
+        mv "$TMPDIR/manifest.json" custom_components/hacs/manifest.json
+      '';
+      postInstall = ''
+        ln -s ${frontend}/${python.sitePackages}/hacs_frontend $out/custom_components/hacs/hacs_frontend
+      '';
+      passthru = { inherit frontend; };
       meta = {
         description = "Home Assistant Community Store";
         homepage = "https://hacs.xyz/";
@@ -80,6 +119,8 @@ in
           "mqtt"
           "nanoleaf"
           "esphome"
+          # Zigbee Home Automation: the hub's Zigbee coordinator.
+          "zha"
           # Thread and Matter devices through the border router.
           "otbr"
           "thread"

@@ -117,8 +117,6 @@ in
     services.homepage-dashboard = {
       enable = true;
       inherit (homepage) listenPort settings services widgets;
-      # "-": the file does not exist yet when systemd prepares ExecStartPre.
-      environmentFile = lib.mkIf hasSecrets "-${secretEnvFile}";
     };
 
     systemd.services.homepage-dashboard = {
@@ -130,6 +128,14 @@ in
         HOSTNAME = homepage.listenAddress;
       };
       serviceConfig = lib.mkIf hasSecrets {
+        # Set on the unit, not through the module's option: that is
+        # environmentFile (a string) on NixOS 25.11 and environmentFiles (a
+        # list of paths, which "-/run/..." is not) on nixos-unstable. A list
+        # here merges with whatever the module sets, on either release;
+        # mkAfter puts it after 25.11's default "", an empty
+        # EnvironmentFile= that would otherwise reset it.
+        # "-": the file does not exist yet when systemd prepares ExecStartPre.
+        EnvironmentFile = lib.mkAfter [ "-${secretEnvFile}" ];
         ExecStartPre = [ "+${writeSecretEnv}" ];
         ExecStopPost = [ "+${pkgs.coreutils}/bin/rm -f ${secretEnvFile}" ];
       };

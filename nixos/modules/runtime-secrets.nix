@@ -4,8 +4,15 @@
 # (Transmission's rpc-password). Each entry here gets a small root oneshot,
 # homelab-secrets-<name>.service, that renders the file into a private
 # runtime directory (/run/homelab-secrets/<name>, mode 0700) right before
-# the units that read it, and again whenever they restart (PartOf=), so a
-# rotated secret is picked up by the usual restart.
+# the units that read it.
+#
+# The renderer does not stay active (no RemainAfterExit): it exits once the
+# file is written, so every start or restart of a reader, which pulls it in
+# through Requires=, runs it again and re-reads the secret files. A rotated
+# secret therefore reaches a long-running reader on the restart the deploy
+# does, and a timer-started oneshot reader (restic's backup) on its next
+# run. RuntimeDirectoryPreserve keeps the file once the renderer has exited
+# (until the next render or a reboot).
 {
   config,
   lib,
@@ -54,7 +61,7 @@ let
           type = types.str;
           readOnly = true;
           default = "${root}/${name}/${name}.${config.format}";
-          description = "Where the rendered file appears while its readers run.";
+          description = "Where the rendered file appears, rewritten before each start of a reader.";
         };
       };
     };
@@ -74,14 +81,19 @@ in
       requiredBy = entry.requiredBy;
       partOf = entry.requiredBy;
       serviceConfig = hardening // {
+        # Not RemainAfterExit: an active renderer would satisfy the next
+        # start of its reader without running, and the reader would get
+        # the file rendered at boot.
         Type = "oneshot";
-        RemainAfterExit = true;
         # Root without capabilities: systemd reads the root-only files into
         # the credentials directory, the script only reads that and writes
         # its own runtime directory.
         LoadCredential = lib.mapAttrsToList (key: path: "${key}:${path}") entry.values;
         RuntimeDirectory = "homelab-secrets/${name}";
         RuntimeDirectoryMode = "0700";
+        # The readers start after the renderer has exited; without this
+        # systemd would remove the directory, and the file, right then.
+        RuntimeDirectoryPreserve = "yes";
         PrivateNetwork = true;
         RestrictAddressFamilies = "none";
         ExecStart = lib.escapeShellArgs (

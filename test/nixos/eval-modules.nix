@@ -4,13 +4,17 @@
 # modules/portal.nix belongs to the portal and is left out.
 #
 #   nix-instantiate --store dummy:// --eval --strict --json test/nixos/eval-modules.nix \
-#     --argstr bundle /abs/path/to/bundle [--arg withSshMcp true]
+#     --argstr bundle /abs/path/to/bundle [--arg withSshMcp true] [--arg withOtbrOption false]
 #
-# Result: { config = <resolved definitions>; failedAssertions = [ <message> ]; }
+# Result: { config = <resolved definitions>; failedAssertions = [ <message> ];
+#           hacs = <the HACS component's build arguments> or null; }
 {
   bundle,
   # Whether the host sets homelab.sshMcp.package (nixpkgs has no SSH MCP server).
   withSshMcp ? false,
+  # Whether nixpkgs declares services.openthread-border-router (nixos-unstable
+  # does, NixOS 25.11 does not).
+  withOtbrOption ? true,
 }:
 let
   b = builtins;
@@ -30,11 +34,18 @@ let
       map (name: {
         inherit name;
         value = pkg name;
-      }) [ "cloudflared" "coreutils" "jq" "mosquitto" "picoclaw" "ssh-mcp" "transmission_4" ]
+      }) [ "backrest" "cloudflared" "coreutils" "jq" "mosquitto" "picoclaw" "restic" "ssh-mcp" "transmission_4" ]
     )
     // {
       home-assistant = pkg "home-assistant" // {
-        python.pkgs.aiogithubapi = pkg "aiogithubapi";
+        python = {
+          sitePackages = "lib/python3.13/site-packages";
+          pkgs = {
+            aiogithubapi = pkg "aiogithubapi";
+            buildPythonPackage = args: pkg "${args.pname}-${args.version}" // { inherit args; };
+            fetchPypi = args: pkg "${args.pname}-${args.version}-${args.python}-none-any.whl" // { inherit args; };
+          };
+        };
       };
       writeText = name: _: pkg name;
       writeShellApplication = { name, text, ... }: pkg name // { inherit text; };
@@ -55,7 +66,10 @@ let
   names = b.filter (n: n != "portal.nix" && b.match ".+\\.nix" n != null) (
     b.attrNames (b.readDir (bundle + "/modules"))
   );
-  load = n: config: import (bundle + "/modules/${n}") { inherit config lib pkgs utils; };
+  # The option tree as far as the modules look at it (otbr.nix checks
+  # whether nixpkgs has the OTBR module).
+  options.services = if withOtbrOption then { openthread-border-router = { }; } else { };
+  load = n: config: import (bundle + "/modules/${n}") { inherit config lib options pkgs utils; };
 
   # Two steps, because the stub resolves mkIf eagerly: every module but
   # runtime-secrets.nix first, where a secret file's path is all that is
@@ -99,7 +113,7 @@ let
   # The units nixpkgs (and modules/portal.nix) define for what the modules
   # enable, so modules/base.nix can check the catalog's unit names.
   upstreamServices = toSet (
-    b.filter enabled [ "home-assistant" "mosquitto" "jellyfin" "transmission" "sonarr" "radarr" "prowlarr" "jackett" "backrest" "litellm" "ollama" ]
+    b.filter enabled [ "home-assistant" "mosquitto" "jellyfin" "transmission" "sonarr" "radarr" "prowlarr" "jackett" "litellm" "ollama" ]
     ++ unitsIf ((result.services.tailscale.authKeyFile or null) != null) [ "tailscaled-autoconnect" ]
     ++ unitsIf (enabled "openthread-border-router") [ "otbr-agent" "otbr-web" ]
     ++ map (n: "restic-backups-${n}") (b.attrNames (result.services.restic.backups or { }))
@@ -135,4 +149,19 @@ in
 {
   config = result;
   failedAssertions = map (a: a.message) (b.filter (a: !a.assertion) (result.assertions or [ ]));
+  # JSON shows a package as its store path only; the HACS component's build
+  # recipe, and its frontend's, for the tests to look at.
+  hacs =
+    let
+      component = b.head (result.services.home-assistant.customComponents or [ null ]);
+    in
+    if component == null then
+      null
+    else
+      {
+        inherit (component.args) version postPatch postInstall;
+        frontend = component.args.passthru.frontend.args // {
+          src = component.args.passthru.frontend.args.src.args;
+        };
+      };
 }

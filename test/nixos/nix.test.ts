@@ -167,6 +167,7 @@ interface Unit {
   serviceConfig?: Record<string, unknown>;
   environment?: Record<string, string>;
   requiredBy?: string[];
+  before?: string[];
   partOf?: string[];
   wantedBy?: string[];
 }
@@ -177,10 +178,27 @@ interface Evaluated {
     networking: { firewall: { allowedTCPPorts: number[]; allowedUDPPorts?: number[] } };
   };
   failedAssertions: string[];
+  hacs: {
+    version: string;
+    postPatch: string;
+    postInstall: string;
+    frontend: { pname: string; version: string; format: string; src: Record<string, string> };
+  } | null;
 }
 
-function evalModules(dir: string, withSshMcp: boolean): Evaluated {
-  return evalJson([join(ROOT, "test", "nixos", "eval-modules.nix"), "--argstr", "bundle", dir, "--arg", "withSshMcp", String(withSshMcp)]);
+function evalModules(dir: string, withSshMcp: boolean, withOtbrOption = true): Evaluated {
+  return evalJson([
+    join(ROOT, "test", "nixos", "eval-modules.nix"),
+    "--argstr",
+    "bundle",
+    dir,
+    "--arg",
+    "withSshMcp",
+    String(withSshMcp),
+    "--arg",
+    "withOtbrOption",
+    String(withOtbrOption),
+  ]);
 }
 
 describe.skipIf(!nixTier.available)("the modules, evaluated against the prod data with a stub lib", () => {
@@ -251,7 +269,71 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the prod dat
       "B2_ACCOUNT_ID:/var/lib/homelab/secrets/backrest/b2-account-id",
       "B2_ACCOUNT_KEY:/var/lib/homelab/secrets/backrest/b2-account-key",
     ]);
-    expect(ev.config.services.backrest).toMatchObject({ enable: true, listen: { host: "0.0.0.0", port: 9898 } });
+  });
+
+  it("renders the B2 keys again before every backup run, so rotated keys reach the next one", () => {
+    const renderer = units["homelab-secrets-restic-b2"];
+    expect(renderer).toMatchObject({
+      requiredBy: ["restic-backups-homelab.service"],
+      before: ["restic-backups-homelab.service"],
+      partOf: ["restic-backups-homelab.service"],
+      serviceConfig: { Type: "oneshot", RuntimeDirectory: "homelab-secrets/restic-b2", RuntimeDirectoryPreserve: "yes" },
+    });
+    // Every renderer exits after writing: an active one would satisfy its
+    // reader's next start without running, leaving the file from boot.
+    const renderers = Object.entries(units).filter(([name]) => name.startsWith("homelab-secrets-"));
+    expect(renderers.map(([name]) => name).sort()).toEqual(
+      ["backrest-b2", "home-assistant", "litellm", "restic-b2", "transmission"].map((n) => `homelab-secrets-${n}`),
+    );
+    for (const [name, unit] of renderers) {
+      expect(unit.serviceConfig, name).not.toHaveProperty("RemainAfterExit");
+      expect(unit.serviceConfig?.RuntimeDirectoryPreserve, name).toBe("yes");
+      expect(unit.before, name).toEqual(unit.requiredBy);
+      expect(unit.partOf, name).toEqual(unit.requiredBy);
+    }
+  });
+
+  it("runs Backrest as its own hardened unit on the catalog's address, with nixpkgs' restic and the B2 keys", () => {
+    // nixpkgs has no services.backrest; defining it would fail the host's evaluation.
+    expect(ev.config.services).not.toHaveProperty("backrest");
+    const unit = units.backrest;
+    expect(unit.wantedBy).toEqual(["multi-user.target"]);
+    expect(unit.environment).toEqual({
+      BACKREST_PORT: "0.0.0.0:9898",
+      BACKREST_CONFIG: "/var/lib/backrest/config.json",
+      BACKREST_DATA: "/var/lib/backrest/data",
+      BACKREST_RESTIC_COMMAND: "/nix/store/00000000000000000000000000000000-restic/bin/restic",
+      XDG_CACHE_HOME: "/var/cache/backrest",
+    });
+    expect(unit.serviceConfig).toMatchObject({
+      ExecStart: "/nix/store/00000000000000000000000000000000-backrest/bin/backrest",
+      User: "backrest",
+      StateDirectory: "backrest",
+      CacheDirectory: "backrest",
+      EnvironmentFile: ["/run/homelab-secrets/backrest-b2/backrest-b2.env"],
+      NoNewPrivileges: true,
+      ProtectSystem: "strict",
+    });
+    expect(unit.serviceConfig).not.toHaveProperty("DynamicUser");
+    expect((ev.config as any).users.users.backrest).toMatchObject({ isSystemUser: true, group: "backrest", home: "/var/lib/backrest" });
+    expect(units["homelab-secrets-backrest-b2"].requiredBy).toEqual(["backrest.service"]);
+  });
+
+  it("runs the border router's web UI on the catalog's port when nixpkgs has the module", () => {
+    expect(ev.config.services["openthread-border-router"]).toMatchObject({
+      enable: true,
+      web: { enable: true, listenAddress: "0.0.0.0", listenPort: 8091 },
+    });
+  });
+
+  it("leaves services.openthread-border-router undefined on a nixpkgs without it, and says why", () => {
+    const old = evalModules(writeTree(bundle, "homelab-bundle-"), true, false);
+    expect(old.config.services).not.toHaveProperty("openthread-border-router");
+    expect(old.failedAssertions).toEqual(
+      expect.arrayContaining([expect.stringMatching(/no services\.openthread-border-router \(it needs nixos-unstable.*homelab\.services\.otbr\.enable/)]),
+    );
+    // Everything else still evaluates: only the OTBR checks fail.
+    expect(old.failedAssertions.every((m) => /otbr/.test(m)), old.failedAssertions.join("\n")).toBe(true);
   });
 
   it("runs the tunnel connector with the token as a credential, never on the command line", () => {
@@ -272,7 +354,7 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the prod dat
       homeassistant: { external_url: "https://home-assistant-home.javiersc.com", internal_url: "http://192.0.2.10:8123" },
     });
     expect(hass.extraComponents).toEqual(
-      expect.arrayContaining(["openai_conversation", "google_generative_ai_conversation", "anthropic", "ollama", "open_router", "mqtt", "nanoleaf", "esphome"]),
+      expect.arrayContaining(["openai_conversation", "google_generative_ai_conversation", "anthropic", "ollama", "open_router", "mqtt", "nanoleaf", "esphome", "zha"]),
     );
     expect(hass.customComponents).toEqual(["/nix/store/00000000000000000000000000000000-hacs-hacs-2.0.5"]);
     const rules: string[] = (ev.config as any).systemd.tmpfiles.rules;
@@ -281,6 +363,24 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the prod dat
     expect(ev.config.services.mosquitto.listeners).toEqual([
       expect.objectContaining({ address: "127.0.0.1", port: 1883, settings: { allow_anonymous: false } }),
     ]);
+  });
+
+  it("puts HACS's frontend, the PyPI wheel HACS 2.0.5 ships, where frontend.py imports it", () => {
+    const hacs = ev.hacs!;
+    expect(hacs.version).toBe("2.0.5");
+    expect(hacs.frontend).toMatchObject({ pname: "hacs-frontend", version: "20250128065759", format: "wheel" });
+    expect(hacs.frontend.src).toMatchObject({
+      pname: "hacs_frontend",
+      version: "20250128065759",
+      format: "wheel",
+      dist: "py3",
+      python: "py3",
+      hash: "sha256-5rGWFx+8s8s+ztLEjnifPclGtZ90kEh98W2NTkeoX8Q=",
+    });
+    expect(hacs.postInstall.trim()).toBe(
+      "ln -s /nix/store/00000000000000000000000000000000-hacs-frontend-20250128065759/lib/python3.13/site-packages/hacs_frontend $out/custom_components/hacs/hacs_frontend",
+    );
+    expect(hacs.postPatch).toContain("'.version = $version' custom_components/hacs/manifest.json");
   });
 
   it("binds the SSH MCP endpoint to 127.0.0.1:19000 and nothing else", () => {

@@ -112,6 +112,7 @@ let
     mapAttrsToList = f: set: map (n: f n set.${n}) (b.attrNames set);
     filterAttrs = pred: set: b.removeAttrs set (b.filter (n: !(pred n set.${n})) (b.attrNames set));
     optional = cond: x: if cond then [ x ] else [ ];
+    optionalAttrs = cond: set: if cond then set else { };
     head = b.head;
     inherit (b)
       all

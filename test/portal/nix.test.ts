@@ -30,6 +30,7 @@ let
     mkIf = condition: content: { _type = "if"; inherit condition content; };
     mkForce = content: { _type = "override"; priority = 50; inherit content; };
     mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
+    mkAfter = content: { _type = "order"; priority = 1500; inherit content; };
     literalExpression = text: { _type = "literalExpression"; inherit text; };
     types = { bool = "bool"; path = "path"; };
     importJSON = p: builtins.fromJSON (builtins.readFile p);
@@ -69,13 +70,20 @@ interface Evaluated {
     content: {
       services: {
         nginx: { enable: boolean; appendHttpConfig: string; virtualHosts: Record<string, unknown>; serverNamesHashBucketSize: { content: number } };
-        "homepage-dashboard": Record<string, unknown> & { environmentFile: { condition: boolean; content: string } };
+        "homepage-dashboard": Record<string, unknown>;
       };
       systemd: {
         services: {
           "homepage-dashboard": {
             environment: { HOMEPAGE_ALLOWED_HOSTS: { content: string }; HOSTNAME: string };
-            serviceConfig: { condition: boolean; content: { ExecStartPre: string[]; ExecStopPost: string[] } };
+            serviceConfig: {
+              condition: boolean;
+              content: {
+                EnvironmentFile: { _type: "order"; priority: number; content: string[] };
+                ExecStartPre: string[];
+                ExecStopPost: string[];
+              };
+            };
           };
         };
       };
@@ -151,10 +159,14 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
   });
 
   it("hands the Home Assistant token to Homepage through a root-only environment file, without a newline", () => {
+    // On the unit, not through services.homepage-dashboard.environmentFile(s):
+    // the option's name and type differ between NixOS 25.11 and unstable.
     const hp = result.config.content.services["homepage-dashboard"];
-    expect(hp.environmentFile).toMatchObject({ condition: true, content: "-/run/homelab-portal/homepage.env" });
+    expect(Object.keys(hp).filter((k) => k.startsWith("environmentFile"))).toEqual([]);
     const unit = result.config.content.systemd.services["homepage-dashboard"].serviceConfig;
     expect(unit.condition).toBe(true);
+    // After 25.11's default EnvironmentFile="", which would reset the list.
+    expect(unit.content.EnvironmentFile).toEqual({ _type: "order", priority: 1500, content: ["-/run/homelab-portal/homepage.env"] });
     const pre = unit.content.ExecStartPre[0];
     expect(pre.startsWith("+/nix/store/")).toBe(true);
 
