@@ -211,7 +211,9 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       });
       continue;
     }
-    const coerced = coerce(spec.kind, value);
+    // Secret keys hold `secure:` ciphertext in the stack file, as one value or,
+    // set with --path, as a map; the program gets them decrypted as JSON text.
+    const coerced = spec.secret && typeof value === "object" && value !== null ? JSON.stringify(value) : coerce(spec.kind, value);
     if (coerced === undefined) {
       problems.push({
         key: `${CONFIG_NAMESPACE}:${key}`,

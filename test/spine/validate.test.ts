@@ -138,6 +138,17 @@ describe("stack config validation", () => {
     expect(problems[0].key).toBe("homelab:routePattern");
   });
 
+  it("accepts secret keys as the stack file stores them, encrypted or set with --path", () => {
+    const { problems } = parseStackConfig("ci", {
+      domain: "home.arpa",
+      lanAddress: "192.0.2.10",
+      edge: "none",
+      sshPrivateKey: { secure: "v1:abc" },
+      secretValues: { "mosquitto.password": { secure: "v1:def" } },
+    });
+    expect(problems).toEqual([]);
+  });
+
   it("ignores other namespaces, which belong to providers", () => {
     const raw = { "homelab:domain": "javiersc.com", "homelab:lanAddress": "192.0.2.10", "homelab:edge": "none", "homelab:services": ["portal", "dashboard"], "cloudflare:apiToken": "x" };
     expect(loadStack("lan", raw).lab.config.domain).toBe("javiersc.com");
