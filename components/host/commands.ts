@@ -176,10 +176,13 @@ export function pushCommand(paths: HostPaths, hash: string, record?: string): st
 
 /**
  * Write the secret files from stdin (see `secretsStdin`) and restart the
- * units of the ones whose content changed. No rebuild.
+ * units of the ones whose content changed. No rebuild. Files no longer
+ * declared are removed at once when release <hash> is already the applied
+ * one; otherwise the apply removes them once the switch to <hash> has passed
+ * its health checks, so a rollback finds the old services' files in place.
  */
 export function secretsCommand(paths: HostPaths, hash: string, record?: string): string {
-  return `bash ${shq(releaseScript(paths, hash))} secrets ${pathArgs(paths)}${recordArg(record)}`;
+  return `bash ${shq(releaseScript(paths, hash))} secrets ${pathArgs(paths)}${recordArg(record)} ${hash}`;
 }
 
 export interface ApplyOptions {
@@ -191,7 +194,10 @@ export interface ApplyOptions {
 /**
  * Switch to release <hash> (skipped when it is already the applied one and the
  * generation is the one the last deploy made), run the health checks, and roll
- * back the generation and the bundle link when they fail.
+ * back the generation and the bundle link when they fail. On the host this
+ * runs in a session of its own, so it finishes even if the SSH connection
+ * drops during the switch; its output and exit status stay under
+ * `<stateDir>/apply-log/`.
  *
  * `record` (push, secrets, apply): the stage's StageRecord, base64, which the
  * host keeps once the stage succeeds; see `stageTriggers`.

@@ -60,6 +60,11 @@ export interface ReachableObservation {
   manifest: ManifestEntry[];
   /** Keys of secrets that stay root-only until their group exists. */
   pending: string[];
+  /**
+   * Secret files the last secrets run no longer declares, kept until the
+   * switch to the declared bundle passes its checks (a rollback may need them).
+   */
+  removals: string[];
   files: ObservedFile[];
   failedUnits: string[];
   /** Each stage's record of its last successful run. */
@@ -96,6 +101,7 @@ export function parseObservation(text: string): ReachableObservation {
     generation: null,
     manifest: [],
     pending: [],
+    removals: [],
     files: [],
     failedUnits: [],
     records: {},
@@ -110,6 +116,9 @@ export function parseObservation(text: string): ReachableObservation {
         break;
       case "pending":
         obs.pending.push(f[0]);
+        break;
+      case "remove":
+        obs.removals.push(f[0]);
         break;
       case "file":
         obs.files.push({ sha256: f[0], owner: f[1], group: f[2], mode: f[3], path: f[4] });
@@ -194,9 +203,11 @@ export function secretsDrift(obs: ReachableObservation, declared: readonly Decla
     }
   }
   const declaredPaths = new Set(declared.map((s) => s.path));
+  // Left for the next successful switch to remove: a pending change, not drift.
+  const removals = new Set(obs.removals);
   for (const f of obs.files) {
     // A file the last deploy did not write and nobody declares.
-    if (!declaredPaths.has(f.path) && !manifest.has(f.path)) reasons.push(`undeclared file in the secrets directory: ${f.path}`);
+    if (!declaredPaths.has(f.path) && !manifest.has(f.path) && !removals.has(f.path)) reasons.push(`undeclared file in the secrets directory: ${f.path}`);
   }
   return reasons;
 }

@@ -8,11 +8,17 @@
 #   preflight  read-only: root login, the tools a deploy needs
 #   push <dir> <hash>
 #              keep an unpacked bundle as release <hash> once its hash checks out
-#   secrets    write the secret files read from stdin; restart the units of the
-#              ones whose content changed; no rebuild
+#   secrets <hash>
+#              write the secret files read from stdin (declared with release
+#              <hash>); restart the units of the ones whose content changed; no
+#              rebuild. Files no longer declared go at once when <hash> is the
+#              applied release, otherwise once the switch to it passes its checks
 #   apply <hash> [--check id:kind:port[:path]]...
 #              link release <hash> as the bundle directory, nixos-rebuild switch,
-#              health checks, and on failure roll back the generation and the link
+#              health checks, and on failure roll back the generation and the link.
+#              It runs in its own session, detached from the SSH connection, and
+#              finishes (checks, rollback) even if that drops; the foreground
+#              streams its log and returns its status while the connection lasts
 #   observe    read-only: the state the program compares with what it declares
 #
 # push, secrets and apply take --record <base64>: what the program declared for
@@ -36,6 +42,7 @@ TIMEOUT=120
 CHECK_TIMEOUT=5
 POLL_SECONDS=2
 RECORD=""
+DETACHED=""
 CHECKS=()
 ARGS=()
 FAILED=()
@@ -74,6 +81,16 @@ write_state() {
   tmp=$(mktemp -- "$STATE_DIR/.$1.XXXXXX")
   printf '%s\n' "$2" >"$tmp"
   mv -f -T -- "$tmp" "$STATE_DIR/$1"
+}
+
+# Replace a state file with a NUL-separated list, atomically.
+write_list() {
+  local name=$1 tmp
+  shift
+  mkdir -p -- "$STATE_DIR"
+  tmp=$(mktemp -- "$STATE_DIR/.$name.XXXXXX")
+  if (($#)); then printf '%s\0' "$@" >"$tmp"; fi
+  mv -f -T -- "$tmp" "$STATE_DIR/$name"
 }
 
 # Point a symlink somewhere else in one rename(2): readers see the old target
@@ -165,7 +182,7 @@ prune_releases() {
 
 cmd_preflight() {
   local missing=() tool
-  for tool in bash tar base64 sha256sum find sort xargs mktemp readlink flock timeout getent stat sync nixos-rebuild systemctl nix-env; do
+  for tool in bash tar base64 sha256sum find sort xargs mktemp readlink flock timeout getent stat sync setsid tail date nixos-rebuild systemctl nix-env; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   ((${#missing[@]} == 0)) || die "preflight: not found on the host: ${missing[*]}"
@@ -238,6 +255,9 @@ write_secret() {
 }
 
 cmd_secrets() {
+  (($# == 1)) || die "usage: secrets <hash> (the release the secrets are declared with)"
+  local hash=$1
+  valid_hash "$hash"
   take_lock
   local header kind a b c d e f ended=0 i
   local -a keys=() paths=() groups=() modes=() units=() values=()
@@ -299,18 +319,30 @@ cmd_secrets() {
 
   # Files nobody declares any more (a removed secret, a stray temporary file).
   local file
+  local -a undeclared=()
   while IFS= read -r -d '' file; do
-    if [[ -z ${declared[$file]:-} ]]; then
-      rm -f -- "$file"
-      log "secrets: removed $file, which is no longer declared"
-    fi
-  done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0)
-  find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
+    if [[ -z ${declared[$file]:-} ]]; then undeclared+=("$file"); fi
+  done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0 | sort -z)
 
   # What was written, for observe: hashes only, readable by root alone.
   write_state secrets.manifest "$(printf '%s\n' "${manifest[@]}")"
   chmod 0600 -- "$STATE_DIR/secrets.manifest"
   write_state secrets.pending "$(printf '%s\n' "${PENDING[@]}")"
+
+  # An undeclared secret belongs to a service the declared bundle dropped. The
+  # running generation may still use it, and so does the one a failed switch
+  # rolls back to: it goes when the switch to release $hash has passed its
+  # checks (cmd_apply). When $hash is already the applied release, no such
+  # switch follows and nothing running declares the file: it goes now.
+  write_list secrets.remove "${undeclared[@]}"
+  if [[ $(read_state applied-release) == "$hash" && $(current_release) == "$hash" ]]; then
+    remove_undeclared
+  else
+    for file in "${undeclared[@]}"; do
+      log "secrets: $file is no longer declared; it is removed once release $hash is live and passes its health checks"
+    done
+  fi
+  find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
 
   if ((${#changed[@]} == 0)); then
     log "secrets: ${#keys[@]} files already up to date; nothing restarted"
@@ -326,6 +358,29 @@ cmd_secrets() {
     if systemctl try-restart -- "$unit"; then log "secrets: restarted $unit if it was running"; else failed+=("$unit"); fi
   done
   ((${#failed[@]} == 0)) || die "secrets: files written, but restarting ${failed[*]} failed"
+}
+
+# Remove the files the last secrets run found undeclared (state file
+# secrets.remove), once no generation that may use them can come back. A file
+# the manifest declares again, or one outside the secrets directory, stays.
+remove_undeclared() {
+  local list="$STATE_DIR/secrets.remove" file _k _s _g _m
+  local -A keep=()
+  [[ -s $list ]] || return 0
+  if [[ -r $STATE_DIR/secrets.manifest ]]; then
+    while IFS=$'\t' read -r _k _s _g _m file; do
+      if [[ -n $file ]]; then keep[$file]=1; fi
+    done <"$STATE_DIR/secrets.manifest"
+  fi
+  while IFS= read -r -d '' file; do
+    [[ $file == "$SECRETS_DIR"/* && $file != *..* && -z ${keep[$file]:-} ]] || continue
+    if [[ -L $file || (-e $file && ! -d $file) ]]; then
+      rm -f -- "$file"
+      log "secrets: removed $file, which is no longer declared"
+    fi
+  done <"$list"
+  rm -f -- "$list"
+  find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
 }
 
 # After a switch, hand the files whose group did not exist yet to that group,
@@ -413,7 +468,10 @@ cmd_apply() {
   (($# == 1)) || die "usage: apply [--check id:kind:port[:path]]... <hash>"
   local hash=$1 gen_before cur applied deployed prev_link="" backup="" gen_after
   valid_hash "$hash"
+  # The detached process holds the lock: a deploy started after a dropped
+  # connection waits until this apply has finished or rolled back.
   take_lock
+  if [[ -n $DETACHED ]]; then prune_apply_logs; fi
   release_ok "$hash" || die "apply: release $hash is missing on the host or its files were changed; run pulumi up again so the push re-sends it"
   gen_before=$(generation)
   cur=$(current_release)
@@ -424,6 +482,7 @@ cmd_apply() {
     log "apply: bundle $hash is already live as system generation $gen_before; no rebuild"
     finish_pending
     run_health || die "health checks failed: $(failed_list); nothing was changed, so nothing was rolled back"
+    remove_undeclared
     return 0
   fi
 
@@ -452,6 +511,9 @@ cmd_apply() {
   gen_after=$(generation)
   write_state applied-release "$hash"
   write_state deployed-generation "$gen_after"
+  # The new generation is live and healthy; a rollback no longer brings back
+  # one that uses the secrets this bundle dropped.
+  remove_undeclared
   nix-env --delete-generations "+$KEEP" -p "$PROFILE" >/dev/null || log "warning: could not delete system generations beyond the last $KEEP"
   prune_releases
   log "apply: bundle $hash is live as system generation $gen_after; keeping the last $KEEP generations"
@@ -486,6 +548,62 @@ save_record() {
   if [[ -n $RECORD ]]; then write_state "record.$1" "$RECORD"; fi
 }
 
+# --- detaching apply --------------------------------------------------------
+
+# Where detached applies keep their output and exit status.
+apply_log_dir() {
+  echo "$STATE_DIR/apply-log"
+}
+
+# Start `apply` in a session of its own and follow it. The switch can take
+# down the SSH connection that started it (network or tailscale restarted,
+# sshd reloaded, a long build outliving a timeout); the apply must still run
+# its health checks and its rollback. So the real work runs under setsid with
+# stdin from /dev/null and its output in files under the state directory: no
+# terminal to hang up, no pipe to break, nothing to read from the session.
+# While the connection lasts, this foreground streams the two files to its
+# stdout and stderr and returns the apply's exit status. The detached process
+# takes the deploy lock itself, so a deploy started after a dropped connection
+# waits for it.
+run_detached() {
+  local self dir base pid status=0 out_tail err_tail
+  self=${BASH_SOURCE[0]}
+  [[ -f $self ]] || die "apply: run this script from its file (bash <release>/deploy/homelab-deploy.sh apply ...), not from stdin"
+  dir=$(apply_log_dir)
+  mkdir -p -- "$dir"
+  chmod 0700 -- "$dir"
+  base="$dir/$(date -u +%Y%m%dT%H%M%SZ).$$"
+  : >"$base.out"
+  : >"$base.err"
+  # -w: should setsid have to fork, it still hands back the apply's exit status.
+  setsid -w bash "$self" apply --detached "$base" "$@" </dev/null >>"$base.out" 2>>"$base.err" &
+  pid=$!
+  log "apply: running as process $pid in its own session, so a dropped connection does not stop it; output in $base.out and $base.err, exit status in $base.status"
+  tail -n +1 -s 0.2 --pid="$pid" -f -- "$base.out" &
+  out_tail=$!
+  tail -n +1 -s 0.2 --pid="$pid" -f -- "$base.err" >&2 &
+  err_tail=$!
+  # tail sees the apply gone only once it is reaped: wait for it first.
+  wait "$pid" || status=$?
+  wait "$out_tail" "$err_tail" || true
+  return "$status"
+}
+
+# In the detached apply: record the exit status next to the output, whatever
+# ends it (success, die, a failed command under errexit).
+detached_exit() {
+  local status=$?
+  printf '%s\n' "$status" >"$DETACHED.status.tmp" && mv -f -T -- "$DETACHED.status.tmp" "$DETACHED.status"
+}
+
+# Keep the output of the last 20 detached applies.
+prune_apply_logs() {
+  local out
+  while IFS= read -r out; do
+    rm -f -- "${out%.out}".{out,err,status}
+  done < <(find "$(apply_log_dir)" -maxdepth 1 -type f -name '*.out' -printf '%T@ %p\n' | sort -rn | tail -n +21 | cut -d' ' -f2-)
+}
+
 # --- observe ---------------------------------------------------------------
 
 cmd_observe() {
@@ -518,6 +636,11 @@ cmd_observe() {
       if [[ -n $line ]]; then printf 'pending\t%s\n' "$line"; fi
     done <"$STATE_DIR/secrets.pending"
   fi
+  if [[ -s $STATE_DIR/secrets.remove ]]; then
+    while IFS= read -r -d '' line; do
+      printf 'remove\t%s\n' "$line"
+    done <"$STATE_DIR/secrets.remove"
+  fi
   if [[ -d $SECRETS_DIR ]]; then
     while IFS= read -r -d '' file; do
       # The hash of the file, never its content.
@@ -539,6 +662,7 @@ main() {
   (($# >= 1)) || usage
   local cmd=$1
   shift
+  local -a raw=("$@")
   while (($#)); do
     case $1 in
     --bundle-dir) BUNDLE_DIR=${2:?--bundle-dir needs a value} && shift 2 ;;
@@ -548,6 +672,7 @@ main() {
     --timeout) TIMEOUT=${2:?--timeout needs a value} && shift 2 ;;
     --check) CHECKS+=("${2:?--check needs a value}") && shift 2 ;;
     --record) RECORD=${2:?--record needs a value} && shift 2 ;;
+    --detached) DETACHED=${2:?--detached needs a value} && shift 2 ;;
     -*) die "unknown option $1" ;;
     *) ARGS+=("$1") && shift ;;
     esac
@@ -556,6 +681,10 @@ main() {
   [[ $KEEP =~ ^[1-9][0-9]*$ ]] || die "--keep must be a whole number of at least 1"
   [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a whole number of seconds"
   [[ $RECORD =~ ^[A-Za-z0-9+/=]*$ ]] || die "--record must be base64"
+  if [[ -n $DETACHED ]]; then
+    # Internal: set by run_detached for the process it starts.
+    [[ $cmd == apply && $DETACHED == "$(apply_log_dir)"/* && $DETACHED != *..* ]] || die "--detached is internal to apply"
+  fi
   case $cmd in
   # Read from the script on stdin (bash -s): keep children off that stdin.
   preflight) cmd_preflight </dev/null ;;
@@ -566,10 +695,19 @@ main() {
     save_record push
     ;;
   secrets)
-    cmd_secrets
+    cmd_secrets "${ARGS[@]}"
     save_record secrets
     ;;
   apply)
+    ((${#ARGS[@]} == 1)) || die "usage: apply [--check id:kind:port[:path]]... <hash>"
+    valid_hash "${ARGS[0]}"
+    if [[ -z $DETACHED ]]; then
+      run_detached "${raw[@]}"
+      return
+    fi
+    trap detached_exit EXIT
+    # No terminal and no pipe to lose, but be as sure as nohup.
+    trap '' HUP
     cmd_apply "${ARGS[@]}"
     save_record rebuild
     ;;

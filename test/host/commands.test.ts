@@ -101,7 +101,7 @@ describe("the commands", () => {
   });
 
   it("the secrets command carries no value: values travel on stdin only", () => {
-    expect(secretsCommand(paths, HASH)).toBe(`bash /var/lib/homelab/state/releases/${HASH}/deploy/homelab-deploy.sh secrets --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state`);
+    expect(secretsCommand(paths, HASH)).toBe(`bash /var/lib/homelab/state/releases/${HASH}/deploy/homelab-deploy.sh secrets --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state ${HASH}`);
   });
 
   it("paths must be absolute and plain", () => {

@@ -74,6 +74,15 @@ describe("what counts as drift", () => {
     expect(secretsDrift(gone, declared)).toEqual(["secret file mosquitto.password on host is missing"]);
     expect(secretsDrift(parseObservation(observe(inSync)), [])).toEqual([]);
   });
+
+  it("a file the secrets stage left for the next successful switch to remove is pending, not drift; a stray one is drift", () => {
+    const leftover = `${S}/transmission/rpc-password`;
+    const lines = [...inSync, `file	${"d".repeat(64)}	root	transmission	440	${leftover}`];
+    expect(secretsDrift(parseObservation(observe(lines)), declared)).toEqual([`undeclared file in the secrets directory: ${leftover}`]);
+    const obs = parseObservation(observe([...lines, `remove	${leftover}`]));
+    expect(obs.removals).toEqual([leftover]);
+    expect(secretsDrift(obs, declared)).toEqual([]);
+  });
 });
 
 describe("a stage's triggers", () => {

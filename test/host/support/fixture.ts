@@ -18,13 +18,13 @@ export const SCRIPT = readFileSync(SCRIPT_FILE, "utf8");
 export const SERVICES = ["portal", "dashboard", "home-assistant", "mosquitto", "transmission"];
 export const SECRET_GROUPS = ["hass", "mosquitto", "transmission"];
 
-/** A LAN-only stack whose host paths point into the test host's temp dir. */
-export function testLab(paths: HostPaths): Homelab {
+/** A LAN-only stack whose host paths point into the test host's temp dir; `services` defaults to SERVICES. */
+export function testLab(paths: HostPaths, services: readonly string[] = SERVICES): Homelab {
   const parsed = parseStackConfig("ci", {
     domain: "example.test",
     lanAddress: "192.0.2.10",
     edge: "none",
-    services: SERVICES,
+    services: [...services],
     bundleDir: paths.bundleDir,
     secretsDir: paths.secretsDir,
     stateDir: paths.stateDir,

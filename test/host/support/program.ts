@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { NixosHost, NixosHostArgs } from "../../../components/host/nixos-host";
-import { runOverSsh, type RunResult, type SshTarget } from "./testhost";
+import { runOverSsh, type RunResult, type SshRunOptions, type SshTarget } from "./testhost";
 
 /**
  * The NixosHost component under strict Pulumi mocks, and a small stand-in for
@@ -139,7 +139,7 @@ export function capturedTarget(inputs: Record<string, unknown>): SshTarget {
 }
 
 /** Run a captured command over real ssh with its stdin, as the provider would. */
-export function runCaptured(inputs: Record<string, unknown>, cmd = inputs.create as string, opts: { cutStdinAt?: number } = {}): Promise<RunResult> {
+export function runCaptured(inputs: Record<string, unknown>, cmd = inputs.create as string, opts: SshRunOptions = {}): Promise<RunResult> {
   const stdin = plain(inputs.stdin) as string | undefined;
   return runOverSsh(capturedTarget(inputs), cmd, stdin, opts);
 }

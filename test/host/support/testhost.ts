@@ -57,7 +57,7 @@ export interface TestHost {
   sshLog(): string[];
   /** Calls the fakes recorded (`nixos-rebuild switch`, `systemctl try-restart -- x`, ...). */
   hostLog(): string[];
-  /** Files that steer the fakes: switch-fails, activation-fails, failed-units, restart-fails. */
+  /** Files that steer the fakes: switch-fails, switch-delay (seconds), activation-fails, failed-units, restart-fails. */
   control(name: string, content?: string): void;
   clearControl(name: string): void;
   /** Current fake system generation, or null. */
@@ -122,6 +122,8 @@ cur=$(readlink "$profiles/system" 2>/dev/null || echo system-0-link); cur=\${cur
 case "$*" in
 switch)
   if [[ -e $R/control/switch-fails ]]; then echo "error: builder for '/nix/store/fake-nixos-system.drv' failed with exit code 1" >&2; exit 1; fi
+  # A long build: the test drops the SSH connection meanwhile.
+  if [[ -s $R/control/switch-delay ]]; then echo "building the system configuration..."; sleep "$(cat "$R/control/switch-delay")"; fi
   bundle=\${FAKE_BUNDLE_DIR:?}
   [[ -d $bundle ]] || { echo "error: $bundle does not exist" >&2; exit 1; }
   last=$(gens | tail -n 1); next=$(( \${last:-0} + 1 ))
@@ -287,9 +289,17 @@ export async function startTestHost(): Promise<TestHost> {
  * Run one command over real ssh, pinning the given host key: the way the
  * remote.Command provider would run a captured `create` with its `stdin`.
  * `cutStdinAt` writes only that many bytes of stdin and then kills ssh, like a
- * dropped connection in the middle of a push.
+ * dropped connection in the middle of a push. `killWhen` is polled while the
+ * command runs; once it returns true, ssh is killed, like a connection that
+ * drops in the middle of a switch.
  */
-export function runOverSsh(target: SshTarget, command: string, stdin?: string, opts: { cutStdinAt?: number; timeoutMs?: number } = {}): Promise<RunResult> {
+export interface SshRunOptions {
+  cutStdinAt?: number;
+  killWhen?: () => boolean;
+  timeoutMs?: number;
+}
+
+export function runOverSsh(target: SshTarget, command: string, stdin?: string, opts: SshRunOptions = {}): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), "homelab-ssh-"));
   const knownHosts = join(dir, "known_hosts");
   const key = join(dir, "id");
@@ -320,8 +330,15 @@ export function runOverSsh(target: SshTarget, command: string, stdin?: string, o
     child.stderr.on("data", (d) => (stderr += String(d)));
     child.stdin.on("error", () => undefined);
     const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 90_000);
+    const killWhen = opts.killWhen;
+    const poll = killWhen
+      ? setInterval(() => {
+          if (killWhen()) child.kill("SIGKILL");
+        }, 50)
+      : undefined;
     child.on("close", (code, signal) => {
       clearTimeout(timer);
+      if (poll) clearInterval(poll);
       rmSync(dir, { recursive: true, force: true });
       resolve({ code: code ?? (signal ? 255 : 1), stdout, stderr });
     });

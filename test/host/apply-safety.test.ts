@@ -1,0 +1,192 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
+import { bundleHash } from "../../components/host/bundle";
+import type { HostHealthCheck } from "../../components/host/commands";
+import { hostArgs, secretValues, startListeners, testBundle, testChecks, testLab, SECRET_GROUPS, SERVICES, type Listeners } from "./support/fixture";
+import { FakeEngine, installMocks, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import { freePort, groupExists, ownership, sshdTier, startTestHost, type TestHost } from "./support/testhost";
+
+const sshd = sshdTier();
+
+/**
+ * What a deploy leaves on the host when it goes wrong halfway: a switch that
+ * fails after the secrets stage dropped a service's secret, and an SSH
+ * connection that drops while nixos-rebuild switch runs.
+ */
+describe.skipIf(!sshd.available)("a deploy that fails or loses its connection halfway", () => {
+  let host: TestHost;
+  let listeners: Listeners;
+  let full: Homelab;
+  let reduced: Homelab;
+  let NixosHost: NixosHostClass;
+  const preexistingGroups = new Set<string>();
+  const engine = new FakeEngine();
+  /** The service the second deploy drops, with its secret. */
+  const DROPPED = "transmission";
+  const REDUCED = SERVICES.filter((s) => s !== DROPPED);
+  let droppedSecret: string;
+  let deadPort: number;
+
+  /** The bundle of the reduced lab: services.json without the dropped service, plus `extra`. */
+  const reducedBundle = (extra: Record<string, string> = {}) => testBundle({ "generated/services.json": JSON.stringify({ services: REDUCED }, null, 2) + "\n", ...extra });
+  const reducedArgs = (o: Parameters<typeof hostArgs>[4] = {}) => hostArgs(host.target(), host.paths, reduced, listeners, { bundle: reducedBundle(), ...o });
+  const failingChecks = (): HostHealthCheck[] => [...testChecks(reduced, listeners), { id: "jellyfin", kind: "http", port: deadPort, path: "/health" }];
+  const state = (name: string) => readFileSync(join(host.paths.stateDir, name), "utf8").trim();
+  const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
+  const applyLogs = () => (existsSync(join(host.paths.stateDir, "apply-log")) ? readdirSync(join(host.paths.stateDir, "apply-log")).filter((f) => f.endsWith(".out")) : []);
+
+  /**
+   * Run the rebuild of `run` over real ssh and kill the ssh client as soon as
+   * nixos-rebuild switch has started on the host (the fake sleeps in it). Then
+   * start the next deploy's secrets stage, which takes the deploy lock only
+   * once the apply has finished, whatever became of it. Returns what the cut
+   * connection saw, the host's log since, and the apply's own log files.
+   */
+  async function rebuildWithDroppedConnection(run: ProgramRun) {
+    for (const stage of ["preflight", "push", "secrets"]) {
+      const r = await runCaptured(run.commands.get(stage)!);
+      expect(r.code, `${stage}: ${r.stderr}`).toBe(0);
+    }
+    const logsBefore = new Set(applyLogs());
+    const hostBefore = host.hostLog().length;
+    host.control("switch-delay", "2");
+    try {
+      const cut = await runCaptured(run.commands.get("rebuild")!, undefined, { killWhen: () => host.hostLog().slice(hostBefore).includes("nixos-rebuild switch") });
+      expect(cut.code, "ssh was killed").toBe(255);
+      // The connection is gone and the switch still runs, holding the deploy lock.
+      expect(() => execFileSync("flock", ["-n", join(host.paths.stateDir, "lock"), "true"]), "the deploy lock is held").toThrow();
+      const next = await runCaptured(run.commands.get("secrets")!);
+      expect(next.code, next.stderr).toBe(0);
+      const log = applyLogs().filter((f) => !logsBefore.has(f));
+      const applyLog = () => {
+        expect(log, "one new apply log").toHaveLength(1);
+        const base = join(host.paths.stateDir, "apply-log", log[0].replace(/\.out$/, ""));
+        // Written before the lock is released, so the next deploy found it there.
+        expect(existsSync(`${base}.status`), "the apply had finished when the next deploy ran").toBe(true);
+        return { status: readFileSync(`${base}.status`, "utf8").trim(), stdout: readFileSync(`${base}.out`, "utf8"), stderr: readFileSync(`${base}.err`, "utf8") };
+      };
+      return { cut, hostLog: host.hostLog().slice(hostBefore), applyLog };
+    } finally {
+      host.clearControl("switch-delay");
+    }
+  }
+
+  beforeAll(async () => {
+    installMocks(false);
+    ({ NixosHost } = await import("../../components/host/nixos-host"));
+    for (const g of SECRET_GROUPS) if (groupExists(g)) preexistingGroups.add(g);
+    host = await startTestHost();
+    listeners = await startListeners();
+    full = testLab(host.paths);
+    reduced = testLab(host.paths, REDUCED);
+    droppedSecret = enabledSecrets(full).find((s) => s.key === "transmission.rpc-password")!.path;
+    deadPort = await freePort();
+    const first = await engine.up(await runProgram(NixosHost, hostArgs(host.target(), host.paths, full, listeners)));
+    expect(first.failed?.result.stderr ?? "", "the first deploy succeeds").toBe("");
+    expect(host.generation()).toBe(1);
+  });
+
+  afterAll(async () => {
+    await listeners?.close();
+    await host?.stop();
+    for (const g of SECRET_GROUPS) if (!preexistingGroups.has(g) && groupExists(g)) execFileSync("groupdel", [g]);
+  });
+
+  it("a deploy that drops a service and then fails its health checks leaves the service's secret in place for the rolled-back generation", async () => {
+    const content = readFileSync(droppedSecret, "utf8");
+    const owner = ownership(droppedSecret);
+    const oldLink = readlinkSync(host.paths.bundleDir);
+    const run = await runProgram(NixosHost, reducedArgs({ checks: failingChecks(), healthTimeoutSeconds: 3 }));
+    const result = await engine.up(run);
+
+    expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "push", "secrets", "rebuild"]);
+    expect(result.failed?.stage).toBe("rebuild");
+    expect(output(result.failed!.result)).toMatch(/health checks failed after 3s: jellyfin .*rolled back to system generation 1/);
+    expect(host.generation(), "back on the generation that runs transmission").toBe(1);
+    expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
+    expect(existsSync(droppedSecret), "the old generation's secret is still there").toBe(true);
+    expect(readFileSync(droppedSecret, "utf8")).toBe(content);
+    expect(ownership(droppedSecret)).toBe(owner);
+    const secrets = result.steps.find((s) => s.stage === "secrets")!.result.stdout;
+    expect(secrets).toContain(`${droppedSecret} is no longer declared; it is removed once release ${bundleHash(reducedBundle())} is live and passes its health checks`);
+    expect(result.steps.map((s) => output(s.result)).join("\n")).not.toContain(`removed ${droppedSecret}`);
+    // Waiting for the next switch is a pending change, not something changed by hand.
+    expect((await runProgram(NixosHost, reducedArgs({ checks: failingChecks(), healthTimeoutSeconds: 3 }))).drift).toEqual([]);
+  });
+
+  it("the same deploy, once its checks pass, removes the dropped service's secret after them", async () => {
+    const run = await runProgram(NixosHost, reducedArgs());
+    const result = await engine.up(run);
+    expect(result.failed?.result.stderr ?? "").toBe("");
+    // Preflight, push and secrets already ran for this bundle; the rebuild alone removes the file.
+    expect(result.steps.map((s) => s.stage)).toEqual(["rebuild"]);
+    const out = result.steps.find((s) => s.stage === "rebuild")!.result.stdout;
+    const checksPass = out.indexOf("health: all");
+    const removed = out.indexOf(`secrets: removed ${droppedSecret}, which is no longer declared`);
+    expect(checksPass, out).toBeGreaterThan(-1);
+    expect(removed, "removed only after the checks passed").toBeGreaterThan(checksPass);
+    expect(existsSync(droppedSecret)).toBe(false);
+    expect(existsSync(dirname(droppedSecret)), "its empty directory goes too").toBe(false);
+    expect(state("applied-release")).toBe(bundleHash(reducedBundle()));
+    for (const s of enabledSecrets(reduced)) expect(readFileSync(s.path, "utf8"), s.key).toBe(secretValues(reduced).get(s.key));
+    const after = await runProgram(NixosHost, reducedArgs());
+    expect(after.drift).toEqual([]);
+    expect([...engine.plan(after).values()], "nothing left to do").toEqual(["same", "same", "same", "same"]);
+  });
+
+  it("with the declared bundle already live, the secrets stage removes an undeclared file at once", async () => {
+    const stray = join(host.paths.secretsDir, "mosquitto", "old-password");
+    writeFileSync(stray, "left over");
+    const hostBefore = host.hostLog().length;
+    const run = await runProgram(NixosHost, reducedArgs());
+    const result = await runCaptured(run.commands.get("secrets")!);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain(`secrets: removed ${stray}, which is no longer declared`);
+    expect(existsSync(stray)).toBe(false);
+    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild"))).toBe(false);
+  });
+
+  it("an apply whose SSH connection drops during the switch still runs its checks and records the deploy", async () => {
+    const bundle = reducedBundle({ "modules/detached.nix": "{ }\n" });
+    const hash = bundleHash(bundle);
+    const run = await runProgram(NixosHost, reducedArgs({ bundle }));
+    const r = await rebuildWithDroppedConnection(run);
+
+    expect(r.cut.stdout, "the connection dropped before the apply ended").not.toContain("is live");
+    // The result is the one a connection that stayed up would have left.
+    expect(host.generation()).toBe(3);
+    expect(readlinkSync(host.paths.bundleDir)).toBe(`${host.paths.stateDir}/releases/${hash}`);
+    expect(state("applied-release")).toBe(hash);
+    expect(state("deployed-generation")).toBe("3");
+    const record = /--record (\S+)/.exec(run.commands.get("rebuild")!.create as string)![1];
+    expect(state("record.rebuild"), "the stage's record is kept as after a normal run").toBe(record);
+    const again = await runCaptured(run.commands.get("rebuild")!);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain(`bundle ${hash} is already live as system generation 3; no rebuild`);
+    // The apply's own log says the checks ran, for whoever looks after a dropped deploy.
+    const log = r.applyLog();
+    expect(log.status, log.stderr).toBe("0");
+    expect(log.stdout).toContain(`health: all ${testChecks(reduced, listeners).length} checks pass`);
+    expect(log.stdout).toContain(`apply: bundle ${hash} is live as system generation 3`);
+  });
+
+  it("an apply whose SSH connection drops during the switch still rolls back when a check fails", async () => {
+    const oldLink = readlinkSync(host.paths.bundleDir);
+    const applied = state("applied-release");
+    const bundle = reducedBundle({ "modules/broken.nix": "{ }\n" });
+    const run = await runProgram(NixosHost, reducedArgs({ bundle, checks: failingChecks(), healthTimeoutSeconds: 3 }));
+    const r = await rebuildWithDroppedConnection(run);
+
+    expect(r.hostLog).toContain("nixos-rebuild switch --rollback");
+    expect(host.generation()).toBe(3);
+    expect(existsSync(join(host.root, "host/nix/var/nix/profiles/system-4-link")), "the failed generation is deleted").toBe(false);
+    expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
+    expect(state("applied-release")).toBe(applied);
+    const log = r.applyLog();
+    expect(log.status).toBe("1");
+    expect(log.stderr).toMatch(/health checks failed after 3s: jellyfin \(http 127\.0\.0\.1:\d+\/health\); rolled back to system generation 3/);
+  });
+});
