@@ -5,9 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
 import { bundleHash } from "../../components/host/bundle";
 import type { HostHealthCheck } from "../../components/host/commands";
-import { hostArgs, secretValues, startListeners, testBundle, testChecks, testLab, SECRET_GROUPS, SERVICES, type Listeners } from "./support/fixture";
-import { FakeEngine, installMocks, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
-import { freePort, groupExists, ownership, sshdTier, startTestHost, type TestHost } from "./support/testhost";
+import { hostArgs, secretValues, testBundle, testChecks, testLab, SERVICES, type Listeners } from "./support/fixture";
+import { startHostSession, type HostSession } from "./support/session";
+import { FakeEngine, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import { freePort, ownership, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
 
@@ -22,7 +23,7 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
   let full: Homelab;
   let reduced: Homelab;
   let NixosHost: NixosHostClass;
-  const preexistingGroups = new Set<string>();
+  let session: HostSession;
   const engine = new FakeEngine();
   /** The service the second deploy drops, with its secret. */
   const DROPPED = "transmission";
@@ -75,11 +76,8 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
   }
 
   beforeAll(async () => {
-    installMocks(false);
-    ({ NixosHost } = await import("../../components/host/nixos-host"));
-    for (const g of SECRET_GROUPS) if (groupExists(g)) preexistingGroups.add(g);
-    host = await startTestHost();
-    listeners = await startListeners();
+    session = await startHostSession();
+    ({ host, listeners, NixosHost } = session);
     full = testLab(host.paths);
     reduced = testLab(host.paths, REDUCED);
     droppedSecret = enabledSecrets(full).find((s) => s.key === "transmission.rpc-password")!.path;
@@ -90,9 +88,7 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
   });
 
   afterAll(async () => {
-    await listeners?.close();
-    await host?.stop();
-    for (const g of SECRET_GROUPS) if (!preexistingGroups.has(g) && groupExists(g)) execFileSync("groupdel", [g]);
+    await session?.stop();
   });
 
   it("a deploy that drops a service and then fails its health checks leaves the service's secret in place for the rolled-back generation", async () => {

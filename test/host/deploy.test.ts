@@ -6,9 +6,10 @@ import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
 import { bundleHash, bundleStdin } from "../../components/host/bundle";
 import { pushCommand } from "../../components/host/commands";
 import { observeHost } from "../../components/host/observe";
-import { hostArgs, secretValues, startListeners, testBundle, testChecks, testLab, SCRIPT, SECRET_GROUPS, type Listeners } from "./support/fixture";
-import { FakeEngine, installMocks, isSecretValue, plain, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
-import { freePort, groupExists, ownership, sshdTier, startTestHost, type TestHost } from "./support/testhost";
+import { hostArgs, secretValues, testBundle, testChecks, testLab, SCRIPT, SECRET_GROUPS, type Listeners } from "./support/fixture";
+import { startHostSession, type HostSession } from "./support/session";
+import { FakeEngine, isSecretValue, plain, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import { freePort, ownership, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
 
@@ -17,25 +18,19 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
   let listeners: Listeners;
   let lab: Homelab;
   let NixosHost: NixosHostClass;
-  const preexistingGroups = new Set<string>();
+  let preexistingGroups: ReadonlySet<string>;
+  let session: HostSession;
   const engine = new FakeEngine();
   let first: ProgramRun;
 
   beforeAll(async () => {
-    // Strict mocks first, then the component (and @pulumi/command) is imported.
-    installMocks(false);
-    ({ NixosHost } = await import("../../components/host/nixos-host"));
-    for (const g of SECRET_GROUPS) if (groupExists(g)) preexistingGroups.add(g);
-    host = await startTestHost();
-    listeners = await startListeners();
+    session = await startHostSession();
+    ({ host, listeners, NixosHost, preexistingGroups } = session);
     lab = testLab(host.paths);
   });
 
   afterAll(async () => {
-    await listeners?.close();
-    await host?.stop();
-    // The fake switch creates the service groups, as NixOS would; remove the ones this test made.
-    for (const g of SECRET_GROUPS) if (!preexistingGroups.has(g) && groupExists(g)) execFileSync("groupdel", [g]);
+    await session?.stop();
   });
 
   const args = (o: Parameters<typeof hostArgs>[4] = {}) => hostArgs(host.target(), host.paths, lab, listeners, o);

@@ -1,13 +1,13 @@
-import { execFileSync } from "node:child_process";
 import { appendFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
 import { observeCommand } from "../../components/host/commands";
 import { UNREACHABLE_REASON } from "../../components/host/drift";
-import { hostArgs, secretValues, startListeners, testBundle, testLab, SECRET_GROUPS, type Listeners } from "./support/fixture";
+import { hostArgs, secretValues, testBundle, testLab, type Listeners } from "./support/fixture";
+import { startHostSession, type HostSession } from "./support/session";
 import { FakeEngine, installMocks, plain, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
-import { freePort, groupExists, runOverSsh, snapshot, sshdTier, startTestHost, type TestHost } from "./support/testhost";
+import { freePort, runOverSsh, snapshot, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
 
@@ -16,7 +16,7 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
   let listeners: Listeners;
   let lab: Homelab;
   let NixosHost: NixosHostClass;
-  const preexistingGroups = new Set<string>();
+  let session: HostSession;
   const engine = new FakeEngine();
   let baseline: ProgramRun;
   let warnings: string[] = [];
@@ -43,11 +43,8 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
   };
 
   beforeAll(async () => {
-    installMocks(false);
-    ({ NixosHost } = await import("../../components/host/nixos-host"));
-    for (const g of SECRET_GROUPS) if (groupExists(g)) preexistingGroups.add(g);
-    host = await startTestHost();
-    listeners = await startListeners();
+    session = await startHostSession();
+    ({ host, listeners, NixosHost } = session);
     lab = testLab(host.paths);
     vi.spyOn(console, "warn").mockImplementation((...a: unknown[]) => void warnings.push(a.join(" ")));
     await up();
@@ -62,9 +59,7 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
 
   afterAll(async () => {
     vi.restoreAllMocks();
-    await listeners?.close();
-    await host?.stop();
-    for (const g of SECRET_GROUPS) if (!preexistingGroups.has(g) && groupExists(g)) execFileSync("groupdel", [g]);
+    await session?.stop();
   });
 
   it("an untouched host gives byte-identical inputs across runs, so preview shows no change", async () => {
