@@ -18,6 +18,10 @@ export interface TunnelArgs {
 /**
  * A remotely managed Cloudflare tunnel: its ingress lives in Cloudflare
  * (`configSrc: "cloudflare"`), and the host's cloudflared only needs the token.
+ * The ingress itself is the root component's, built from every service's rule.
+ *
+ * @example
+ * const tunnel = new Tunnel("prod-tunnel", { accountId, tunnelName: "homelab-prod" }, { parent: root });
  */
 export class Tunnel extends pulumi.ComponentResource {
   /** The tunnel's id; DNS routes point at `<id>.cfargotunnel.com`. */
@@ -38,7 +42,7 @@ export class Tunnel extends pulumi.ComponentResource {
     );
     this.tunnelSecret = pulumi.secret(secret.base64);
     const tunnel = new cloudflare.ZeroTrustTunnelCloudflared(
-      `${name}-tunnel`,
+      `${name}-cloudflared`,
       { accountId: args.accountId, name: args.tunnelName, configSrc: "cloudflare", tunnelSecret: this.tunnelSecret },
       { parent: this, additionalSecretOutputs: ["tunnelSecret"] },
     );

@@ -56,6 +56,7 @@ export function shq(value: string): string {
 }
 
 const SAFE_ABSOLUTE = /^(\/[A-Za-z0-9._@+-]+)+$/;
+const SERVICE_ID = /^[a-z0-9][a-z0-9-]*$/;
 
 /** Throws unless every path is absolute and plain; they end up in shell commands and Nix imports. */
 export function validatePaths(paths: HostPaths): void {
@@ -175,18 +176,23 @@ export function pushCommand(paths: HostPaths, hash: string, record?: string): st
 }
 
 /**
- * Write the secret files from stdin (see `secretsStdin`) and restart the
- * units of the ones whose content changed. No rebuild. Files no longer
- * declared are removed at once when release <hash> is already the applied
- * one; otherwise the apply removes them once the switch to <hash> has passed
- * its health checks, so a rollback finds the old services' files in place.
+ * Write one service's secret files and restart the units of the ones whose
+ * content changed. No rebuild. stdin: the declared deploy script, then the
+ * service's secrets (`secretsStdin`). The command names no release, so a
+ * bundle change leaves every service's secrets command as it is. A file of
+ * the service it no longer declares goes at once, unless the live release
+ * declares it: then the apply removes it once a release without it has
+ * passed its health checks, so a rollback finds it in place.
  */
-export function secretsCommand(paths: HostPaths, hash: string, record?: string): string {
-  return `bash ${shq(releaseScript(paths, hash))} secrets ${pathArgs(paths)}${recordArg(record)} ${hash}`;
+export function secretsCommand(paths: HostPaths, service: string, record?: string): string {
+  if (!SERVICE_ID.test(service)) throw new Error(`secrets command: "${service}" is not a catalog service id`);
+  return `bash -s -- secrets --service ${service} ${pathArgs(paths)}${recordArg(record)}`;
 }
 
 export interface ApplyOptions {
   checks: readonly HostHealthCheck[];
+  /** Every secret file the release declares (absolute paths); once it is healthy, all others under the secrets directory go. */
+  secretFiles: readonly string[];
   keepGenerations: number;
   healthTimeoutSeconds: number;
 }
@@ -203,7 +209,7 @@ export interface ApplyOptions {
  * host keeps once the stage succeeds; see `stageTriggers`.
  */
 export function applyCommand(paths: HostPaths, hash: string, options: ApplyOptions, record?: string): string {
-  const { checks, keepGenerations, healthTimeoutSeconds } = options;
+  const { checks, secretFiles, keepGenerations, healthTimeoutSeconds } = options;
   for (const [field, v] of [["keepGenerations", keepGenerations], ["healthTimeoutSeconds", healthTimeoutSeconds]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new Error(`${field} must be a whole number of at least 1, got ${v}`);
   }
@@ -211,7 +217,16 @@ export function applyCommand(paths: HostPaths, hash: string, options: ApplyOptio
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.port - b.port))
     .map((c) => ` --check ${shq(checkArgument(c))}`)
     .join("");
-  return `bash ${shq(releaseScript(paths, hash))} apply ${pathArgs(paths)} --keep ${keepGenerations} --timeout ${healthTimeoutSeconds}${checkArgs}${recordArg(record)} ${hash}`;
+  const fileArgs = [...secretFiles]
+    .sort()
+    .map((file) => {
+      if (!file.startsWith(`${paths.secretsDir}/`) || !SAFE_ABSOLUTE.test(file) || file.split("/").includes("..")) {
+        throw new Error(`secret file "${file}" is not under paths.secretsDir "${paths.secretsDir}"`);
+      }
+      return ` --secret-file ${shq(file)}`;
+    })
+    .join("");
+  return `bash ${shq(releaseScript(paths, hash))} apply ${pathArgs(paths)} --keep ${keepGenerations} --timeout ${healthTimeoutSeconds}${checkArgs}${fileArgs}${recordArg(record)} ${hash}`;
 }
 
 const UNIT = /^[A-Za-z0-9@._:\\-]+$/;
@@ -239,11 +254,12 @@ export function sortedSecretSpecs<T extends SecretFileSpec>(secrets: readonly T[
 }
 
 /**
- * What the secrets command reads on stdin: a header, one tab-separated record
- * per secret with the value base64-encoded, and a trailer with the count, so
- * a cut stream is refused before any file is written.
+ * What a service's secrets command reads on stdin: the deploy script, which
+ * bash runs from stdin, then a header, one tab-separated record per secret
+ * with the value base64-encoded, and a trailer with the count, so a cut
+ * stream is refused before any file is written.
  */
-export function secretsStdin(secrets: readonly { spec: SecretFileSpec; value: string }[], paths: HostPaths): string {
+export function secretsStdin(script: string, secrets: readonly { spec: SecretFileSpec; value: string }[], paths: HostPaths): string {
   const sorted = sortedSecretSpecs(
     secrets.map((s) => ({ ...s.spec, value: s.value })),
     paths,
@@ -254,7 +270,7 @@ export function secretsStdin(secrets: readonly { spec: SecretFileSpec; value: st
     lines.push(["secret", s.key, s.path, s.group, s.mode, units || "-", Buffer.from(s.value, "utf8").toString("base64")].join("\t"));
   }
   lines.push(`end\t${sorted.length}`);
-  return lines.join("\n") + "\n";
+  return `${script.endsWith("\n") ? script : `${script}\n`}${lines.join("\n")}\n`;
 }
 
 /**

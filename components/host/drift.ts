@@ -9,8 +9,18 @@ import { sha256Hex } from "./bundle";
  * pending change: the resources' inputs already differ, so it is not drift.
  */
 
-/** The three stages that change the host; each keeps a record of its last successful run. */
-export type DeployStage = "push" | "secrets" | "rebuild";
+/**
+ * The stages that change the host; each keeps a record of its last successful
+ * run. Every service with secrets has a secrets stage of its own, `secrets.<id>`.
+ */
+export type DeployStage = "push" | "rebuild" | `secrets.${string}`;
+
+const STAGE = /^(push|rebuild|secrets\.[a-z0-9][a-z0-9-]*)$/;
+
+/** The stage of one service's secrets command. */
+export function secretsStage(serviceId: string): DeployStage {
+  return `secrets.${serviceId}`;
+}
 
 /**
  * What the program declared for a stage's last successful run: a hash of the
@@ -61,10 +71,11 @@ export interface ReachableObservation {
   /** Keys of secrets that stay root-only until their group exists. */
   pending: string[];
   /**
-   * Secret files the last secrets run no longer declares, kept until the
-   * switch to the declared bundle passes its checks (a rollback may need them).
+   * Secret files the live release declares. One the program no longer
+   * declares stays until a release without it is live and healthy (a
+   * rollback may need it): a pending removal, not drift.
    */
-  removals: string[];
+  appliedSecrets: string[];
   files: ObservedFile[];
   failedUnits: string[];
   /** Each stage's record of its last successful run. */
@@ -101,7 +112,7 @@ export function parseObservation(text: string): ReachableObservation {
     generation: null,
     manifest: [],
     pending: [],
-    removals: [],
+    appliedSecrets: [],
     files: [],
     failedUnits: [],
     records: {},
@@ -117,8 +128,8 @@ export function parseObservation(text: string): ReachableObservation {
       case "pending":
         obs.pending.push(f[0]);
         break;
-      case "remove":
-        obs.removals.push(f[0]);
+      case "applied-secret":
+        obs.appliedSecrets.push(f[0]);
         break;
       case "file":
         obs.files.push({ sha256: f[0], owner: f[1], group: f[2], mode: f[3], path: f[4] });
@@ -128,7 +139,7 @@ export function parseObservation(text: string): ReachableObservation {
         break;
       case "record": {
         const record = decodeRecord(f[1]);
-        if (record && (f[0] === "push" || f[0] === "secrets" || f[0] === "rebuild")) obs.records[f[0]] = record;
+        if (record && STAGE.test(f[0])) obs.records[f[0] as DeployStage] = record;
         break;
       }
       default:
@@ -184,8 +195,12 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string): Pi
   return { bundle, system };
 }
 
-/** Secret files changed, removed or added on the host since the last deploy wrote them. */
-export function secretsDrift(obs: ReachableObservation, declared: readonly DeclaredSecretFile[]): string[] {
+/**
+ * Secret files changed, removed or added on the host since the last deploy
+ * wrote them. With `dir`, only the files under it count: one service's
+ * directory, so the reasons land on that service's secrets command.
+ */
+export function secretsDrift(obs: ReachableObservation, declared: readonly DeclaredSecretFile[], dir?: string): string[] {
   const reasons: string[] = [];
   const files = new Map(obs.files.map((f) => [f.path, f]));
   const manifest = new Map(obs.manifest.map((m) => [m.path, m]));
@@ -203,13 +218,28 @@ export function secretsDrift(obs: ReachableObservation, declared: readonly Decla
     }
   }
   const declaredPaths = new Set(declared.map((s) => s.path));
+  const inScope = obs.files.filter((f) => dir === undefined || f.path.startsWith(`${dir}/`));
+  return [...reasons, ...strayFiles(obs, inScope, declaredPaths)];
+}
+
+/**
+ * Files under the secrets directory outside every given service directory:
+ * a service the catalog dropped, or something put there by hand. Only the
+ * apply removes them, so the reasons belong to the rebuild.
+ */
+export function orphanSecretsDrift(obs: ReachableObservation, serviceDirs: readonly string[]): string[] {
+  const orphans = obs.files.filter((f) => !serviceDirs.some((d) => f.path.startsWith(`${d}/`)));
+  return strayFiles(obs, orphans, new Set());
+}
+
+/** Of `files`, those that nobody declares, the last deploy did not write, and the live release does not keep for a rollback. */
+function strayFiles(obs: ReachableObservation, files: readonly ObservedFile[], declaredPaths: ReadonlySet<string>): string[] {
+  const written = new Set(obs.manifest.map((m) => m.path));
   // Left for the next successful switch to remove: a pending change, not drift.
-  const removals = new Set(obs.removals);
-  for (const f of obs.files) {
-    // A file the last deploy did not write and nobody declares.
-    if (!declaredPaths.has(f.path) && !manifest.has(f.path) && !removals.has(f.path)) reasons.push(`undeclared file in the secrets directory: ${f.path}`);
-  }
-  return reasons;
+  const kept = new Set(obs.appliedSecrets);
+  return files
+    .filter((f) => !declaredPaths.has(f.path) && !written.has(f.path) && !kept.has(f.path))
+    .map((f) => `undeclared file in the secrets directory: ${f.path}`);
 }
 
 /** `drift: <reason>`, the trigger entry of one reason. */

@@ -16,7 +16,18 @@ import {
   type HostHealthCheck,
   type HostPaths,
 } from "./commands";
-import { UNREACHABLE_REASON, bundleDrift, encodeRecord, secretsDrift, stageTriggers, type DeployStage, type Drift, type Observation } from "./drift";
+import {
+  UNREACHABLE_REASON,
+  bundleDrift,
+  encodeRecord,
+  orphanSecretsDrift,
+  secretsDrift,
+  secretsStage,
+  stageTriggers,
+  type DeployStage,
+  type Drift,
+  type Observation,
+} from "./drift";
 import { observeHost } from "./observe";
 
 /** The component's type token; part of every URN, so never rename it casually. */
@@ -72,6 +83,28 @@ export interface NixosHostArgs {
    * @default true
    */
   detectDrift?: boolean;
+  /**
+   * The component that owns each service's secret files, by service id, and
+   * its name. That service's secrets command is created as its child,
+   * `<name>-secrets`, so a rotation shows in `pulumi preview` on the service.
+   * A service not listed gets its command under the host, `<host>-<id>-secrets`.
+   * @example { mosquitto: { resource: mosquittoComponent, name: "mosquitto" } }
+   */
+  secretOwners?: Readonly<Record<string, SecretOwner>>;
+}
+
+/** A component that owns one service's secrets command. */
+export interface SecretOwner {
+  /** The parent of the command. */
+  resource: pulumi.Resource;
+  /** The parent's resource name; the command is named after it. */
+  name: string;
+}
+
+/** One service's secrets, the unit its secrets command writes. */
+interface ServiceSecrets {
+  id: string;
+  secrets: NixosHostSecret[];
 }
 
 /** A stage's triggers, and its record (base64) that the host keeps once the stage succeeds. */
@@ -91,6 +124,8 @@ interface HostPlan {
   port: number;
   user: string;
   secrets: NixosHostSecret[];
+  /** The secrets by service, sorted by service id; only services that have secrets. */
+  services: ServiceSecrets[];
   checks: readonly HostHealthCheck[];
   keepGenerations: number;
   healthTimeoutSeconds: number;
@@ -98,10 +133,21 @@ interface HostPlan {
 
 /**
  * Deploys the NixOS bundle and the secret files to the host over SSH, then
- * switches with health-checked rollback. Four remote commands, in order:
- * preflight (read-only), push (bundle staged as a release), secrets (files
- * written, consumers restarted), rebuild (switch, checks, rollback). Each runs
- * only when its inputs change, so an unchanged program runs nothing on the host.
+ * switches with health-checked rollback. Remote commands, in order: preflight
+ * (read-only), push (bundle staged as a release), one secrets command per
+ * service with secrets (its files written, its units restarted), rebuild
+ * (switch, checks, rollback). Each runs only when its inputs change, so an
+ * unchanged program runs nothing on the host, and a rotated secret re-runs
+ * only its service's command.
+ *
+ * @example
+ * new NixosHost("prod-host", {
+ *   connection: { host: "192.0.2.10", hostKey: "ssh-ed25519 AAAA...", privateKey },
+ *   bundle: bundleFromOutputs(renderOutputs(lab)),
+ *   secrets: enabledSecrets(lab).map((s) => ({ ...s, value: values.get(s.key)! })),
+ *   paths: lab.config.paths,
+ *   healthChecks: healthChecksFor(enabledServices(lab)),
+ * });
  */
 export class NixosHost extends pulumi.ComponentResource {
   /** Content hash of the declared bundle; the release's name on the host. */
@@ -112,8 +158,8 @@ export class NixosHost extends pulumi.ComponentResource {
   public readonly preflight: command.remote.Command;
   /** Streams the bundle to the host and keeps it as a release; applies nothing. */
   public readonly push: command.remote.Command;
-  /** Writes the secret files and restarts the units of the changed ones. */
-  public readonly secretFiles: command.remote.Command;
+  /** Per service id: writes that service's secret files and restarts its units when one changed. */
+  public readonly secretFiles: Readonly<Record<string, command.remote.Command>>;
   /** Links the release, runs nixos-rebuild switch and the health checks, rolls back on failure. */
   public readonly rebuild: command.remote.Command;
 
@@ -130,11 +176,16 @@ export class NixosHost extends pulumi.ComponentResource {
     const bundleBase = [`bundle ${plan.hash}`];
     const push = this.stage(observed, "push", pulumi.output(bundleBase), drift.system.apply((d) => d.bundle));
     const rebuild = this.stage(observed, "rebuild", pulumi.output(bundleBase), drift.system.apply((d) => [...d.bundle, ...d.system]));
-    const secrets = this.stage(observed, "secrets", this.secretTriggers(args, plan), drift.secrets);
+    const secrets = plan.services.map((svc) => ({
+      svc,
+      stage: this.stage(observed, secretsStage(svc.id), this.secretTriggers(args, svc), drift.secrets[svc.id]),
+    }));
 
-    this.preflight = this.createPreflight(name, plan, connection, [push, secrets, rebuild]);
+    this.preflight = this.createPreflight(name, plan, connection, [push, rebuild, ...secrets.map((s) => s.stage)]);
     this.push = this.createPush(name, plan, connection, push);
-    this.secretFiles = this.createSecrets(name, plan, connection, secrets);
+    this.secretFiles = Object.fromEntries(
+      secrets.map(({ svc, stage }) => [svc.id, this.createSecrets(name, plan, connection, svc, stage, args.secretOwners?.[svc.id])]),
+    );
     this.rebuild = this.createRebuild(name, plan, connection, rebuild);
 
     this.registerOutputs({ bundleHash: this.bundleHash, drift: this.drift });
@@ -164,19 +215,31 @@ export class NixosHost extends pulumi.ComponentResource {
     );
   }
 
-  private diagnose(plan: HostPlan, observed: pulumi.Output<Observation | null>): { system: pulumi.Output<Drift>; secrets: pulumi.Output<string[]> } {
+  /**
+   * Drift by the command that repairs it: the bundle and the system (the
+   * generation, failed units, files of services that have no secrets command)
+   * go to push and rebuild; a service's secret files go to its secrets command.
+   */
+  private diagnose(plan: HostPlan, observed: pulumi.Output<Observation | null>): { system: pulumi.Output<Drift>; secrets: Record<string, pulumi.Output<string[]>> } {
+    const serviceDirs = plan.services.map((svc) => serviceDir(plan.paths, svc.id));
     const system = observed.apply((obs): Drift => {
       if (obs === null) return { bundle: [], system: [], secrets: [] };
       if (!obs.reachable) return { bundle: [], system: [UNREACHABLE_REASON], secrets: [] };
-      return { ...bundleDrift(obs, plan.hash), secrets: [] };
+      const { bundle, system } = bundleDrift(obs, plan.hash);
+      return { bundle, system: [...system, ...orphanSecretsDrift(obs, serviceDirs)], secrets: [] };
     });
     // Values are compared in memory; only the reasons, which name keys, leave this function.
-    const secrets = pulumi.all([observed, pulumi.all(plan.secrets.map((s) => s.value))]).apply(([obs, values]) => {
-      if (obs === null || !obs.reachable) return [];
-      const declared = plan.secrets.map((s, i) => ({ key: s.key, path: s.path, group: s.group, mode: s.mode, sha256: sha256Hex(Buffer.from(values[i], "utf8")) }));
-      return secretsDrift(obs, declared);
-    });
-    return { system, secrets: pulumi.unsecret(secrets) };
+    const secrets = Object.fromEntries(
+      plan.services.map((svc) => {
+        const reasons = pulumi.all([observed, pulumi.all(svc.secrets.map((s) => s.value))]).apply(([obs, values]) => {
+          if (obs === null || !obs.reachable) return [];
+          const declared = svc.secrets.map((s, i) => ({ key: s.key, path: s.path, group: s.group, mode: s.mode, sha256: sha256Hex(Buffer.from(values[i], "utf8")) }));
+          return secretsDrift(obs, declared, serviceDir(plan.paths, svc.id));
+        });
+        return [svc.id, pulumi.unsecret(reasons)];
+      }),
+    );
+    return { system, secrets };
   }
 
   /**
@@ -188,7 +251,7 @@ export class NixosHost extends pulumi.ComponentResource {
     name: string,
     plan: HostPlan,
     observed: pulumi.Output<Observation | null>,
-    drift: { system: pulumi.Output<Drift>; secrets: pulumi.Output<string[]> },
+    drift: { system: pulumi.Output<Drift>; secrets: Record<string, pulumi.Output<string[]>> },
   ): pulumi.Output<string[]> {
     const warn = (reasons: string[]) => {
       if (reasons.length > 0) pulumi.log.warn(`${name}: the host changed outside Pulumi (pulumi up re-applies what is declared):\n  - ${reasons.join("\n  - ")}`, this);
@@ -202,15 +265,15 @@ export class NixosHost extends pulumi.ComponentResource {
       warn(reasons);
       return reasons;
     });
-    const secrets = drift.secrets.apply((reasons) => (warn(reasons), reasons));
-    return pulumi.unsecret(pulumi.all([system, secrets]).apply(([a, b]) => [...a, ...b]));
+    const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => (warn(r), r)));
+    return pulumi.unsecret(pulumi.all([system, ...secrets]).apply((all) => all.flat()));
   }
 
-  /** One entry per secret: key, HMAC of the value, group and mode. Never the value. */
-  private secretTriggers(args: NixosHostArgs, plan: HostPlan): pulumi.Output<string[]> {
-    const triggers = pulumi.all([args.connection.privateKey, pulumi.all(plan.secrets.map((s) => s.value))]).apply(([privateKey, values]) => {
+  /** One entry per secret of the service: key, HMAC of the value, group and mode. Never the value. */
+  private secretTriggers(args: NixosHostArgs, svc: ServiceSecrets): pulumi.Output<string[]> {
+    const triggers = pulumi.all([args.connection.privateKey, pulumi.all(svc.secrets.map((s) => s.value))]).apply(([privateKey, values]) => {
       const key = triggerKey(privateKey);
-      return plan.secrets.map((s, i) => secretTrigger(s, values[i], key));
+      return svc.secrets.map((s, i) => secretTrigger(s, values[i], key));
     });
     return pulumi.unsecret(triggers);
   }
@@ -262,27 +325,35 @@ export class NixosHost extends pulumi.ComponentResource {
     );
   }
 
-  private createSecrets(name: string, plan: HostPlan, connection: command.types.input.remote.ConnectionArgs, stage: pulumi.Output<StageInputs>): command.remote.Command {
+  private createSecrets(
+    name: string,
+    plan: HostPlan,
+    connection: command.types.input.remote.ConnectionArgs,
+    svc: ServiceSecrets,
+    stage: pulumi.Output<StageInputs>,
+    owner: SecretOwner | undefined,
+  ): command.remote.Command {
     const stdin = pulumi.secret(
-      pulumi.all(plan.secrets.map((s) => s.value)).apply((values) =>
+      pulumi.all(svc.secrets.map((s) => s.value)).apply((values) =>
         secretsStdin(
-          plan.secrets.map((s, i) => ({ spec: s, value: values[i] })),
+          plan.script,
+          svc.secrets.map((s, i) => ({ spec: s, value: values[i] })),
           plan.paths,
         ),
       ),
     );
     return new command.remote.Command(
-      `${name}-secrets`,
+      owner ? `${owner.name}-secrets` : `${name}-${svc.id}-secrets`,
       {
         connection,
-        create: stage.apply((s) => secretsCommand(plan.paths, plan.hash, s.record)),
+        create: stage.apply((s) => secretsCommand(plan.paths, svc.id, s.record)),
         stdin,
         triggers: stage.apply((s) => s.triggers),
         // stdout names keys and units only; stderr stays out of the log to be safe.
         logging: command.types.enums.remote.Logging.Stdout,
         addPreviousOutputInEnv: false,
       },
-      { parent: this, dependsOn: [this.preflight, this.push], additionalSecretOutputs: ["stdin"] },
+      { parent: owner?.resource ?? this, dependsOn: [this.preflight, this.push], additionalSecretOutputs: ["stdin"] },
     );
   }
 
@@ -292,13 +363,13 @@ export class NixosHost extends pulumi.ComponentResource {
       {
         connection,
         create: stage.apply((s) =>
-          applyCommand(plan.paths, plan.hash, { checks: plan.checks, keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds }, s.record),
+          applyCommand(plan.paths, plan.hash, applyOptions(plan), s.record),
         ),
         triggers: stage.apply((s) => s.triggers),
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
         addPreviousOutputInEnv: false,
       },
-      { parent: this, dependsOn: [this.preflight, this.push, this.secretFiles] },
+      { parent: this, dependsOn: [this.preflight, this.push, ...Object.values(this.secretFiles)] },
     );
   }
 }
@@ -312,6 +383,13 @@ export function planHost(args: NixosHostArgs): HostPlan {
   if (script === undefined) {
     throw new Error(`the bundle has no ${DEPLOY_SCRIPT_PATH}; pass the nixos/ part of renderOutputs(lab) (bundleFromOutputs), which copies nixos/deploy/ from the repository`);
   }
+  const secrets = sortedSecretSpecs(args.secrets, args.paths);
+  for (const s of secrets) {
+    if (!s.path.startsWith(`${serviceDir(args.paths, s.serviceId)}/`) || !s.key.startsWith(`${s.serviceId}.`)) {
+      throw new Error(`secret ${s.key}: a service's secret files live in its own directory ${serviceDir(args.paths, s.serviceId)}/, but its path is ${s.path}`);
+    }
+  }
+  const services = [...new Set(secrets.map((s) => s.serviceId))].sort().map((id) => ({ id, secrets: secrets.filter((s) => s.serviceId === id) }));
   const plan: HostPlan = {
     bundle: args.bundle,
     hash: bundleHash(args.bundle),
@@ -321,12 +399,23 @@ export function planHost(args: NixosHostArgs): HostPlan {
     hostKey,
     port,
     user: args.connection.user ?? "root",
-    secrets: sortedSecretSpecs(args.secrets, args.paths),
+    secrets,
+    services,
     checks: args.healthChecks,
     keepGenerations: args.keepGenerations ?? 10,
     healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
   };
-  // Build the apply command once here so bad checks or numbers throw before anything is declared.
-  applyCommand(plan.paths, plan.hash, { checks: plan.checks, keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds });
+  // Build the commands once here so bad checks, ids or numbers throw before anything is declared.
+  applyCommand(plan.paths, plan.hash, applyOptions(plan));
+  for (const svc of services) secretsCommand(plan.paths, svc.id);
   return plan;
+}
+
+function applyOptions(plan: HostPlan) {
+  return { checks: plan.checks, secretFiles: plan.secrets.map((s) => s.path), keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds };
+}
+
+/** Where one service's secret files live; its secrets command writes nothing else. */
+function serviceDir(paths: HostPaths, serviceId: string): string {
+  return `${paths.secretsDir}/${serviceId}`;
 }

@@ -8,14 +8,17 @@
 #   preflight  read-only: root login, the tools a deploy needs
 #   push <dir> <hash>
 #              keep an unpacked bundle as release <hash> once its hash checks out
-#   secrets <hash>
-#              write the secret files read from stdin (declared with release
-#              <hash>); restart the units of the ones whose content changed; no
-#              rebuild. Files no longer declared go at once when <hash> is the
-#              applied release, otherwise once the switch to it passes its checks
-#   apply <hash> [--check id:kind:port[:path]]...
+#   secrets --service <id>
+#              write one service's secret files, read from stdin after this
+#              script (bash -s), into <secrets-dir>/<id>/; restart the units of
+#              the ones whose content changed; no rebuild. A file of the service
+#              no longer declared goes at once, unless the live release declares
+#              it: then once a release without it is live and healthy
+#   apply <hash> [--check id:kind:port[:path]]... [--secret-file <path>]...
 #              link release <hash> as the bundle directory, nixos-rebuild switch,
 #              health checks, and on failure roll back the generation and the link.
+#              Once healthy, every file under the secrets directory that is not
+#              a --secret-file of the release is removed.
 #              It runs in its own session, detached from the SSH connection, and
 #              finishes (checks, rollback) even if that drops; the foreground
 #              streams its log and returns its status while the connection lasts
@@ -43,7 +46,9 @@ CHECK_TIMEOUT=5
 POLL_SECONDS=2
 RECORD=""
 DETACHED=""
+SERVICE=""
 CHECKS=()
+SECRET_FILES=()
 ARGS=()
 FAILED=()
 
@@ -76,11 +81,11 @@ read_state() {
 
 # Replace a state file atomically: write a temporary file, then rename it.
 write_state() {
-  local tmp
-  mkdir -p -- "$STATE_DIR"
-  tmp=$(mktemp -- "$STATE_DIR/.$1.XXXXXX")
+  local target="$STATE_DIR/$1" tmp
+  mkdir -p -- "${target%/*}"
+  tmp=$(mktemp -- "${target%/*}/.${target##*/}.XXXXXX")
   printf '%s\n' "$2" >"$tmp"
-  mv -f -T -- "$tmp" "$STATE_DIR/$1"
+  mv -f -T -- "$tmp" "$target"
 }
 
 # Replace a state file with a NUL-separated list, atomically.
@@ -254,11 +259,23 @@ write_secret() {
   if [[ $new_sum != "$old_sum" ]]; then WROTE=content; else WROTE=meta; fi
 }
 
+# The files the live release declares (state file applied-secrets, written by
+# a successful apply): a generation that may still run, or come back in a
+# rollback, reads them.
+applied_declares() {
+  local file=$1 entry
+  [[ -r $STATE_DIR/applied-secrets ]] || return 1
+  while IFS= read -r -d '' entry; do
+    [[ $entry == "$file" ]] && return 0
+  done <"$STATE_DIR/applied-secrets"
+  return 1
+}
+
 cmd_secrets() {
-  (($# == 1)) || die "usage: secrets <hash> (the release the secrets are declared with)"
-  local hash=$1
-  valid_hash "$hash"
+  (($# == 0)) || die "usage: secrets --service <id>, with the service's secrets on stdin"
+  [[ $SERVICE =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "secrets: --service must name a catalog service"
   take_lock
+  local dir="$SECRETS_DIR/$SERVICE"
   local header kind a b c d e f ended=0 i
   local -a keys=() paths=() groups=() modes=() units=() values=()
   IFS= read -r header || die "secrets: no input on stdin"
@@ -283,11 +300,12 @@ cmd_secrets() {
   done
   ((ended)) || die "secrets: the stream was cut before its end; nothing written"
 
-  # Check everything before writing anything.
+  # Check everything before writing anything. A service writes only its own
+  # directory, so one service's run can never touch another's files.
   local -A declared=()
   for i in "${!keys[@]}"; do
-    [[ ${keys[i]} =~ ^[a-z0-9][a-z0-9.-]*$ ]] || die "secrets: bad key ${keys[i]}"
-    [[ ${paths[i]} == "$SECRETS_DIR"/* && ${paths[i]} != *..* ]] || die "secrets: ${keys[i]}: ${paths[i]} is not under $SECRETS_DIR"
+    [[ ${keys[i]} =~ ^[a-z0-9][a-z0-9-]*\.[a-z0-9][a-z0-9.-]*$ && ${keys[i]} == "$SERVICE".* ]] || die "secrets: key ${keys[i]} does not belong to service $SERVICE"
+    [[ ${paths[i]} == "$dir"/* && ${paths[i]#"$dir"/} != */* && ${paths[i]} != *..* ]] || die "secrets: ${keys[i]}: ${paths[i]} is not a file in $dir"
     [[ ${groups[i]} =~ ^[a-z_][a-z0-9_-]*$ ]] || die "secrets: ${keys[i]}: bad group ${groups[i]}"
     [[ ${modes[i]} == 0400 || ${modes[i]} == 0440 ]] || die "secrets: ${keys[i]}: mode ${modes[i]} is not 0400 or 0440"
     printf '%s' "${values[i]}" | base64 -d >/dev/null 2>&1 || die "secrets: ${keys[i]}: the value is not valid base64; nothing written"
@@ -317,35 +335,29 @@ cmd_secrets() {
     manifest+=("${keys[i]}"$'\t'"$sum"$'\t'"${groups[i]}"$'\t'"${modes[i]}"$'\t'"${paths[i]}")
   done
 
-  # Files nobody declares any more (a removed secret, a stray temporary file).
-  local file
-  local -a undeclared=()
-  while IFS= read -r -d '' file; do
-    if [[ -z ${declared[$file]:-} ]]; then undeclared+=("$file"); fi
-  done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0 | sort -z)
-
   # What was written, for observe: hashes only, readable by root alone.
-  write_state secrets.manifest "$(printf '%s\n' "${manifest[@]}")"
-  chmod 0600 -- "$STATE_DIR/secrets.manifest"
-  write_state secrets.pending "$(printf '%s\n' "${PENDING[@]}")"
+  mkdir -p -- "$STATE_DIR/secrets.d"
+  chmod 0700 -- "$STATE_DIR/secrets.d"
+  write_state "secrets.d/$SERVICE.manifest" "$(printf '%s\n' "${manifest[@]}")"
+  write_state "secrets.d/$SERVICE.pending" "$(printf '%s\n' "${PENDING[@]}")"
 
-  # An undeclared secret belongs to a service the declared bundle dropped. The
-  # running generation may still use it, and so does the one a failed switch
-  # rolls back to: it goes when the switch to release $hash has passed its
-  # checks (cmd_apply). When $hash is already the applied release, no such
-  # switch follows and nothing running declares the file: it goes now.
-  write_list secrets.remove "${undeclared[@]}"
-  if [[ $(read_state applied-release) == "$hash" && $(current_release) == "$hash" ]]; then
-    remove_undeclared
-  else
-    for file in "${undeclared[@]}"; do
-      log "secrets: $file is no longer declared; it is removed once release $hash is live and passes its health checks"
-    done
-  fi
-  find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
+  # A file in this service's directory that it no longer declares. If the
+  # live release declares it, the running generation reads it, and so does
+  # the one a failed switch rolls back to: it goes when a release that drops
+  # it is live and healthy (cmd_apply). Otherwise nothing uses it: it goes now.
+  local file
+  while IFS= read -r -d '' file; do
+    [[ -z ${declared[$file]:-} ]] || continue
+    if applied_declares "$file"; then
+      log "secrets: $file is no longer declared; it is removed once a release without it is live and passes its health checks"
+    else
+      rm -f -- "$file"
+      log "secrets: removed $file, which is no longer declared"
+    fi
+  done < <(find "$dir" -mindepth 1 ! -type d -print0 | sort -z)
 
   if ((${#changed[@]} == 0)); then
-    log "secrets: ${#keys[@]} files already up to date; nothing restarted"
+    log "secrets: ${#keys[@]} files of $SERVICE already up to date; nothing restarted"
     return 0
   fi
   log "secrets: new values for ${changed[*]}"
@@ -360,50 +372,58 @@ cmd_secrets() {
   ((${#failed[@]} == 0)) || die "secrets: files written, but restarting ${failed[*]} failed"
 }
 
-# Remove the files the last secrets run found undeclared (state file
-# secrets.remove), once no generation that may use them can come back. A file
-# the manifest declares again, or one outside the secrets directory, stays.
+# Once release <hash> is live and healthy: record the secret files it declares
+# (--secret-file) and remove every other file under the secrets directory,
+# with the records of services that have no files left. No generation that
+# may use a removed file can come back now.
 remove_undeclared() {
-  local list="$STATE_DIR/secrets.remove" file _k _s _g _m
+  local file manifest service
   local -A keep=()
-  [[ -s $list ]] || return 0
-  if [[ -r $STATE_DIR/secrets.manifest ]]; then
-    while IFS=$'\t' read -r _k _s _g _m file; do
-      if [[ -n $file ]]; then keep[$file]=1; fi
-    done <"$STATE_DIR/secrets.manifest"
-  fi
-  while IFS= read -r -d '' file; do
-    [[ $file == "$SECRETS_DIR"/* && $file != *..* && -z ${keep[$file]:-} ]] || continue
-    if [[ -L $file || (-e $file && ! -d $file) ]]; then
+  for file in "${SECRET_FILES[@]}"; do keep[$file]=1; done
+  write_list applied-secrets "${SECRET_FILES[@]}"
+  if [[ -d $SECRETS_DIR ]]; then
+    while IFS= read -r -d '' file; do
+      [[ -z ${keep[$file]:-} ]] || continue
       rm -f -- "$file"
       log "secrets: removed $file, which is no longer declared"
+    done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0 | sort -z)
+    find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
+  fi
+  for manifest in "$STATE_DIR"/secrets.d/*.manifest; do
+    [[ -e $manifest ]] || continue
+    service=${manifest##*/}
+    service=${service%.manifest}
+    if [[ ! -d $SECRETS_DIR/$service ]]; then
+      rm -f -- "$manifest" "$STATE_DIR/secrets.d/$service.pending" "$STATE_DIR/record.secrets.$service"
     fi
-  done <"$list"
-  rm -f -- "$list"
-  find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
+  done
 }
 
 # After a switch, hand the files whose group did not exist yet to that group,
 # and restart their consumers, which could not read them until now.
 finish_pending() {
-  local file="$STATE_DIR/secrets.pending" key path group mode units unit
+  local file key path group mode units unit
   local -a left=() restart=() unit_list=()
-  [[ -s $file ]] || return 0
-  while IFS=$'\t' read -r key path group mode units; do
-    [[ -n $key ]] || continue
-    if [[ -f $path ]] && getent group "$group" >/dev/null; then
-      chown "root:$group" -- "$path"
-      chmod "$mode" -- "$path"
-      log "secrets: $key is now readable by group $group"
-      if [[ $units != - ]]; then
-        IFS=, read -r -a unit_list <<<"$units"
-        restart+=("${unit_list[@]}")
+  for file in "$STATE_DIR"/secrets.d/*.pending; do
+    [[ -s $file ]] || continue
+    left=()
+    while IFS=$'\t' read -r key path group mode units; do
+      [[ -n $key ]] || continue
+      if [[ -f $path ]] && getent group "$group" >/dev/null; then
+        chown "root:$group" -- "$path"
+        chmod "$mode" -- "$path"
+        log "secrets: $key is now readable by group $group"
+        if [[ $units != - ]]; then
+          IFS=, read -r -a unit_list <<<"$units"
+          restart+=("${unit_list[@]}")
+        fi
+      else
+        left+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
       fi
-    else
-      left+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
-    fi
-  done <"$file"
-  write_state secrets.pending "$(printf '%s\n' "${left[@]}")"
+    done <"$file"
+    file=${file#"$STATE_DIR"/}
+    write_state "$file" "$(printf '%s\n' "${left[@]}")"
+  done
   while IFS= read -r unit; do
     [[ -n $unit ]] || continue
     # restart, not try-restart: the unit may have failed to start without the file.
@@ -591,6 +611,7 @@ run_detached() {
 
 # In the detached apply: record the exit status next to the output, whatever
 # ends it (success, die, a failed command under errexit).
+# shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
 detached_exit() {
   local status=$?
   printf '%s\n' "$status" >"$DETACHED.status.tmp" && mv -f -T -- "$DETACHED.status.tmp" "$DETACHED.status"
@@ -626,20 +647,22 @@ cmd_observe() {
   printf 'applied-release\t%s\n' "$(read_state applied-release)"
   printf 'deployed-generation\t%s\n' "$(read_state deployed-generation)"
   printf 'generation\t%s\n' "$(generation)"
-  if [[ -r $STATE_DIR/secrets.manifest ]]; then
+  for file in "$STATE_DIR"/secrets.d/*.manifest; do
+    [[ -r $file ]] || continue
     while IFS= read -r line; do
       if [[ -n $line ]]; then printf 'manifest\t%s\n' "$line"; fi
-    done <"$STATE_DIR/secrets.manifest"
-  fi
-  if [[ -r $STATE_DIR/secrets.pending ]]; then
+    done <"$file"
+  done
+  for file in "$STATE_DIR"/secrets.d/*.pending; do
+    [[ -r $file ]] || continue
     while IFS= read -r line; do
       if [[ -n $line ]]; then printf 'pending\t%s\n' "$line"; fi
-    done <"$STATE_DIR/secrets.pending"
-  fi
-  if [[ -s $STATE_DIR/secrets.remove ]]; then
+    done <"$file"
+  done
+  if [[ -s $STATE_DIR/applied-secrets ]]; then
     while IFS= read -r -d '' line; do
-      printf 'remove\t%s\n' "$line"
-    done <"$STATE_DIR/secrets.remove"
+      printf 'applied-secret\t%s\n' "$line"
+    done <"$STATE_DIR/applied-secrets"
   fi
   if [[ -d $SECRETS_DIR ]]; then
     while IFS= read -r -d '' file; do
@@ -649,8 +672,10 @@ cmd_observe() {
       printf 'file\t%s\t%s\t%s\n' "${sum:-unreadable}" "$meta" "$file"
     done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0 | sort -z)
   fi
-  for stage in push secrets rebuild; do
-    if [[ -r $STATE_DIR/record.$stage ]]; then printf 'record\t%s\t%s\n' "$stage" "$(read_state "record.$stage")"; fi
+  for file in "$STATE_DIR"/record.*; do
+    [[ -r $file ]] || continue
+    stage=${file##*/record.}
+    printf 'record\t%s\t%s\n' "$stage" "$(read_state "record.$stage")"
   done
   systemctl list-units --state=failed --plain --no-legend --no-pager 2>/dev/null | while read -r line _; do
     if [[ -n $line ]]; then printf 'failed-unit\t%s\n' "$line"; fi
@@ -671,6 +696,8 @@ main() {
     --keep) KEEP=${2:?--keep needs a value} && shift 2 ;;
     --timeout) TIMEOUT=${2:?--timeout needs a value} && shift 2 ;;
     --check) CHECKS+=("${2:?--check needs a value}") && shift 2 ;;
+    --secret-file) SECRET_FILES+=("${2:?--secret-file needs a value}") && shift 2 ;;
+    --service) SERVICE=${2:?--service needs a value} && shift 2 ;;
     --record) RECORD=${2:?--record needs a value} && shift 2 ;;
     --detached) DETACHED=${2:?--detached needs a value} && shift 2 ;;
     -*) die "unknown option $1" ;;
@@ -681,6 +708,10 @@ main() {
   [[ $KEEP =~ ^[1-9][0-9]*$ ]] || die "--keep must be a whole number of at least 1"
   [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a whole number of seconds"
   [[ $RECORD =~ ^[A-Za-z0-9+/=]*$ ]] || die "--record must be base64"
+  local file
+  for file in "${SECRET_FILES[@]}"; do
+    [[ $file == "$SECRETS_DIR"/*/* && $file != *..* ]] || die "--secret-file $file is not a service's file under $SECRETS_DIR"
+  done
   if [[ -n $DETACHED ]]; then
     # Internal: set by run_detached for the process it starts.
     [[ $cmd == apply && $DETACHED == "$(apply_log_dir)"/* && $DETACHED != *..* ]] || die "--detached is internal to apply"
@@ -694,9 +725,10 @@ main() {
     cmd_push "${ARGS[@]}"
     save_record push
     ;;
+  # Read after the script on stdin (bash -s): the service's secrets stream.
   secrets)
     cmd_secrets "${ARGS[@]}"
-    save_record secrets
+    save_record "secrets.$SERVICE"
     ;;
   apply)
     ((${#ARGS[@]} == 1)) || die "usage: apply [--check id:kind:port[:path]]... <hash>"
@@ -715,4 +747,6 @@ main() {
   esac
 }
 
-main "$@"
+# One line, parsed whole before it runs: when the script arrives on stdin,
+# nothing after the stream it reads can ever run as commands.
+main "$@"; exit

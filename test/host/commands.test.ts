@@ -86,22 +86,30 @@ describe("the commands", () => {
   it("the rebuild command lists checks in a stable order, so reordering services changes nothing", () => {
     const a = applyCommand(paths, HASH, {
       checks: [{ id: "b", kind: "tcp", port: 2 }, { id: "a", kind: "http", port: 1, path: "/x" }],
+      secretFiles: [`${paths.secretsDir}/b/key`, `${paths.secretsDir}/a/key`],
       keepGenerations: 10,
       healthTimeoutSeconds: 120,
     });
     const b = applyCommand(paths, HASH, {
       checks: [{ id: "a", kind: "http", port: 1, path: "/x" }, { id: "b", kind: "tcp", port: 2 }],
+      secretFiles: [`${paths.secretsDir}/a/key`, `${paths.secretsDir}/b/key`],
       keepGenerations: 10,
       healthTimeoutSeconds: 120,
     });
     expect(a).toBe(b);
     expect(a).toContain("--check a:http:1:/x --check b:tcp:2");
-    expect(() => applyCommand(paths, HASH, { checks: [], keepGenerations: 0, healthTimeoutSeconds: 1 })).toThrow(/keepGenerations/);
-    expect(() => applyCommand(paths, HASH, { checks: [{ id: "x", kind: "http", port: 1, path: "/a b" }], keepGenerations: 1, healthTimeoutSeconds: 1 })).toThrow(/x: path/);
+    expect(a).toContain(`--secret-file ${paths.secretsDir}/a/key --secret-file ${paths.secretsDir}/b/key`);
+    expect(() => applyCommand(paths, HASH, { checks: [], secretFiles: [], keepGenerations: 0, healthTimeoutSeconds: 1 })).toThrow(/keepGenerations/);
+    expect(() => applyCommand(paths, HASH, { checks: [{ id: "x", kind: "http", port: 1, path: "/a b" }], secretFiles: [], keepGenerations: 1, healthTimeoutSeconds: 1 })).toThrow(/x: path/);
   });
 
-  it("the secrets command carries no value: values travel on stdin only", () => {
-    expect(secretsCommand(paths, HASH)).toBe(`bash /var/lib/homelab/state/releases/${HASH}/deploy/homelab-deploy.sh secrets --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state ${HASH}`);
+  it("the rebuild command refuses a secret file outside the secrets directory", () => {
+    expect(() => applyCommand(paths, HASH, { checks: [], secretFiles: ["/etc/shadow"], keepGenerations: 1, healthTimeoutSeconds: 1 })).toThrow(/"\/etc\/shadow" is not under paths.secretsDir/);
+  });
+
+  it("a service's secrets command names the service and no value or release: values travel on stdin only", () => {
+    expect(secretsCommand(paths, "mosquitto")).toBe("bash -s -- secrets --service mosquitto --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state");
+    expect(() => secretsCommand(paths, "../etc")).toThrow(/not a catalog service id/);
   });
 
   it("paths must be absolute and plain", () => {
@@ -149,9 +157,10 @@ describe("secrets on stdin and in triggers", () => {
     units: ["b.service", "a.service"],
   });
 
-  it("the stream has a header, one base64 record per secret sorted by key, and a count trailer", () => {
-    const text = secretsStdin([{ spec: spec("z.b"), value: "two\nlines" }, { spec: spec("a.b", "hass"), value: "" }], paths);
-    const lines = text.trimEnd().split("\n");
+  it("the stream follows the script, with a header, one base64 record per secret sorted by key, and a count trailer", () => {
+    const text = secretsStdin("echo script", [{ spec: spec("z.b"), value: "two\nlines" }, { spec: spec("a.b", "hass"), value: "" }], paths);
+    expect(text.startsWith("echo script\n")).toBe(true);
+    const lines = text.slice("echo script\n".length).trimEnd().split("\n");
     expect(lines[0]).toBe("homelab-secrets v1");
     expect(lines[1].split("\t")).toEqual(["secret", "a.b", `${paths.secretsDir}/a/b`, "hass", "0440", "a.service,b.service", ""]);
     expect(lines[2].split("\t")[6]).toBe(Buffer.from("two\nlines").toString("base64"));

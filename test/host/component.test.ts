@@ -50,10 +50,11 @@ describe("the NixosHost component under strict mocks", () => {
     expect(run.host.bundleHash).toBe(bundleHash(bundle));
   });
 
-  it("declares four remote commands named after the component, each pinned to the host key", async () => {
+  it("declares preflight, push, one secrets command per service with secrets, and rebuild, each pinned to the host key", async () => {
     const run = await runProgram(NixosHost, args(), "lab-a");
-    expect([...run.commands.keys()]).toEqual(expect.arrayContaining(["preflight", "push", "secrets", "rebuild"]));
-    expect(run.commands.size).toBe(4);
+    const withSecrets = [...new Set(hostSecrets(lab, secretValues(lab)).map((s) => s.serviceId))].sort();
+    expect(withSecrets.length, "the test lab has several services with secrets").toBeGreaterThan(2);
+    expect([...run.commands.keys()]).toEqual(["preflight", "push", ...withSecrets.map((id) => `secrets.${id}`), "rebuild"]);
     for (const [stage, inputs] of run.commands) {
       const connection = plain(inputs.connection) as Record<string, unknown>;
       expect(connection.hostKey, stage).toBe(HOST_KEY);
@@ -74,21 +75,34 @@ describe("the NixosHost component under strict mocks", () => {
   it("secret values reach only the secrets stdin, which is a Pulumi secret", async () => {
     const run = await runProgram(NixosHost, args(), "lab-c");
     const values = [...secretValues(lab).values()];
-    expect(isSecretValue(run.commands.get("secrets")!.stdin)).toBe(true);
+    expect(isSecretValue(run.commands.get("secrets.mosquitto")!.stdin)).toBe(true);
     for (const [stage, inputs] of run.commands) {
       const { stdin, connection: _connection, ...rest } = inputs;
-      const visible = JSON.stringify(rest) + (stage === "secrets" ? "" : JSON.stringify(stdin));
+      const visible = JSON.stringify(rest) + (stage.startsWith("secrets.") ? "" : JSON.stringify(stdin));
       for (const v of values) expect(visible.includes(v.split("\n")[0]), `${stage} shows a value`).toBe(false);
     }
   });
 
-  it("a changed secret value changes only the secrets triggers (and the preflight fingerprint)", async () => {
+  it("a changed secret value changes only its service's secrets command (and the preflight fingerprint)", async () => {
     const a = await runProgram(NixosHost, args(), "lab-d");
     const b = await runProgram(NixosHost, args({ secrets: hostSecrets(lab, secretValues(lab, { "mosquitto.password": "new" })) }), "lab-d");
-    for (const stage of ["push", "rebuild"]) expect(JSON.stringify(b.commands.get(stage)), stage).toBe(JSON.stringify(a.commands.get(stage)));
-    const ta = plain(a.commands.get("secrets")!.triggers) as string[];
-    const tb = plain(b.commands.get("secrets")!.triggers) as string[];
+    const changed = [...a.commands.keys()].filter((stage) => JSON.stringify(b.commands.get(stage)) !== JSON.stringify(a.commands.get(stage)));
+    expect(changed).toEqual(["preflight", "secrets.mosquitto"]);
+    const ta = plain(a.commands.get("secrets.mosquitto")!.triggers) as string[];
+    const tb = plain(b.commands.get("secrets.mosquitto")!.triggers) as string[];
     expect(tb.filter((t) => !ta.includes(t))).toEqual([expect.stringMatching(/^mosquitto\.password value=/)]);
-    expect(JSON.stringify(b.commands.get("preflight")!.triggers)).not.toBe(JSON.stringify(a.commands.get("preflight")!.triggers));
+  });
+
+  it("a changed bundle leaves every service's secrets command as it is", async () => {
+    const a = await runProgram(NixosHost, args(), "lab-e");
+    const b = await runProgram(NixosHost, args({ bundle: testBundle({ "modules/extra.nix": "{ }\n" }) }), "lab-e");
+    const changed = [...a.commands.keys()].filter((stage) => JSON.stringify(b.commands.get(stage)) !== JSON.stringify(a.commands.get(stage)));
+    expect(changed).toEqual(["preflight", "push", "rebuild"]);
+  });
+
+  it("refuses a secret whose file is not in its own service's directory", () => {
+    const [first, ...rest] = hostSecrets(lab, secretValues(lab));
+    const misplaced = { ...first, path: `${paths.secretsDir}/other-service/${first.name}` };
+    expect(() => new NixosHost("misplaced", args({ secrets: [misplaced, ...rest] }))).toThrow(new RegExp(`secret ${first.key}: .*own directory`));
   });
 });

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
@@ -41,7 +41,8 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const result = await engine.up(first);
     expect(result.failed?.result.stderr ?? "", "no stage fails").toBe("");
     if (process.env.HOMELAB_SHOW_DEPLOY) for (const s of result.steps) console.log(`--- ${s.stage}\n${s.result.stdout}${s.result.stderr}`);
-    expect(result.steps.map((s) => `${s.stage}:${s.op}`)).toEqual(["preflight:create", "push:create", "secrets:create", "rebuild:create"]);
+    expect(result.steps.map((s) => `${s.stage}:${s.op}`)).toEqual([...first.commands.keys()].map((stage) => `${stage}:create`));
+    expect([...first.commands.keys()]).toEqual(["preflight", "push", "secrets.dashboard", "secrets.home-assistant", "secrets.mosquitto", "secrets.transmission", "rebuild"]);
 
     const hash = bundleHash(testBundle());
     expect(readlinkSync(host.paths.bundleDir)).toBe(`${host.paths.stateDir}/releases/${hash}`);
@@ -67,12 +68,12 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
 
   it("the program never puts a secret value on a command line, in triggers or in the logs", async () => {
     const values = [...secretValues(lab).values()];
-    const secretsInputs = first.commands.get("secrets")!;
+    const secretsInputs = first.commands.get("secrets.mosquitto")!;
     expect(isSecretValue(secretsInputs.stdin), "the secrets stdin is a Pulumi secret").toBe(true);
     // The private key makes the whole connection a secret.
     expect(isSecretValue(first.commands.get("push")!.connection), "the connection (private key) is a Pulumi secret").toBe(true);
     for (const [stage, inputs] of first.commands) {
-      const visible = JSON.stringify({ ...inputs, stdin: stage === "secrets" ? undefined : inputs.stdin, connection: undefined });
+      const visible = JSON.stringify({ ...inputs, stdin: stage.startsWith("secrets.") ? undefined : inputs.stdin, connection: undefined });
       for (const v of values) for (const line of v.split("\n")) expect(visible.includes(line), `${stage} shows a secret value`).toBe(false);
     }
     const logs = [...host.sshLog(), ...host.hostLog()].join("\n");
@@ -102,14 +103,17 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
 
   it("a secret-only change rewrites that file and restarts only its consumers, with no rebuild", async () => {
     const before = host.hostLog().length;
+    const others = enabledSecrets(lab).filter((s) => s.serviceId !== "mosquitto");
+    const mtimes = () => others.map((s) => statSync(s.path).mtimeMs);
+    const othersBefore = mtimes();
     const values = secretValues(lab, { "mosquitto.password": "a brand new password" });
     const run = await runProgram(NixosHost, args({ values }));
-    expect(engine.plan(run).get("push")).toBe("same");
-    expect(engine.plan(run).get("rebuild")).toBe("same");
-    expect(engine.plan(run).get("secrets")).toBe("replace");
+    const changed = [...engine.plan(run)].filter(([, op]) => op !== "same");
+    expect(changed).toEqual([["preflight", "replace"], ["secrets.mosquitto", "replace"]]);
     const result = await engine.up(run);
     expect(result.failed?.result.stderr ?? "").toBe("");
-    expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "secrets"]);
+    expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "secrets.mosquitto"]);
+    expect(mtimes(), "no other service's file was rewritten").toEqual(othersBefore);
 
     const mosquitto = enabledSecrets(lab).find((s) => s.key === "mosquitto.password")!;
     expect(readFileSync(mosquitto.path, "utf8")).toBe("a brand new password");
@@ -117,7 +121,7 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const log = newHostLog(before).filter((l) => !l.startsWith("systemctl list-units"));
     expect(log).toEqual(["systemctl try-restart -- mosquitto.service"]);
     // The trigger names the key and carries an HMAC, never the value.
-    const triggers = plain(run.commands.get("secrets")!.triggers) as string[];
+    const triggers = plain(run.commands.get("secrets.mosquitto")!.triggers) as string[];
     expect(triggers.find((t) => t.startsWith("mosquitto.password "))).toMatch(/^mosquitto\.password value=[0-9a-f]{16} group=mosquitto mode=0440$/);
     expect(JSON.stringify(triggers)).not.toContain("brand new");
     first = run;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bundleDrift, encodeRecord, parseObservation, secretsDrift, stageTriggers, type DeclaredSecretFile } from "../../components/host/drift";
+import { bundleDrift, encodeRecord, orphanSecretsDrift, parseObservation, secretsDrift, stageTriggers, type DeclaredSecretFile } from "../../components/host/drift";
 
 const H = "1".repeat(64);
 const OTHER = "2".repeat(64);
@@ -75,13 +75,33 @@ describe("what counts as drift", () => {
     expect(secretsDrift(parseObservation(observe(inSync)), [])).toEqual([]);
   });
 
-  it("a file the secrets stage left for the next successful switch to remove is pending, not drift; a stray one is drift", () => {
+  it("a file the live release still declares is a pending removal, not drift; a stray one is drift", () => {
     const leftover = `${S}/transmission/rpc-password`;
     const lines = [...inSync, `file	${"d".repeat(64)}	root	transmission	440	${leftover}`];
     expect(secretsDrift(parseObservation(observe(lines)), declared)).toEqual([`undeclared file in the secrets directory: ${leftover}`]);
-    const obs = parseObservation(observe([...lines, `remove	${leftover}`]));
-    expect(obs.removals).toEqual([leftover]);
+    const obs = parseObservation(observe([...lines, `applied-secret	${leftover}`]));
+    expect(obs.appliedSecrets).toEqual([leftover]);
     expect(secretsDrift(obs, declared)).toEqual([]);
+  });
+
+  it("a service's drift counts only the files in its own directory", () => {
+    const stray = `${S}/jellyfin/api-key`;
+    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	root	400	${stray}`]));
+    expect(secretsDrift(obs, declared, `${S}/mosquitto`)).toEqual([]);
+    expect(secretsDrift(obs, [], `${S}/jellyfin`)).toEqual([`undeclared file in the secrets directory: ${stray}`]);
+  });
+
+  it("a file outside every service directory that has secrets is drift for the rebuild, which removes it", () => {
+    const orphan = `${S}/dropped/token`;
+    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	root	400	${orphan}`]));
+    expect(orphanSecretsDrift(obs, [`${S}/mosquitto`])).toEqual([`undeclared file in the secrets directory: ${orphan}`]);
+    expect(orphanSecretsDrift(obs, [`${S}/mosquitto`, `${S}/dropped`])).toEqual([]);
+  });
+
+  it("each service's secrets stage keeps a record of its own", () => {
+    const record = encodeRecord({ base: "b", drift: [] });
+    const obs = parseObservation(observe([`record	secrets.mosquitto	${record}`, `record	secrets.../x	${record}`]));
+    expect(Object.keys(obs.records)).toEqual(["secrets.mosquitto"]);
   });
 });
 

@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
@@ -23,6 +23,7 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
 
   const args = (o: Parameters<typeof hostArgs>[4] = {}) => hostArgs(host.target(), host.paths, lab, listeners, o);
   const triggers = (run: ProgramRun, stage: string) => plain(run.commands.get(stage)!.triggers) as string[];
+  const secretStages = (run: ProgramRun) => [...run.commands.keys()].filter((s) => s.startsWith("secrets."));
   const preview = async (o: Parameters<typeof hostArgs>[4] = {}) => {
     installMocks(true);
     return runProgram(NixosHost, args(o));
@@ -38,7 +39,7 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
   const expectNoChange = async () => {
     const run = await preview();
     expect(run.drift).toEqual([]);
-    expect(Object.fromEntries(engine.plan(run)), "every stage unchanged").toEqual({ preflight: "same", push: "same", secrets: "same", rebuild: "same" });
+    expect([...engine.plan(run)].filter(([, op]) => op !== "same"), "every stage unchanged").toEqual([]);
     return run;
   };
 
@@ -50,7 +51,7 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await up();
     baseline = await preview();
     expect(baseline.drift).toEqual([]);
-    expect([...engine.plan(baseline).values()], "a preview right after the first deploy shows no change").toEqual(["same", "same", "same", "same"]);
+    expect([...engine.plan(baseline)].filter(([, op]) => op !== "same"), "a preview right after the first deploy shows no change").toEqual([]);
   });
 
   afterEach(() => {
@@ -87,7 +88,7 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     expect(run.drift).toEqual([reason]);
     expect(triggers(run, "push")).toContain(`drift: ${reason}`);
     expect(triggers(run, "rebuild")).toContain(`drift: ${reason}`);
-    expect(engine.plan(run).get("secrets")).toBe("same");
+    expect(secretStages(run).every((s) => engine.plan(run).get(s) === "same")).toBe(true);
     expect(engine.plan(run).get("push")).toBe("replace");
     expect(warnings.join("\n")).toContain(reason);
 
@@ -105,10 +106,9 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     const run = await preview();
     const reason = "secret file mosquitto.password on host differs from declared";
     expect(run.drift).toEqual([reason]);
-    expect(triggers(run, "secrets")).toContain(`drift: ${reason}`);
-    expect(engine.plan(run).get("push")).toBe("same");
-    expect(engine.plan(run).get("rebuild")).toBe("same");
-    expect(JSON.stringify(run.commands.get("secrets")!.triggers)).not.toContain("changed by hand");
+    expect(triggers(run, "secrets.mosquitto")).toContain(`drift: ${reason}`);
+    expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s), "only mosquitto's secrets (and the preflight) re-run").toEqual(["preflight", "secrets.mosquitto"]);
+    expect(JSON.stringify(run.commands.get("secrets.mosquitto")!.triggers)).not.toContain("changed by hand");
 
     const hostBefore = host.hostLog().length;
     await up();
@@ -117,16 +117,23 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await expectNoChange();
   });
 
-  it("a secret file with another mode, and a stray file, show as drift too", async () => {
+  it("a secret file with another mode, and stray files, show as drift on the command that repairs each", async () => {
     const secret = enabledSecrets(lab).find((s) => s.key === "transmission.rpc-password")!;
     chmodSync(secret.path, 0o644);
-    writeFileSync(join(host.paths.secretsDir, "stray"), "left here");
+    const stray = join(host.paths.secretsDir, "stray");
+    const strayInService = join(host.paths.secretsDir, "mosquitto", "stray");
+    writeFileSync(stray, "left here");
+    writeFileSync(strayInService, "left here");
     const run = await preview();
-    expect(run.drift).toEqual([
-      "secret file transmission.rpc-password on host has owner root:transmission mode 0644, declared root:transmission mode 0440",
-      `undeclared file in the secrets directory: ${join(host.paths.secretsDir, "stray")}`,
-    ]);
+    const modeReason = "secret file transmission.rpc-password on host has owner root:transmission mode 0644, declared root:transmission mode 0440";
+    expect(run.drift).toEqual([`undeclared file in the secrets directory: ${stray}`, `undeclared file in the secrets directory: ${strayInService}`, modeReason]);
+    expect(triggers(run, "secrets.transmission")).toContain(`drift: ${modeReason}`);
+    expect(triggers(run, "secrets.mosquitto")).toContain(`drift: undeclared file in the secrets directory: ${strayInService}`);
+    // Outside every service's directory: only the apply removes it.
+    expect(triggers(run, "rebuild")).toContain(`drift: undeclared file in the secrets directory: ${stray}`);
     await up();
+    expect(existsSync(stray)).toBe(false);
+    expect(existsSync(strayInService)).toBe(false);
     await expectNoChange();
   });
 
@@ -165,7 +172,8 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     const run = await preview({ bundle: testBundle({ "modules/new.nix": "{ }\n" }), values: secretValues(lab, { "dashboard.hass-token": "rotated" }) });
     expect(run.drift).toEqual([]);
     expect(engine.plan(run).get("push")).toBe("replace");
-    expect(engine.plan(run).get("secrets")).toBe("replace");
+    expect(engine.plan(run).get("secrets.dashboard")).toBe("replace");
+    expect(engine.plan(run).get("secrets.mosquitto")).toBe("same");
     expect(warnings).toEqual([]);
   });
 

@@ -96,7 +96,7 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
   it("exports the API clients' Access service tokens only as a secret output", () => {
     const tokens = run.byType(":ZeroTrustAccessServiceToken").map((t) => t.name);
     // Staging runs neither LiteLLM nor Ollama.
-    const expected = stack === "prod" ? [`edge-${stack}-access-litellm-token`, `edge-${stack}-access-ollama-token`] : [];
+    const expected = stack === "prod" ? ["litellm-token", "ollama-token"] : [];
     expect(tokens.sort()).toEqual(expected);
     expect(run.secretOutputs).toContain("accessServiceTokens");
   });

@@ -11,11 +11,9 @@ export interface Registered {
 
 /** Resource types the program may declare; anything else is a bug the mocks catch. */
 const KNOWN_TYPES = new Set([
-  "homelab:cloudflare:Edge",
+  "homelab:index:Homelab",
+  "homelab:service:Service",
   "homelab:cloudflare:Tunnel",
-  "homelab:cloudflare:Access",
-  "homelab:cloudflare:Routes",
-  "homelab:cloudflare:DocsSite",
   "homelab:host:NixosHost",
   "pulumi:providers:cloudflare",
   "random:index/randomBytes:RandomBytes",

@@ -15,8 +15,19 @@ export const DEPLOY_CONFIG = {
   "homelab:detectDrift": "false",
 };
 
+/** A resource as the engine sees it: its URN and its parent's URN ("" for the top). */
+export interface TreeNode {
+  type: string;
+  name: string;
+  urn: string;
+  parent: string;
+  custom: boolean;
+}
+
 export interface ProgramRun {
   registered: Registered[];
+  /** Every resource in the order the program registered it, with its parent. */
+  tree: TreeNode[];
   outputs: Record<string, unknown>;
   /** Names of the stack outputs that are Pulumi secrets. */
   secretOutputs: string[];
@@ -33,6 +44,7 @@ export async function runProgram(stack: string, extra: Record<string, string> = 
   vi.resetModules();
   const runtime = await import("@pulumi/pulumi/runtime");
   await runtime.setMocks(strictMocks(registered), "homelab", stack, true);
+  const tree = recordTree(runtime.getMonitor());
   runtime.setAllConfig(stackConfig(ROOT, stack, extra), secretKeys);
   const mod = await import("../../index");
   const exported = (await (mod as unknown as { default?: Promise<Record<string, unknown>> }).default) ?? (await (mod as unknown as Promise<Record<string, unknown>>));
@@ -48,5 +60,34 @@ export async function runProgram(stack: string, extra: Record<string, string> = 
     if (await (out as unknown as { isSecret: Promise<boolean> }).isSecret) secretOutputs.push(k);
   }
   await (runtime as unknown as { disconnect(): Promise<void> }).disconnect();
-  return { registered, outputs, secretOutputs, byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)) };
+  return { registered, tree, outputs, secretOutputs, byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)) };
+}
+
+type RegisterCallback = (err: Error | null, resp?: { getUrn(): string }) => void;
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getCustom(): boolean;
+}
+
+/**
+ * The mocks' newResource is not told a resource's parent; the monitor's
+ * registration request is. Record it from there, with the URN the monitor
+ * answers, so tests can walk the tree the engine would store.
+ */
+function recordTree(monitor: unknown): TreeNode[] {
+  const tree: TreeNode[] = [];
+  const m = monitor as { registerResource(req: RegisterRequest, cb: RegisterCallback): unknown };
+  const register = m.registerResource.bind(m);
+  m.registerResource = (req, cb) => {
+    // In the order the program asks, which does not depend on how fast the monitor answers.
+    const node: TreeNode = { type: req.getType(), name: req.getName(), urn: "", parent: req.getParent(), custom: req.getCustom() };
+    tree.push(node);
+    return register(req, (err, resp) => {
+      if (resp) node.urn = resp.getUrn();
+      cb(err, resp);
+    });
+  };
+  return tree;
 }

@@ -89,7 +89,7 @@ describe("the LAN-only ci stack under mocks", () => {
   });
 
   it("deploys the host with remote commands only", () => {
-    expect(new Set(run.registered.map((r) => r.type))).toEqual(new Set(["homelab:host:NixosHost", "command:remote:Command"]));
+    expect(new Set(run.registered.map((r) => r.type))).toEqual(new Set(["homelab:index:Homelab", "homelab:service:Service", "homelab:host:NixosHost", "command:remote:Command"]));
   });
 
   it("keeps the config source's values out of every plaintext input", () => {

@@ -61,7 +61,10 @@ function settle<T>(o: pulumi.Output<T>, what: string, ms = 60_000): Promise<T> {
 }
 
 export interface ProgramRun {
-  /** The four remote.Command inputs by stage: preflight, push, secrets, rebuild. */
+  /**
+   * The remote.Command inputs by stage, in the order the engine runs them:
+   * preflight, push, `secrets.<service>` for each service with secrets, rebuild.
+   */
   commands: Map<string, Record<string, unknown>>;
   drift: string[];
   host: NixosHost;
@@ -73,18 +76,27 @@ export type NixosHostClass = typeof NixosHost;
 export async function runProgram(Component: NixosHostClass, args: NixosHostArgs, name = "homelab-host"): Promise<ProgramRun> {
   registered = [];
   const host = new Component(name, args);
-  await settle(pulumi.all([host.preflight.id, host.push.id, host.secretFiles.id, host.rebuild.id]), "the host's commands");
+  const secretCommands = Object.values(host.secretFiles);
+  await settle(pulumi.all([host.preflight.id, host.push.id, ...secretCommands.map((c) => c.id), host.rebuild.id]), "the host's commands");
   const drift = await settle(host.drift, "drift");
   const commands = new Map<string, Record<string, unknown>>();
   for (const r of registered) {
     if (r.type !== "command:remote:Command") continue;
-    commands.set(r.name.slice(name.length + 1), r.inputs);
+    commands.set(stageOf(r.name.slice(name.length + 1)), r.inputs);
   }
-  return { commands, drift, host };
+  // Dependency order: the secrets commands wait for the push, the rebuild for every secrets command.
+  const order = (stage: string) => (stage === "preflight" ? 0 : stage === "push" ? 1 : stage === "rebuild" ? 3 : 2);
+  return { commands: new Map([...commands].sort((a, b) => order(a[0]) - order(b[0]) || (a[0] < b[0] ? -1 : 1))), drift, host };
 }
 
-export const STAGES = ["preflight", "push", "secrets", "rebuild"] as const;
-export type Stage = (typeof STAGES)[number];
+/** `mosquitto-secrets` → `secrets.mosquitto`; the host's own stages keep their names. */
+function stageOf(suffix: string): Stage {
+  const m = /^(.+)-secrets$/.exec(suffix);
+  return m ? `secrets.${m[1]}` : suffix;
+}
+
+/** `preflight`, `push`, `rebuild`, or `secrets.<service>`. */
+export type Stage = string;
 
 export interface StepResult {
   stage: Stage;
@@ -112,7 +124,7 @@ export class FakeEngine {
   readonly state = new Map<Stage, Record<string, unknown>>();
 
   plan(run: ProgramRun): Map<Stage, ReturnType<typeof operation>> {
-    return new Map(STAGES.map((s) => [s, operation(this.state.get(s), run.commands.get(s)!)]));
+    return new Map([...run.commands].map(([s, inputs]) => [s, operation(this.state.get(s), inputs)]));
   }
 
   /** `pulumi up`: run what changed, in dependency order; stop at the first failure. */

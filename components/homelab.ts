@@ -1,0 +1,215 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import { enabledSecrets, enabledServices, routedServices, type Homelab as Lab } from "./catalog/resolve";
+import { Tunnel } from "./edge/tunnel";
+import { bundleFromOutputs } from "./host/bundle";
+import { healthChecksFor } from "./host/commands";
+import { NixosHost, type SecretOwner } from "./host/nixos-host";
+import { allowPolicyFor, ingressWithAccess, type ServiceTokenCredentials } from "./render/edge";
+import { renderOutputs } from "./render/outputs";
+import type { StackSecrets } from "./secrets/stack";
+import { GeneratedSecretsItem } from "./secrets/writeback";
+import { HomelabService, type ServiceEdge } from "./service";
+
+/** The component's type token; part of every URN, so never rename it casually. */
+export const HOMELAB_TYPE = "homelab:index:Homelab";
+
+export interface HomelabArgs {
+  /** The validated catalog for this stack (`readPulumiStack().lab`). */
+  lab: Lab;
+  /** Every secret value the stack needs, resolved once (`resolveStackSecrets`). */
+  secrets: StackSecrets;
+  /**
+   * The key the deploy logs in to the host with (homelab:sshPrivateKey).
+   * Required when the stack deploys (homelab:deploy, the default).
+   */
+  sshPrivateKey?: pulumi.Input<string>;
+}
+
+/** The shared Cloudflare side every service's resources build on. */
+interface SharedEdge {
+  tunnel: Tunnel;
+  allowPolicy: cloudflare.ZeroTrustAccessPolicy;
+  forServices: ServiceEdge;
+}
+
+/** One service as the stack output shows it. */
+export interface ServiceSummary {
+  publicUrl?: string;
+  localUrl?: string;
+  protection: string;
+  host?: string;
+  units: string[];
+}
+
+/**
+ * The home lab of one stack, named after it: one `homelab:service:Service`
+ * per enabled catalog entry, and beside them what the services share (the
+ * Cloudflare provider, the tunnel and its ingress, the reusable Access
+ * policy, the NixOS host's preflight, push and rebuild, the 1Password item of
+ * generated secrets). `pulumi preview` reads as this tree.
+ *
+ * @example
+ * const { lab, secretKeys } = readPulumiStack();
+ * const secrets = await resolveStackSecrets(lab, secretKeys);
+ * new Homelab(lab.config.stack, { lab, secrets, sshPrivateKey: pulumi.secret(secretKeys.sshPrivateKey) });
+ */
+export class Homelab extends pulumi.ComponentResource {
+  /** One component per enabled service, by catalog id, in catalog order. */
+  public readonly services: Readonly<Record<string, HomelabService>>;
+  /** Public URL, local URL, protection, host and units of every enabled service. */
+  public readonly serviceSummaries: Readonly<Record<string, ServiceSummary>>;
+  /** The tunnel's id; undefined without an edge. */
+  public readonly tunnelId: pulumi.Output<string> | undefined;
+  /** Access service-token credentials of API clients, by service id. Secret. */
+  public readonly accessServiceTokens: pulumi.Output<Record<string, ServiceTokenCredentials>> | undefined;
+  /** The NixOS host; undefined when the stack does not deploy (homelab:deploy false). */
+  public readonly host: NixosHost | undefined;
+  private readonly cloudflare: cloudflare.Provider | undefined;
+  private readonly ingress: cloudflare.ZeroTrustTunnelCloudflaredConfig | undefined;
+  private readonly edge: SharedEdge | undefined;
+
+  constructor(name: string, args: HomelabArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(HOMELAB_TYPE, name, {}, opts);
+    this.cloudflare = this.createProvider(name, args);
+    this.edge = this.createSharedEdge(name, args);
+    this.services = this.createServices(args);
+    this.ingress = this.createIngress(name, args);
+    this.createGeneratedSecretsItem(name, args);
+    this.host = this.createHost(name, args);
+
+    this.serviceSummaries = Object.fromEntries(
+      Object.entries(this.services).map(([id, s]) => [id, { publicUrl: s.publicUrl, localUrl: s.localUrl, protection: s.protection, host: s.host, units: s.units }]),
+    );
+    this.tunnelId = this.edge?.tunnel.tunnelId;
+    const tokens = Object.values(this.services).flatMap((s) => (s.serviceTokenCredentials ? [[s.serviceId, s.serviceTokenCredentials] as const] : []));
+    this.accessServiceTokens = this.edge ? pulumi.secret(pulumi.all(Object.fromEntries(tokens))) : undefined;
+    this.registerOutputs({ services: this.serviceSummaries, tunnelId: this.tunnelId, accessServiceTokens: this.accessServiceTokens });
+  }
+
+  /** The Cloudflare provider, authenticated with the stack's API token; only for a stack with a Cloudflare edge. */
+  private createProvider(name: string, args: HomelabArgs): cloudflare.Provider | undefined {
+    if (args.lab.config.edge !== "cloudflare") return undefined;
+    return new cloudflare.Provider(`${name}-cloudflare`, { apiToken: args.secrets.cloudflareApiToken }, { parent: this });
+  }
+
+  /** Options of a direct child: parented here, with the stack's Cloudflare provider for it and its children. */
+  private child(): pulumi.CustomResourceOptions {
+    return { parent: this, provider: this.cloudflare };
+  }
+
+  /** The tunnel and the reusable allow policy; only for a stack with a Cloudflare edge. */
+  private createSharedEdge(name: string, args: HomelabArgs): SharedEdge | undefined {
+    const { config } = args.lab;
+    const cf = config.cloudflare;
+    const allow = allowPolicyFor(config);
+    if (config.edge !== "cloudflare" || !cf || !allow) return undefined;
+    const tunnel = new Tunnel(`${name}-tunnel`, { accountId: cf.accountId, tunnelName: cf.tunnelName, secretGeneration: config.tunnelSecretGeneration }, this.child());
+    const allowPolicy = new cloudflare.ZeroTrustAccessPolicy(
+      `${name}-owners`,
+      {
+        accountId: cf.accountId,
+        name: allow.name,
+        decision: "allow",
+        includes: allow.emails.map((email) => ({ email: { email } })),
+        sessionDuration: allow.sessionDuration,
+      },
+      this.child(),
+    );
+    return { tunnel, allowPolicy, forServices: { tunnelTarget: tunnel.cnameTarget, allowPolicyId: allowPolicy.id } };
+  }
+
+  /** One component per enabled service, named by its catalog id; pending services declare nothing. */
+  private createServices(args: HomelabArgs): Record<string, HomelabService> {
+    return Object.fromEntries(
+      enabledServices(args.lab).map((service) => [
+        service.id,
+        new HomelabService(service.id, { service, config: args.lab.config, edge: this.edge?.forServices }, this.child()),
+      ]),
+    );
+  }
+
+  /**
+   * The tunnel's one ingress config, in the catalog's order with the
+   * catch-all last; each protected rule checks its service's Access audience.
+   */
+  private createIngress(name: string, args: HomelabArgs): cloudflare.ZeroTrustTunnelCloudflaredConfig | undefined {
+    const cf = args.lab.config.cloudflare;
+    if (!this.edge || !cf) return undefined;
+    const audiences = new Map<string, pulumi.Output<string>>();
+    for (const s of routedServices(args.lab)) {
+      const aud = this.services[s.id]?.accessAudience;
+      if (aud) audiences.set(s.publicHostname as string, aud);
+    }
+    return new cloudflare.ZeroTrustTunnelCloudflaredConfig(
+      `${name}-ingress`,
+      {
+        accountId: cf.accountId,
+        tunnelId: this.edge.tunnel.tunnelId,
+        source: "cloudflare",
+        config: {
+          ingresses: ingressWithAccess(args.lab, audiences).map((rule) => ({
+            hostname: rule.hostname,
+            service: rule.service,
+            originRequest: rule.access ? { access: rule.access } : undefined,
+          })),
+        },
+      },
+      this.child(),
+    );
+  }
+
+  /** Only when the stack names an item (homelab:generatedSecretsItem) and 1Password is the source. */
+  private createGeneratedSecretsItem(name: string, args: HomelabArgs): void {
+    const { config } = args.lab;
+    const token = args.secrets.onePasswordToken;
+    if (!this.edge || !config.secrets.generatedItem || !token) return;
+    const fields: Record<string, pulumi.Output<string>> = { "tunnel-token": this.edge.tunnel.token };
+    // Cloudflare shows a service token's secret only once, at creation.
+    for (const s of Object.values(this.services)) {
+      if (!s.serviceTokenCredentials) continue;
+      fields[`${s.serviceId}-access-client-id`] = s.serviceTokenCredentials.apply((c) => c.clientId);
+      fields[`${s.serviceId}-access-client-secret`] = s.serviceTokenCredentials.apply((c) => c.clientSecret);
+    }
+    new GeneratedSecretsItem(`${name}-generated-secrets`, { token, vault: config.secrets.vault, title: config.secrets.generatedItem, fields }, { parent: this });
+  }
+
+  /**
+   * The NixOS host: the bundle of every enabled service, and each service's
+   * secrets written by a command under that service's component.
+   */
+  private createHost(name: string, args: HomelabArgs): NixosHost | undefined {
+    const { lab, secrets } = args;
+    const { config } = lab;
+    if (!config.deploy) return undefined;
+    if (args.sshPrivateKey === undefined) throw new Error(`stack ${config.stack} deploys to its host but has no SSH private key: set homelab:sshPrivateKey, or homelab:deploy false`);
+    const generated: Record<string, pulumi.Output<string> | undefined> = { "cloudflared.tunnel-token": this.edge?.tunnel.token };
+    const secretOwners: Record<string, SecretOwner> = Object.fromEntries(Object.entries(this.services).map(([id, s]) => [id, { resource: s, name: id }]));
+    return new NixosHost(
+      `${name}-host`,
+      {
+        connection: { host: config.ssh.host, port: config.ssh.port, user: config.ssh.user, hostKey: config.ssh.hostKey, privateKey: pulumi.secret(args.sshPrivateKey) },
+        bundle: bundleFromOutputs(renderOutputs(lab)),
+        secrets: enabledSecrets(lab).map((s) => {
+          const value = s.ref === "generated" ? generated[s.key] : secrets.values.get(s.key);
+          if (!value) throw new Error(`secret ${s.key} has no value: a generated secret needs its producer (the Cloudflare edge)`);
+          return { ...s, value };
+        }),
+        secretOwners,
+        paths: config.paths,
+        healthChecks: healthChecksFor(enabledServices(lab)),
+        keepGenerations: config.keepGenerations,
+        healthTimeoutSeconds: config.healthTimeoutSeconds,
+        detectDrift: config.detectDrift,
+      },
+      // The tunnel, its ingress and the routes' records exist before cloudflared starts with the new token.
+      { parent: this, dependsOn: this.edgeResources() },
+    );
+  }
+
+  private edgeResources(): pulumi.Resource[] {
+    if (!this.edge) return [];
+    const records = Object.values(this.services).flatMap((s) => (s.nodes.dnsRecord ? [s.nodes.dnsRecord] : []));
+    return [this.edge.tunnel, ...(this.ingress ? [this.ingress] : []), ...records];
+  }
+}

@@ -1,0 +1,200 @@
+import * as cloudflare from "@pulumi/cloudflare";
+import * as pulumi from "@pulumi/pulumi";
+import type { ResolvedService } from "./catalog/resolve";
+import type { StackConfig } from "./config/schema";
+import { accessApplicationFor, dnsRecordFor, type ServiceTokenCredentials } from "./render/edge";
+
+/** The component's type token; part of every URN, so never rename it casually. */
+export const SERVICE_TYPE = "homelab:service:Service";
+
+/** What a service's Cloudflare resources share with every other service of the stack. */
+export interface ServiceEdge {
+  /** CNAME target of every tunnel route, `<tunnel id>.cfargotunnel.com`. */
+  tunnelTarget: pulumi.Input<string>;
+  /** Id of the stack's reusable email allow policy, precedence 1 on every Access application. */
+  allowPolicyId: pulumi.Input<string>;
+}
+
+export interface HomelabServiceArgs {
+  /** The service's catalog entry, resolved for this stack (`lab.services`); it must be enabled. */
+  service: ResolvedService;
+  /** The stack's config (`lab.config`): the Cloudflare account, zone and Pages project, the stack name in every Cloudflare-side name. */
+  config: StackConfig;
+  /**
+   * The shared Cloudflare side, created before the services; absent in a
+   * stack without an edge (homelab:edge none), which then declares no
+   * Cloudflare resource for the service.
+   */
+  edge?: ServiceEdge;
+}
+
+/** The service's own Cloudflare resources, for `dependsOn` or references. */
+export interface ServiceNodes {
+  /** The proxied CNAME of its public route. */
+  dnsRecord?: cloudflare.DnsRecord;
+  /** The Access application in front of its route. */
+  accessApplication?: cloudflare.ZeroTrustAccessApplication;
+  /** The Access service token of its API clients, and the policy that admits it. */
+  serviceToken?: { token: cloudflare.ZeroTrustAccessServiceToken; policy: cloudflare.ZeroTrustAccessPolicy };
+  /** The Pages project of a Pages site, and its custom domain. */
+  pages?: { project: cloudflare.PagesProject; domain: cloudflare.PagesDomain };
+}
+
+/**
+ * One homelab service, everything from its catalog entry that is its alone:
+ * its DNS record, its Access application (with its service token and policy
+ * when native clients use one), its Pages project for a Pages site, and, as a
+ * child the host creates, the remote command that writes its secret files.
+ * Shared things (the tunnel, its ingress, the allow policy, the host's push
+ * and rebuild) are its siblings under the stack's root component.
+ *
+ * @example
+ * const jellyfin = new HomelabService("jellyfin", { service, config: lab.config, edge }, { parent: root });
+ * jellyfin.publicUrl; // "https://jellyfin-home.javiersc.com"
+ */
+export class HomelabService extends pulumi.ComponentResource {
+  /** Catalog id. */
+  public readonly serviceId: string;
+  /** `https://<public hostname>`; undefined when the stack does not route the service. */
+  public readonly publicUrl: string | undefined;
+  /** `http://<LAN address>:<port>`; undefined for Pages sites and services without a listener. */
+  public readonly localUrl: string | undefined;
+  /** `access` (behind Cloudflare Access), `public`, or `none` (not routed). */
+  public readonly protection: ResolvedService["protection"];
+  /** The LAN host the service runs on (its mDNS name); undefined for Pages sites. */
+  public readonly host: string | undefined;
+  /** systemd units the service runs as on its host; they restart when one of its secrets changes. */
+  public readonly units: string[];
+  /** Audience tag of its Access application; the tunnel's ingress rule for its hostname checks it. */
+  public readonly accessAudience: pulumi.Output<string> | undefined;
+  /** Access service-token credentials for API clients, when the catalog gives the service one. Secret. */
+  public readonly serviceTokenCredentials: pulumi.Output<ServiceTokenCredentials> | undefined;
+  private readonly resources: ServiceNodes = {};
+
+  constructor(name: string, args: HomelabServiceArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(SERVICE_TYPE, name, {}, opts);
+    const { service } = args;
+    if (service.status !== "enabled") throw new Error(`service ${service.id} is ${service.status}: a pending service declares nothing`);
+    this.serviceId = service.id;
+    this.publicUrl = service.publicHostname ? `https://${service.publicHostname}` : undefined;
+    this.localUrl = service.localUrl ?? undefined;
+    this.protection = service.protection;
+    this.host = service.host ?? undefined;
+    this.units = [...service.units];
+
+    const pages = this.createPagesSite(name, args);
+    this.createDnsRecord(name, args, pages);
+    const tokenPolicy = this.createServiceToken(name, args);
+    this.accessAudience = this.createAccessApplication(name, args, tokenPolicy);
+    this.serviceTokenCredentials = this.resources.serviceToken
+      ? pulumi.secret(
+          pulumi
+            .all([this.resources.serviceToken.token.clientId, this.resources.serviceToken.token.clientSecret])
+            .apply(([clientId, clientSecret]) => ({ clientId, clientSecret })),
+        )
+      : undefined;
+
+    this.registerOutputs({
+      publicUrl: this.publicUrl,
+      localUrl: this.localUrl,
+      protection: this.protection,
+      host: this.host,
+      units: this.units,
+      accessAudience: this.accessAudience,
+      serviceTokenCredentials: this.serviceTokenCredentials,
+    });
+  }
+
+  /** The Cloudflare resources this service owns. */
+  public get nodes(): Readonly<ServiceNodes> {
+    return this.resources;
+  }
+
+  /** Only for a service that runs on Pages: the project and its custom domain. */
+  private createPagesSite(name: string, args: HomelabServiceArgs): ServiceNodes["pages"] {
+    const { service, config } = args;
+    const cf = config.cloudflare;
+    if (!args.edge || !cf || service.entry.runsOn !== "pages" || !service.publicHostname) return undefined;
+    const project = new cloudflare.PagesProject(
+      `${name}-pages`,
+      { accountId: cf.accountId, name: cf.pagesProject, productionBranch: "main" },
+      { parent: this },
+    );
+    const domain = new cloudflare.PagesDomain(
+      `${name}-pages-domain`,
+      { accountId: cf.accountId, projectName: project.name, name: service.publicHostname },
+      { parent: this },
+    );
+    this.resources.pages = { project, domain };
+    return this.resources.pages;
+  }
+
+  /** Tunnel routes point at the tunnel; a Pages site at its project's real subdomain, which Cloudflare may suffix. */
+  private createDnsRecord(name: string, args: HomelabServiceArgs, pages: ServiceNodes["pages"]): void {
+    const record = dnsRecordFor(args.config, args.service);
+    const cf = args.config.cloudflare;
+    if (!args.edge || !cf || !record) return;
+    this.resources.dnsRecord = new cloudflare.DnsRecord(
+      `${name}-dns`,
+      {
+        zoneId: cf.zoneId,
+        name: record.name,
+        type: record.type,
+        content: pages ? pages.project.subdomain : args.edge.tunnelTarget,
+        proxied: record.proxied,
+        ttl: record.ttl,
+        comment: record.comment,
+      },
+      { parent: this },
+    );
+  }
+
+  /** Only for services whose native clients authenticate with an Access service token. */
+  private createServiceToken(name: string, args: HomelabServiceArgs): cloudflare.ZeroTrustAccessPolicy | undefined {
+    const app = accessApplicationFor(args.config, args.service);
+    const cf = args.config.cloudflare;
+    if (!args.edge || !cf || !app?.serviceToken) return undefined;
+    const token = new cloudflare.ZeroTrustAccessServiceToken(
+      `${name}-token`,
+      { accountId: cf.accountId, name: app.serviceToken.name, duration: app.serviceToken.duration },
+      { parent: this, additionalSecretOutputs: ["clientSecret"] },
+    );
+    const policy = new cloudflare.ZeroTrustAccessPolicy(
+      `${name}-token-policy`,
+      {
+        accountId: cf.accountId,
+        name: app.serviceToken.policyName,
+        decision: "non_identity",
+        includes: [{ serviceToken: { tokenId: token.id } }],
+      },
+      { parent: this },
+    );
+    this.resources.serviceToken = { token, policy };
+    return policy;
+  }
+
+  /** Every route the catalog does not mark public gets an application: the allow policy first, the token's policy second. */
+  private createAccessApplication(name: string, args: HomelabServiceArgs, tokenPolicy: cloudflare.ZeroTrustAccessPolicy | undefined): pulumi.Output<string> | undefined {
+    const app = accessApplicationFor(args.config, args.service);
+    const cf = args.config.cloudflare;
+    if (!args.edge || !cf || !app) return undefined;
+    const policies: { id: pulumi.Input<string>; precedence: number }[] = [{ id: args.edge.allowPolicyId, precedence: 1 }];
+    if (tokenPolicy) policies.push({ id: tokenPolicy.id, precedence: 2 });
+    this.resources.accessApplication = new cloudflare.ZeroTrustAccessApplication(
+      `${name}-access`,
+      {
+        // Account-scoped, like the reusable policy it references.
+        accountId: cf.accountId,
+        name: app.name,
+        type: "self_hosted",
+        domain: app.domain,
+        destinations: [{ type: "public", uri: app.domain }],
+        policies,
+        sessionDuration: app.sessionDuration,
+        appLauncherVisible: true,
+      },
+      { parent: this },
+    );
+    return this.resources.accessApplication.aud;
+  }
+}
