@@ -5,7 +5,7 @@ import { Tunnel } from "./edge/tunnel";
 import { bundleFromOutputs } from "./host/bundle";
 import { healthChecksFor } from "./host/commands";
 import { NixosHost, type SecretOwner } from "./host/nixos-host";
-import { allowPolicyFor, ingressWithAccess, type ServiceTokenCredentials } from "./render/edge";
+import { allowPolicyFor, checkZeroTrust, ingressWithAccess, type ServiceTokenCredentials } from "./render/edge";
 import { renderOutputs } from "./render/outputs";
 import type { StackSecrets } from "./secrets/stack";
 import { GeneratedSecretsItem } from "./secrets/writeback";
@@ -40,6 +40,8 @@ export interface ServiceSummary {
   protection: string;
   host?: string;
   units: string[];
+  /** When its API clients' Access service token expires. */
+  apiClientKeyExpiresAt?: pulumi.Output<string>;
 }
 
 /**
@@ -79,7 +81,10 @@ export class Homelab extends pulumi.ComponentResource {
     this.host = this.createHost(name, args);
 
     this.serviceSummaries = Object.fromEntries(
-      Object.entries(this.services).map(([id, s]) => [id, { publicUrl: s.publicUrl, localUrl: s.localUrl, protection: s.protection, host: s.host, units: s.units }]),
+      Object.entries(this.services).map(([id, s]) => [
+        id,
+        { publicUrl: s.publicUrl, localUrl: s.localUrl, protection: s.protection, host: s.host, units: s.units, apiClientKeyExpiresAt: s.serviceTokenExpiresAt },
+      ]),
     );
     this.tunnelId = this.edge?.tunnel.tunnelId;
     const tokens = Object.values(this.services).flatMap((s) => (s.serviceTokenCredentials ? [[s.serviceId, s.serviceTokenCredentials] as const] : []));
@@ -131,11 +136,19 @@ export class Homelab extends pulumi.ComponentResource {
 
   /**
    * The tunnel's one ingress config, in the catalog's order with the
-   * catch-all last; each protected rule checks its service's Access audience.
+   * catch-all last; each protected rule checks its service's Access audience
+   * against the team Cloudflare reports for the account, checked against
+   * homelab:accessTeamName before the ingress can change.
    */
   private createIngress(name: string, args: HomelabArgs): cloudflare.ZeroTrustTunnelCloudflaredConfig | undefined {
     const cf = args.lab.config.cloudflare;
     if (!this.edge || !cf) return undefined;
+    const invoke = { parent: this, provider: this.cloudflare };
+    const organization = cloudflare.getZeroTrustOrganizationOutput({ accountId: cf.accountId }, invoke);
+    const loginMethods = cloudflare.getZeroTrustAccessIdentityProvidersOutput({ accountId: cf.accountId }, invoke);
+    const teamName = pulumi
+      .all([organization.authDomain, loginMethods.results])
+      .apply(([authDomain, idps]) => checkZeroTrust(args.lab.config, { authDomain, loginMethods: idps.map((idp) => idp.type) }));
     const audiences = new Map<string, pulumi.Output<string>>();
     for (const s of routedServices(args.lab)) {
       const aud = this.services[s.id]?.accessAudience;
@@ -148,7 +161,7 @@ export class Homelab extends pulumi.ComponentResource {
         tunnelId: this.edge.tunnel.tunnelId,
         source: "cloudflare",
         config: {
-          ingresses: ingressWithAccess(args.lab, audiences).map((rule) => ({
+          ingresses: ingressWithAccess<pulumi.Input<string>>(args.lab, audiences, teamName).map((rule) => ({
             hostname: rule.hostname,
             service: rule.service,
             originRequest: rule.access ? { access: rule.access } : undefined,

@@ -2,7 +2,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedService } from "./catalog/resolve";
 import type { StackConfig } from "./config/schema";
-import { accessApplicationFor, dnsRecordFor, type ServiceTokenCredentials } from "./render/edge";
+import { accessApplicationFor, dnsRecordFor, serviceTokenExpiryWarning, type ServiceTokenCredentials } from "./render/edge";
 
 /** The component's type token; part of every URN, so never rename it casually. */
 export const SERVICE_TYPE = "homelab:service:Service";
@@ -69,6 +69,8 @@ export class HomelabService extends pulumi.ComponentResource {
   public readonly accessAudience: pulumi.Output<string> | undefined;
   /** Access service-token credentials for API clients, when the catalog gives the service one. Secret. */
   public readonly serviceTokenCredentials: pulumi.Output<ServiceTokenCredentials> | undefined;
+  /** When that service token expires (RFC 3339); `pulumi preview` warns a month before. */
+  public readonly serviceTokenExpiresAt: pulumi.Output<string> | undefined;
   private readonly resources: ServiceNodes = {};
 
   constructor(name: string, args: HomelabServiceArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -85,14 +87,12 @@ export class HomelabService extends pulumi.ComponentResource {
     const pages = this.createPagesSite(name, args);
     this.createDnsRecord(name, args, pages);
     const tokenPolicy = this.createServiceToken(name, args);
-    this.accessAudience = this.createAccessApplication(name, args, tokenPolicy);
-    this.serviceTokenCredentials = this.resources.serviceToken
-      ? pulumi.secret(
-          pulumi
-            .all([this.resources.serviceToken.token.clientId, this.resources.serviceToken.token.clientSecret])
-            .apply(([clientId, clientSecret]) => ({ clientId, clientSecret })),
-        )
+    this.accessAudience = this.createAccessApplication(name, args, tokenPolicy, pages);
+    const token = this.resources.serviceToken?.token;
+    this.serviceTokenCredentials = token
+      ? pulumi.secret(pulumi.all([token.clientId, token.clientSecret]).apply(([clientId, clientSecret]) => ({ clientId, clientSecret })))
       : undefined;
+    this.serviceTokenExpiresAt = token ? this.watchExpiry(token, args) : undefined;
 
     this.registerOutputs({
       publicUrl: this.publicUrl,
@@ -102,6 +102,16 @@ export class HomelabService extends pulumi.ComponentResource {
       units: this.units,
       accessAudience: this.accessAudience,
       serviceTokenCredentials: this.serviceTokenCredentials,
+      serviceTokenExpiresAt: this.serviceTokenExpiresAt,
+    });
+  }
+
+  /** The token's expiry, with a warning in every preview and up once it is near. */
+  private watchExpiry(token: cloudflare.ZeroTrustAccessServiceToken, args: HomelabServiceArgs): pulumi.Output<string> {
+    return token.expiresAt.apply((expiresAt) => {
+      const warning = serviceTokenExpiryWarning(args.service.id, expiresAt, new Date(), args.config.stack);
+      if (warning) pulumi.log.warn(warning, this);
+      return expiresAt;
     });
   }
 
@@ -156,7 +166,14 @@ export class HomelabService extends pulumi.ComponentResource {
     if (!args.edge || !cf || !app?.serviceToken) return undefined;
     const token = new cloudflare.ZeroTrustAccessServiceToken(
       `${name}-token`,
-      { accountId: cf.accountId, name: app.serviceToken.name, duration: app.serviceToken.duration },
+      {
+        accountId: cf.accountId,
+        name: app.serviceToken.name,
+        duration: app.serviceToken.duration,
+        // A new version makes Cloudflare issue a new secret; the old one keeps working until the overlap ends.
+        clientSecretVersion: app.serviceToken.version,
+        previousClientSecretExpiresAt: args.config.apiClientKeyOverlapUntil,
+      },
       { parent: this, additionalSecretOutputs: ["clientSecret"] },
     );
     const policy = new cloudflare.ZeroTrustAccessPolicy(
@@ -173,13 +190,28 @@ export class HomelabService extends pulumi.ComponentResource {
     return policy;
   }
 
-  /** Every route the catalog does not mark public gets an application: the allow policy first, the token's policy second. */
-  private createAccessApplication(name: string, args: HomelabServiceArgs, tokenPolicy: cloudflare.ZeroTrustAccessPolicy | undefined): pulumi.Output<string> | undefined {
+  /**
+   * Every route the catalog does not mark public gets an application: the
+   * allow policy first, the token's policy second. A Pages site's application
+   * also covers the project's own hostname and its preview hostnames.
+   */
+  private createAccessApplication(
+    name: string,
+    args: HomelabServiceArgs,
+    tokenPolicy: cloudflare.ZeroTrustAccessPolicy | undefined,
+    pages: ServiceNodes["pages"],
+  ): pulumi.Output<string> | undefined {
     const app = accessApplicationFor(args.config, args.service);
     const cf = args.config.cloudflare;
     if (!args.edge || !cf || !app) return undefined;
     const policies: { id: pulumi.Input<string>; precedence: number }[] = [{ id: args.edge.allowPolicyId, precedence: 1 }];
     if (tokenPolicy) policies.push({ id: tokenPolicy.id, precedence: 2 });
+    const uris: pulumi.Input<string>[] = [app.domain];
+    if (app.coversPagesHostnames) {
+      if (!pages) throw new Error(`service ${args.service.id}: its Access application must cover the Pages hostnames, but it has no Pages project`);
+      // A wildcard covers one label only, so the project's own hostname needs its own entry.
+      uris.push(pages.project.subdomain, pulumi.interpolate`*.${pages.project.subdomain}`);
+    }
     this.resources.accessApplication = new cloudflare.ZeroTrustAccessApplication(
       `${name}-access`,
       {
@@ -188,10 +220,12 @@ export class HomelabService extends pulumi.ComponentResource {
         name: app.name,
         type: "self_hosted",
         domain: app.domain,
-        destinations: [{ type: "public", uri: app.domain }],
+        destinations: uris.map((uri) => ({ type: "public", uri })),
         policies,
         sessionDuration: app.sessionDuration,
         appLauncherVisible: true,
+        // API clients without valid service-token headers get a 401, not the login page.
+        serviceAuth401Redirect: tokenPolicy ? true : undefined,
       },
       { parent: this },
     );

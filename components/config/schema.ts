@@ -86,6 +86,10 @@ export interface StackConfig {
   cloudflareApiTokenRef?: string;
   /** Bump to rotate the tunnel secret and the connector token. @default "1" */
   tunnelSecretGeneration: string;
+  /** Version of the API clients' Access service-token keys; bump to rotate them. @default 1 */
+  apiClientKeyVersion: number;
+  /** After a rotation, until when the previous key is still accepted (RFC 3339, UTC). Unset: it stops at once. */
+  apiClientKeyOverlapUntil?: string;
 }
 
 type Kind = "string" | "number" | "boolean" | "string[]";
@@ -134,6 +138,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   secretValues: { kind: "string", secret: true, doc: "with secretsSource config: JSON map of <service>.<secret> to value" },
   generatedSecretsItem: { kind: "string", doc: "1Password item that generated secrets are written back to" },
   backupBucket: { kind: "string", doc: "Backblaze B2 bucket restic backs up to; default homelab-<stack>" },
+  apiClientKeyVersion: { kind: "number", doc: "version of the API clients' Access service-token keys; bump to rotate them; default 1" },
+  apiClientKeyOverlapUntil: { kind: "string", doc: "after a rotation, until when the previous API client key still works, e.g. 2026-12-31T00:00:00Z" },
 };
 
 /** The B2 bucket a stack backs up to when `homelab:backupBucket` is unset. */
@@ -280,7 +286,15 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       teamName: str("accessTeamName", ""),
     };
   }
-  for (const key of ["sshPort", "keepGenerations", "healthTimeoutSeconds"]) {
+  const overlap = values.apiClientKeyOverlapUntil;
+  if (typeof overlap === "string" && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(overlap) || Number.isNaN(Date.parse(overlap)))) {
+    problems.push({
+      key: "homelab:apiClientKeyOverlapUntil",
+      message: `"${overlap}" is not a UTC timestamp`,
+      fix: `set homelab:apiClientKeyOverlapUntil in ${file} to a time like 2026-12-31T00:00:00Z, or remove it`,
+    });
+  }
+  for (const key of ["sshPort", "keepGenerations", "healthTimeoutSeconds", "apiClientKeyVersion"]) {
     const v = values[key];
     if (typeof v === "number" && (!Number.isInteger(v) || v < 1)) {
       problems.push({ key: `homelab:${key}`, message: `${v} is not a positive whole number`, fix: `set homelab:${key} in ${file} to a whole number of at least 1` });
@@ -335,6 +349,8 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       },
       cloudflareApiTokenRef: values.cloudflareApiTokenRef as string | undefined,
       tunnelSecretGeneration: str("tunnelSecretGeneration", "1"),
+      apiClientKeyVersion: num("apiClientKeyVersion", 1),
+      apiClientKeyOverlapUntil: values.apiClientKeyOverlapUntil as string | undefined,
     },
   };
 }

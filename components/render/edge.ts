@@ -17,7 +17,7 @@ export interface IngressRule {
 /** An ingress rule with the Access check cloudflared applies to it. */
 export interface IngressRuleWithAccess<T> extends IngressRule {
   /** Present on every rule of an Access-protected hostname: cloudflared rejects requests without a valid JWT for `audTags`. */
-  access?: { required: true; teamName: string; audTags: T[] };
+  access?: { required: true; teamName: T; audTags: T[] };
 }
 
 export interface DnsRecordPlan {
@@ -36,9 +36,15 @@ export interface AccessApplicationPlan {
   name: string;
   /** The route the application protects. */
   domain: string;
+  /**
+   * Whether the project's own Pages hostnames need protecting too:
+   * `<project>.pages.dev` and every preview `*.<project>.pages.dev` serve the
+   * same content, and Pages leaves them public by default.
+   */
+  coversPagesHostnames: boolean;
   sessionDuration: string;
   /** Present when the service's native clients authenticate with a service token. */
-  serviceToken?: { name: string; policyName: string; duration: string };
+  serviceToken?: { name: string; policyName: string; duration: string; version: number };
 }
 
 /** Access service-token credentials, as API clients send them. */
@@ -62,21 +68,69 @@ export function renderIngress(lab: Homelab): IngressRule[] {
 }
 
 /**
- * The ingress with each protected hostname's Access check. Fails closed: a
- * rule for a hostname the catalog protects but that has no audience tag is
- * an error, never a rule without the check.
+ * The ingress with each protected hostname's Access check, against the team
+ * whose JWTs cloudflared accepts. Fails closed: a rule for a hostname the
+ * catalog protects but that has no audience tag is an error, never a rule
+ * without the check.
  */
-export function ingressWithAccess<T>(lab: Homelab, audiences: ReadonlyMap<string, T>): IngressRuleWithAccess<T>[] {
-  const teamName = lab.config.cloudflare?.teamName;
+export function ingressWithAccess<T>(lab: Homelab, audiences: ReadonlyMap<string, T>, teamName: T): IngressRuleWithAccess<T>[] {
   const protectedHosts = new Set(routedServices(lab).filter((s) => s.protection === "access").map((s) => s.publicHostname as string));
   return renderIngress(lab).map((rule) => {
     if (!rule.hostname || !protectedHosts.has(rule.hostname)) return rule;
     const aud = audiences.get(rule.hostname);
-    if (aud === undefined || !teamName) {
-      throw new Error(`ingress rule for ${rule.hostname}: the service is behind Access but ${aud === undefined ? "has no Access application audience" : "the stack has no homelab:accessTeamName"}; refusing to publish it unchecked`);
+    if (aud === undefined) {
+      throw new Error(`ingress rule for ${rule.hostname}: the service is behind Access but has no Access application audience; refusing to publish it unchecked`);
     }
     return { ...rule, access: { required: true, teamName, audTags: [aud] } };
   });
+}
+
+/** What the program reads from the account's Zero Trust organisation before it changes any ingress. */
+export interface ZeroTrustFacts {
+  /** The organisation's auth domain, `<team>.cloudflareaccess.com`. */
+  authDomain: string;
+  /** The login methods (identity providers) the organisation offers, by type, e.g. "onetimepin". */
+  loginMethods: string[];
+}
+
+const AUTH_DOMAIN_SUFFIX = ".cloudflareaccess.com";
+
+/**
+ * The team name cloudflared checks Access JWTs against, from Cloudflare's own
+ * organisation record. A typo in homelab:accessTeamName would make cloudflared
+ * reject every request on every route, and an organisation without a login
+ * method lets nobody through the email policy: both are errors here, naming
+ * the key or the dashboard setting that fixes them.
+ */
+export function checkZeroTrust(config: StackConfig, facts: ZeroTrustFacts): string {
+  const configured = config.cloudflare?.teamName;
+  if (!facts.authDomain.endsWith(AUTH_DOMAIN_SUFFIX)) {
+    throw new Error(`the Zero Trust organisation's auth domain "${facts.authDomain}" does not end in ${AUTH_DOMAIN_SUFFIX}; check the account in homelab:cloudflareAccountId`);
+  }
+  const team = facts.authDomain.slice(0, -AUTH_DOMAIN_SUFFIX.length);
+  if (configured !== team) {
+    throw new Error(
+      `homelab:accessTeamName is "${configured}", but the account's Zero Trust team is "${team}" (${facts.authDomain}); cloudflared would reject every request. Run pulumi config set homelab:accessTeamName ${team} --stack ${config.stack}`,
+    );
+  }
+  if (facts.loginMethods.length === 0) {
+    throw new Error(
+      `the Zero Trust organisation ${facts.authDomain} has no login method, so nobody can pass the email policy of homelab:accessEmails. Add one in the Zero Trust dashboard: Settings → Authentication → Login methods → One-time PIN`,
+    );
+  }
+  return team;
+}
+
+/** Days before a service token's expiry from which `pulumi preview` warns. */
+export const SERVICE_TOKEN_WARN_DAYS = 30;
+
+/** A warning when a service token expires within SERVICE_TOKEN_WARN_DAYS of `now`, else null. */
+export function serviceTokenExpiryWarning(serviceId: string, expiresAt: string | undefined, now: Date, stack: string): string | null {
+  if (!expiresAt) return null;
+  const left = Date.parse(expiresAt) - now.getTime();
+  if (Number.isNaN(left) || left > SERVICE_TOKEN_WARN_DAYS * 86_400_000) return null;
+  const when = left <= 0 ? `expired on ${expiresAt}` : `expires on ${expiresAt}, in ${Math.ceil(left / 86_400_000)} days`;
+  return `the Access service token of ${serviceId} ${when}; API clients will get 401s. Rotate it: pulumi config set homelab:apiClientKeyVersion <next number> --stack ${stack}, then pulumi up (see the README, "Rotating API client keys")`;
 }
 
 /** The tunnel's CNAME target before Cloudflare assigns the tunnel an id. */
@@ -114,8 +168,9 @@ export function renderDns(lab: Homelab, tunnelTarget = TUNNEL_TARGET_PLACEHOLDER
 }
 
 /**
- * Cloudflare Access service tokens last a year unless told otherwise; the
- * program sets it explicitly so the expiry is a reviewed value.
+ * A year: long enough that API clients are not re-keyed often, short enough
+ * that a leaked key dies on its own. The expiry is exported and `pulumi
+ * preview` warns SERVICE_TOKEN_WARN_DAYS before it; never "forever".
  */
 export const SERVICE_TOKEN_DURATION = "8760h";
 
@@ -125,10 +180,16 @@ export function accessApplicationFor(config: StackConfig, s: ResolvedService): A
   return {
     name: `${s.title} (${config.stack})`,
     domain: s.publicHostname,
+    coversPagesHostnames: s.entry.runsOn === "pages",
     sessionDuration: "24h",
     serviceToken:
       s.nativeClients?.via === "service-token"
-        ? { name: `homelab ${config.stack}: ${s.id} clients`, policyName: `homelab ${config.stack}: ${s.id} service token`, duration: SERVICE_TOKEN_DURATION }
+        ? {
+            name: `homelab ${config.stack}: ${s.id} clients`,
+            policyName: `homelab ${config.stack}: ${s.id} service token`,
+            duration: SERVICE_TOKEN_DURATION,
+            version: config.apiClientKeyVersion,
+          }
         : undefined,
   };
 }

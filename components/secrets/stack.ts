@@ -23,6 +23,21 @@ export interface StackSecrets {
   onePasswordToken?: pulumi.Output<string>;
 }
 
+/**
+ * The shape the Cloudflare provider accepts for an API token (40 to 80 of
+ * A-Z a-z 0-9 _ -); it refuses anything else, but only once a preview runs.
+ */
+const CLOUDFLARE_API_TOKEN = /^[A-Za-z0-9_-]{40,80}$/;
+
+/** Throws, naming where the token came from and never its value, unless it has the provider's shape. */
+export function checkCloudflareApiToken(token: string, from: string): void {
+  if (CLOUDFLARE_API_TOKEN.test(token)) return;
+  const why = token.trim() !== token ? "has leading or trailing whitespace" : `is ${token.length} characters long or holds characters other than A-Z a-z 0-9 _ -`;
+  throw new SecretsError(
+    `the Cloudflare API token from ${from} ${why}; Cloudflare's tokens are 40 to 80 of those characters. Copy it again from the Cloudflare dashboard (My Profile → API Tokens) into ${from}`,
+  );
+}
+
 /** Where the Cloudflare API token lives in 1Password unless the stack says otherwise. */
 export const DEFAULT_CLOUDFLARE_TOKEN_REF = "op://Homelab/Cloudflare/api-token";
 
@@ -64,6 +79,7 @@ export async function resolveStackSecrets(
   const values = new Map<string, pulumi.Output<string>>();
   for (const [key, value] of valuesByKey(secrets, byRef)) values.set(key, pulumi.secret(value));
   const cfToken = secretKeys.cloudflareApiToken ?? (cloudflareRef ? byRef.get(cloudflareRef) : undefined);
+  if (cfToken !== undefined) checkCloudflareApiToken(cfToken, cloudflareRef ?? "homelab:cloudflareApiToken");
   return {
     values,
     cloudflareApiToken: cfToken === undefined ? undefined : pulumi.secret(cfToken),

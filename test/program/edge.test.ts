@@ -104,6 +104,58 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
   it("publishes the docs site on Pages with its custom domain", () => {
     expect(run.byType(":PagesDomain").map((d) => d.inputs.name)).toEqual(routed.filter((h) => h.startsWith("docs-")));
   });
+
+  it("puts every hostname that serves the docs behind Access: the route, the project's own and its previews", () => {
+    const subdomain = `homelab-docs-${stack}-4xq.pages.dev`;
+    const covered = run.byType(":ZeroTrustAccessApplication").flatMap((a) => (a.inputs.destinations as { uri: string }[]).map((d) => d.uri));
+    const docsRoute = routed.find((h) => h.startsWith("docs-"))!;
+    for (const host of [docsRoute, subdomain, `*.${subdomain}`]) expect(covered, host).toContain(host);
+  });
+
+  it("gives every DNS record a target and every protected ingress rule its audience", () => {
+    for (const r of run.byType(":DnsRecord")) expect(String(r.inputs.content ?? ""), String(r.inputs.name)).not.toBe("");
+    const [config] = run.byType(":ZeroTrustTunnelCloudflaredConfig");
+    const ingresses = (config.inputs.config as { ingresses: { hostname?: string; originRequest?: { access?: { audTags: string[] } } }[] }).ingresses;
+    for (const rule of ingresses.filter((i) => i.hostname)) expect(rule.originRequest?.access?.audTags?.[0], rule.hostname).toMatch(/^aud-/);
+  });
+
+  it("checks Access JWTs against the team of the account's Zero Trust organisation", () => {
+    const [config] = run.byType(":ZeroTrustTunnelCloudflaredConfig");
+    const teams = (config.inputs.config as { ingresses: { originRequest?: { access?: { teamName: string } } }[] }).ingresses.flatMap((i) => i.originRequest?.access?.teamName ?? []);
+    expect(new Set(teams)).toEqual(new Set(["javiersc"]));
+  });
+
+  it("answers API clients without valid service-token headers with a 401, and only on apps that have a token policy", () => {
+    for (const app of run.byType(":ZeroTrustAccessApplication")) {
+      const hasToken = (app.inputs.policies as unknown[]).length === 2;
+      expect(app.inputs.serviceAuth401Redirect === true, String(app.inputs.domain)).toBe(hasToken);
+    }
+  });
+
+  it("exports each service token's expiry next to its service", () => {
+    const services = run.outputs.services as Record<string, { apiClientKeyExpiresAt?: string }>;
+    for (const t of run.byType(":ZeroTrustAccessServiceToken")) {
+      const id = t.name.replace(/-token$/, "");
+      expect(services[id].apiClientKeyExpiresAt, id).toBe("2027-11-30T00:00:00Z");
+      expect(t.inputs).toMatchObject({ duration: "8760h", clientSecretVersion: 1 });
+    }
+  });
+});
+
+describe("rotating the API clients' keys (prod)", () => {
+  it("a new key version gives new token secrets, an overlap for the old ones, and writes the new ones back to 1Password", async () => {
+    vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN.OP_SERVICE_ACCOUNT_TOKEN);
+    const extra = { ...DEPLOY_CONFIG, "homelab:generatedSecretsItem": "homelab prod: generated" };
+    const before = await runProgram("prod", extra, ["homelab:sshPrivateKey"]);
+    const after = await runProgram("prod", { ...extra, "homelab:apiClientKeyVersion": "2", "homelab:apiClientKeyOverlapUntil": "2026-12-07T00:00:00Z" }, ["homelab:sshPrivateKey"]);
+    for (const t of after.byType(":ZeroTrustAccessServiceToken")) {
+      expect(t.inputs, t.name).toMatchObject({ clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-07T00:00:00Z" });
+    }
+    const tokens = (r: typeof before) => r.outputs.accessServiceTokens as Record<string, { clientSecret: string }>;
+    expect(tokens(after).litellm.clientSecret).not.toBe(tokens(before).litellm.clientSecret);
+    const field = (r: typeof before) => JSON.stringify(r.byType("pulumi-nodejs:dynamic:Resource")[0].inputs.fields);
+    expect(field(after)).not.toBe(field(before));
+  });
 });
 
 describe("prod and staging side by side", () => {

@@ -28,10 +28,34 @@ const KNOWN_TYPES = new Set([
   "command:remote:Command",
   "pulumi-nodejs:dynamic:Resource",
 ]);
-const KNOWN_CALLS = new Set(["cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken"]);
+/** What the fake Cloudflare account answers about its Zero Trust organisation. */
+export interface FakeAccount {
+  /** @default "javiersc.cloudflareaccess.com" */
+  authDomain?: string;
+  /** Identity provider types. @default ["onetimepin"] */
+  loginMethods?: string[];
+}
+
+/**
+ * Every call the program makes, answered with the fields the real provider
+ * returns (read from @pulumi/cloudflare's types), so no output the program
+ * reads is empty only under test.
+ */
+function answer(token: string, inputs: Record<string, unknown>, account: FakeAccount): Record<string, unknown> {
+  switch (token) {
+    case "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken":
+      return { ...inputs, token: "eyJ-tunnel-token-for-" + String(inputs.tunnelId) };
+    case "cloudflare:index/getZeroTrustOrganization:getZeroTrustOrganization":
+      return { ...inputs, authDomain: account.authDomain ?? "javiersc.cloudflareaccess.com", name: "javiersc" };
+    case "cloudflare:index/getZeroTrustAccessIdentityProviders:getZeroTrustAccessIdentityProviders":
+      return { ...inputs, results: (account.loginMethods ?? ["onetimepin"]).map((type, i) => ({ id: `idp-${i}`, name: type, type, readOnly: false, config: {} })) };
+    default:
+      throw new Error(`unexpected call ${token}`);
+  }
+}
 
 /** Strict mocks: an unknown resource type or call throws. Records every resource. */
-export function strictMocks(registered: Registered[]): pulumi.runtime.Mocks {
+export function strictMocks(registered: Registered[], account: FakeAccount = {}): pulumi.runtime.Mocks {
   return {
     newResource(args) {
       if (!KNOWN_TYPES.has(args.type)) throw new Error(`unexpected resource type ${args.type} (${args.name})`);
@@ -41,7 +65,11 @@ export function strictMocks(registered: Registered[]): pulumi.runtime.Mocks {
       registered.push({ type: args.type, name: args.name, inputs: args.inputs, secretInputs });
       const state: Record<string, unknown> = { ...args.inputs };
       if (args.type.endsWith(":ZeroTrustAccessApplication")) state.aud = `aud-${args.name}`;
-      if (args.type.endsWith(":ZeroTrustAccessServiceToken")) Object.assign(state, { clientId: `${args.name}.access`, clientSecret: `secret-${args.name}` });
+      if (args.type.endsWith(":ZeroTrustAccessServiceToken")) {
+        // Cloudflare issues a new secret for each clientSecretVersion.
+        const version = Number(args.inputs.clientSecretVersion ?? 1);
+        Object.assign(state, { clientId: `${args.name}.access`, clientSecret: `secret-${args.name}-v${version}`, clientSecretVersion: version, expiresAt: "2027-11-30T00:00:00Z" });
+      }
       if (args.type.endsWith(":RandomBytes")) Object.assign(state, { base64: "c2VjcmV0LWJ5dGVz", hex: "00" });
       // Cloudflare suffixes the subdomain when the project name is taken elsewhere.
       if (args.type.endsWith(":PagesProject")) state.subdomain = `${args.inputs.name}-4xq.pages.dev`;
@@ -49,8 +77,7 @@ export function strictMocks(registered: Registered[]): pulumi.runtime.Mocks {
       return { id, state };
     },
     call(args) {
-      if (!KNOWN_CALLS.has(args.token)) throw new Error(`unexpected call ${args.token}`);
-      return { ...args.inputs, token: "eyJ-tunnel-token-for-" + String(args.inputs.tunnelId) };
+      return answer(args.token, args.inputs, account);
     },
   };
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { join } from "node:path";
 import { vi } from "vitest";
-import { stackConfig, strictMocks, type Registered } from "./mocks";
+import { stackConfig, strictMocks, type FakeAccount, type Registered } from "./mocks";
 
 export const ROOT = join(__dirname, "..", "..");
 
@@ -39,11 +39,11 @@ export interface ProgramRun {
  * would: config from Pulumi.<stack>.yaml (plus `extra`), then wait until every
  * registration has reached the mocks.
  */
-export async function runProgram(stack: string, extra: Record<string, string> = {}, secretKeys: string[] = []): Promise<ProgramRun> {
+export async function runProgram(stack: string, extra: Record<string, string> = {}, secretKeys: string[] = [], account: FakeAccount = {}): Promise<ProgramRun> {
   const registered: Registered[] = [];
   vi.resetModules();
   const runtime = await import("@pulumi/pulumi/runtime");
-  await runtime.setMocks(strictMocks(registered), "homelab", stack, true);
+  await runtime.setMocks(strictMocks(registered, account), "homelab", stack, true);
   const tree = recordTree(runtime.getMonitor());
   runtime.setAllConfig(stackConfig(ROOT, stack, extra), secretKeys);
   const mod = await import("../../index");

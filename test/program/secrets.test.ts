@@ -92,6 +92,11 @@ describe("the LAN-only ci stack under mocks", () => {
     expect(new Set(run.registered.map((r) => r.type))).toEqual(new Set(["homelab:index:Homelab", "homelab:service:Service", "homelab:host:NixosHost", "command:remote:Command"]));
   });
 
+  it("exports only outputs that have values, so the engine prints no undefined-output warning", () => {
+    expect(Object.keys(run.outputs).sort()).toEqual(["bundleHash", "drift", "hostnames", "services", "stack"]);
+    for (const [k, v] of Object.entries(run.outputs)) expect(v, k).not.toBeUndefined();
+  });
+
   it("keeps the config source's values out of every plaintext input", () => {
     for (const r of run.registered) expect(JSON.stringify(plaintext(r.inputs)), r.name).not.toMatch(CANARY);
   });

@@ -29,7 +29,8 @@ function fakeOnePassword(vault: Record<string, string>, calls: string[][] = []):
 const lab = resolveHomelab(CATALOG, config());
 const secrets = referencedSecrets(lab);
 const everyRef = [...referenceUsers(secrets).keys(), "op://Homelab/Cloudflare/api-token"];
-const fullVault = Object.fromEntries(everyRef.map((r) => [r, `value:${r}`]));
+const CF_TOKEN = "cfut_0123456789abcdefghijklmnopqrstuvwxyzABCD";
+const fullVault = Object.fromEntries(everyRef.map((r) => [r, r.endsWith("/Cloudflare/api-token") ? CF_TOKEN : `value:${r}`]));
 
 function isSecret(o: pulumi.Output<string>): Promise<boolean> {
   return (o as unknown as { isSecret: Promise<boolean> }).isSecret;
@@ -94,6 +95,15 @@ describe("the 1Password source", () => {
     const err = await new OnePasswordSource(connect, new Map([["op://Homelab/OpenAI", ["home-assistant"]]])).resolveAll(["op://Homelab/OpenAI"]).catch((e: Error) => e);
     expect(String(err)).toMatch(/malformed 1Password references:\n  - op:\/\/Homelab\/OpenAI \(used by home-assistant\): .*invalid format/);
     expect(connect).not.toHaveBeenCalled();
+  });
+
+  it("refuses a Cloudflare API token the provider would refuse, naming where it came from but not the value", async () => {
+    const vault = { ...fullVault, "op://Homelab/Cloudflare/api-token": "not a token\n" };
+    const err = await resolveStackSecrets(lab, {}, { OP_SERVICE_ACCOUNT_TOKEN: "ops_x" }, async () => fakeOnePassword(vault)).catch((e: Error) => e);
+    expect(String(err)).toMatch(/Cloudflare API token from op:\/\/Homelab\/Cloudflare\/api-token has leading or trailing whitespace.*API Tokens/);
+    expect(String(err)).not.toContain("not a token");
+    const short = await resolveStackSecrets(lab, { cloudflareApiToken: "abc" }, { OP_SERVICE_ACCOUNT_TOKEN: "ops_x" }, async () => fakeOnePassword(fullVault)).catch((e: Error) => e);
+    expect(String(short)).toMatch(/from homelab:cloudflareApiToken is 3 characters long/);
   });
 
   it("surfaces the real SDK's token-format error without touching the network", async () => {
