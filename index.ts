@@ -44,7 +44,6 @@ async function main() {
     /** For API clients of LiteLLM and Ollama: `pulumi stack output --show-secrets accessServiceTokens`. */
     accessServiceTokens: homelab.accessServiceTokens,
     bundleHash: homelab.host?.bundleHash,
-    drift: homelab.host?.drift,
   };
   // An undefined output only earns a warning on every run (the LAN-only ci stack has no tunnel).
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));

@@ -189,6 +189,38 @@ export function secretsCommand(paths: HostPaths, service: string, record?: strin
   return `bash -s -- secrets --service ${service} ${pathArgs(paths)}${recordArg(record)}`;
 }
 
+/**
+ * What `pulumi destroy`, or dropping the service, runs for a service's
+ * secrets command: remove the service's secret files and its records, so no
+ * secret stays on a host Pulumi no longer manages. It acts only while the
+ * host's record of the service's last secrets run is this command's own
+ * `record`: when the command is replaced (a rotated value), Pulumi creates
+ * the new one first and deletes the old one after, and the old one's delete
+ * then finds the new record and leaves the new files alone. The engine runs
+ * deletes of dropped resources only after every other step succeeded, and
+ * never for a dependency of a failed one, so a failed rebuild that rolled
+ * back keeps the files its generation reads.
+ */
+export function secretsDeleteCommand(paths: HostPaths, service: string, record: string): string {
+  if (!SERVICE_ID.test(service)) throw new Error(`secrets delete command: "${service}" is not a catalog service id`);
+  recordArg(record);
+  const body = [
+    "set -euo pipefail",
+    `state=${shq(paths.stateDir)}`,
+    `dir=${shq(`${paths.secretsDir}/${service}`)}`,
+    '[[ -d $state ]] || { echo "homelab-deploy: nothing of ' + service + ' to remove: no state directory"; exit 0; }',
+    'exec 9>>"$state/lock"',
+    'flock -w 900 9 || { echo "homelab-deploy: another deploy has held $state/lock for 15 minutes" >&2; exit 1; }',
+    `recorded=$(head -n 1 -- "$state/record.secrets.${service}" 2>/dev/null || true)`,
+    `if [[ $recorded != ${shq(record)} ]]; then echo "homelab-deploy: ${service}'s secrets were written by a newer deploy; nothing removed"; exit 0; fi`,
+    // rm -r never follows a symlink it meets, and a symlink in place of the directory goes as a link.
+    'rm -rf -- "$dir"',
+    `rm -f -- "$state/secrets.d/${service}.manifest" "$state/secrets.d/${service}.pending" "$state/record.secrets.${service}"`,
+    `echo "homelab-deploy: removed the secret files of ${service}"`,
+  ].join("\n");
+  return `bash -c ${shq(body)}`;
+}
+
 export interface ApplyOptions {
   checks: readonly HostHealthCheck[];
   /** Every secret file the release declares (absolute paths); once it is healthy, all others under the secrets directory go. */

@@ -8,6 +8,7 @@ import {
   pushCommand,
   secretTrigger,
   secretsCommand,
+  secretsDeleteCommand,
   secretsStdin,
   sortedSecretSpecs,
   triggerKey,
@@ -152,7 +153,11 @@ interface HostPlan {
 export class NixosHost extends pulumi.ComponentResource {
   /** Content hash of the declared bundle; the release's name on the host. */
   public readonly bundleHash: string;
-  /** Readable reasons the host differs from the last deploy; empty when it is in sync. */
+  /**
+   * Readable reasons the host differed from the last deploy when this run
+   * read it; empty when it is in sync. They show as warnings and as
+   * `drift:` entries in the triggers of the commands that repair them.
+   */
   public readonly drift: pulumi.Output<string[]>;
   /** Read-only check that the host answers with the pinned key; everything else waits for it. */
   public readonly preflight: command.remote.Command;
@@ -188,7 +193,8 @@ export class NixosHost extends pulumi.ComponentResource {
     );
     this.rebuild = this.createRebuild(name, plan, connection, rebuild);
 
-    this.registerOutputs({ bundleHash: this.bundleHash, drift: this.drift });
+    // Not drift: it is read before the deploy repairs what it finds, so stored in state it would be stale after every up.
+    this.registerOutputs({ bundleHash: this.bundleHash });
   }
 
   private connection(args: NixosHostArgs, plan: HostPlan): command.types.input.remote.ConnectionArgs {
@@ -347,6 +353,7 @@ export class NixosHost extends pulumi.ComponentResource {
       {
         connection,
         create: stage.apply((s) => secretsCommand(plan.paths, svc.id, s.record)),
+        delete: stage.apply((s) => secretsDeleteCommand(plan.paths, svc.id, s.record)),
         stdin,
         triggers: stage.apply((s) => s.triggers),
         // stdout names keys and units only; stderr stays out of the log to be safe.

@@ -127,6 +127,38 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     first = run;
   });
 
+  it("a service's secrets leave the host with it, but never by the delete of a command its rotation replaced", async () => {
+    const mosquitto = enabledSecrets(lab).filter((s) => s.serviceId === "mosquitto");
+    const dir = join(host.paths.secretsDir, "mosquitto");
+    const before = first.commands.get("secrets.mosquitto")!;
+    const rotated = await runProgram(NixosHost, args({ values: secretValues(lab, { "mosquitto.password": "rotated once more" }) }));
+    expect(engine.plan(rotated).get("secrets.mosquitto")).toBe("replace");
+    expect((await engine.up(rotated)).failed?.result.stderr ?? "").toBe("");
+
+    // Pulumi creates the replacement first, then deletes the replaced command.
+    const stale = await runCaptured(before, before.delete as string);
+    expect(stale.code, stale.stderr).toBe(0);
+    expect(stale.stdout).toContain("written by a newer deploy; nothing removed");
+    expect(readFileSync(mosquitto.find((s) => s.name === "password")!.path, "utf8")).toBe("rotated once more");
+
+    // Dropped from the catalog, or pulumi destroy: the current command's delete.
+    const current = rotated.commands.get("secrets.mosquitto")!;
+    const removed = await runCaptured(current, current.delete as string);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(existsSync(dir), "the service's secrets directory is gone").toBe(false);
+    for (const f of ["secrets.d/mosquitto.manifest", "secrets.d/mosquitto.pending", "record.secrets.mosquitto"]) expect(existsSync(join(host.paths.stateDir, f)), f).toBe(false);
+    for (const s of enabledSecrets(lab).filter((x) => x.serviceId !== "mosquitto")) expect(existsSync(s.path), `${s.key} stays`).toBe(true);
+    const values = [...secretValues(lab).values()];
+    expect(JSON.stringify(current.delete)).not.toMatch(new RegExp(values.map((v) => v.split("\n")[0]).join("|")));
+
+    // Declared again, the next up puts it back.
+    engine.state.delete("secrets.mosquitto");
+    const again = await runProgram(NixosHost, args({ values: secretValues(lab, { "mosquitto.password": "a brand new password" }) }));
+    expect((await engine.up(again)).failed?.result.stderr ?? "").toBe("");
+    expect(readFileSync(mosquitto.find((s) => s.name === "password")!.path, "utf8")).toBe("a brand new password");
+    first = again;
+  });
+
   it("a failing health check rolls back the generation and the bundle, and the error names the service", async () => {
     const before = host.hostLog().length;
     const oldLink = readlinkSync(host.paths.bundleDir);
