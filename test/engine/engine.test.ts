@@ -1,30 +1,151 @@
 import { execFileSync } from "node:child_process";
-import { describe, expect, it } from "vitest";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EngineEvent, OpType, Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findProgram } from "../support/tiers";
+import { sshdTier, startTestHost, type TestHost } from "../host/support/testhost";
 
 /**
- * The real-engine tier needs the pulumi CLI, the Node.js language host and
- * the command provider plugin. This machine cannot build them: the Go module
- * proxy refuses github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3
- * and github.com/pulumi/pulumi-command/provider at every version (HTTP 403),
- * and pkg/v3 after v3.259.0. The end-to-end deploy of the ci stack is not
- * written yet; on a machine with Pulumi installed this tier only checks that
- * the command plugin matches package.json.
+ * The ci stack through the real Pulumi engine, with the Automation API: the
+ * CLI, the Node.js language host and the command provider plugin run the
+ * program exactly as `pulumi up` would, against the throwaway sshd test host.
+ * The project is copied to a scratch directory first, so the stack settings
+ * the engine writes never touch the repository's Pulumi.ci.yaml.
+ *
+ * The stack runs one service, Tailscale: it has a secret and no health check,
+ * so the fake host needs no listeners on the catalog's fixed ports.
  */
-const pulumi = findProgram("pulumi");
-const languageHost = findProgram("pulumi-language-nodejs");
-const reason = !pulumi
-  ? "no pulumi CLI on PATH; it cannot be built here because the Go module proxy refuses the Node.js language host and the command provider (HTTP 403)"
-  : !languageHost
-    ? "pulumi is on PATH but pulumi-language-nodejs is not"
-    : undefined;
-if (reason) process.stderr.write(`\n[SKIPPED] engine tier skipped: ${reason}\n`);
+const ROOT = join(__dirname, "..", "..");
+const COMMAND_VERSION = (require("@pulumi/command/package.json") as { version: string }).version;
 
-describe.skipIf(reason !== undefined)("the real Pulumi engine", () => {
-  it("has the command provider plugin at the version package.json pins", () => {
-    const wanted = (require("@pulumi/command/package.json") as { version: string }).version;
-    const plugins = execFileSync(pulumi as string, ["plugin", "ls", "--json"], { encoding: "utf8" });
-    const found = (JSON.parse(plugins) as { name: string; kind: string; version: string }[]).filter((p) => p.name === "command" && p.kind === "resource");
-    expect(found.map((p) => p.version), "install it: pulumi plugin install resource command " + wanted).toContain(wanted);
+function engineMissing(): string | undefined {
+  const pulumi = findProgram("pulumi");
+  if (!pulumi) return "no pulumi CLI on PATH; the Go module proxy serves the CLI but refuses the Node.js language host and the command provider (HTTP 403), so this machine cannot build the engine from modules";
+  if (!findProgram("pulumi-language-nodejs")) return "pulumi is on PATH but pulumi-language-nodejs is not";
+  const plugins = JSON.parse(execFileSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }) || "[]") as { name: string; kind: string; version: string }[];
+  if (!plugins.some((p) => p.name === "command" && p.kind === "resource" && p.version === COMMAND_VERSION)) {
+    return `the command provider plugin ${COMMAND_VERSION} is not installed (pulumi plugin install resource command ${COMMAND_VERSION})`;
+  }
+  return undefined;
+}
+
+const missing = engineMissing();
+const sshd = missing ? { available: false } : sshdTier();
+if (missing) process.stderr.write(`\n[SKIPPED] engine tier skipped: ${missing}\n`);
+
+/** Resource name → what the engine did to it, from the engine's own events. */
+type Ops = Map<string, OpType>;
+
+function recorder(): { ops: Ops; onEvent: (e: EngineEvent) => void } {
+  const ops: Ops = new Map();
+  return {
+    ops,
+    onEvent: (e) => {
+      const meta = e.resOutputsEvent?.metadata ?? e.resourcePreEvent?.metadata;
+      if (meta) ops.set(meta.urn.split("::").at(-1)!, meta.op);
+    },
+  };
+}
+
+const changed = (ops: Ops) => [...ops].filter(([, op]) => op !== "same").map(([name, op]) => `${name}:${op}`).sort();
+
+describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through the real Pulumi engine", () => {
+  let host: TestHost;
+  let scratch: string;
+  let stack: Stack;
+  let secretFile: string;
+
+  beforeAll(async () => {
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    host = await startTestHost();
+    scratch = mkdtempSync(join(tmpdir(), "homelab-engine-"));
+    const project = join(scratch, "project");
+    for (const entry of ["Pulumi.yaml", "Pulumi.ci.yaml", "package.json", "tsconfig.json", "index.ts", "components", "nixos", "assets"]) {
+      cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
+    }
+    symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+    stack = await LocalWorkspace.createOrSelectStack(
+      { stackName: "ci", workDir: project },
+      {
+        envVars: {
+          PULUMI_BACKEND_URL: `file://${join(scratch, "state")}`,
+          PULUMI_CONFIG_PASSPHRASE: "engine-tier",
+          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+          PULUMI_SKIP_UPDATE_CHECK: "true",
+        },
+      },
+    );
+    const t = host.target();
+    await stack.setAllConfig({
+      "homelab:services": { value: JSON.stringify(["tailscale"]) },
+      "homelab:sshHost": { value: t.host },
+      "homelab:sshPort": { value: String(t.port) },
+      "homelab:sshHostKey": { value: t.hostKey },
+      "homelab:sshPrivateKey": { value: t.privateKey, secret: true },
+      "homelab:bundleDir": { value: host.paths.bundleDir },
+      "homelab:secretsDir": { value: host.paths.secretsDir },
+      "homelab:stateDir": { value: host.paths.stateDir },
+      "homelab:secretValues": { value: JSON.stringify({ "tailscale.auth-key": "tskey-first" }), secret: true },
+    });
+    secretFile = join(host.paths.secretsDir, "tailscale", "auth-key");
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.workspace.removeStack("ci", { force: true }).catch(() => undefined);
+    await host?.stop();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("previews, then creates the tree and deploys the host", async () => {
+    const preview = await stack.preview();
+    expect(preview.changeSummary.create, preview.stdout).toBeGreaterThan(0);
+    const rec = recorder();
+    const up = await stack.up({ onEvent: rec.onEvent });
+    expect(up.summary.result).toBe("succeeded");
+    expect(changed(rec.ops)).toEqual(
+      ["ci:create", "ci-host:create", "ci-host-preflight:create", "ci-host-push:create", "ci-host-rebuild:create", "tailscale:create", "tailscale-secrets:create"].sort(),
+    );
+    expect(readFileSync(secretFile, "utf8")).toBe("tskey-first");
+    expect(host.generation()).toBeGreaterThan(0);
+  });
+
+  it("then previews no change", async () => {
+    const preview = await stack.preview({ expectNoChanges: true });
+    expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+  });
+
+  it("rotating the secret replaces only the service's secrets command (and the preflight)", async () => {
+    await stack.setConfig("homelab:secretValues", { value: JSON.stringify({ "tailscale.auth-key": "tskey-second" }), secret: true });
+    const rec = recorder();
+    await stack.up({ onEvent: rec.onEvent });
+    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
+    expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
+    await stack.preview({ expectNoChanges: true });
+  });
+
+  it("a secret file changed on the host shows in preview and up puts it back", async () => {
+    writeFileSync(secretFile, "changed by hand");
+    const preview = await stack.preview();
+    expect(preview.changeSummary.replace ?? 0, preview.stdout).toBeGreaterThan(0);
+    expect(preview.stdout).toContain("secret file tailscale.auth-key on host differs from declared");
+    await stack.up();
+    expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
+    await stack.preview({ expectNoChanges: true });
+  });
+
+  it("a bundle change pushes and rebuilds, and leaves the secrets command alone", async () => {
+    await stack.setConfig("homelab:timeZone", { value: "Europe/Madrid" });
+    const rec = recorder();
+    await stack.up({ onEvent: rec.onEvent });
+    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace"]);
+    expect(readFileSync(join(host.paths.bundleDir, "generated", "homelab.json"), "utf8")).toContain("Europe/Madrid");
+  });
+
+  it("destroy removes the secret files from the host", async () => {
+    const result = await stack.destroy();
+    expect(result.summary.result).toBe("succeeded");
+    expect(existsSync(secretFile)).toBe(false);
   });
 });
