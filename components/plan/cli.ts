@@ -38,6 +38,7 @@ export function runPlan(argv: string[], options: PlanOptions = {}): number {
       strict: true,
     });
     const stack = values.stack as string;
+    if (values.out) out = resolve(values.out);
     const badName = stackNameProblem(stack);
     if (badName) throw new ValidationError(stack, [{ field: "--stack", message: badName, fix: "pass a stack name: letters, digits, hyphens, underscores and periods" }]);
     out = resolve(values.out ?? join(root, "out", stack));
