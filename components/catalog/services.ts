@@ -6,7 +6,7 @@ import type { ServiceEntry } from "./types";
  *
  * Ports and routes follow the owner's Core & Portal page. Secrets are
  * 1Password references in the Homelab vault; a stack may point them at
- * another vault (see `onePasswordVault` in the stack config).
+ * another vault (see `opVault` in the stack config).
  */
 export const CATALOG: readonly ServiceEntry[] = [
   {

@@ -1,7 +1,23 @@
-import { Secrets } from "@1password/sdk";
 import type { ConfigProblem, StackConfig } from "../config/schema";
+import { opReferenceError } from "./opref";
 import { inStack, routeLabel } from "./resolve";
+import {
+  HEALTH_PATH,
+  POSIX_NAME,
+  RANGES,
+  TEXT_LIMITS,
+  UNIT_NAME,
+  containsPath,
+  forbiddenCharacter,
+  hostPathProblem,
+  httpUrlProblem,
+  isDnsLabel,
+  isHostname,
+} from "./rules";
 import { DASHBOARD_GROUPS, type ServiceEntry } from "./types";
+
+export { isDnsLabel, isHostname } from "./rules";
+export { opReferenceError } from "./opref";
 
 /** One thing wrong with the catalog or the stack config, and how to fix it. */
 export interface Problem {
@@ -13,32 +29,170 @@ export interface Problem {
   fix: string;
 }
 
-const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const CATALOG_FILE = "components/catalog/services.ts";
 
-export function isDnsLabel(label: string): boolean {
-  return LABEL.test(label);
+/** Every field a catalog entry may have; anything else is a typo or a value nothing would check. */
+const ENTRY_FIELDS: ReadonlySet<string> = new Set([
+  "id", "title", "group", "description", "status", "runsOn", "port", "bind", "route", "protection",
+  "nativeClients", "proxyTo", "card", "link", "icon", "health", "units", "backup", "secrets",
+]);
+
+const ICON_FILE = /^[a-z0-9][a-z0-9._-]{0,100}\.svg$/;
+const ICON_CDN = /^[a-z0-9][a-z0-9._-]{0,100}$/;
+
+function show(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json;
 }
 
-/** A hostname or domain: dot-separated labels, at most 253 characters, with at least two labels. */
-export function isHostname(name: string): boolean {
-  if (name.length > 253) return false;
-  const labels = name.split(".");
-  return labels.length >= 2 && labels.every(isDnsLabel);
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+type Add = (field: string, message: string, fix: string) => void;
+
+/** Free text bound for a config file or the dashboard: a string, not empty, not too long, no control characters. */
+function checkText(add: Add, field: string, value: unknown, max: number): void {
+  if (typeof value !== "string") return add(field, `expected text, got ${show(value)}`, `write ${field} as a string in ${CATALOG_FILE}`);
+  if (value.trim() === "") return add(field, "is empty", `write a ${field} in ${CATALOG_FILE}`);
+  const bad = forbiddenCharacter(value);
+  if (bad) return add(field, `${show(value)} contains the control character ${bad}`, `write ${field} on one line, without control characters`);
+  if (value.length > max) add(field, `is ${value.length} characters long, more than ${max}`, `shorten ${field} to at most ${max} characters`);
 }
 
-/** The SDK's own parser decides what a well-formed secret reference is. */
-export function opReferenceError(ref: string): string | undefined {
-  try {
-    Secrets.validateSecretReference(ref);
-    return undefined;
-  } catch (err) {
-    // The SDK's errors carry a JSON body: {"name": ..., "message": ...}.
-    const raw = (err as { message?: string }).message ?? String(err);
-    try {
-      return (JSON.parse(raw) as { message?: string }).message ?? raw;
-    } catch {
-      return raw;
+function checkEnum(add: Add, field: string, value: unknown, allowed: readonly unknown[], optional = false): boolean {
+  if (optional && value === undefined) return true;
+  if (allowed.includes(value)) return true;
+  add(field, `${show(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, `set ${field} to one of: ${allowed.join(", ")}`);
+  return false;
+}
+
+/** A host path the catalog names (backup paths and their exclusions). */
+function checkPath(add: Add, field: string, value: unknown): value is string {
+  if (typeof value !== "string") {
+    add(field, `expected a path, got ${show(value)}`, `write ${field} as a list of absolute paths`);
+    return false;
+  }
+  const why = hostPathProblem(value);
+  if (why) {
+    add(field, `${show(value)} ${why}`, "use the service's own state directory, such as /var/lib/<service>, written without a trailing slash");
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Type, enum, range, character set and length of every field of one entry,
+ * whatever the stack: a hostile value in a pending entry still reaches
+ * plan.json. Returns false when the entry is too broken for the stack rules.
+ */
+function checkEntryShape(e: ServiceEntry, add: Add): boolean {
+  const raw = e as unknown as Record<string, unknown>;
+  for (const key of Object.keys(raw)) {
+    if (!ENTRY_FIELDS.has(key)) add(key, "is not a catalog field", `remove it, or use one of: ${[...ENTRY_FIELDS].join(", ")}`);
+  }
+  checkText(add, "title", e.title, TEXT_LIMITS.title);
+  checkText(add, "description", e.description, TEXT_LIMITS.description);
+  checkEnum(add, "group", e.group, DASHBOARD_GROUPS);
+  const statusOk = checkEnum(add, "status", e.status, ["enabled", "pending"]);
+  const runsOnOk = checkEnum(add, "runsOn", e.runsOn, ["host", "pages"]);
+  checkEnum(add, "bind", e.bind, ["0.0.0.0", "127.0.0.1"], true);
+  checkEnum(add, "protection", e.protection, ["access", "public"], true);
+  if (e.port !== undefined && (typeof e.port !== "number" || !Number.isInteger(e.port) || e.port < RANGES.port.min || e.port > RANGES.port.max)) {
+    add("port", `${show(e.port)} is out of range`, `use a whole number from ${RANGES.port.min} to ${RANGES.port.max}`);
+  }
+  if (e.route !== undefined && e.route !== false) {
+    if (!isObject(e.route) || Object.keys(e.route).some((k) => k !== "name")) {
+      add("route", `${show(e.route)} is neither false nor { name }`, "write route: false, route: {}, or route: { name: \"<label>\" }");
+    } else if (e.route.name !== undefined && (typeof e.route.name !== "string" || !isDnsLabel(e.route.name))) {
+      add("route.name", `${show(e.route.name)} is not a valid DNS label`, "use lowercase letters, digits and inner hyphens");
+    }
+  }
+  if (e.nativeClients !== undefined) {
+    if (!isObject(e.nativeClients)) add("nativeClients", `${show(e.nativeClients)} is not { via, why }`, 'write nativeClients: { via: "tailscale" | "service-token", why: "<reason>" }');
+    else {
+      checkEnum(add, "nativeClients.via", e.nativeClients.via, ["tailscale", "service-token"]);
+      checkText(add, "nativeClients.why", e.nativeClients.why, TEXT_LIMITS.reason);
+    }
+  }
+  if (e.proxyTo !== undefined && (typeof e.proxyTo !== "string" || !isDnsLabel(e.proxyTo))) {
+    add("proxyTo", `${show(e.proxyTo)} is not a catalog id`, "point proxyTo at an existing entry's id");
+  }
+  if (e.card !== undefined && typeof e.card !== "boolean") add("card", `${show(e.card)} is not true or false`, "set card to true or false");
+  if (e.link !== undefined) {
+    const why = typeof e.link === "string" ? httpUrlProblem(e.link) : "is not a string";
+    if (why) add("link", `${show(e.link)} ${why}`, "use an http:// or https:// URL as the browser shows it, such as https://one.dash.cloudflare.com/");
+  }
+  const icon = e.icon as unknown;
+  if (!isObject(icon) || Object.keys(icon).length !== 1 || !("file" in icon || "cdn" in icon)) {
+    add("icon", `${show(icon)} is neither { file } nor { cdn }`, 'write icon: { file: "<name>-logo.svg" } or icon: { cdn: "<name>.png" }');
+  } else if ("file" in icon && (typeof icon.file !== "string" || !ICON_FILE.test(icon.file))) {
+    add("icon.file", `${show(icon.file)} is not a file name in assets/icons/`, "name an .svg file in assets/icons/ in lowercase letters, digits, dots, underscores and hyphens");
+  } else if ("cdn" in icon && (typeof icon.cdn !== "string" || !ICON_CDN.test(icon.cdn))) {
+    add("icon.cdn", `${show(icon.cdn)} is not a Homepage icon name`, "use a name such as sonarr.png or mdi-robot");
+  }
+  checkHealth(add, e.health);
+  if (!Array.isArray(e.units)) {
+    add("units", `${show(e.units)} is not a list of unit names`, 'write units: ["<name>.service"], or [] when the host runs nothing for it');
+  } else {
+    for (const unit of e.units as unknown[]) {
+      if (typeof unit !== "string" || !UNIT_NAME.test(unit)) add("units", `${show(unit)} is not a systemd unit name`, "name the unit with its type, such as jellyfin.service or cockpit.socket");
+    }
+    if (new Set(e.units).size !== e.units.length) add("units", "lists a unit twice", "list each unit once");
+  }
+  checkBackupShape(add, e.backup);
+  checkSecretsShape(add, e.secrets);
+  return statusOk && runsOnOk && typeof e.id === "string";
+}
+
+function checkHealth(add: Add, health: unknown): void {
+  if (!isObject(health)) return add("health", `${show(health)} is not a health check`, 'write health: { kind: "http", path: "/" }, { kind: "tcp" } or { kind: "none", reason: "<who watches it>" }');
+  if (!checkEnum(add, "health.kind", health.kind, ["http", "tcp", "none"])) return;
+  const allowed = health.kind === "http" ? ["kind", "path"] : health.kind === "none" ? ["kind", "reason"] : ["kind"];
+  for (const key of Object.keys(health)) {
+    if (!allowed.includes(key)) add(`health.${key}`, `is not a field of a ${health.kind} check`, `remove it; a ${health.kind} check has ${allowed.join(" and ")}`);
+  }
+  if (health.kind === "http" && (typeof health.path !== "string" || !HEALTH_PATH.test(health.path))) {
+    add("health.path", `${show(health.path)} is not a plain URL path`, "start it with / and use only letters, digits and / . _ ~ % ? = & : + -, at most 256 characters");
+  }
+  if (health.kind === "none") checkText(add, "health.reason", health.reason, TEXT_LIMITS.reason);
+}
+
+function checkBackupShape(add: Add, backup: unknown): void {
+  if (backup === undefined) return;
+  if (!isObject(backup) || !Array.isArray(backup.paths) || (backup.exclude !== undefined && !Array.isArray(backup.exclude))) {
+    return add("backup", `${show(backup)} is not { paths, exclude? }`, 'write backup: { paths: ["/var/lib/<service>"], exclude: [...] }');
+  }
+  const paths = (backup.paths as unknown[]).filter((p, i) => checkPath(add, `backup.paths[${i}]`, p)) as string[];
+  ((backup.exclude ?? []) as unknown[]).forEach((x, i) => {
+    if (checkPath(add, `backup.exclude[${i}]`, x) && !paths.some((p) => x !== p && containsPath(p, x))) {
+      add(`backup.exclude[${i}]`, `${show(x)} is not inside one of the service's backup paths`, "exclude only paths under one of backup.paths, or remove it");
+    }
+  });
+  paths.forEach((a, i) =>
+    paths.forEach((b, j) => {
+      if (i < j && (containsPath(a, b) || containsPath(b, a))) add(`backup.paths[${j}]`, `${show(b)} overlaps ${show(a)}`, "list each directory once, and not one inside another");
+    }),
+  );
+}
+
+function checkSecretsShape(add: Add, secrets: unknown): void {
+  if (secrets === undefined) return;
+  if (!Array.isArray(secrets)) return add("secrets", `${show(secrets)} is not a list`, "write secrets: [{ name, ref, group? }]");
+  const names = new Set<unknown>();
+  for (const s of secrets as unknown[]) {
+    if (!isObject(s) || Object.keys(s).some((k) => !["name", "ref", "group"].includes(k))) {
+      add("secrets", `${show(s)} is not { name, ref, group? }`, "write each secret as { name, ref, group? }");
+      continue;
+    }
+    if (typeof s.name !== "string" || !isDnsLabel(s.name)) add("secrets.name", `${show(s.name)} is not a valid file name label`, "use lowercase letters, digits and inner hyphens");
+    if (names.has(s.name)) add("secrets.name", `secret ${show(s.name)} is declared twice`, "give each secret of a service its own name");
+    names.add(s.name);
+    if (typeof s.ref !== "string") add("secrets.ref", `${show(s.ref)} is not a reference`, 'write it as op://<vault>/<item>/[section/]<field>, or "generated"');
+    else if (s.ref !== "generated") {
+      const err = opReferenceError(s.ref);
+      if (err) add("secrets.ref", `malformed 1Password reference ${show(s.ref)}: ${err}`, "write it as op://<vault>/<item>/[section/]<field>");
+    }
+    if (s.group !== undefined && (typeof s.group !== "string" || !POSIX_NAME.test(s.group))) {
+      add("secrets.group", `${show(s.group)} is not a group name`, "use the consuming service's group: lowercase letters, digits, _ and -, at most 32 characters, or leave group out");
     }
   }
 }
@@ -49,36 +203,44 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
   const add = (service: string | undefined, field: string, message: string, fix: string) =>
     problems.push({ service, field, message, fix });
   const ids = new Map<string, ServiceEntry>();
+  const usable = new Set<ServiceEntry>();
 
+  if (!Array.isArray(catalog)) {
+    return [{ field: "catalog", message: "is not a list of entries", fix: `export CATALOG as an array in ${CATALOG_FILE}` }];
+  }
   for (const e of catalog) {
-    if (!isDnsLabel(e.id)) {
-      add(e.id, "id", `"${e.id}" is not a valid DNS label`, "use lowercase letters, digits and inner hyphens, at most 63 characters");
+    if (!isObject(e as unknown)) {
+      add(undefined, "catalog", `entry ${show(e)} is not an object`, `write every entry of ${CATALOG_FILE} as { id, title, ... }`);
+      continue;
     }
-    if (ids.has(e.id)) {
-      add(e.id, "id", "the id is declared twice", `rename or remove one of the two "${e.id}" entries in ${CATALOG_FILE}`);
+    const id = typeof e.id === "string" ? e.id : show(e.id);
+    if (typeof e.id !== "string" || !isDnsLabel(e.id)) {
+      add(id, "id", `${show(e.id)} is not a valid DNS label`, "use lowercase letters, digits and inner hyphens, at most 63 characters");
     }
-    ids.set(e.id, e);
+    if (ids.has(id)) {
+      add(id, "id", "the id is declared twice", `rename or remove one of the two ${show(id)} entries in ${CATALOG_FILE}`);
+    }
+    ids.set(id, e);
+    if (checkEntryShape(e, (field, message, fix) => add(id, field, message, fix))) usable.add(e);
   }
 
-  const members = catalog.filter((e) => inStack(e, config));
+  const members = catalog.filter((e) => usable.has(e) && inStack(e, config));
   const ports = new Map<number, string>();
   const hostnames = new Map<string, string>();
+  const backupOwners: { path: string; id: string }[] = [];
+  const hostDirs: [string, string][] = [
+    ["homelab:bundleDir", config.paths.bundleDir],
+    ["homelab:credentialsDir", config.paths.secretsDir],
+    ["homelab:stateDir", config.paths.stateDir],
+  ];
 
   for (const e of members) {
-    if (!(DASHBOARD_GROUPS as readonly string[]).includes(e.group)) {
-      add(e.id, "group", `unknown dashboard group "${e.group}"`, `use one of: ${DASHBOARD_GROUPS.join(", ")}, or add the group to DASHBOARD_GROUPS`);
-    }
-
-    if (e.port !== undefined) {
-      if (!Number.isInteger(e.port) || e.port < 1 || e.port > 65535) {
-        add(e.id, "port", `${e.port} is out of range`, "use a whole number from 1 to 65535");
-      } else if (e.runsOn === "host") {
-        const other = ports.get(e.port);
-        if (other) {
-          add(e.id, "port", `port ${e.port} is already used by "${other}" on the same host`, "give one of them a free port");
-        } else {
-          ports.set(e.port, e.id);
-        }
+    if (typeof e.port === "number" && Number.isInteger(e.port) && e.port >= RANGES.port.min && e.port <= RANGES.port.max && e.runsOn === "host") {
+      const other = ports.get(e.port);
+      if (other) {
+        add(e.id, "port", `port ${e.port} is already used by "${other}" on the same host`, "give one of them a free port");
+      } else {
+        ports.set(e.port, e.id);
       }
     }
     if (e.runsOn === "pages" && e.port !== undefined) {
@@ -95,14 +257,13 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
     if (loopback && e.proxyTo !== undefined) {
       add(e.id, "proxyTo", "a loopback-only service (bind 127.0.0.1) cannot be given a proxy", "remove proxyTo");
     }
-    if (e.proxyTo !== undefined && !ids.has(e.proxyTo)) {
+    if (typeof e.proxyTo === "string" && isDnsLabel(e.proxyTo) && !ids.has(e.proxyTo)) {
       add(e.id, "proxyTo", `"${e.proxyTo}" is not a catalog id`, "point proxyTo at an existing entry's id");
     }
 
-    const label = routeLabel(e, config.routePattern);
-    if (e.route && e.route.name !== undefined && !isDnsLabel(e.route.name)) {
-      add(e.id, "route.name", `"${e.route.name}" is not a valid DNS label`, "use lowercase letters, digits and inner hyphens");
-    } else if (label !== null && !isDnsLabel(label)) {
+    const routeNameOk = !(e.route && e.route.name !== undefined && (typeof e.route.name !== "string" || !isDnsLabel(e.route.name)));
+    const label = routeNameOk && (e.route === undefined || e.route === false || isObject(e.route)) ? routeLabel(e, config.routePattern) : null;
+    if (label !== null && !isDnsLabel(label)) {
       add(e.id, "route", `route label "${label}" is not a valid DNS label`, "shorten the route name or fix homelab:routePattern");
     } else if (label !== null) {
       const hostname = `${label}.${config.domain}`;
@@ -116,24 +277,21 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
         hostnames.set(hostname, e.id);
       }
     }
-    if (e.protection === "public" && label === null) {
+    if (e.protection === "public" && e.route === false) {
       add(e.id, "protection", "public protection on a service that is never routed", "remove protection");
     }
 
-    const secretNames = new Set<string>();
-    for (const s of e.secrets ?? []) {
-      if (!isDnsLabel(s.name)) {
-        add(e.id, "secrets.name", `"${s.name}" is not a valid file name label`, "use lowercase letters, digits and inner hyphens");
-      }
-      if (secretNames.has(s.name)) {
-        add(e.id, "secrets.name", `secret "${s.name}" is declared twice`, "give each secret of a service its own name");
-      }
-      secretNames.add(s.name);
-      if (s.ref !== "generated") {
-        const err = opReferenceError(s.ref);
-        if (err) {
-          add(e.id, "secrets.ref", `malformed 1Password reference "${s.ref}": ${err}`, "write it as op://<vault>/<item>/[section/]<field>");
+    if (e.status === "enabled" && isObject(e.backup) && Array.isArray(e.backup.paths)) {
+      for (const path of e.backup.paths) {
+        if (typeof path !== "string" || hostPathProblem(path)) continue;
+        for (const [key, dir] of hostDirs) {
+          if (containsPath(path, dir) || containsPath(dir, path)) {
+            add(e.id, "backup.paths", `${show(path)} overlaps ${key} (${dir})`, `back up the service's own state directory, apart from ${key}`);
+          }
         }
+        const other = backupOwners.find((o) => o.id !== e.id && (containsPath(o.path, path) || containsPath(path, o.path)));
+        if (other) add(e.id, "backup.paths", `${show(path)} overlaps ${show(other.path)} of "${other.id}"`, "give each service its own backup directories, none inside another's");
+        backupOwners.push({ path, id: e.id });
       }
     }
   }
@@ -148,16 +306,6 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
   }
   if (config.edge === "none" && members.some((e) => e.id === "cloudflared" && e.status === "enabled")) {
     add("cloudflared", "homelab:services", "a stack with homelab:edge none has no tunnel to run", "leave cloudflared out of homelab:services");
-  }
-
-  if (!isHostname(config.domain)) {
-    add(undefined, "homelab:domain", `"${config.domain}" is not a valid domain`, `set homelab:domain in Pulumi.${config.stack}.yaml to a domain such as example.com`);
-  }
-  if (!isHostname(config.lanHostname)) {
-    add(undefined, "homelab:lanHostname", `"${config.lanHostname}" is not a valid hostname`, "use a name such as nixos.local");
-  }
-  if (!/^(\d{1,3})(\.\d{1,3}){3}$/.test(config.lanAddress) || config.lanAddress.split(".").some((o) => Number(o) > 255)) {
-    add(undefined, "homelab:lanAddress", `"${config.lanAddress}" is not an IPv4 address`, `set homelab:lanAddress in Pulumi.${config.stack}.yaml to the host's LAN address`);
   }
   return problems;
 }

@@ -1,8 +1,9 @@
 import { CATALOG } from "../catalog/services";
 import { resolveHomelab, type Homelab } from "../catalog/resolve";
+import { STACK_NAME } from "../catalog/rules";
 import type { ServiceEntry } from "../catalog/types";
 import { fromConfigProblems, validateCatalog, ValidationError } from "../catalog/validate";
-import { CONFIG_NAMESPACE, parseStackConfig } from "./schema";
+import { CONFIG_NAMESPACE, parseStackConfig, show, type ConfigUse } from "./schema";
 
 export interface LoadedStack {
   lab: Homelab;
@@ -10,21 +11,37 @@ export interface LoadedStack {
   secretKeys: Record<string, string>;
 }
 
+/** Why a stack name is refused, or undefined; it names Pulumi.<stack>.yaml, the tunnel and the bucket. */
+export function stackNameProblem(stack: string): string | undefined {
+  return STACK_NAME.test(stack) ? undefined : `${show(stack)} is not a stack name`;
+}
+
 /**
- * Validate a stack's config and the catalog together and combine them.
- * `raw` maps full config keys (`homelab:domain`) to values; keys of other
- * namespaces (`cloudflare:apiToken`) belong to providers and are ignored.
- * Throws a ValidationError listing every problem at once.
+ * The one validation pass, for `npm start` and the Pulumi program alike:
+ * the stack config's schema, then every catalog rule against it, then the
+ * two combined. `raw` maps full config keys (`homelab:domain`) to values;
+ * keys of other namespaces (`cloudflare:apiToken`) belong to providers and
+ * are ignored. Throws a ValidationError listing every problem at once.
  */
-export function loadStack(stack: string, raw: Record<string, unknown>, catalog: readonly ServiceEntry[] = CATALOG): LoadedStack {
+export function loadStack(stack: string, raw: Record<string, unknown>, catalog: readonly ServiceEntry[] = CATALOG, use: ConfigUse = "plan"): LoadedStack {
+  const badName = stackNameProblem(stack);
+  if (badName) {
+    throw new ValidationError(stack, [{ field: "stack", message: badName, fix: "use letters, digits, hyphens, underscores and periods, as `pulumi stack init` does" }]);
+  }
   const own: Record<string, unknown> = {};
+  const stray: string[] = [];
   for (const [key, value] of Object.entries(raw)) {
     const [ns, ...rest] = key.split(":");
     if (ns === CONFIG_NAMESPACE && rest.length > 0) own[rest.join(":")] = value;
+    else if (rest.length === 0) stray.push(key);
   }
-  const parsed = parseStackConfig(stack, own);
-  if (!parsed.config) throw new ValidationError(stack, fromConfigProblems(parsed.problems));
-  const problems = validateCatalog(catalog, parsed.config);
-  if (problems.length > 0) throw new ValidationError(stack, problems);
+  const parsed = parseStackConfig(stack, own, use);
+  const problems = fromConfigProblems(parsed.problems);
+  for (const key of stray) {
+    problems.push({ field: key, message: "config key without a namespace", fix: `write it as ${CONFIG_NAMESPACE}:${key} in Pulumi.${stack}.yaml` });
+  }
+  if (!parsed.config || problems.length > 0) throw new ValidationError(stack, problems);
+  const catalogProblems = validateCatalog(catalog, parsed.config);
+  if (catalogProblems.length > 0) throw new ValidationError(stack, catalogProblems);
   return { lab: resolveHomelab(catalog, parsed.config), secretKeys: parsed.secretKeys };
 }

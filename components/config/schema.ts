@@ -6,6 +6,27 @@
  * set of rules and defaults.
  */
 
+import {
+  CLOUDFLARE_ID,
+  HOST_KEY,
+  POSIX_NAME,
+  PLACEHOLDER_CLOUDFLARE_ID,
+  RANGES,
+  containsPath,
+  forbiddenCharacter,
+  hasLeadingZeroOctet,
+  hostPathProblem,
+  isDnsLabel,
+  isEmail,
+  isHostname,
+  isIPv4,
+  isSshHost,
+  isTimeZone,
+  wholeNumber,
+  type Range,
+} from "../catalog/rules";
+import { opReferenceError } from "../catalog/opref";
+
 export const CONFIG_NAMESPACE = "homelab";
 
 export type EdgeKind = "cloudflare" | "none";
@@ -92,7 +113,23 @@ export interface StackConfig {
   apiClientKeyOverlapUntil?: string;
 }
 
+/** Where the owner finds the real Cloudflare ids; said by every message that refuses one. */
+export const CLOUDFLARE_ID_WHERE = "the Cloudflare dashboard, the domain's Overview page, \"API\" section";
+
+const HOST_PATH_EXPECT = "an absolute, normalised path of plain segments that is not /, not in /nix/store and neither is nor contains a system directory (/etc, /etc/nixos, /nix, /var, /var/lib, /run, /boot, /home, /root, /usr)";
+const hostPath = (v: string): string | undefined => {
+  const why = hostPathProblem(v);
+  return why ? `${show(v)} ${why}` : undefined;
+};
+
+/** 1Password vault and item titles as they appear inside an op:// reference and in JSON. */
+const OP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$/;
+const OP_ITEM = /^[A-Za-z0-9](?:[A-Za-z0-9 ._:-]{0,62}[A-Za-z0-9._-])?$/;
+
 type Kind = "string" | "number" | "boolean" | "string[]";
+
+/** What a value is checked against once it has the right type: a problem message (without the key), or undefined. */
+type Check = (value: string) => string | undefined;
 
 interface KeySpec {
   kind: Kind;
@@ -100,46 +137,155 @@ interface KeySpec {
   required?: boolean;
   /** Secret keys are read by the Pulumi program only; the offline plan never needs them. */
   secret?: boolean;
+  /** Allowed whole numbers, for kind number. */
+  range?: Range;
+  /** Allowed values, for an enum. */
+  oneOf?: readonly string[];
+  /** The allow-list of a string, or of each element of a list. */
+  check?: Check;
+  /** What a good value looks like, for the fix of a refused one. */
+  expect?: string;
+  /** Longest allowed string. @default 253 */
+  maxLength?: number;
 }
+
+/** A value quoted for an error message: escapes visible, long ones cut. */
+export function show(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > 80 ? `${json.slice(0, 77)}...` : json;
+}
+
+const text = (test: (v: string) => boolean, what: string): Check => (v) => (test(v) ? undefined : `${show(v)} is not ${what}`);
 
 /** Every key the program understands. Anything else under `homelab:` is an error. */
 export const CONFIG_KEYS: Record<string, KeySpec> = {
-  domain: { kind: "string", required: true, doc: "zone of every public route, e.g. javiersc.com" },
-  routePattern: { kind: "string", doc: "first label of a route, with {name}; default {name}-home" },
-  lanAddress: { kind: "string", required: true, doc: "the host's LAN IPv4 address" },
-  lanHostname: { kind: "string", doc: "the host's mDNS name; default nixos.local" },
-  timeZone: { kind: "string", doc: "IANA time zone of the host; default UTC" },
-  services: { kind: "string[]", doc: "enabled catalog ids this stack runs; default all" },
-  edge: { kind: "string", doc: "cloudflare or none; default cloudflare" },
-  cloudflareAccountId: { kind: "string", doc: "Cloudflare account id (edge: cloudflare)" },
-  cloudflareZoneId: { kind: "string", doc: "Cloudflare zone id of the domain (edge: cloudflare)" },
+  domain: { kind: "string", required: true, doc: "zone of every public route, e.g. javiersc.com", check: text(isHostname, "a domain"), expect: "a lowercase domain such as example.com" },
+  routePattern: {
+    kind: "string",
+    doc: "first label of a route, with {name}; default {name}-home",
+    check: (v: string) =>
+      /^[a-z0-9-]*\{name\}[a-z0-9-]*$/.test(v) ? undefined : `${show(v)} must hold {name} once, with only lowercase letters, digits and hyphens around it, or every route would get the same or an invalid hostname`,
+    expect: "something like {name}-home",
+  },
+  lanAddress: {
+    kind: "string",
+    required: true,
+    doc: "the host's LAN IPv4 address",
+    check: (v: string) =>
+      hasLeadingZeroOctet(v)
+        ? `${show(v)} has an octet with a leading zero, which some tools read as octal`
+        : isIPv4(v)
+          ? undefined
+          : `${show(v)} is not an IPv4 address`,
+    expect: "the host's IPv4 address in plain decimal, e.g. 192.168.1.10",
+  },
+  lanHostname: { kind: "string", doc: "the host's mDNS name; default nixos.local", check: text(isHostname, "a hostname"), expect: "a lowercase name such as nixos.local" },
+  timeZone: { kind: "string", doc: "IANA time zone of the host; default UTC", check: text(isTimeZone, "an IANA time zone"), expect: "an IANA zone name such as Europe/Madrid or UTC" },
+  services: { kind: "string[]", doc: "enabled catalog ids this stack runs; default all", check: text(isDnsLabel, "a catalog id"), expect: "a list of catalog ids" },
+  edge: { kind: "string", doc: "cloudflare or none; default cloudflare", oneOf: ["cloudflare", "none"] },
+  cloudflareAccountId: {
+    kind: "string",
+    doc: "Cloudflare account id (edge: cloudflare)",
+    check: text((v) => CLOUDFLARE_ID.test(v), "32 lowercase hex characters"),
+    expect: `the account id: ${CLOUDFLARE_ID_WHERE}`,
+  },
+  cloudflareZoneId: {
+    kind: "string",
+    doc: "Cloudflare zone id of the domain (edge: cloudflare)",
+    check: text((v) => CLOUDFLARE_ID.test(v), "32 lowercase hex characters"),
+    expect: `the zone id: ${CLOUDFLARE_ID_WHERE}`,
+  },
   cloudflareApiToken: { kind: "string", secret: true, doc: "Cloudflare API token, when not read from 1Password" },
-  cloudflareApiTokenRef: { kind: "string", doc: "1Password reference of the Cloudflare API token" },
-  tunnelName: { kind: "string", doc: "tunnel name; default homelab-<stack>" },
-  tunnelSecretGeneration: { kind: "string", doc: "bump to rotate the tunnel secret and token; default 1" },
-  pagesProject: { kind: "string", doc: "Pages project of the docs site; default homelab-docs-<stack>" },
-  accessEmails: { kind: "string[]", doc: "emails the Access policy allows (edge: cloudflare)" },
-  accessTeamName: { kind: "string", doc: "Zero Trust team name, the <team> of <team>.cloudflareaccess.com (edge: cloudflare)" },
-  sshHost: { kind: "string", doc: "address the program connects to; default lanAddress" },
-  sshPort: { kind: "number", doc: "SSH port; default 22" },
-  sshUser: { kind: "string", doc: "SSH user; default root" },
-  sshHostKey: { kind: "string", doc: "the host's public key line, pinned for every connection" },
+  cloudflareCredentialRef: {
+    kind: "string",
+    doc: "1Password reference of the Cloudflare API token; default op://Homelab/Cloudflare/api-token",
+    check: (v: string) => {
+      const err = opReferenceError(v);
+      return err ? `${show(v)} is not a 1Password reference: ${err}` : undefined;
+    },
+    expect: "op://<vault>/<item>/<field>",
+    maxLength: 512,
+  },
+  tunnelName: { kind: "string", doc: "tunnel name; default homelab-<stack>", check: text((v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v), "a tunnel name"), expect: "1-64 letters, digits, dots, underscores or hyphens" },
+  tunnelCredentialGeneration: {
+    kind: "string",
+    doc: "bump to rotate the tunnel secret and token; default 1",
+    check: text((v) => /^[A-Za-z0-9._-]{1,32}$/.test(v), "a generation label"),
+    expect: "a short label such as 2",
+  },
+  pagesProject: {
+    kind: "string",
+    doc: "Pages project of the docs site; default homelab-docs-<stack>",
+    check: text((v) => /^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$/.test(v), "a Pages project name"),
+    expect: "1-58 lowercase letters, digits or inner hyphens (it becomes <project>.pages.dev)",
+  },
+  accessEmails: { kind: "string[]", doc: "emails the Access policy allows (edge: cloudflare)", check: text(isEmail, "an email address"), expect: "a list of email addresses" },
+  accessTeamName: {
+    kind: "string",
+    doc: "Zero Trust team name, the <team> of <team>.cloudflareaccess.com (edge: cloudflare)",
+    check: text(isDnsLabel, "a team name"),
+    expect: "the <team> of <team>.cloudflareaccess.com, a lowercase DNS label",
+  },
+  sshHost: { kind: "string", doc: "address the program connects to; default lanAddress", check: text(isSshHost, "a hostname or IP address"), expect: "a hostname such as nixos.local, or an IPv4 or IPv6 address" },
+  sshPort: { kind: "number", doc: "SSH port; default 22", range: RANGES.sshPort },
+  sshUser: { kind: "string", doc: "SSH user; default root", check: text((v) => POSIX_NAME.test(v), "a user name"), expect: "a login name such as root" },
+  sshHostKey: {
+    kind: "string",
+    doc: "the host's public key line, pinned for every connection",
+    check: text((v) => HOST_KEY.test(v), 'a public key line "<type> <base64>"'),
+    expect: 'the host key as `ssh-keyscan -t ed25519 <host> | cut -d" " -f2-` prints it',
+    maxLength: 16384,
+  },
   sshPrivateKey: { kind: "string", secret: true, doc: "private key the program logs in with" },
-  bundleDir: { kind: "string", doc: "where the NixOS bundle lands; default /etc/nixos/homelab" },
-  secretsDir: { kind: "string", doc: "where secret files land; default /var/lib/homelab/secrets" },
-  stateDir: { kind: "string", doc: "deploy bookkeeping on the host; default /var/lib/homelab/state" },
+  bundleDir: { kind: "string", doc: "where the NixOS bundle lands; default /etc/nixos/homelab", check: hostPath, expect: HOST_PATH_EXPECT },
+  credentialsDir: { kind: "string", doc: "where secret files land; default /var/lib/homelab/secrets", check: hostPath, expect: HOST_PATH_EXPECT },
+  stateDir: { kind: "string", doc: "deploy bookkeeping on the host; default /var/lib/homelab/state", check: hostPath, expect: HOST_PATH_EXPECT },
   deploy: { kind: "boolean", doc: "push to the host on pulumi up; default true" },
   detectDrift: { kind: "boolean", doc: "read the host over SSH on every preview to show drift; default true" },
-  keepGenerations: { kind: "number", doc: "system generations to keep; default 10" },
-  healthTimeoutSeconds: { kind: "number", doc: "seconds health checks have after a switch; default 120" },
-  secretsSource: { kind: "string", doc: "1password or config; default 1password" },
-  onePasswordVault: { kind: "string", doc: "vault that replaces the catalog's; default Homelab" },
+  keepGenerations: { kind: "number", doc: "system generations to keep; default 10", range: RANGES.keepGenerations },
+  healthTimeoutSeconds: { kind: "number", doc: "seconds health checks have after a switch; default 120", range: RANGES.healthTimeoutSeconds },
+  credentialsSource: { kind: "string", doc: "1password or config; default 1password", oneOf: ["1password", "config"] },
+  opVault: {
+    kind: "string",
+    doc: "1Password vault that replaces the catalog's; default Homelab",
+    check: (v: string) => (OP_NAME.test(v) && !opReferenceError(`op://${v}/item/field`) ? undefined : `${show(v)} is not a vault name`),
+    expect: "1-64 letters, digits, spaces, dots, underscores or hyphens, starting and ending with a letter or digit",
+  },
   onePasswordToken: { kind: "string", secret: true, doc: "1Password service-account token, when OP_SERVICE_ACCOUNT_TOKEN is unset" },
-  secretValues: { kind: "string", secret: true, doc: "with secretsSource config: JSON map of <service>.<secret> to value" },
-  generatedSecretsItem: { kind: "string", doc: "1Password item that generated secrets are written back to" },
-  backupBucket: { kind: "string", doc: "Backblaze B2 bucket restic backs up to; default homelab-<stack>" },
-  apiClientKeyVersion: { kind: "number", doc: "version of the API clients' Access service-token keys; bump to rotate them; default 1" },
-  apiClientKeyOverlapUntil: { kind: "string", doc: "after a rotation, until when the previous API client key still works, e.g. 2026-12-31T00:00:00Z" },
+  secretValues: { kind: "string", secret: true, doc: "with credentialsSource config: JSON map of <service>.<secret> to value" },
+  generatedCredentialsItem: {
+    kind: "string",
+    doc: "1Password item that generated secrets are written back to",
+    check: text((v) => OP_ITEM.test(v), "an item title"),
+    expect: "1-64 letters, digits, spaces or . _ : -, starting and ending with a letter or digit",
+  },
+  backupBucket: {
+    kind: "string",
+    doc: "Backblaze B2 bucket restic backs up to; default homelab-<stack>",
+    check: text(isB2BucketName, "a valid Backblaze B2 bucket name"),
+    expect: "6-50 letters, digits or hyphens (not starting with b2-)",
+  },
+  apiClientKeyVersion: { kind: "number", doc: "version of the API clients' Access service-token keys; bump to rotate them; default 1", range: { min: 1, max: 1_000_000 } },
+  apiClientKeyOverlapUntil: {
+    kind: "string",
+    doc: "after a rotation, until when the previous API client key still works, e.g. 2026-12-31T00:00:00Z",
+    check: text((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(v) && !Number.isNaN(Date.parse(v)), "a UTC timestamp"),
+    expect: "a UTC time like 2026-12-31T00:00:00Z",
+  },
+};
+
+/**
+ * Keys renamed because the Pulumi CLI refuses a plain `pulumi config set` of
+ * a key whose name matches its secret pattern when the value looks random
+ * (see test/spine/config-keys.test.ts for the rule and its source).
+ */
+export const RENAMED_KEYS: Readonly<Record<string, string>> = {
+  secretsDir: "credentialsDir",
+  cloudflareApiTokenRef: "cloudflareCredentialRef",
+  generatedSecretsItem: "generatedCredentialsItem",
+  secretsSource: "credentialsSource",
+  tunnelSecretGeneration: "tunnelCredentialGeneration",
+  onePasswordVault: "opVault",
 };
 
 /** The B2 bucket a stack backs up to when `homelab:backupBucket` is unset. */
@@ -193,88 +339,87 @@ function editDistance(a: string, b: string): number {
   return row[b.length];
 }
 
+/** What the config is read for: the offline plan, or the Pulumi program, which calls Cloudflare with the ids. */
+export type ConfigUse = "plan" | "program";
+
 /**
  * Parse the `homelab:` keys of a stack. `raw` maps keys without the namespace
  * to their values: strings, numbers, booleans or arrays as YAML gives them, or
  * the JSON strings the Pulumi engine gives for structured values.
  */
-export function parseStackConfig(stack: string, raw: Record<string, unknown>): ParsedConfig {
+export function parseStackConfig(stack: string, raw: Record<string, unknown>, use: ConfigUse = "plan"): ParsedConfig {
   const problems: ConfigProblem[] = [];
   const values: Record<string, unknown> = {};
   const secretKeys: Record<string, string> = {};
   const file = `Pulumi.${stack}.yaml`;
+  const refuse = (key: string, message: string, fix: string) => problems.push({ key: `${CONFIG_NAMESPACE}:${key}`, message, fix });
 
   for (const [key, value] of Object.entries(raw)) {
     const spec = CONFIG_KEYS[key];
     if (!spec) {
-      const guess = closest(key);
-      problems.push({
-        key: `${CONFIG_NAMESPACE}:${key}`,
-        message: "unknown stack config key",
-        fix: guess
+      const renamed = RENAMED_KEYS[key];
+      const guess = renamed ?? closest(key);
+      refuse(
+        key,
+        renamed ? `was renamed to ${CONFIG_NAMESPACE}:${renamed}` : "unknown stack config key",
+        guess
           ? `rename it to ${CONFIG_NAMESPACE}:${guess} in ${file}`
           : `remove it from ${file}; known keys are listed in components/config/schema.ts`,
-      });
+      );
       continue;
     }
-    // Secret keys hold `secure:` ciphertext in the stack file, as one value or,
-    // set with --path, as a map; the program gets them decrypted as JSON text.
-    const coerced = spec.secret && typeof value === "object" && value !== null ? JSON.stringify(value) : coerce(spec.kind, value);
-    if (coerced === undefined) {
-      problems.push({
-        key: `${CONFIG_NAMESPACE}:${key}`,
-        message: `expected a ${spec.kind}, got ${JSON.stringify(value)}`,
-        fix: `set ${CONFIG_NAMESPACE}:${key} in ${file} to a ${spec.kind} (${spec.doc})`,
-      });
+    if (spec.secret) {
+      // Secret keys hold `secure:` ciphertext in the stack file, as one value or,
+      // set with --path, as a map; the program gets them decrypted as JSON text.
+      if (typeof value === "string") secretKeys[key] = value;
+      else if (typeof value === "object" && value !== null && !Array.isArray(value)) secretKeys[key] = JSON.stringify(value);
+      else refuse(key, `expected a secret string, got ${show(value)}`, `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${spec.doc})`);
       continue;
     }
-    if (spec.secret) secretKeys[key] = String(coerced);
-    else values[key] = coerced;
+    const checked = checkValue(spec, value);
+    if ("error" in checked) {
+      refuse(key, checked.error, `set ${CONFIG_NAMESPACE}:${key} in ${file} to ${describe(spec)} (${spec.doc})`);
+      continue;
+    }
+    values[key] = checked.value;
   }
 
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
     if (spec.required && values[key] === undefined && !problems.some((p) => p.key === `${CONFIG_NAMESPACE}:${key}`)) {
-      problems.push({
-        key: `${CONFIG_NAMESPACE}:${key}`,
-        message: "missing required stack config key",
-        fix: `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${spec.doc})`,
-      });
+      refuse(key, "missing required stack config key", `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${spec.doc})`);
     }
   }
 
   const str = (k: string, d: string): string => (values[k] as string | undefined) ?? d;
   const num = (k: string, d: number): number => (values[k] as number | undefined) ?? d;
-
   const edge = str("edge", "cloudflare");
-  if (edge !== "cloudflare" && edge !== "none") {
-    problems.push({ key: "homelab:edge", message: `unknown edge "${edge}"`, fix: `set homelab:edge to cloudflare or none in ${file}` });
-  }
-  const source = str("secretsSource", "1password");
-  if (source !== "1password" && source !== "config") {
-    problems.push({
-      key: "homelab:secretsSource",
-      message: `unknown secrets source "${source}"`,
-      fix: `set homelab:secretsSource to 1password or config in ${file}`,
-    });
-  }
-  const routePattern = str("routePattern", "{name}-home");
-  if (!routePattern.includes("{name}")) {
-    problems.push({
-      key: "homelab:routePattern",
-      message: `"${routePattern}" has no {name} placeholder, so every route would get the same hostname`,
-      fix: `set homelab:routePattern to something like {name}-home in ${file}`,
-    });
-  }
+  const source = str("credentialsSource", "1password");
 
   let cloudflare: StackConfig["cloudflare"];
   if (edge === "cloudflare") {
     for (const key of ["cloudflareAccountId", "cloudflareZoneId", "accessEmails", "accessTeamName"]) {
-      if (values[key] === undefined && !problems.some((p) => p.key === `homelab:${key}`)) {
-        problems.push({
-          key: `homelab:${key}`,
-          message: "missing; the Cloudflare edge needs it",
-          fix: `pulumi config set homelab:${key} <value> --stack ${stack} (${CONFIG_KEYS[key].doc}), or set homelab:edge to none for a LAN-only stack`,
-        });
+      if (values[key] === undefined && !problems.some((p) => p.key === `${CONFIG_NAMESPACE}:${key}`)) {
+        refuse(
+          key,
+          "missing; the Cloudflare edge needs it",
+          `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${CONFIG_KEYS[key].doc}), or set ${CONFIG_NAMESPACE}:edge to none for a LAN-only stack`,
+        );
+      }
+    }
+    if ((values.accessEmails as string[] | undefined)?.length === 0) {
+      refuse("accessEmails", "is empty, so the Access policy would let nobody in", `list at least one email under ${CONFIG_NAMESPACE}:accessEmails in ${file}`);
+    }
+    // The placeholder keeps `npm start` working without an account; the
+    // program hands the ids to Cloudflare, where a zero id only fails late.
+    if (use === "program") {
+      for (const key of ["cloudflareAccountId", "cloudflareZoneId"]) {
+        if (values[key] === PLACEHOLDER_CLOUDFLARE_ID) {
+          refuse(
+            key,
+            "is still the all-zero placeholder",
+            `copy the real id from ${CLOUDFLARE_ID_WHERE}, then pulumi config set ${CONFIG_NAMESPACE}:${key} <id> --stack ${stack}`,
+          );
+        }
       }
     }
     cloudflare = {
@@ -286,28 +431,31 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       teamName: str("accessTeamName", ""),
     };
   }
-  const overlap = values.apiClientKeyOverlapUntil;
-  if (typeof overlap === "string" && (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(overlap) || Number.isNaN(Date.parse(overlap)))) {
-    problems.push({
-      key: "homelab:apiClientKeyOverlapUntil",
-      message: `"${overlap}" is not a UTC timestamp`,
-      fix: `set homelab:apiClientKeyOverlapUntil in ${file} to a time like 2026-12-31T00:00:00Z, or remove it`,
-    });
-  }
-  for (const key of ["sshPort", "keepGenerations", "healthTimeoutSeconds", "apiClientKeyVersion"]) {
-    const v = values[key];
-    if (typeof v === "number" && (!Number.isInteger(v) || v < 1)) {
-      problems.push({ key: `homelab:${key}`, message: `${v} is not a positive whole number`, fix: `set homelab:${key} in ${file} to a whole number of at least 1` });
+
+  const paths = {
+    bundleDir: str("bundleDir", "/etc/nixos/homelab"),
+    secretsDir: str("credentialsDir", "/var/lib/homelab/secrets"),
+    stateDir: str("stateDir", "/var/lib/homelab/state"),
+  };
+  const pathKeys: Record<keyof typeof paths, string> = { bundleDir: "bundleDir", secretsDir: "credentialsDir", stateDir: "stateDir" };
+  const names = Object.keys(paths) as (keyof typeof paths)[];
+  for (const a of names) {
+    for (const b of names) {
+      if (a === b || !containsPath(paths[a], paths[b])) continue;
+      const ka = pathKeys[a];
+      const kb = pathKeys[b];
+      if (paths[a] === paths[b] && names.indexOf(a) > names.indexOf(b)) continue;
+      refuse(
+        kb,
+        paths[a] === paths[b] ? `is the same directory as ${CONFIG_NAMESPACE}:${ka} (${paths[a]})` : `${show(paths[b])} is inside ${CONFIG_NAMESPACE}:${ka} (${paths[a]})`,
+        `give ${CONFIG_NAMESPACE}:bundleDir, ${CONFIG_NAMESPACE}:credentialsDir and ${CONFIG_NAMESPACE}:stateDir separate directories, none inside another, in ${file}`,
+      );
     }
   }
 
   const backupBucket = str("backupBucket", defaultBackupBucket(stack));
-  if (!isB2BucketName(backupBucket)) {
-    problems.push({
-      key: "homelab:backupBucket",
-      message: `"${backupBucket}" is not a valid Backblaze B2 bucket name`,
-      fix: `set homelab:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`,
-    });
+  if (values.backupBucket === undefined && !isB2BucketName(backupBucket)) {
+    refuse("backupBucket", `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`, `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`);
   }
 
   if (problems.length > 0) return { problems, secretKeys };
@@ -319,7 +467,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
     config: {
       stack,
       domain: str("domain", ""),
-      routePattern,
+      routePattern: str("routePattern", "{name}-home"),
       lanAddress,
       lanHostname: str("lanHostname", "nixos.local"),
       timeZone: str("timeZone", "UTC"),
@@ -332,11 +480,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
         user: str("sshUser", "root"),
         hostKey: values.sshHostKey as string | undefined,
       },
-      paths: {
-        bundleDir: str("bundleDir", "/etc/nixos/homelab"),
-        secretsDir: str("secretsDir", "/var/lib/homelab/secrets"),
-        stateDir: str("stateDir", "/var/lib/homelab/state"),
-      },
+      paths,
       deploy: (values.deploy as boolean | undefined) ?? true,
       detectDrift: (values.detectDrift as boolean | undefined) ?? true,
       keepGenerations: num("keepGenerations", 10),
@@ -344,40 +488,65 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       backupBucket,
       secrets: {
         source: source as SecretsSource,
-        vault: str("onePasswordVault", "Homelab"),
-        generatedItem: values.generatedSecretsItem as string | undefined,
+        vault: str("opVault", "Homelab"),
+        generatedItem: values.generatedCredentialsItem as string | undefined,
       },
-      cloudflareApiTokenRef: values.cloudflareApiTokenRef as string | undefined,
-      tunnelSecretGeneration: str("tunnelSecretGeneration", "1"),
+      cloudflareApiTokenRef: values.cloudflareCredentialRef as string | undefined,
+      tunnelSecretGeneration: str("tunnelCredentialGeneration", "1"),
       apiClientKeyVersion: num("apiClientKeyVersion", 1),
       apiClientKeyOverlapUntil: values.apiClientKeyOverlapUntil as string | undefined,
     },
   };
 }
 
-function coerce(kind: Kind, value: unknown): unknown {
-  switch (kind) {
-    case "string":
-      return typeof value === "string" ? value : typeof value === "object" && value !== null && "secure" in value ? "[secure]" : undefined;
-    case "number": {
-      if (typeof value === "number") return value;
-      if (typeof value === "string" && value.trim() !== "" && !Number.isNaN(Number(value))) return Number(value);
-      return undefined;
-    }
+/** "a whole number from 1 to 65535", "one of: cloudflare, none", ...: what the fix asks for. */
+function describe(spec: KeySpec): string {
+  if (spec.range) return `a whole number from ${spec.range.min} to ${spec.range.max}`;
+  if (spec.oneOf) return `one of: ${spec.oneOf.join(", ")}`;
+  if (spec.kind === "boolean") return "true or false";
+  return spec.expect ?? `a ${spec.kind}`;
+}
+
+/** Type, range, enum, length and character set of one non-secret value. */
+function checkValue(spec: KeySpec, value: unknown): { value: unknown } | { error: string } {
+  switch (spec.kind) {
+    case "number":
+      return wholeNumber(value, spec.range ?? { min: 1, max: Number.MAX_SAFE_INTEGER });
     case "boolean":
-      if (typeof value === "boolean") return value;
-      if (value === "true" || value === "false") return value === "true";
-      return undefined;
+      if (typeof value === "boolean") return { value };
+      if (value === "true" || value === "false") return { value: value === "true" };
+      return { error: `expected true or false, got ${show(value)}` };
+    case "string": {
+      if (typeof value !== "string") return { error: `expected a string, got ${show(value)}` };
+      const bad = stringProblem(spec, value);
+      return bad ? { error: bad } : { value };
+    }
     case "string[]": {
       let v = value;
       if (typeof v === "string") {
         try {
           v = JSON.parse(v);
         } catch {
-          return undefined;
+          return { error: `expected a list of strings, got ${show(value)}` };
         }
       }
-      return Array.isArray(v) && v.every((x) => typeof x === "string") ? v : undefined;
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) return { error: `expected a list of strings, got ${show(value)}` };
+      for (const item of v as string[]) {
+        const bad = stringProblem(spec, item);
+        if (bad) return { error: bad };
+      }
+      if (new Set(v).size !== v.length) return { error: `lists an entry twice: ${show(v)}` };
+      return { value: v };
     }
   }
+}
+
+function stringProblem(spec: KeySpec, value: string): string | undefined {
+  const bad = forbiddenCharacter(value);
+  if (bad) return `${show(value)} contains the control character ${bad}`;
+  const max = spec.maxLength ?? 253;
+  if (value.length === 0) return "is empty";
+  if (value.length > max) return `is ${value.length} characters long, more than ${max}`;
+  if (spec.oneOf && !spec.oneOf.includes(value)) return `${show(value)} is not one of: ${spec.oneOf.join(", ")}`;
+  return spec.check?.(value);
 }

@@ -1,5 +1,6 @@
 import { createHash, createHmac } from "node:crypto";
 import type { ResolvedService } from "../catalog/resolve";
+import { HEALTH_PATH, HOST_KEY, POSIX_NAME, RANGES, UNIT_NAME, containsPath, hostPathProblem, isSshHost } from "../catalog/rules";
 import { DEPLOY_SCRIPT_PATH } from "./bundle";
 
 /**
@@ -58,19 +59,38 @@ export function shq(value: string): string {
 const SAFE_ABSOLUTE = /^(\/[A-Za-z0-9._@+-]+)+$/;
 const SERVICE_ID = /^[a-z0-9][a-z0-9-]*$/;
 
-/** Throws unless every path is absolute and plain; they end up in shell commands and Nix imports. */
+/**
+ * Throws unless every path passes the config schema's rule (absolute,
+ * normalised, plain, no system directory) and none holds another: they end
+ * up in shell commands and Nix imports. The schema refuses the same values
+ * at plan time; this is the last check before they reach the host.
+ */
 export function validatePaths(paths: HostPaths): void {
   for (const [field, value] of Object.entries(paths) as [string, string][]) {
-    if (!SAFE_ABSOLUTE.test(value) || value.split("/").some((s) => s === "." || s === "..")) {
-      throw new Error(`paths.${field} "${value}" must be an absolute path of plain segments (letters, digits, . _ - + @), without a trailing slash`);
-    }
+    const why = typeof value === "string" ? hostPathProblem(value) : "is not a string";
+    if (why) throw new Error(`paths.${field} ${JSON.stringify(value)} ${why}`);
   }
-  if (paths.secretsDir.startsWith(`${paths.bundleDir}/`)) {
-    throw new Error(`paths.secretsDir "${paths.secretsDir}" must not be inside the bundle directory "${paths.bundleDir}"`);
+  const entries = Object.entries(paths) as [string, string][];
+  for (const [a, va] of entries) {
+    for (const [b, vb] of entries) {
+      if (a !== b && containsPath(va, vb)) {
+        const where = a === "bundleDir" ? "inside the bundle directory" : `inside paths.${a}`;
+        throw new Error(`paths.${b} "${vb}" must not be ${va === vb ? `the same directory as paths.${a}` : where} "${va}"`);
+      }
+    }
   }
 }
 
-const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$/;
+/**
+ * Throws unless host, port and user are what the config schema allows: the
+ * same rule again where they become ssh arguments, for callers that did not
+ * come through the schema.
+ */
+export function sshTargetCheck(host: string, port: number, user: string): void {
+  if (typeof host !== "string" || !isSshHost(host)) throw new Error(`ssh host ${JSON.stringify(host)} is not a hostname or IP address; set homelab:sshHost to one`);
+  if (!Number.isSafeInteger(port) || port < RANGES.sshPort.min || port > RANGES.sshPort.max) throw new Error(`ssh port ${port} is not a whole number from 1 to 65535; fix homelab:sshPort`);
+  if (typeof user !== "string" || !POSIX_NAME.test(user)) throw new Error(`ssh user ${JSON.stringify(user)} is not a login name; fix homelab:sshUser`);
+}
 
 /** The command that pins a host key, for error messages. */
 export function hostKeyFix(host: string, port: number): string {
@@ -116,7 +136,7 @@ export function checkArgument(check: HostHealthCheck): string {
   if (!Number.isInteger(check.port) || check.port < 1 || check.port > 65535) throw new Error(`health check of ${check.id}: port ${check.port} is not a TCP port`);
   if (check.kind === "tcp") return `${check.id}:tcp:${check.port}`;
   const path = check.path ?? "/";
-  if (!/^\/[A-Za-z0-9/._~%?=&:+-]*$/.test(path)) throw new Error(`health check of ${check.id}: path "${path}" is not a plain URL path`);
+  if (!HEALTH_PATH.test(path)) throw new Error(`health check of ${check.id}: path "${path}" is not a plain URL path`);
   return `${check.id}:http:${check.port}:${path}`;
 }
 
@@ -243,7 +263,8 @@ export interface ApplyOptions {
 export function applyCommand(paths: HostPaths, hash: string, options: ApplyOptions, record?: string): string {
   const { checks, secretFiles, keepGenerations, healthTimeoutSeconds } = options;
   for (const [field, v] of [["keepGenerations", keepGenerations], ["healthTimeoutSeconds", healthTimeoutSeconds]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new Error(`${field} must be a whole number of at least 1, got ${v}`);
+    const { min, max } = RANGES[field];
+    if (!Number.isSafeInteger(v) || v < min || v > max) throw new Error(`${field} must be a whole number from ${min} to ${max}, got ${v}`);
   }
   const checkArgs = [...checks]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : a.port - b.port))
@@ -261,16 +282,14 @@ export function applyCommand(paths: HostPaths, hash: string, options: ApplyOptio
   return `bash ${shq(releaseScript(paths, hash))} apply ${pathArgs(paths)} --keep ${keepGenerations} --timeout ${healthTimeoutSeconds}${checkArgs}${fileArgs}${recordArg(record)} ${hash}`;
 }
 
-const UNIT = /^[A-Za-z0-9@._:\\-]+$/;
-
 function validateSecretSpec(spec: SecretFileSpec, paths: HostPaths): void {
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(spec.key)) throw new Error(`secret key "${spec.key}" must be <service>.<name>`);
   if (!spec.path.startsWith(`${paths.secretsDir}/`) || !SAFE_ABSOLUTE.test(spec.path) || spec.path.split("/").some((s) => s === "..")) {
     throw new Error(`secret ${spec.key}: path "${spec.path}" is not under paths.secretsDir "${paths.secretsDir}"`);
   }
-  if (!/^[a-z_][a-z0-9_-]*$/.test(spec.group)) throw new Error(`secret ${spec.key}: group "${spec.group}" is not a group name`);
+  if (!POSIX_NAME.test(spec.group)) throw new Error(`secret ${spec.key}: group "${spec.group}" is not a group name`);
   if (spec.mode !== "0400" && spec.mode !== "0440") throw new Error(`secret ${spec.key}: mode ${spec.mode} must be 0400 or 0440`);
-  for (const unit of spec.units) if (!UNIT.test(unit)) throw new Error(`secret ${spec.key}: "${unit}" is not a systemd unit name`);
+  for (const unit of spec.units) if (!UNIT_NAME.test(unit)) throw new Error(`secret ${spec.key}: "${unit}" is not a systemd unit name`);
 }
 
 /** Secrets sorted by key, validated, with no duplicate key or path. */

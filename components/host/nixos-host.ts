@@ -12,6 +12,7 @@ import {
   secretsStdin,
   sortedSecretSpecs,
   triggerKey,
+  sshTargetCheck,
   validatePaths,
   pinnedHostKey,
   type HostHealthCheck,
@@ -384,6 +385,7 @@ export class NixosHost extends pulumi.ComponentResource {
 /** Validate the args and derive what the commands are built from. Throws with the field and the fix. */
 export function planHost(args: NixosHostArgs): HostPlan {
   const port = args.connection.port ?? 22;
+  sshTargetCheck(args.connection.host, port, args.connection.user ?? "root");
   const hostKey = pinnedHostKey(args.connection.hostKey, args.connection.host, port);
   validatePaths(args.paths);
   const script = bundleEntries(args.bundle).find(([path]) => path === DEPLOY_SCRIPT_PATH)?.[1];

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { observeCommand, pinnedHostKey, type HostPaths } from "./commands";
+import { observeCommand, pinnedHostKey, sshTargetCheck, type HostPaths } from "./commands";
 import { parseObservation, type Observation } from "./drift";
 
 /** How observeHost reaches the host: the same values the deploy's commands use. */
@@ -41,8 +41,10 @@ const HOST_ALIAS = "homelab-deploy-target";
  */
 export async function observeHost(connection: ObserveConnection, request: ObserveRequest): Promise<Observation> {
   const port = connection.port ?? 22;
+  const user = connection.user ?? "root";
   let hostKey: string;
   try {
+    sshTargetCheck(connection.host, port, user);
     hostKey = pinnedHostKey(connection.hostKey, connection.host, port);
   } catch (err) {
     return { reachable: false, error: (err as Error).message };
@@ -68,9 +70,12 @@ export async function observeHost(connection: ObserveConnection, request: Observ
       "-o", "LogLevel=ERROR",
       "-i", identity,
       "-p", String(port),
-      "-l", connection.user ?? "root",
-      connection.host,
+      "-l", user,
+      // Options end before the first value that comes from config: with "--"
+      // here, a host such as "-oProxyCommand=..." is a (refused) host name,
+      // never an option, and ssh stops reading options after it too.
       "--",
+      connection.host,
       observeCommand(request.paths),
     ];
     const result = await run(request.ssh ?? "ssh", args, request.script, (request.timeoutSeconds ?? 60) * 1000);

@@ -5,32 +5,51 @@
  */
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadStack } from "../config/load";
+import { loadStack, stackNameProblem } from "../config/load";
 import { readStackFile } from "../config/file";
+import type { ServiceEntry } from "../catalog/types";
 import { ValidationError } from "../catalog/validate";
 import { renderOutputs } from "../render/outputs";
 import { renderSummary } from "../render/plan";
-import { writeTreeAtomically } from "./write";
+import { writePlanOutput } from "./write";
 
 const ROOT = resolve(__dirname, "..", "..");
 
-export function runPlan(argv: string[]): number {
-  const { values } = parseArgs({
-    args: argv,
-    options: { stack: { type: "string", default: "prod" }, out: { type: "string" } },
-    strict: true,
-  });
-  const stack = values.stack as string;
-  const out = resolve(values.out ?? join(ROOT, "out", stack));
+export interface PlanOptions {
+  /** Folder holding Pulumi.<stack>.yaml. @default the repository root */
+  root?: string;
+  /** @default the service catalog */
+  catalog?: readonly ServiceEntry[];
+  /** @default process.stdout */
+  stdout?: (text: string) => void;
+  /** @default process.stderr */
+  stderr?: (text: string) => void;
+}
+
+export function runPlan(argv: string[], options: PlanOptions = {}): number {
+  const stdout = options.stdout ?? ((t: string) => void process.stdout.write(t));
+  const stderr = options.stderr ?? ((t: string) => void process.stderr.write(t));
+  const root = options.root ?? ROOT;
+  let out = "the output folder";
   try {
-    const { lab } = loadStack(stack, readStackFile(ROOT, stack));
+    const { values } = parseArgs({
+      args: argv,
+      options: { stack: { type: "string", default: "prod" }, out: { type: "string" } },
+      strict: true,
+    });
+    const stack = values.stack as string;
+    if (values.out) out = resolve(values.out);
+    const badName = stackNameProblem(stack);
+    if (badName) throw new ValidationError(stack, [{ field: "--stack", message: badName, fix: "pass a stack name: letters, digits, hyphens, underscores and periods" }]);
+    out = resolve(values.out ?? join(root, "out", stack));
+    const { lab } = loadStack(stack, readStackFile(root, stack), options.catalog);
     const files = renderOutputs(lab);
-    writeTreeAtomically(out, files);
-    process.stdout.write(renderSummary(lab));
-    process.stdout.write(`\nstack ${stack}: ${lab.services.length} services, ${files.size} files written to ${out}\n`);
+    writePlanOutput(out, files);
+    stdout(renderSummary(lab));
+    stdout(`\nstack ${stack}: ${lab.services.length} services, ${files.size} files written to ${out}\n`);
     return 0;
   } catch (err) {
-    process.stderr.write(`${err instanceof ValidationError ? err.message : String((err as Error).message ?? err)}\nnothing was written to ${out}\n`);
+    stderr(`${err instanceof ValidationError ? err.message : String((err as Error).message ?? err)}\nnothing was written to ${out}\n`);
     return 1;
   }
 }

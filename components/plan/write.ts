@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 
 /**
@@ -24,4 +24,28 @@ export function writeTreeAtomically(dir: string, files: Map<string, string>, mod
     rmSync(staging, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * Why `dir` may not be replaced by a plan, or undefined. The plan swaps the
+ * whole folder, so pointing --out at a folder of other files would delete
+ * them: only a missing or empty folder, or one holding a previous plan
+ * (plan.json and nixos/), is replaced.
+ */
+export function planOutputProblem(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const stat = lstatSync(dir);
+  if (stat.isSymbolicLink()) return `${dir} is a symbolic link; pass the folder it points to, or a new folder`;
+  if (!stat.isDirectory()) return `${dir} is a file, not a folder`;
+  const entries = readdirSync(dir);
+  if (entries.length === 0) return undefined;
+  const isPlan = lstatSync(`${dir}/plan.json`, { throwIfNoEntry: false })?.isFile() && lstatSync(`${dir}/nixos`, { throwIfNoEntry: false })?.isDirectory();
+  return isPlan ? undefined : `${dir} is not empty and holds no previous plan (plan.json and nixos/), so the plan will not replace it; pass an empty or new folder with --out`;
+}
+
+/** Replace a plan output folder with `files`; refuses a folder that is not one, before writing anything. */
+export function writePlanOutput(dir: string, files: Map<string, string>): void {
+  const problem = planOutputProblem(dir);
+  if (problem) throw new Error(problem);
+  writeTreeAtomically(dir, files);
 }

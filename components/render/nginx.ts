@@ -65,10 +65,20 @@ function listenLines(listen: string[], defaultServer = false): string[] {
   return listen.map((l) => `listen ${l}${defaultServer ? " default_server" : ""};`);
 }
 
+/**
+ * One comment line. nginx ends a comment at a line feed only, so a title
+ * with a newline in it could start a directive of its own (a whole `server`
+ * block); validation refuses such titles, and this keeps any that slipped
+ * past on the comment line.
+ */
+export function commentLine(text: string): string {
+  return `# ${text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udfff]/gu, " ")}`;
+}
+
 /** A server block that proxies every path of `names` to a local port. */
 function proxyServer(comment: string, names: string[], listen: string[], port: number, extra: string[][] = []): string[] {
   return [
-    `# ${comment}`,
+    commentLine(comment),
     ...block("server", [
       ...listenLines(listen),
       `server_name ${names.join(" ")};`,

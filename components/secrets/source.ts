@@ -1,7 +1,7 @@
 import type { ResolveAllResponse } from "@1password/sdk";
 import type { Homelab, ResolvedSecret } from "../catalog/resolve";
 import { enabledSecrets } from "../catalog/resolve";
-import { opReferenceError } from "../catalog/validate";
+import { opReferenceError } from "../catalog/opref";
 
 /**
  * Where secret values come from. The one call per program run keeps a

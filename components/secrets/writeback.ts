@@ -23,7 +23,7 @@ export interface GeneratedItemInputs {
  */
 export async function upsertGeneratedItem(api: OnePasswordItemsApi, inputs: GeneratedItemInputs, itemId?: string): Promise<{ itemId: string; vaultId: string }> {
   const vault = (await api.vaults.list()).find((v) => v.title === inputs.vault);
-  if (!vault) throw new Error(`1Password vault "${inputs.vault}" not found or not shared with the service account; set homelab:onePasswordVault or share the vault`);
+  if (!vault) throw new Error(`1Password vault "${inputs.vault}" not found or not shared with the service account; set homelab:opVault or share the vault`);
   const fields = Object.keys(inputs.fields)
     .sort()
     .map((name) => ({ id: name, title: name, fieldType: "Concealed", value: inputs.fields[name] }));

@@ -119,7 +119,7 @@ describe("generated/homelab.json", () => {
       const expected = Object.fromEntries((e.secrets ?? []).map((s) => [s.name, `/var/lib/homelab/secrets/${e.id}/${s.name}`]));
       expect(data.services[e.id].secrets, e.id).toEqual(expected);
     }
-    const moved = dataOf(bundleOf(stackWith({ secretsDir: "/srv/secrets" })));
+    const moved = dataOf(bundleOf(stackWith({ credentialsDir: "/srv/secrets" })));
     expect(moved.services.cloudflared.secrets["tunnel-token"]).toBe("/srv/secrets/cloudflared/tunnel-token");
   });
 

@@ -19,7 +19,7 @@ describe("secret values never reach the bundle", () => {
   const raw = {
     ...readStackFile(ROOT, "prod"),
     ...prefixed({
-      secretsSource: "config",
+      credentialsSource: "config",
       ...Object.fromEntries(secretKeys.map((key) => [key, CANARY])),
       secretValues: JSON.stringify(everySecret),
     }),

@@ -6,10 +6,14 @@ import { stackConfig, strictMocks, type FakeAccount, type Registered } from "./m
 export const ROOT = join(__dirname, "..", "..");
 
 /**
- * What the owner sets with `pulumi config set` before a deploy. Drift
+ * What the owner sets with `pulumi config set` before a deploy: the real
+ * Cloudflare ids, the pinned host key and the login key. Drift
  * detection is off: under mocks nothing may dial the stack's real host.
  */
 export const DEPLOY_CONFIG = {
+  // The stack files hold all-zero placeholders, which the program refuses.
+  "homelab:cloudflareAccountId": "0123456789abcdef0123456789abcdef",
+  "homelab:cloudflareZoneId": "fedcba9876543210fedcba9876543210",
   "homelab:sshHostKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LW5vdC1hLXJlYWwtaG9zdC1rZXk=",
   "homelab:sshPrivateKey": "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----",
   "homelab:detectDrift": "false",

@@ -29,7 +29,7 @@ describe("secret values under the prod program", () => {
   let run: ProgramRun;
   beforeAll(async () => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
-    run = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:generatedSecretsItem": "homelab prod: generated" }, ["homelab:sshPrivateKey"]);
+    run = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": "homelab prod: generated" }, ["homelab:sshPrivateKey"]);
   });
 
   it("appear in no registered resource input that is not marked secret", () => {

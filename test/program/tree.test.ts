@@ -21,7 +21,7 @@ const CI_VALUES = {
 
 /** What the owner sets before `pulumi up`, per stack; the ci stack takes its secrets from config. */
 function configFor(stack: string, values: Record<string, string> = CI_VALUES): [Record<string, string>, string[]] {
-  if (stack !== "ci") return [{ ...DEPLOY_CONFIG, "homelab:generatedSecretsItem": `homelab ${stack}: generated` }, ["homelab:sshPrivateKey"]];
+  if (stack !== "ci") return [{ ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": `homelab ${stack}: generated` }, ["homelab:sshPrivateKey"]];
   return [{ ...DEPLOY_CONFIG, "homelab:secretValues": JSON.stringify(values) }, ["homelab:sshPrivateKey", "homelab:secretValues"]];
 }
 

@@ -80,7 +80,7 @@ describe("the 1Password source", () => {
   });
 
   it("reports an unknown vault", async () => {
-    const staging = resolveHomelab(CATALOG, config({ onePasswordVault: "Homelab-Staging", services: ["portal", "dashboard"] }, "staging"));
+    const staging = resolveHomelab(CATALOG, config({ opVault: "Homelab-Staging", services: ["portal", "dashboard"] }, "staging"));
     const err = await resolveStackSecrets(staging, {}, { OP_SERVICE_ACCOUNT_TOKEN: "ops_x" }, async () => fakeOnePassword(fullVault)).catch((e: Error) => e);
     expect(String(err)).toContain("op://Homelab-Staging/Home Assistant/long-lived-token (used by dashboard): no such vault");
   });
@@ -113,7 +113,7 @@ describe("the 1Password source", () => {
 });
 
 describe("the config source", () => {
-  const lan = resolveHomelab(CATALOG, config({ edge: "none", secretsSource: "config", services: ["portal", "dashboard", "home-assistant", "mosquitto"] }, "ci"));
+  const lan = resolveHomelab(CATALOG, config({ edge: "none", credentialsSource: "config", services: ["portal", "dashboard", "home-assistant", "mosquitto"] }, "ci"));
 
   it("reads values from homelab:secretValues by <service>.<secret>", async () => {
     const json = JSON.stringify(Object.fromEntries(referencedSecrets(lan).map((s) => [s.key, `v-${s.key}`])));

@@ -40,6 +40,6 @@ describe("writing generated secrets back to 1Password", () => {
 
   it("names the vault and the fix when the vault is not shared", async () => {
     const { api } = fakeItems();
-    await expect(upsertGeneratedItem(api, { vault: "Nope", title: "t", fields: {} })).rejects.toThrow(/vault "Nope" not found .*homelab:onePasswordVault/);
+    await expect(upsertGeneratedItem(api, { vault: "Nope", title: "t", fields: {} })).rejects.toThrow(/vault "Nope" not found .*homelab:opVault/);
   });
 });

@@ -94,7 +94,7 @@ describe("the service catalog", () => {
   });
 
   it("rewrites secret references to the stack's vault", () => {
-    const staging = resolveHomelab(CATALOG, config({ onePasswordVault: "Homelab-Staging" }, "staging"));
+    const staging = resolveHomelab(CATALOG, config({ opVault: "Homelab-Staging" }, "staging"));
     const ha = staging.services.find((s) => s.id === "home-assistant")!;
     expect(ha.secrets[0].ref).toBe("op://Homelab-Staging/OpenAI/credential");
   });

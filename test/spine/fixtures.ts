@@ -7,8 +7,8 @@ export function config(overrides: Record<string, unknown> = {}, stack = "prod"):
   const parsed = parseStackConfig(stack, {
     domain: "javiersc.com",
     lanAddress: "192.0.2.10",
-    cloudflareAccountId: "acc",
-    cloudflareZoneId: "zone",
+    cloudflareAccountId: "0123456789abcdef0123456789abcdef",
+    cloudflareZoneId: "fedcba9876543210fedcba9876543210",
     accessEmails: ["owner@javiersc.com"],
     accessTeamName: "javiersc",
     ...overrides,

@@ -26,7 +26,7 @@ export function testLab(paths: HostPaths, services: readonly string[] = SERVICES
     edge: "none",
     services: [...services],
     bundleDir: paths.bundleDir,
-    secretsDir: paths.secretsDir,
+    credentialsDir: paths.secretsDir,
     stateDir: paths.stateDir,
   });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.problems));

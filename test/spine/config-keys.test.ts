@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { CONFIG_KEYS, RENAMED_KEYS, parseStackConfig } from "../../components/config/schema";
+
+/**
+ * `pulumi config set <key> <value>` without --secret refuses a value when the
+ * key's name matches this pattern and the value looks random ("config value
+ * for '<key>' looks like a secret; rerun with --secret ... or --plaintext").
+ * Ported from looksLikeSecret and keyPattern in pulumi/pulumi
+ * pkg/cmd/pulumi/config/config.go at b42d45245ef04200ccb8b979160558e90ec4a69b
+ * (called from config_set.go at the same revision):
+ *
+ *   var keyPattern = regexp.MustCompile("(?i)passwd|pass|password|pwd|secret|token")
+ *   func looksLikeSecret(k config.Key, v string) bool {
+ *     if !keyPattern.MatchString(k.Name()) { return false }
+ *     ... zxcvbn entropy of the first 16 characters of v ...
+ *   }
+ *
+ * k.Name() is the key without its namespace. The value half (zxcvbn entropy)
+ * is not ported: a name the pattern does not match is never refused, whatever
+ * the value, and that is the guarantee the non-secret keys need.
+ */
+const PULUMI_SECRET_KEY_PATTERN = /passwd|pass|password|pwd|secret|token/i;
+
+function pulumiMayRefusePlaintext(keyName: string): boolean {
+  return PULUMI_SECRET_KEY_PATTERN.test(keyName);
+}
+
+const plainKeys = Object.entries(CONFIG_KEYS).filter(([, spec]) => !spec.secret).map(([key]) => key);
+const secretKeys = Object.entries(CONFIG_KEYS).filter(([, spec]) => spec.secret).map(([key]) => key);
+
+describe("config key names and the Pulumi CLI's secret heuristic", () => {
+  it.each(plainKeys)("non-secret key homelab:%s can be set with plain `pulumi config set`", (key) => {
+    expect(pulumiMayRefusePlaintext(key), `homelab:${key} matches ${PULUMI_SECRET_KEY_PATTERN}`).toBe(false);
+  });
+
+  it("the port flags the names the CLI refused, so the check above can fail", () => {
+    for (const key of ["secretsDir", "cloudflareApiTokenRef", "generatedSecretsItem", "onePasswordVault", "sshPassword", "apiPwd"]) {
+      expect(pulumiMayRefusePlaintext(key), key).toBe(true);
+    }
+  });
+
+  it("every old key name was one the CLI could refuse, and its new name is a known non-secret key", () => {
+    for (const [old, renamed] of Object.entries(RENAMED_KEYS)) {
+      expect(pulumiMayRefusePlaintext(old), old).toBe(true);
+      expect(plainKeys, renamed).toContain(renamed);
+    }
+  });
+
+  it("keeps the secret keys secret: each is set with --secret, so its name may match", () => {
+    expect(secretKeys.sort()).toEqual(["cloudflareApiToken", "onePasswordToken", "secretValues", "sshPrivateKey"]);
+  });
+
+  it.each(Object.entries(RENAMED_KEYS))("an old key homelab:%s is refused with the key to use instead, homelab:%s", (old, renamed) => {
+    const { problems } = parseStackConfig("prod", { domain: "javiersc.com", lanAddress: "192.0.2.10", edge: "none", [old]: "x" });
+    expect(problems).toEqual([{ key: `homelab:${old}`, message: `was renamed to homelab:${renamed}`, fix: `rename it to homelab:${renamed} in Pulumi.prod.yaml` }]);
+  });
+});
