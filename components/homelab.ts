@@ -172,7 +172,7 @@ export class Homelab extends pulumi.ComponentResource {
     );
   }
 
-  /** Only when the stack names an item (homelab:generatedSecretsItem) and 1Password is the source. */
+  /** Only when the stack names an item (homelab:generatedCredentialsItem) and 1Password is the source. */
   private createGeneratedSecretsItem(name: string, args: HomelabArgs): void {
     const { config } = args.lab;
     const token = args.secrets.onePasswordToken;

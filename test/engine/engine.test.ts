@@ -85,7 +85,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
       "homelab:sshHostKey": { value: t.hostKey },
       "homelab:sshPrivateKey": { value: t.privateKey, secret: true },
       "homelab:bundleDir": { value: host.paths.bundleDir },
-      "homelab:secretsDir": { value: host.paths.secretsDir },
+      "homelab:credentialsDir": { value: host.paths.secretsDir },
       "homelab:stateDir": { value: host.paths.stateDir },
       "homelab:secretValues": { value: JSON.stringify({ "tailscale.auth-key": "tskey-first" }), secret: true },
     });

@@ -145,7 +145,7 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
 describe("rotating the API clients' keys (prod)", () => {
   it("a new key version gives new token secrets, an overlap for the old ones, and writes the new ones back to 1Password", async () => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN.OP_SERVICE_ACCOUNT_TOKEN);
-    const extra = { ...DEPLOY_CONFIG, "homelab:generatedSecretsItem": "homelab prod: generated" };
+    const extra = { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": "homelab prod: generated" };
     const before = await runProgram("prod", extra, ["homelab:sshPrivateKey"]);
     const after = await runProgram("prod", { ...extra, "homelab:apiClientKeyVersion": "2", "homelab:apiClientKeyOverlapUntil": "2026-12-07T00:00:00Z" }, ["homelab:sshPrivateKey"]);
     for (const t of after.byType(":ZeroTrustAccessServiceToken")) {
