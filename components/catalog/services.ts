@@ -251,6 +251,10 @@ export const CATALOG: readonly ServiceEntry[] = [
     description: "Lightweight personal AI assistant",
     status: "enabled",
     runsOn: "host",
+    // The gateway's port (`picoclaw gateway`, moved here from upstream's
+    // 18790). 18800 is also the default of upstream's launcher web UI
+    // (`picoclaw-launcher`), which the bundle does not run, so the owner's
+    // 18800 route reaches the gateway. See nixos/modules/ai.nix.
     port: 18800,
     bind: "0.0.0.0",
     icon: { cdn: "mdi-robot" },

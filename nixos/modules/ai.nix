@@ -111,6 +111,12 @@ in
       };
       users.groups.picoclaw = { };
 
+      # Two PicoClaw programs listen: the gateway (`picoclaw gateway`,
+      # upstream default port 18790, /health and /ready) and upstream's
+      # launcher web UI (`picoclaw-launcher`, fixed on 18800). The bundle
+      # runs the gateway only, on the catalog's port (18800, the owner's
+      # table) through PICOCLAW_GATEWAY_PORT; the launcher is not run, so
+      # nothing else claims 18800. The catalog entry says the same.
       systemd.services.picoclaw = {
         description = "PicoClaw personal AI assistant";
         wantedBy = [ "multi-user.target" ];

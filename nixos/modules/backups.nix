@@ -21,6 +21,35 @@ let
   # restic's backup of /var/lib/backrest holds Backrest's config and oplog.
   stateDir = "/var/lib/backrest";
 
+  # What a backup and a restore through Backrest need, and no more. The
+  # state directories belong to other services' users, so reading them
+  # (backup) needs CAP_DAC_READ_SEARCH; putting files back with their owner,
+  # mode and times (restore) needs CAP_DAC_OVERRIDE, CAP_CHOWN and
+  # CAP_FOWNER, and the chown calls that ~@privileged would refuse.
+  # ProtectSystem=strict stays: only the backed-up paths become writable
+  # ("-": a service that has not run yet has no directory), so a restore
+  # can target its original location or /var/lib/backrest, nothing else.
+  restoreAccess = {
+    CapabilityBoundingSet = [
+      "CAP_DAC_READ_SEARCH"
+      "CAP_DAC_OVERRIDE"
+      "CAP_CHOWN"
+      "CAP_FOWNER"
+    ];
+    AmbientCapabilities = [
+      "CAP_DAC_READ_SEARCH"
+      "CAP_DAC_OVERRIDE"
+      "CAP_CHOWN"
+      "CAP_FOWNER"
+    ];
+    SystemCallFilter = [
+      "@system-service"
+      "~@privileged"
+      "@chown"
+    ];
+    ReadWritePaths = map (path: "-${path}") cfg.paths;
+  };
+
   b2Keys = {
     B2_ACCOUNT_ID = cfg.b2AccountIdFile;
     B2_ACCOUNT_KEY = cfg.b2AccountKeyFile;
@@ -40,6 +69,10 @@ in
         format = "env";
         values = b2Keys;
         requiredBy = [ "restic-backups-homelab.service" ];
+        # nixpkgs' restic-homelab wrapper (restores, `snapshots` by hand)
+        # sources this file too; after a reboot it would be missing until
+        # the daily timer ran.
+        atBoot = true;
       };
 
       services.restic.backups.homelab = {
@@ -95,7 +128,8 @@ in
           RestartSec = 5;
           # Go programs, Backrest and the restic it runs.
           MemoryDenyWriteExecute = true;
-        };
+        }
+        // lib.optionalAttrs cfg.enable restoreAccess;
       };
     })
 

@@ -29,26 +29,32 @@ let
   # the Home Assistant package's own Python set: building it with another
   # interpreter is the "Python version mismatch" the owner's page warns of.
   #
-  # Pinned: bump version and hash together. The hash is the one published
-  # for the 2.0.5 tag in public configurations; it could not be re-checked
-  # here (no network), so the first build on the host verifies it.
+  # Pinned: bump version and hash together. Neither hash below could be
+  # checked against the released artifacts from here (no network, and the
+  # search tool holds no copy of them). Both are fixed-output fetches, so a
+  # wrong hash stops `nixos-rebuild` with "hash mismatch in fixed-output
+  # derivation" while building, before anything is switched.
   hacs =
     let
       buildComponent = pkgs.buildHomeAssistantComponent.override { home-assistant = hass.package; };
-      python = hass.package.python;
+      # nixpkgs dropped the package's `python` passthru (NixOS/nixpkgs#526304,
+      # backported to 26.05 as #526362); `python3Packages` is what is left,
+      # and its interpreter carries sitePackages.
+      python3Packages = hass.package.python3Packages;
+      inherit (python3Packages) python;
 
       # HACS 2.x imports its UI as a subpackage (`from .hacs_frontend import
       # locate_dir` in frontend.py). The release zip bundles it; the git tag
       # does not, so it comes from its PyPI wheel, the bundle HACS 2.0.5
       # ships. Bump it with HACS. Hash: the one public configurations use
-      # for this wheel, not re-checked here; to refresh it, run
+      # for this wheel, not re-checked here (see above); to refresh it, run
       #   nix store prefetch-file https://files.pythonhosted.org/packages/py3/h/hacs_frontend/hacs_frontend-<version>-py3-none-any.whl
       # (or nix-prefetch-url and `nix hash convert --hash-algo sha256`).
-      frontend = python.pkgs.buildPythonPackage rec {
+      frontend = python3Packages.buildPythonPackage rec {
         pname = "hacs-frontend";
         version = "20250128065759";
         format = "wheel";
-        src = python.pkgs.fetchPypi {
+        src = python3Packages.fetchPypi {
           pname = "hacs_frontend";
           inherit version format;
           dist = "py3";
@@ -73,7 +79,7 @@ let
         tag = version;
         hash = "sha256-xj+H75A6iwyGzMvYUjx61aGiH5DK/qYLC6clZ4cGDac=";
       };
-      dependencies = [ python.pkgs.aiogithubapi ];
+      dependencies = [ python3Packages.aiogithubapi ];
       nativeBuildInputs = [ pkgs.jq ];
       # The tag's manifest says 0.0.0 (the release workflow stamps the
       # version); HACS would otherwise offer to "update" itself into the

@@ -127,18 +127,33 @@ in
         # Next.js binds to HOSTNAME; the catalog keeps the dashboard on loopback.
         HOSTNAME = homepage.listenAddress;
       };
-      serviceConfig = lib.mkIf hasSecrets {
-        # Set on the unit, not through the module's option: that is
-        # environmentFile (a string) on NixOS 25.11 and environmentFiles (a
-        # list of paths, which "-/run/..." is not) on nixos-unstable. A list
-        # here merges with whatever the module sets, on either release;
-        # mkAfter puts it after 25.11's default "", an empty
-        # EnvironmentFile= that would otherwise reset it.
-        # "-": the file does not exist yet when systemd prepares ExecStartPre.
-        EnvironmentFile = lib.mkAfter [ "-${secretEnvFile}" ];
-        ExecStartPre = [ "+${writeSecretEnv}" ];
-        ExecStopPost = [ "+${pkgs.coreutils}/bin/rm -f ${secretEnvFile}" ];
-      };
+      serviceConfig = lib.mkMerge [
+        {
+          # nixpkgs' package only moves Next.js's prerender cache to a
+          # writable directory (its preBuild patch of file-system-cache.js);
+          # nothing regenerates the page, so the first visitor got the page
+          # prerendered at build time, without this configuration, until
+          # /api/revalidate was called. Calling it once the server answers
+          # fixes the first render; Homepage always accepts 127.0.0.1:<port>
+          # as a Host. "-": a failed revalidation leaves a stale first page,
+          # not worth failing the unit (and rolling back a deploy) over.
+          ExecStartPost = [
+            "-${pkgs.curl}/bin/curl --silent --show-error --fail --output /dev/null --retry 30 --retry-delay 1 --retry-connrefused --max-time 10 http://127.0.0.1:${toString homepage.listenPort}/api/revalidate"
+          ];
+        }
+        (lib.mkIf hasSecrets {
+          # Set on the unit, not through the module's option: that is
+          # environmentFile (a string) on NixOS 25.11 and environmentFiles (a
+          # list of paths, which "-/run/..." is not) on nixos-unstable. A list
+          # here merges with whatever the module sets, on either release;
+          # mkAfter puts it after 25.11's default "", an empty
+          # EnvironmentFile= that would otherwise reset it.
+          # "-": the file does not exist yet when systemd prepares ExecStartPre.
+          EnvironmentFile = lib.mkAfter [ "-${secretEnvFile}" ];
+          ExecStartPre = [ "+${writeSecretEnv}" ];
+          ExecStopPost = [ "+${pkgs.coreutils}/bin/rm -f ${secretEnvFile}" ];
+        })
+      ];
     };
 
     # Port 80 is opened by modules/base.nix, like every LAN-bound service's.

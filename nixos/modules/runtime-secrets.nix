@@ -57,6 +57,16 @@ let
           type = types.listOf types.str;
           description = "Units, with their suffix, that read the rendered file.";
         };
+        atBoot = lib.mkOption {
+          type = types.bool;
+          default = false;
+          description = ''
+            Also render the file at boot, for readers outside systemd: a
+            wrapper a person runs (restic's restic-<name>) sources the file
+            from /run, which a reboot empties, and no unit start recreates
+            it until the next timer run.
+          '';
+        };
         path = lib.mkOption {
           type = types.str;
           readOnly = true;
@@ -79,6 +89,7 @@ in
       description = "Render the ${name} secret file for ${lib.concatStringsSep ", " entry.requiredBy}";
       before = entry.requiredBy;
       requiredBy = entry.requiredBy;
+      wantedBy = lib.optional entry.atBoot "multi-user.target";
       partOf = entry.requiredBy;
       serviceConfig = hardening // {
         # Not RemainAfterExit: an active renderer would satisfy the next

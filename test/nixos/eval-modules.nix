@@ -12,9 +12,12 @@
   bundle,
   # Whether the host sets homelab.sshMcp.package (nixpkgs has no SSH MCP server).
   withSshMcp ? false,
-  # Whether nixpkgs declares services.openthread-border-router (nixos-unstable
-  # does, NixOS 25.11 does not).
+  # Whether nixpkgs declares services.openthread-border-router (nixos-26.05
+  # and nixos-unstable do, NixOS 25.11 does not).
   withOtbrOption ? true,
+  # Whether the host's configuration.nix names the OTBR radio (a definition
+  # at normal priority, 100) or leaves nixpkgs' default (priority 1500).
+  withOtbrRadio ? true,
 }:
 let
   b = builtins;
@@ -37,14 +40,14 @@ let
       }) [ "backrest" "cloudflared" "coreutils" "jq" "mosquitto" "picoclaw" "restic" "ssh-mcp" "transmission_4" ]
     )
     // {
+      # Only python3Packages: nixpkgs removed the `python` passthru
+      # (NixOS/nixpkgs#526304), so a module still reading it fails here.
       home-assistant = pkg "home-assistant" // {
-        python = {
-          sitePackages = "lib/python3.13/site-packages";
-          pkgs = {
-            aiogithubapi = pkg "aiogithubapi";
-            buildPythonPackage = args: pkg "${args.pname}-${args.version}" // { inherit args; };
-            fetchPypi = args: pkg "${args.pname}-${args.version}-${args.python}-none-any.whl" // { inherit args; };
-          };
+        python3Packages = {
+          python.sitePackages = "lib/python3.13/site-packages";
+          aiogithubapi = pkg "aiogithubapi";
+          buildPythonPackage = args: pkg "${args.pname}-${args.version}" // { inherit args; };
+          fetchPypi = args: pkg "${args.pname}-${args.version}-${args.python}-none-any.whl" // { inherit args; };
         };
       };
       writeText = name: _: pkg name;
@@ -68,7 +71,18 @@ let
   );
   # The option tree as far as the modules look at it (otbr.nix checks
   # whether nixpkgs has the OTBR module).
-  options.services = if withOtbrOption then { openthread-border-router = { }; } else { };
+  # highestPrio is what lib/modules.nix reports for an option's winning
+  # definition; otbr.nix reads it to tell the host's radio from the default.
+  options.services =
+    if withOtbrOption then
+      {
+        openthread-border-router.radio = {
+          device.highestPrio = if withOtbrRadio then 100 else 1500;
+          url.highestPrio = 1000;
+        };
+      }
+    else
+      { };
   load = n: config: import (bundle + "/modules/${n}") { inherit config lib options pkgs utils; };
 
   # Two steps, because the stub resolves mkIf eagerly: every module but

@@ -186,7 +186,7 @@ interface Evaluated {
   } | null;
 }
 
-function evalModules(dir: string, withSshMcp: boolean, withOtbrOption = true): Evaluated {
+function evalModules(dir: string, withSshMcp: boolean, withOtbrOption = true, withOtbrRadio = true): Evaluated {
   return evalJson([
     join(ROOT, "test", "nixos", "eval-modules.nix"),
     "--argstr",
@@ -198,6 +198,9 @@ function evalModules(dir: string, withSshMcp: boolean, withOtbrOption = true): E
     "--arg",
     "withOtbrOption",
     String(withOtbrOption),
+    "--arg",
+    "withOtbrRadio",
+    String(withOtbrRadio),
   ]);
 }
 
@@ -330,10 +333,35 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the prod dat
     const old = evalModules(writeTree(bundle, "homelab-bundle-"), true, false);
     expect(old.config.services).not.toHaveProperty("openthread-border-router");
     expect(old.failedAssertions).toEqual(
-      expect.arrayContaining([expect.stringMatching(/no services\.openthread-border-router \(it needs nixos-unstable.*homelab\.services\.otbr\.enable/)]),
+      expect.arrayContaining([expect.stringMatching(/no services\.openthread-border-router\. Use nixos-26\.05 or nixos-unstable.*homelab\.services\.otbr\.enable/)]),
     );
     // Everything else still evaluates: only the OTBR checks fail.
     expect(old.failedAssertions.every((m) => /otbr/.test(m)), old.failedAssertions.join("\n")).toBe(true);
+  });
+
+  it("stops a host that never named its OTBR radio at evaluation, before any switch", () => {
+    const bare = evalModules(writeTree(bundle, "homelab-bundle-"), true, true, false);
+    expect(bare.failedAssertions).toEqual([
+      expect.stringMatching(/does not name its radio.*services\.openthread-border-router\.radio\.device = "\/dev\/serial\/by-id\/<your radio>";/),
+    ]);
+  });
+
+  it("renders restic's B2 environment at boot too, so the restic-homelab wrapper works after a reboot", () => {
+    expect(units["homelab-secrets-restic-b2"].wantedBy).toEqual(["multi-user.target"]);
+    // Readers that systemd starts re-render before each start and need no boot run.
+    for (const name of ["backrest-b2", "home-assistant", "litellm", "transmission"]) {
+      expect(units[`homelab-secrets-${name}`].wantedBy ?? [], name).toEqual([]);
+    }
+  });
+
+  it("lets Backrest read the backed-up paths and restore them in place, with four capabilities and nothing more", () => {
+    const caps = ["CAP_DAC_READ_SEARCH", "CAP_DAC_OVERRIDE", "CAP_CHOWN", "CAP_FOWNER"];
+    const sc = units.backrest.serviceConfig!;
+    expect(sc.CapabilityBoundingSet).toEqual(caps);
+    expect(sc.AmbientCapabilities).toEqual(caps);
+    expect(sc.SystemCallFilter).toEqual(["@system-service", "~@privileged", "@chown"]);
+    expect(sc.ReadWritePaths).toEqual(data.backups!.paths.map((p) => `-${p}`));
+    expect(sc).toMatchObject({ ProtectSystem: "strict", ProtectHome: true, NoNewPrivileges: true, User: "backrest" });
   });
 
   it("runs the tunnel connector with the token as a credential, never on the command line", () => {
@@ -394,7 +422,9 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the prod dat
     const own = Object.entries(units).filter(([, u]) => u.serviceConfig?.ExecStart !== undefined);
     expect(own.map(([n]) => n)).toEqual(expect.arrayContaining(["cloudflared-tunnel", "picoclaw", "homelab-ssh-mcp", "transmission-schedule"]));
     for (const [name, unit] of own) {
-      expect(unit.serviceConfig, name).toMatchObject({ NoNewPrivileges: true, ProtectSystem: "strict", CapabilityBoundingSet: "" });
+      // Backrest's restore capabilities are checked on their own above.
+      const caps = name === "backrest" ? {} : { CapabilityBoundingSet: "" };
+      expect(unit.serviceConfig, name).toMatchObject({ NoNewPrivileges: true, ProtectSystem: "strict", ...caps });
       const visible = JSON.stringify([unit.serviceConfig?.ExecStart, unit.environment ?? {}]);
       expect(visible, `${name} puts a secret path on its command line or environment`).not.toContain("/var/lib/homelab/secrets");
     }

@@ -31,6 +31,7 @@ let
     mkForce = content: { _type = "override"; priority = 50; inherit content; };
     mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
     mkAfter = content: { _type = "order"; priority = 1500; inherit content; };
+    mkMerge = contents: { _type = "merge"; inherit contents; };
     literalExpression = text: { _type = "literalExpression"; inherit text; };
     types = { bool = "bool"; path = "path"; };
     importJSON = p: builtins.fromJSON (builtins.readFile p);
@@ -43,6 +44,7 @@ let
   pkgs = {
     librsvg = "librsvg";
     coreutils = "/coreutils";
+    curl = "/curl";
     runCommand = name: env: script: builtins.toFile name script;
     writeShellScript = name: text: builtins.toFile name text;
   };
@@ -77,12 +79,18 @@ interface Evaluated {
           "homepage-dashboard": {
             environment: { HOMEPAGE_ALLOWED_HOSTS: { content: string }; HOSTNAME: string };
             serviceConfig: {
-              condition: boolean;
-              content: {
-                EnvironmentFile: { _type: "order"; priority: number; content: string[] };
-                ExecStartPre: string[];
-                ExecStopPost: string[];
-              };
+              _type: "merge";
+              contents: [
+                { ExecStartPost: string[] },
+                {
+                  condition: boolean;
+                  content: {
+                    EnvironmentFile: { _type: "order"; priority: number; content: string[] };
+                    ExecStartPre: string[];
+                    ExecStopPost: string[];
+                  };
+                },
+              ];
             };
           };
         };
@@ -163,7 +171,7 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     // the option's name and type differ between NixOS 25.11 and unstable.
     const hp = result.config.content.services["homepage-dashboard"];
     expect(Object.keys(hp).filter((k) => k.startsWith("environmentFile"))).toEqual([]);
-    const unit = result.config.content.systemd.services["homepage-dashboard"].serviceConfig;
+    const unit = result.config.content.systemd.services["homepage-dashboard"].serviceConfig.contents[1];
     expect(unit.condition).toBe(true);
     // After 25.11's default EnvironmentFile="", which would reset the list.
     expect(unit.content.EnvironmentFile).toEqual({ _type: "order", priority: 1500, content: ["-/run/homelab-portal/homepage.env"] });
@@ -187,5 +195,13 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     expect(missing.status).toBe(0);
     expect(missing.stderr).toMatch(/missing; HOMEPAGE_VAR_HASS_TOKEN left unset/);
     expect(readFileSync(join(runDir, "homepage.env"), "utf8")).toBe("");
+  });
+
+  it("revalidates the dashboard once it answers, so the first visitor never gets the build-time page", () => {
+    const [always] = result.config.content.systemd.services["homepage-dashboard"].serviceConfig.contents;
+    const port = (JSON.parse(bundle.get("generated/homepage.json") as string) as { listenPort: number }).listenPort;
+    expect(always.ExecStartPost).toEqual([
+      `-/curl/bin/curl --silent --show-error --fail --output /dev/null --retry 30 --retry-delay 1 --retry-connrefused --max-time 10 http://127.0.0.1:${port}/api/revalidate`,
+    ]);
   });
 });
