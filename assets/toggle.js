@@ -9,6 +9,15 @@
  * Cloudflare. Local mode points every service link at the LAN URL instead,
  * keeping the path. The choice is kept in localStorage.
  *
+ * Homepage's search launcher (type anywhere on the page, then Enter) does not
+ * follow the links on the page: it calls window.open with the href from its
+ * own copy of the services config (src/components/quicklaunch.jsx). So in
+ * Local mode window.open maps a service's public URL to its LAN URL too.
+ *
+ * The button is a toggle button with a fixed name, "Local links"; its state
+ * is aria-pressed alone, so a screen reader says "Local links, toggle button,
+ * pressed" rather than a name that changes under the user.
+ *
  * Homepage is a React app: the clock mounts late, tabs remount groups and
  * cards re-render, so a MutationObserver re-applies the mode whenever the
  * DOM changes. Every write is skipped when the value is already right, so
@@ -24,6 +33,7 @@
 
   var STORAGE_KEY = "homelab.linkMode";
   var BUTTON_ID = "homelab-link-toggle";
+  var BUTTON_LABEL = "Local links";
   var STYLE_ID = "homelab-link-toggle-style";
   var CLOCK = "#information-widgets-right .information-widget-datetime";
   var LINKS = "a.service-icon, a.service-title-text, li.service a[href]";
@@ -63,6 +73,18 @@
     return rest === "/" ? base : base + rest;
   }
 
+  // Wrapped once, at load: Homepage looks window.open up at each call, so the
+  // launcher gets this one. Anything that is not a homelab service passes through.
+  var nativeOpen = window.open;
+  window.open = function (url) {
+    var args = Array.prototype.slice.call(arguments);
+    if (mode === "local" && url !== undefined && url !== null) {
+      var local = toLocal(String(url));
+      if (local) args[0] = local;
+    }
+    return nativeOpen.apply(window, args);
+  };
+
   function applyLinks() {
     var anchors = document.querySelectorAll(LINKS);
     for (var i = 0; i < anchors.length; i++) {
@@ -92,8 +114,11 @@
       "cursor:pointer;white-space:nowrap}" +
       "#" + BUTTON_ID + ":hover{background:rgba(255,255,255,.2)}" +
       "#" + BUTTON_ID + ":focus-visible{outline:2px solid #38bdf8;outline-offset:2px}" +
-      "#" + BUTTON_ID + "::before{content:'';width:.55rem;height:.55rem;border-radius:50%;background:#38bdf8}" +
-      "#" + BUTTON_ID + "[aria-pressed='true']::before{background:#4ade80}";
+      // A switch drawn in CSS: the knob sits left (off, Remote) or right on green (on, Local).
+      "#" + BUTTON_ID + "::before{content:'';flex:none;width:1.6rem;height:.9rem;border-radius:999px;" +
+      "background:radial-gradient(circle at .45rem 50%,#f8fafc .3rem,transparent .33rem),rgba(148,163,184,.55)}" +
+      "#" + BUTTON_ID + "[aria-pressed='true']::before{" +
+      "background:radial-gradient(circle at 1.15rem 50%,#f8fafc .3rem,transparent .33rem),#16a34a}";
     document.head.appendChild(style);
   }
 
@@ -102,6 +127,8 @@
     button.type = "button";
     button.id = BUTTON_ID;
     button.className = "homelab-link-toggle";
+    button.textContent = BUTTON_LABEL;
+    button.title = "On: service links open on the LAN. Off: through Cloudflare.";
     button.addEventListener("click", function () {
       mode = mode === "local" ? "remote" : "local";
       saveMode(mode);
@@ -112,16 +139,9 @@
 
   /** Reflect the mode on the button, touching only what differs (no needless mutations). */
   function renderButton(button) {
-    var local = mode === "local";
-    var label = local ? "Local" : "Remote";
-    var pressed = local ? "true" : "false";
-    var title = local
-      ? "Links open the services on the LAN. Press for the public (Cloudflare) links."
-      : "Links open the services through Cloudflare. Press for the LAN links.";
-    if (button.textContent !== label) button.textContent = label;
+    var pressed = mode === "local" ? "true" : "false";
     if (button.getAttribute("aria-pressed") !== pressed) button.setAttribute("aria-pressed", pressed);
     if (button.getAttribute("data-mode") !== mode) button.setAttribute("data-mode", mode);
-    if (button.title !== title) button.title = title;
   }
 
   function ensureButton() {

@@ -4,14 +4,13 @@
  * secrets and NixOS modules are all derived from it.
  */
 
-/** Dashboard groups, in the order Homepage shows them. */
-export const DASHBOARD_GROUPS = [
-  "Automation",
-  "Media & Entertainment",
-  "Management",
-  "AI",
-  "Infrastructure",
-] as const;
+/**
+ * Dashboard groups, in the order Homepage shows them: the owner's four, as the
+ * Core & Portal page lists them. A service the page does not place goes in the
+ * closest of these, with the reason in its catalog entry; a fifth group would
+ * wrap onto a line of its own on a laptop screen.
+ */
+export const DASHBOARD_GROUPS = ["Automation", "Media & Entertainment", "Management", "Infrastructure"] as const;
 
 export type DashboardGroup = (typeof DASHBOARD_GROUPS)[number];
 
@@ -46,6 +45,42 @@ export interface SecretSpec {
   /** Group that may read the file (mode 0440); without it the file is 0400 root. */
   group?: string;
 }
+
+/**
+ * Where a service's icon comes from. The portal serves it at
+ * `/icons/<id>-logo.svg`, coloured for the dark dashboard; the `-logo` suffix
+ * keeps Homepage from looking the name up on its CDN.
+ */
+export type IconSpec =
+  /**
+   * A brand icon from simple-icons (CC0-1.0; a few brands carry their own
+   * licence, which assets/icons/LICENSES.md records), by slug.
+   * @example { simpleIcons: "jellyfin" }
+   */
+  | {
+      simpleIcons: string;
+      /**
+       * Fill colour. Lightened until it stands out on the dark dashboard.
+       * @default the brand colour from simple-icons
+       */
+      color?: string;
+    }
+  /**
+   * A Material Design Icons glyph (Apache-2.0), by name: for a service whose
+   * brand no maintained set carries, a glyph for what it does.
+   * @example { mdi: "backup-restore", color: "#38bdf8" }
+   */
+  | {
+      mdi: string;
+      /** Fill colour; lightened like a brand colour. @default "#e2e8f0" */
+      color?: string;
+    }
+  /**
+   * An SVG drawn for this project, `assets/icons/<name>-logo.svg`, only where
+   * no set has the brand. It must say where it comes from in a comment:
+   * `<!-- licence: CC0-1.0; source: drawn for this project -->`.
+   */
+  | { file: string };
 
 export interface ServiceEntry {
   /** Stable identifier and DNS label. Everything generated for the service is named after it. */
@@ -96,10 +131,11 @@ export interface ServiceEntry {
    */
   link?: string;
   /**
-   * Dashboard icon: a file under assets/icons/ (served locally at /icons/),
-   * otherwise a Homepage CDN icon name.
+   * Dashboard icon, always served by the portal itself (the dashboard must
+   * work offline): copied from an icon set installed from npm at render time,
+   * or drawn for this project. See IconSpec.
    */
-  icon: { file: string } | { cdn: string };
+  icon: IconSpec;
   /** What proves the service is up. */
   health: HealthCheck;
   /** systemd units of the service; they restart when one of its secrets changes. */

@@ -1,5 +1,6 @@
 import type { Homelab, ResolvedSecret, ResolvedService } from "../catalog/resolve";
 import { DASHBOARD_GROUPS } from "../catalog/types";
+import { iconFile } from "./icons";
 import { dashboardService, generatedNote, portalHostnames } from "./portal-common";
 
 /**
@@ -60,23 +61,23 @@ export function cardHref(s: ResolvedService): string | undefined {
 }
 
 /**
- * A card's icon: `/icons/<file>` for a file in assets/icons/ (nginx serves
- * it), or the name Homepage looks up on its icon CDN.
+ * A card's icon: always a path the portal serves (renderPortalIcons puts the
+ * file in the bundle), never a name Homepage would fetch from its CDN, which
+ * an offline dashboard cannot reach.
  */
-export function cardIcon(s: ResolvedService, localIcons: ReadonlySet<string>): string {
-  const icon = s.entry.icon;
-  if ("cdn" in icon) return icon.cdn;
-  if (!localIcons.has(icon.file)) {
-    throw new Error(`service "${s.id}": icon file "${icon.file}" is not in assets/icons/; add it, or use icon: { cdn: "<name>.png" }`);
-  }
-  if (!/-logo\.[a-z]+$/.test(icon.file)) {
-    throw new Error(`service "${s.id}": local icon "${icon.file}" must end in -logo.<ext>, or Homepage may look the name up on its CDN`);
-  }
-  return `/icons/${icon.file}`;
+export function cardIcon(s: ResolvedService): string {
+  return `/icons/${iconFile(s.entry)}`;
 }
 
-function card(s: ResolvedService, dashboard: ResolvedService, localIcons: ReadonlySet<string>): HomepageCard {
-  const out: HomepageCard = { href: cardHref(s), description: s.entry.description, icon: cardIcon(s, localIcons) };
+/**
+ * Columns of every group's row of cards. The same count in every group lines
+ * the cards up across groups, at the width of a full four-card row: Homepage
+ * puts one card per line on phones, two from 768 px and this many from 1024 px.
+ */
+export const LAYOUT_COLUMNS = 4;
+
+function card(s: ResolvedService, dashboard: ResolvedService): HomepageCard {
+  const out: HomepageCard = { href: cardHref(s), description: s.entry.description, icon: cardIcon(s) };
   const widget = SERVICE_WIDGETS[s.id];
   if (widget) {
     const secret = dashboard.secrets.find((x) => x.name === widget.secret);
@@ -89,14 +90,14 @@ function card(s: ResolvedService, dashboard: ResolvedService, localIcons: Readon
   return out;
 }
 
-export function renderHomepageConfig(lab: Homelab, localIcons: ReadonlySet<string>): HomepageConfig {
+export function renderHomepageConfig(lab: Homelab): HomepageConfig {
   const dashboard = dashboardService(lab);
   if (dashboard.port === null) throw new Error(`service "${dashboard.id}": the dashboard needs a port`);
   const cards = lab.services.filter((s) => s.card);
 
   const services = DASHBOARD_GROUPS.map((group) => ({
     group,
-    cards: cards.filter((s) => s.group === group).map((s) => ({ [s.title]: card(s, dashboard, localIcons) })),
+    cards: cards.filter((s) => s.group === group).map((s) => ({ [s.title]: card(s, dashboard) })),
   }))
     .filter((g) => g.cards.length > 0)
     .map((g) => ({ [g.group]: g.cards }));
@@ -117,7 +118,13 @@ export function renderHomepageConfig(lab: Homelab, localIcons: ReadonlySet<strin
       headerStyle: "clean",
       cardBlur: "sm",
       background: { image: BACKGROUND_IMAGE },
-      // Group order is services.yaml's order; `layout` would only repeat it.
+      // Every group a full-width row of LAYOUT_COLUMNS cards. Homepage's default
+      // style puts groups side by side, a quarter of the page each from 1280 px;
+      // a group that wraps then stretches across the whole line, cards and all.
+      // A list, not a map: Homepage accepts both, and a Nix attribute set (which
+      // the NixOS module turns this into) would sort a map's groups by name.
+      // https://gethomepage.dev/configs/settings/#layout
+      layout: services.map((g) => ({ [Object.keys(g)[0]]: { style: "row", columns: LAYOUT_COLUMNS } })),
     },
     services,
     widgets: [

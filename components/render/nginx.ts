@@ -1,5 +1,5 @@
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { dashboardService, FAVICON_PATHS, portalHostnames, portalService, proxiedServices } from "./portal-common";
+import { dashboardService, FAVICON_PATHS, MASK_ICON, portalHostnames, portalService, proxiedServices } from "./portal-common";
 import { generatedHeader } from "./stable";
 
 /**
@@ -11,7 +11,7 @@ import { generatedHeader } from "./stable";
 
 /** Store paths portal.nix fills in. */
 export const PLACEHOLDERS = {
-  /** Folder of the SVG icons, served at /icons/. */
+  /** Folder of the SVG icons (the bundle's assets/icons), served at /icons/. */
   iconsDir: "@iconsDir@",
   /** Folder of the PNG favicons rendered from the NixOS snowflake. */
   faviconsDir: "@faviconsDir@",
@@ -118,6 +118,7 @@ function portalLocations(): string[][] {
         fileLocation(path, `${PLACEHOLDERS.faviconsDir}/${file}`, "image/png"),
       ),
       ...block("location ~ ^/android-chrome-.*\\.png$", [`root ${PLACEHOLDERS.faviconsDir};`]),
+      ...fileLocation(MASK_ICON.path, `${PLACEHOLDERS.iconsDir}/${MASK_ICON.file}`, "image/svg+xml"),
     ],
     [
       "# The PWA manifest, so an installed dashboard uses the snowflake too.",

@@ -17,15 +17,27 @@ export const PORTAL_ID = "portal";
 /**
  * PNG favicons, rendered from the portal's icon (the NixOS snowflake) at
  * build time by portal.nix with librsvg, and by the nginx test the same way.
+ * `opaque` ones are drawn from APPLE_TOUCH_SVG instead: iOS shows a
+ * transparent touch icon on black.
  */
-export const FAVICONS: readonly { file: string; size: number }[] = [
+export const FAVICONS: readonly { file: string; size: number; opaque?: true }[] = [
   { file: "favicon-16x16.png", size: 16 },
   { file: "favicon-32x32.png", size: 32 },
   { file: "favicon-48x48.png", size: 48 },
-  { file: "apple-touch-icon.png", size: 180 },
+  { file: "apple-touch-icon.png", size: 180, opaque: true },
   { file: "android-chrome-192x192.png", size: 192 },
   { file: "android-chrome-512x512.png", size: 512 },
 ];
+
+/** The portal's icon on an opaque square, in the icons folder; the source of the opaque favicons. */
+export const APPLE_TOUCH_SVG = "apple-touch-icon.svg";
+
+/**
+ * Safari's pinned-tab icon, which Homepage's page links as a `mask-icon`:
+ * the portal's icon in one colour (Safari paints it with the link's colour),
+ * as a file in the icons folder.
+ */
+export const MASK_ICON = { path: "/safari-pinned-tab.svg", file: "safari-pinned-tab.svg" } as const;
 
 /**
  * Request paths nginx answers with a favicon instead of asking Homepage, and

@@ -1,12 +1,24 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab } from "../catalog/resolve";
+import { CATALOG } from "../catalog/services";
 import { renderHomepageConfig } from "./homepage";
+import { appleTouchSvg, LICENSES_FILE, renderIcon, renderIconLicenses } from "./icons";
 import { renderNginxSites } from "./nginx";
-import { FAVICONS, generatedNote, PORTAL_ID, portalService, proxiedServices } from "./portal-common";
+import { APPLE_TOUCH_SVG, FAVICONS, generatedNote, MASK_ICON, PORTAL_ID, portalService, proxiedServices } from "./portal-common";
 import { generatedHeader, stableJson } from "./stable";
 
-export { FAVICON_PATHS, FAVICONS, PORTAL_ID, dashboardService, portalHostnames, portalService, proxiedServices } from "./portal-common";
+export {
+  APPLE_TOUCH_SVG,
+  FAVICON_PATHS,
+  FAVICONS,
+  MASK_ICON,
+  PORTAL_ID,
+  dashboardService,
+  portalHostnames,
+  portalService,
+  proxiedServices,
+} from "./portal-common";
 
 /**
  * The portal: nginx on the portal's port (80) in front of the Homepage
@@ -30,7 +42,7 @@ export const PORTAL_FILES = {
 
 /** The hand-written files the portal ships, read from assets/. */
 export interface PortalAssets {
-  /** SVG icons by file name, from assets/icons/. */
+  /** SVG icons drawn for the project, by file name, from assets/icons/. The rest come from npm. */
   icons: Map<string, string>;
   /** The toggle script, assets/toggle.js. */
   toggleJs: string;
@@ -73,35 +85,66 @@ export function renderCustomJs(lab: Homelab, toggleJs: string): string {
   );
 }
 
-/** Data portal.nix needs besides Homepage's: what to render the favicons from, and at which sizes. */
+/**
+ * The icons the portal serves, by file name in the bundle's icons folder:
+ * every card's, the portal's own (the favicon), the one-colour mask and the
+ * opaque Apple touch icon drawn from it, and the licences of them all.
+ */
+export function renderPortalIcons(lab: Homelab, assets: PortalAssets): Map<string, string> {
+  const portal = portalService(lab);
+  if (!portal) throw new Error("the stack does not run the portal");
+  const icons = new Map<string, string>();
+  for (const s of [portal, ...lab.services.filter((x) => x.card)]) {
+    const icon = renderIcon(s.entry, assets.icons);
+    icons.set(icon.file, icon.svg);
+  }
+  const own = renderIcon(portal.entry, assets.icons);
+  icons.set(MASK_ICON.file, own.mask);
+  // The home-screen icon sits on the colour of the PWA's splash screen.
+  const background = (JSON.parse(assets.webmanifest) as { background_color?: string }).background_color;
+  if (!background) throw new Error("assets/site.webmanifest has no background_color for the Apple touch icon");
+  icons.set(APPLE_TOUCH_SVG, appleTouchSvg(own, background));
+  icons.set(LICENSES_FILE, renderLicenses(assets));
+  return new Map([...icons].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** assets/icons/LICENSES.md as it should read; a test keeps the committed file equal to it. */
+export function renderLicenses(assets: PortalAssets = readPortalAssets()): string {
+  const portal = CATALOG.find((e) => e.id === PORTAL_ID);
+  if (!portal) throw new Error(`the catalog has no "${PORTAL_ID}" entry`);
+  const from = renderIcon(portal, assets.icons).file;
+  return renderIconLicenses(CATALOG, assets.icons, [
+    { file: MASK_ICON.file, from },
+    { file: APPLE_TOUCH_SVG, from },
+    ...FAVICONS.map((f) => ({ file: f.file, from: f.opaque ? APPLE_TOUCH_SVG : from })),
+  ]);
+}
+
+/** Data portal.nix needs besides Homepage's: what to render each favicon from, and at which size. */
 export function renderPortalData(lab: Homelab, assets: PortalAssets) {
   const portal = portalService(lab);
   if (!portal) throw new Error("the stack does not run the portal");
-  const icon = portal.entry.icon;
-  if (!("file" in icon) || !assets.icons.has(icon.file)) {
-    throw new Error(`service "${PORTAL_ID}": the favicon is drawn from its icon, which must be a file in assets/icons/`);
-  }
+  const source = renderIcon(portal.entry, assets.icons).file;
   return {
     _generated: generatedNote("the portal's favicons, read by nixos/modules/portal.nix"),
-    faviconSource: icon.file,
-    favicons: FAVICONS.map((f) => ({ ...f })),
+    favicons: FAVICONS.map((f) => ({ file: f.file, size: f.size, source: f.opaque ? APPLE_TOUCH_SVG : source })),
   };
 }
 
 /**
  * The portal's files in the NixOS bundle, by path relative to the bundle root:
- * the generated nginx config, Homepage config, custom.js and portal data, and
- * the static assets the host serves (icons, web manifest). Empty when the
- * stack does not run the portal.
+ * the generated nginx config, Homepage config, custom.js and portal data, the
+ * icons copied from the icon sets, and the static assets the host serves (web
+ * manifest). Empty when the stack does not run the portal.
  */
 export function renderPortalFiles(lab: Homelab, assets: PortalAssets = readPortalAssets()): Map<string, string> {
   const files = new Map<string, string>();
   if (!portalService(lab)) return files;
   files.set(PORTAL_FILES.nginx, renderNginxSites(lab));
-  files.set(PORTAL_FILES.homepage, stableJson(renderHomepageConfig(lab, new Set(assets.icons.keys()))));
+  files.set(PORTAL_FILES.homepage, stableJson(renderHomepageConfig(lab)));
   files.set(PORTAL_FILES.portal, stableJson(renderPortalData(lab, assets)));
   files.set(PORTAL_FILES.customJs, renderCustomJs(lab, assets.toggleJs));
   files.set(PORTAL_FILES.webmanifest, assets.webmanifest);
-  for (const [name, svg] of assets.icons) files.set(`${PORTAL_FILES.iconsDir}/${name}`, svg);
+  for (const [name, svg] of renderPortalIcons(lab, assets)) files.set(`${PORTAL_FILES.iconsDir}/${name}`, svg);
   return files;
 }

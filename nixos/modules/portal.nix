@@ -6,9 +6,11 @@
 # components/render/portal.ts into the bundle:
 #   generated/nginx-sites.conf  nginx server blocks, with @...@ placeholders
 #   generated/homepage.json     Homepage's settings, services and widgets
-#   generated/portal.json       what the favicons are drawn from, and their sizes
+#   generated/portal.json       what each favicon is drawn from, and its size
 #   generated/custom.js         the link map followed by assets/toggle.js
-#   assets/icons/*.svg, assets/site.webmanifest
+#   assets/icons/               every card's icon, copied from the npm icon sets,
+#                               the favicon sources and LICENSES.md
+#   assets/site.webmanifest
 {
   config,
   lib,
@@ -36,12 +38,12 @@ let
   };
 
   # The favicons are the portal's icon (the NixOS snowflake) rendered at
-  # each size Homepage's page and PWA installs ask for.
+  # each size Homepage's page and PWA installs ask for; the Apple touch icon
+  # from the same icon on an opaque square (f.source says which SVG).
   favicons = pkgs.runCommand "homelab-favicons" { nativeBuildInputs = [ pkgs.librsvg ]; } ''
     mkdir -p $out
     ${lib.concatMapStringsSep "\n" (
-      f:
-      "rsvg-convert -w ${toString f.size} -h ${toString f.size} ${icons}/${portal.faviconSource} -o $out/${f.file}"
+      f: "rsvg-convert -w ${toString f.size} -h ${toString f.size} ${icons}/${f.source} -o $out/${f.file}"
     ) portal.favicons}
   '';
 

@@ -28,7 +28,7 @@ export function syntheticCatalog(n: number): ServiceEntry[] {
       runsOn: "host",
       port: 20000 + i,
       bind: "0.0.0.0",
-      icon: { cdn: "mdi-server" },
+      icon: { mdi: "server" },
       health: { kind: "http", path: "/health" },
       units: [`svc-${i}.service`],
       backup: { paths: [`/var/lib/svc-${i}`] },

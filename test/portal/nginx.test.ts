@@ -9,9 +9,11 @@ import { createServer as createNetServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HomepageConfig } from "../../components/render/homepage";
 import { renderNginxSites } from "../../components/render/nginx";
 import { FAVICON_PATHS, FAVICONS, dashboardService, proxiedServices, renderPortalFiles } from "../../components/render/portal";
-import { fillPlaceholders, stackLab } from "./support";
+import { dashboardFixture, iconLinks } from "./fixture";
+import { decodePng, fillPlaceholders, stackLab } from "./support";
 import { findProgram, tier } from "../support/tiers";
 
 const NGINX = findProgram("nginx", ["/usr/sbin/nginx"]);
@@ -22,6 +24,9 @@ const lab = stackLab("prod");
 const bundle = renderPortalFiles(lab);
 const routed = proxiedServices(lab);
 const dashboard = dashboardService(lab);
+const homepage = JSON.parse(bundle.get("generated/homepage.json") as string) as HomepageConfig;
+/** The icons Homepage's page head links, as the fixture that mirrors it has them. */
+const pageIcons = iconLinks(dashboardFixture(homepage));
 
 interface Reply {
   status: number;
@@ -126,9 +131,9 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
     writeFileSync(join(tmp, "custom.js"), bundle.get("generated/custom.js") as string);
     writeFileSync(join(tmp, "site.webmanifest"), bundle.get("assets/site.webmanifest") as string);
     // What portal.nix's runCommand does, with the same tool and the same list.
-    const portalData = JSON.parse(bundle.get("generated/portal.json") as string) as { faviconSource: string; favicons: { file: string; size: number }[] };
+    const portalData = JSON.parse(bundle.get("generated/portal.json") as string) as { favicons: { file: string; size: number; source: string }[] };
     for (const f of portalData.favicons) {
-      execFileSync(RSVG as string, ["-w", `${f.size}`, "-h", `${f.size}`, join(icons, portalData.faviconSource), "-o", join(favicons, f.file)]);
+      execFileSync(RSVG as string, ["-w", `${f.size}`, "-h", `${f.size}`, join(icons, f.source), "-o", join(favicons, f.file)]);
     }
 
     const upstreamPorts: Record<string, number> = {};
@@ -254,7 +259,7 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
   });
 
   it("serves every local icon under /icons/", async () => {
-    const icons = [...bundle.keys()].filter((p) => p.startsWith("assets/icons/"));
+    const icons = [...bundle.keys()].filter((p) => p.startsWith("assets/icons/") && p.endsWith(".svg"));
     expect(icons.length).toBeGreaterThanOrEqual(4);
     for (const path of icons) {
       const name = path.slice("assets/icons/".length);
@@ -264,6 +269,47 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
       expect(r.body.toString("utf8"), name).toBe(bundle.get(path));
     }
     expect((await get("/icons/missing-logo.svg", lab.config.lanHostname)).status).toBe(404);
+  });
+
+  it("serves every card's icon that the dashboard config names", async () => {
+    const named = homepage.services.flatMap((g) => Object.values(g)[0].flatMap((c) => Object.values(c).map((card) => card.icon)));
+    expect(named.length).toBeGreaterThan(10);
+    for (const icon of named) {
+      const r = await get(icon, "homepage-home.javiersc.com");
+      expect(r.status, icon).toBe(200);
+      expect(r.headers["content-type"], icon).toBe("image/svg+xml");
+      expect(r.headers["x-stub"], `${icon} reached Homepage`).toBeUndefined();
+    }
+  });
+
+  it("answers every icon that Homepage's page links, read from its <link> tags", async () => {
+    expect(pageIcons.map((l) => l.rel).sort()).toEqual(["apple-touch-icon", "icon", "icon", "mask-icon", "shortcut icon"]);
+    for (const link of pageIcons) {
+      const r = await get(link.href, "homepage-home.javiersc.com");
+      const what = `${link.rel} ${link.href}`;
+      expect(r.status, what).toBe(200);
+      expect(r.headers["x-stub"], `${what} reached Homepage`).toBeUndefined();
+      if (link.rel === "mask-icon") {
+        expect(r.headers["content-type"], what).toBe("image/svg+xml");
+        const svg = r.body.toString("utf8");
+        expect(svg, what).toMatch(/<svg\b[\s\S]*<path d="/);
+        // One colour: Safari paints the shape with the link's color attribute.
+        expect(svg, `${what} is not single-colour`).not.toMatch(/fill="#|stroke="#|Gradient|<image|<style|opacity=/);
+        continue;
+      }
+      expect(r.headers["content-type"], what).toBe("image/png");
+      const png = decodePng(r.body);
+      if (link.sizes) expect(`${png.width}x${png.height}`, what).toBe(link.sizes);
+      if (link.rel === "apple-touch-icon") {
+        // iOS shows a transparent touch icon on black: every pixel must be opaque.
+        let transparent = 0;
+        for (let i = 3; i < png.rgba.length; i += 4) if (png.rgba[i] !== 255) transparent++;
+        expect(transparent, `${what}: pixels that are not opaque`).toBe(0);
+      } else {
+        // The favicons keep a transparent background around the snowflake.
+        expect(png.rgba[3], `${what}: corner pixel`).toBe(0);
+      }
+    }
   });
 
   it("answers every favicon path with the snowflake PNG, never Homepage's", async () => {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PLACEHOLDERS } from "../../components/render/nginx";
 import { FAVICONS, renderPortalFiles } from "../../components/render/portal";
 import { findProgram, tier } from "../support/tiers";
-import { ROOT, stackLab } from "./support";
+import { decodePng, ROOT, stackLab } from "./support";
 
 const NIX = findProgram("nix-instantiate");
 const RSVG = findProgram("rsvg-convert");
@@ -142,15 +142,19 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     expect(rest).toEqual(shipped);
   });
 
-  it("renders every favicon from the snowflake with librsvg at the listed sizes", () => {
+  it("renders every favicon from the snowflake with librsvg at the listed sizes, the Apple touch icon opaque", () => {
     const dir = /root (\/nix\/store\/[a-z0-9]{32}-homelab-favicons);/.exec(result.config.content.services.nginx.appendHttpConfig)![1];
     const script = readFileSync(dir, "utf8");
     const out = join(tmp, "favicons");
     const run = spawnSync("bash", ["-euc", script], { env: { ...process.env, out }, encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
     for (const f of FAVICONS) {
-      const png = readFileSync(join(out, f.file));
-      expect([png.readUInt32BE(16), png.readUInt32BE(20)], f.file).toEqual([f.size, f.size]);
+      const png = decodePng(readFileSync(join(out, f.file)));
+      expect([png.width, png.height], f.file).toEqual([f.size, f.size]);
+      // iOS puts a transparent touch icon on black; the others keep a clear corner.
+      const alpha = Array.from({ length: png.width * png.height }, (_, i) => png.rgba[i * 4 + 3]);
+      if (f.opaque) expect(alpha.filter((a) => a !== 255).length, `${f.file}: pixels that are not opaque`).toBe(0);
+      else expect(alpha[0], `${f.file}: corner pixel`).toBe(0);
     }
   });
 

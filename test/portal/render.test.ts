@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { routeLabel } from "../../components/catalog/resolve";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { CATALOG } from "../../components/catalog/services";
 import { DASHBOARD_GROUPS } from "../../components/catalog/types";
-import { renderHomepageConfig, type HomepageCard } from "../../components/render/homepage";
+import { LAYOUT_COLUMNS, renderHomepageConfig, type HomepageCard } from "../../components/render/homepage";
+import { contrast, DARK_SURFACE, iconFile, MIN_ICON_CONTRAST, readableOnDark, renderIcon } from "../../components/render/icons";
 import { PLACEHOLDERS, renderNginxSites } from "../../components/render/nginx";
 import {
   PORTAL_FILES,
@@ -9,17 +13,19 @@ import {
   proxiedServices,
   readPortalAssets,
   renderCustomJs,
+  renderLicenses,
+  renderPortalData,
   renderPortalFiles,
   renderToggleLinks,
 } from "../../components/render/portal";
-import { labFrom, serverBlocks, stackLab } from "./support";
+import { labFrom, ROOT, serverBlocks, stackLab } from "./support";
 
 const lab = stackLab("prod");
 const assets = readPortalAssets();
-const icons = new Set(assets.icons.keys());
 const conf = renderNginxSites(lab);
 const blocks = serverBlocks(conf);
-const homepage = renderHomepageConfig(lab, icons);
+const homepage = renderHomepageConfig(lab);
+const bundle = renderPortalFiles(lab, assets);
 const service = (id: string) => {
   const s = lab.services.find((x) => x.id === id);
   if (!s) throw new Error(`no service ${id} in prod`);
@@ -126,7 +132,7 @@ describe("Homepage config", () => {
     const groups = homepage.services.map((g) => Object.keys(g)[0]);
     expect(groups).toEqual(DASHBOARD_GROUPS.filter((g) => groups.includes(g)));
     for (const g of homepage.services) expect(Object.values(g)[0].length, Object.keys(g)[0]).toBeGreaterThan(0);
-    const staging = renderHomepageConfig(stackLab("staging"), icons).services.map((g) => Object.keys(g)[0]);
+    const staging = renderHomepageConfig(stackLab("staging")).services.map((g) => Object.keys(g)[0]);
     expect(staging).not.toContain("Management");
   });
 
@@ -144,18 +150,45 @@ describe("Homepage config", () => {
     }
   });
 
-  it("uses /icons/<file> for a local icon and the CDN name otherwise", () => {
-    const byTitle = Object.fromEntries(cards().map(([, t, c]) => [t, c]));
-    expect(byTitle["Jellyfin"].icon).toBe("/icons/jellyfin-logo.svg");
-    expect(byTitle["Home Assistant"].icon).toBe("/icons/home-assistant-logo.svg");
-    expect(byTitle["Sonarr"].icon).toBe("sonarr.png");
+  it("names no icon that the portal does not serve: every card's is an /icons/ path in the bundle", () => {
+    expect(cards().length).toBeGreaterThan(10);
     for (const [, title, c] of cards()) {
-      if (c.icon.startsWith("/icons/")) expect(icons.has(c.icon.slice("/icons/".length)), title).toBe(true);
+      expect(c.icon, `${title}: a CDN name or remote URL would not load offline`).toMatch(/^\/icons\/[a-z0-9-]+-logo\.svg$/);
+      expect(bundle.get(`assets${c.icon}`), `${title}: ${c.icon} is not in the bundle`).toMatch(/<svg\b[\s\S]*<\/svg>\n$/);
+    }
+    // Nothing else in the whole config looks like an icon to fetch from elsewhere.
+    const json = bundle.get(PORTAL_FILES.homepage) as string;
+    for (const m of json.matchAll(/"icon": "([^"]*)"/g)) expect(m[1].startsWith("/icons/"), m[1]).toBe(true);
+  });
+
+  it("groups the cards as the owner's page does, in its order: Automation, Media & Entertainment, Management, Infrastructure", () => {
+    expect(DASHBOARD_GROUPS).toEqual(["Automation", "Media & Entertainment", "Management", "Infrastructure"]);
+    expect(homepage.services.map((g) => Object.keys(g)[0])).toEqual([...DASHBOARD_GROUPS]);
+    const group = Object.fromEntries(cards().map(([g, t]) => [t, g]));
+    expect(group).toMatchObject({
+      "Home Assistant": "Automation",
+      Jellyfin: "Media & Entertainment",
+      Transmission: "Media & Entertainment",
+      Sonarr: "Management",
+      Radarr: "Management",
+      Prowlarr: "Management",
+      Documentation: "Infrastructure",
+      "Cloudflare Tunnel": "Infrastructure",
+    });
+  });
+
+  it("explains in the catalog entry why each service the page does not place sits in its group", () => {
+    const source = readFileSync(join(ROOT, "components", "catalog", "services.ts"), "utf8");
+    for (const id of ["litellm", "ollama", "picoclaw", "cockpit", "backrest", "otbr"]) {
+      const entry = source.slice(source.indexOf(`id: "${id}"`), source.indexOf("group:", source.indexOf(`id: "${id}"`)));
+      expect(entry, `catalog entry "${id}" has no comment before its group`).toMatch(/\/\/ .*\S/);
     }
   });
 
-  it("refuses a local icon that assets/icons does not have, naming the service", () => {
-    expect(() => renderHomepageConfig(lab, new Set(["nixos-logo.svg"]))).toThrow(/service "home-assistant": icon file "home-assistant-logo.svg"/);
+  it("lays out every group as a row of LAYOUT_COLUMNS cards, listed in the groups' order", () => {
+    // A list, so the NixOS module (a Nix attribute set would sort a map) keeps the order.
+    expect(homepage.settings.layout).toEqual(homepage.services.map((g) => ({ [Object.keys(g)[0]]: { style: "row", columns: LAYOUT_COLUMNS } })));
+    expect(LAYOUT_COLUMNS).toBe(4);
   });
 
   it("gives the Home Assistant card a homeassistant widget whose key is a placeholder", () => {
@@ -221,10 +254,18 @@ describe("the portal's bundle files", () => {
         "generated/portal.json",
         "generated/custom.js",
         "assets/site.webmanifest",
-        ...[...icons].map((i) => `assets/icons/${i}`),
+        "assets/icons/portal-logo.svg",
+        "assets/icons/safari-pinned-tab.svg",
+        "assets/icons/apple-touch-icon.svg",
+        "assets/icons/LICENSES.md",
+        ...cards().map(([, , c]) => `assets${c.icon}`),
       ]),
     );
-    expect(JSON.parse(files.get("generated/portal.json") as string)).toMatchObject({ _generated: expect.stringMatching(/^Generated by homelab/), faviconSource: "nixos-logo.svg" });
+    const data = JSON.parse(files.get("generated/portal.json") as string);
+    expect(data._generated).toMatch(/^Generated by homelab/);
+    // Every favicon is drawn from an SVG in the bundle's icons folder.
+    for (const f of data.favicons as { file: string; source: string }[]) expect(files.has(`assets/icons/${f.source}`), f.file).toBe(true);
+    expect(data.favicons.find((f: { file: string }) => f.file === "apple-touch-icon.png").source).toBe("apple-touch-icon.svg");
   });
 
   it("renders the same bytes twice", () => {
@@ -242,8 +283,68 @@ describe("the portal's bundle files", () => {
     const lanBlocks = serverBlocks(renderNginxSites(lan));
     expect(lanBlocks).toHaveLength(2);
     expect(lanBlocks[1].names).toEqual(["192.0.2.30", "lab.local", "localhost", "127.0.0.1"]);
-    const config = renderHomepageConfig(lan, icons);
+    const config = renderHomepageConfig(lan);
     expect(cards(config).map(([, t, c]) => [t, c.href])).toEqual([["Jellyfin", "http://192.0.2.30:8096"]]);
     expect(renderToggleLinks(lan)).toEqual({});
+  });
+});
+
+describe("the icons", () => {
+  const drawn = assets.icons;
+
+  it("every catalog entry's icon exists in its set, with a -logo.svg name", () => {
+    for (const e of CATALOG) {
+      const icon = renderIcon(e, drawn);
+      expect(icon.file, e.id).toBe(iconFile(e));
+      expect(icon.file, e.id).toMatch(/-logo\.svg$/);
+      expect(icon.svg, e.id).toMatch(/^<!-- .* -->\n<svg\b/);
+    }
+  });
+
+  it("names the service when its icon is not in the set", () => {
+    expect(() => renderIcon({ id: "sonarr", icon: { simpleIcons: "no-such-brand" } }, drawn)).toThrow(/service "sonarr": simple-icons [\d.]+ has no icon "no-such-brand"/);
+    expect(() => renderIcon({ id: "docs", icon: { mdi: "no-such-glyph" } }, drawn)).toThrow(/service "docs": @mdi\/svg [\d.]+ has no icon "no-such-glyph"/);
+    expect(() => renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, drawn)).toThrow(/service "x": icon file "x-logo.svg" is not in assets\/icons/);
+    expect(() => renderIcon({ id: "x", icon: { file: "x.svg" } }, new Map([["x.svg", "<svg/>"]]))).toThrow(/must end in -logo\.svg/);
+  });
+
+  it("takes a drawn SVG only with its licence and source, and records them", () => {
+    const ok = "<!-- licence: CC0-1.0; source: drawn for this project -->\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n";
+    expect(renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, new Map([["x-logo.svg", ok]])).source).toMatchObject({ set: null, licence: "CC0-1.0", upstream: "drawn for this project" });
+    expect(() => renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, new Map([["x-logo.svg", "<svg/>"]]))).toThrow(/does not say where it comes from/);
+  });
+
+  it("colours every card icon so it stands out on the dark dashboard, near-black brands included", () => {
+    for (const [, title, c] of cards()) {
+      const fill = /<svg\b[^>]*\sfill="(#[0-9a-f]{6})"/.exec(bundle.get(`assets${c.icon}`) as string)?.[1];
+      expect(fill, `${title}: no fill on the root element`).toBeDefined();
+      expect(contrast(fill as string, DARK_SURFACE), `${title}: ${fill}`).toBeGreaterThanOrEqual(MIN_ICON_CONTRAST);
+    }
+    // Ollama's brand colour is black; Cloudflare's orange already stands out and stays.
+    expect(readableOnDark("#000000")).not.toBe("#000000");
+    expect(readableOnDark("#f38020")).toBe("#f38020");
+  });
+
+  it("the Safari mask is the portal's icon in one colour, with no gradient or image", () => {
+    const mask = bundle.get("assets/icons/safari-pinned-tab.svg") as string;
+    expect(mask).toMatch(/<svg\b/);
+    expect(mask).not.toMatch(/fill="#|stroke="#|<linearGradient|<radialGradient|<image|<style/);
+    expect(mask).toContain(/<path d="[^"]+"/.exec(bundle.get("assets/icons/portal-logo.svg") as string)![0]);
+  });
+
+  it("the Apple touch icon's source is the portal icon on the manifest's background colour", () => {
+    const svg = bundle.get("assets/icons/apple-touch-icon.svg") as string;
+    const background = JSON.parse(assets.webmanifest).background_color;
+    expect(svg).toMatch(new RegExp(`<rect width="100" height="100" fill="${background}"/>`));
+    expect(svg).toContain(/<path d="[^"]+"/.exec(bundle.get("assets/icons/portal-logo.svg") as string)![0]);
+    expect(renderPortalData(lab, assets).favicons.filter((f) => f.source === "apple-touch-icon.svg").map((f) => f.file)).toEqual(["apple-touch-icon.png"]);
+  });
+
+  it("assets/icons/LICENSES.md is up to date: run npm run icons:licenses", () => {
+    const committed = readFileSync(join(ROOT, "assets", "icons", "LICENSES.md"), "utf8");
+    expect(committed, "assets/icons/LICENSES.md is stale: run npm run icons:licenses").toBe(renderLicenses(assets));
+    expect(bundle.get("assets/icons/LICENSES.md")).toBe(committed);
+    for (const e of CATALOG) expect(committed, e.id).toContain(`| \`${iconFile(e)}\` | ${e.title} |`);
+    expect(committed).toMatch(/\| `portal-logo\.svg` \| Portal \| simple-icons [\d.]+ \| `nixos` \| CC-BY-4\.0 \| https:\/\//);
   });
 });

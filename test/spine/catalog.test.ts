@@ -69,7 +69,7 @@ describe("the service catalog", () => {
     for (const e of CATALOG) {
       expect(e.title.length, e.id).toBeGreaterThan(0);
       expect(e.description.length, e.id).toBeGreaterThan(0);
-      expect("file" in e.icon || "cdn" in e.icon, e.id).toBe(true);
+      expect("simpleIcons" in e.icon || "mdi" in e.icon || "file" in e.icon, e.id).toBe(true);
       expect(["http", "tcp", "none"], e.id).toContain(e.health.kind);
     }
   });
