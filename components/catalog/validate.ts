@@ -1,3 +1,4 @@
+import { missingFromSet } from "../render/icons";
 import type { ConfigProblem, StackConfig } from "../config/schema";
 import { opReferenceError } from "./opref";
 import { inStack, routeLabel } from "./resolve";
@@ -38,7 +39,9 @@ const ENTRY_FIELDS: ReadonlySet<string> = new Set([
 ]);
 
 const ICON_FILE = /^[a-z0-9][a-z0-9._-]{0,100}\.svg$/;
-const ICON_CDN = /^[a-z0-9][a-z0-9._-]{0,100}$/;
+/** simple-icons slugs are lowercase letters and digits; @mdi/svg names are hyphenated words. */
+const ICON_NAME: Readonly<Record<string, RegExp>> = { simpleIcons: /^[a-z0-9]{1,64}$/, mdi: /^[a-z0-9]+(-[a-z0-9]+){0,10}$/ };
+const ICON_COLOR = /^#[0-9a-fA-F]{6}$/;
 
 function show(value: unknown): string {
   const json = JSON.stringify(value) ?? String(value);
@@ -121,14 +124,7 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
     const why = typeof e.link === "string" ? httpUrlProblem(e.link) : "is not a string";
     if (why) add("link", `${show(e.link)} ${why}`, "use an http:// or https:// URL as the browser shows it, such as https://one.dash.cloudflare.com/");
   }
-  const icon = e.icon as unknown;
-  if (!isObject(icon) || Object.keys(icon).length !== 1 || !("file" in icon || "cdn" in icon)) {
-    add("icon", `${show(icon)} is neither { file } nor { cdn }`, 'write icon: { file: "<name>-logo.svg" } or icon: { cdn: "<name>.png" }');
-  } else if ("file" in icon && (typeof icon.file !== "string" || !ICON_FILE.test(icon.file))) {
-    add("icon.file", `${show(icon.file)} is not a file name in assets/icons/`, "name an .svg file in assets/icons/ in lowercase letters, digits, dots, underscores and hyphens");
-  } else if ("cdn" in icon && (typeof icon.cdn !== "string" || !ICON_CDN.test(icon.cdn))) {
-    add("icon.cdn", `${show(icon.cdn)} is not a Homepage icon name`, "use a name such as sonarr.png or mdi-robot");
-  }
+  checkIcon(add, e.icon as unknown);
   checkHealth(add, e.health);
   if (!Array.isArray(e.units)) {
     add("units", `${show(e.units)} is not a list of unit names`, 'write units: ["<name>.service"], or [] when the host runs nothing for it');
@@ -332,4 +328,26 @@ export class ValidationError extends Error {
     );
     this.name = "ValidationError";
   }
+}
+
+/** One icon source: a simple-icons slug or an mdi glyph (each with an optional colour), or a drawn file. */
+function checkIcon(add: (field: string, message: string, fix: string) => void, icon: unknown): void {
+  const fix = 'write icon: { simpleIcons: "<slug>" }, icon: { mdi: "<glyph>" } or icon: { file: "<name>-logo.svg" }';
+  if (!isObject(icon)) return add("icon", `${show(icon)} is not an icon source`, fix);
+  const sources: string[] = Object.keys(icon).filter((k) => k === "simpleIcons" || k === "mdi" || k === "file");
+  const extra = Object.keys(icon).filter((k) => !sources.includes(k) && !(k === "color" && !("file" in icon)));
+  if (sources.length !== 1 || extra.length > 0) return add("icon", `${show(icon)} is not exactly one icon source`, fix);
+  const [source] = sources;
+  const value = icon[source];
+  if (source === "file") {
+    if (typeof value !== "string" || !ICON_FILE.test(value)) add("icon.file", `${show(value)} is not a file name in assets/icons/`, "name an .svg file in assets/icons/ in lowercase letters, digits, dots, underscores and hyphens");
+  } else if (typeof value !== "string" || !ICON_NAME[source].test(value)) {
+    add(`icon.${source}`, `${show(value)} is not a ${source === "mdi" ? "Material Design Icons glyph name" : "simple-icons slug"}`, source === "mdi" ? "use a glyph name such as backup-restore" : "use a slug such as jellyfin");
+  } else {
+    const missing = missingFromSet(source === "mdi" ? { mdi: value } : { simpleIcons: value });
+    if (missing) {
+      add(`icon.${source}`, `${show(value)} ${missing}`, source === "mdi" ? "pick a glyph from https://pictogrammers.com/library/mdi/" : "pick a slug from https://simpleicons.org/, or use an mdi glyph or a drawn file");
+    }
+  }
+  if (icon.color !== undefined && (typeof icon.color !== "string" || !ICON_COLOR.test(icon.color))) add("icon.color", `${show(icon.color)} is not a colour`, 'write a hex colour such as "#38bdf8"');
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import type { IconSpec, ServiceEntry } from "../catalog/types";
@@ -227,6 +227,19 @@ function fromSet(id: string, spec: Exclude<IconSpec, { file: string }>): Omit<Re
     };
   }
   throw new Error(`service "${id}": unknown icon ${JSON.stringify(spec)}`);
+}
+
+/**
+ * Why an icon named from a set cannot be served, or null when its set has it:
+ * validation reports this with the field and the fix, before anything renders.
+ */
+export function missingFromSet(spec: Exclude<IconSpec, { file: string }>): string | null {
+  if ("simpleIcons" in spec) {
+    const { set, bySlug } = simpleIcons();
+    return bySlug.has(spec.simpleIcons) ? null : `is not an icon of simple-icons ${set.version}`;
+  }
+  const { set, dir } = mdi();
+  return existsSync(join(dir, `${spec.mdi}.svg`)) ? null : `is not an icon of @mdi/svg ${set.version}`;
 }
 
 function drawnIcon(id: string, file: string, drawn: ReadonlyMap<string, string>): RenderedIcon {
