@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { EngineEvent, OpType, Stack } from "@pulumi/pulumi/automation";
@@ -35,6 +35,8 @@ const missing = engineMissing();
 const sshd = missing ? { available: false } : sshdTier();
 if (missing) process.stderr.write(`\n[SKIPPED] engine tier skipped: ${missing}\n`);
 
+const REPLACEMENT_STEPS = new Set<OpType>(["replace", "create-replacement", "delete-replaced"]);
+
 /** Resource name → what the engine did to it, from the engine's own events. */
 type Ops = Map<string, OpType>;
 
@@ -44,12 +46,21 @@ function recorder(): { ops: Ops; onEvent: (e: EngineEvent) => void } {
     ops,
     onEvent: (e) => {
       const meta = e.resOutputsEvent?.metadata ?? e.resourcePreEvent?.metadata;
-      if (meta) ops.set(meta.urn.split("::").at(-1)!, meta.op);
+      if (!meta) return;
+      const name = meta.urn.split("::").at(-1)!;
+      // A replacement arrives as several steps (create-replacement, replace, delete-replaced): one replace.
+      const op: OpType = REPLACEMENT_STEPS.has(meta.op) ? "replace" : meta.op;
+      if (!ops.has(name) || ops.get(name) === "same") ops.set(name, op);
     },
   };
 }
 
-const changed = (ops: Ops) => [...ops].filter(([, op]) => op !== "same").map(([name, op]) => `${name}:${op}`).sort();
+/** What the program's own resources went through: the engine's stack resource and default providers left out. */
+const changed = (ops: Ops) =>
+  [...ops]
+    .filter(([name, op]) => op !== "same" && name !== "homelab-ci" && !name.startsWith("default"))
+    .map(([name, op]) => `${name}:${op}`)
+    .sort();
 
 describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through the real Pulumi engine", () => {
   let host: TestHost;
@@ -66,6 +77,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
       cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
     }
     symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+    mkdirSync(join(scratch, "state"));
     stack = await LocalWorkspace.createOrSelectStack(
       { stackName: "ci", workDir: project },
       {
