@@ -125,7 +125,7 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     writeFileSync(stray, "left here");
     writeFileSync(strayInService, "left here");
     const run = await preview();
-    const modeReason = "secret file transmission.rpc-password on host has owner root:transmission mode 0644, declared root:transmission mode 0440";
+    const modeReason = `secret file transmission.rpc-password on host has owner root:${secret.group} mode 0644, declared root:${secret.group} mode 0440`;
     expect(run.drift).toEqual([`undeclared file in the secrets directory: ${stray}`, `undeclared file in the secrets directory: ${strayInService}`, modeReason]);
     expect(triggers(run, "secrets.transmission")).toContain(`drift: ${modeReason}`);
     expect(triggers(run, "secrets.mosquitto")).toContain(`drift: undeclared file in the secrets directory: ${strayInService}`);
