@@ -222,15 +222,48 @@ cmd_push() {
 
 # --- secrets ---------------------------------------------------------------
 
+# Root writes, chowns and chmods under the secrets directory. A symlink there
+# (the directory, a service's directory or a secret file) would send those
+# writes wherever it points, say /etc, so the path must be made of real
+# directories and regular files; anything else is refused before a byte is
+# written. Absent is fine: it gets created.
+refuse_unsafe_dir() {
+  local d=$1
+  if [[ -L $d ]]; then die "secrets: $d is a symbolic link; refusing to write secrets through it, nothing written. Replace it with a root-owned directory"; fi
+  if [[ -e $d && ! -d $d ]]; then die "secrets: $d is not a directory; nothing written. Move it away"; fi
+}
+
+refuse_unsafe_file() {
+  local key=$1 path=$2
+  if [[ -L $path ]]; then die "secrets: $key: $path is a symbolic link; refusing to replace it, nothing written. Remove the link"; fi
+  if [[ -e $path && ! -f $path ]]; then die "secrets: $key: $path is not a regular file; nothing written. Move it away"; fi
+}
+
+# Create a directory of the secrets path, root's and traversable only, and
+# check again once it exists: mkdir -p is content with a link to a directory.
+make_secret_dir() {
+  local d=$1
+  refuse_unsafe_dir "$d"
+  mkdir -p -- "$d"
+  [[ -d $d && ! -L $d ]] || die "secrets: $d is not a directory of its own; nothing written"
+  chown -h root:root -- "$d"
+  chmod 0711 -- "$d"
+}
+
+# Is the path a regular file reached through real directories only (the
+# secrets directory and the service's directory)? The apply's chown, chmod
+# and rm use it to leave anything else alone.
+secret_path_safe() {
+  local path=$1 dir=${1%/*}
+  [[ ! -L $SECRETS_DIR && ! -L $dir && -d $dir && ! -L $path ]]
+}
+
 # Write one secret file. The temporary file gets its owner and mode before a
 # byte of the value is written, then replaces the old file in one rename.
 # Sets WROTE to "content", "meta" or "" and EFFECTIVE to "<group> <mode>".
 write_secret() {
   local key=$1 path=$2 group=$3 mode=$4 units=$5 b64=$6
   local dir=${path%/*} eff_group=$3 eff_mode=$4 tmp new_sum old_sum=- old_meta=-
-  mkdir -p -- "$dir"
-  chown root:root -- "$dir"
-  chmod 0711 -- "$dir"
   if ! getent group "$group" >/dev/null; then
     # The NixOS module that creates the group has not been switched to yet:
     # root-only until apply hands the file to the group.
@@ -240,7 +273,7 @@ write_secret() {
     log "secrets: group $group does not exist yet; $key stays root-only until the switch creates it"
   fi
   tmp=$(mktemp -- "$dir/.${path##*/}.XXXXXX")
-  chown "root:$eff_group" -- "$tmp"
+  chown -h "root:$eff_group" -- "$tmp"
   chmod "$eff_mode" -- "$tmp"
   printf '%s' "$b64" | base64 -d >"$tmp"
   sync -- "$tmp"
@@ -311,10 +344,12 @@ cmd_secrets() {
     printf '%s' "${values[i]}" | base64 -d >/dev/null 2>&1 || die "secrets: ${keys[i]}: the value is not valid base64; nothing written"
     declared[${paths[i]}]=1
   done
+  refuse_unsafe_dir "$SECRETS_DIR"
+  refuse_unsafe_dir "$dir"
+  for i in "${!keys[@]}"; do refuse_unsafe_file "${keys[i]}" "${paths[i]}"; done
 
-  mkdir -p -- "$SECRETS_DIR"
-  chown root:root -- "$SECRETS_DIR"
-  chmod 0711 -- "$SECRETS_DIR"
+  make_secret_dir "$SECRETS_DIR"
+  make_secret_dir "$dir"
 
   local -a restart=() changed=() manifest=() unit_list=()
   PENDING=()
@@ -409,8 +444,8 @@ finish_pending() {
     left=()
     while IFS=$'\t' read -r key path group mode units; do
       [[ -n $key ]] || continue
-      if [[ -f $path ]] && getent group "$group" >/dev/null; then
-        chown "root:$group" -- "$path"
+      if [[ -f $path ]] && secret_path_safe "$path" && getent group "$group" >/dev/null; then
+        chown -h "root:$group" -- "$path"
         chmod "$mode" -- "$path"
         log "secrets: $key is now readable by group $group"
         if [[ $units != - ]]; then
