@@ -258,12 +258,33 @@ secret_path_safe() {
   [[ ! -L $SECRETS_DIR && ! -L $dir && -d $dir && ! -L $path ]]
 }
 
-# Write one secret file. The temporary file gets its owner and mode before a
-# byte of the value is written, then replaces the old file in one rename.
-# Sets WROTE to "content", "meta" or "" and EFFECTIVE to "<group> <mode>".
-write_secret() {
+# Temporary files of the secrets command not yet renamed into place. The EXIT
+# trap removes them, so a run that fails (or is killed) leaves none behind.
+STAGED=()
+
+# shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
+remove_staged() {
+  if ((${#STAGED[@]})); then rm -f -- "${STAGED[@]}"; fi
+}
+
+# The reason in a failed command's error output, for a message that names the
+# file: "base64: write error: No space left on device" -> "no space left on device".
+# The first line: later ones repeat the error without its reason ("base64:
+# write error" again when it closes the file).
+cause_of() {
+  local m=${1%%$'\n'*}
+  m=${m##*: }
+  [[ -n $m ]] || m="an unknown error"
+  echo "${m,}"
+}
+
+# Write one secret's value to a temporary file beside its target. The file
+# gets its owner and mode before a byte of the value is written. Sets STAGED_AS
+# to the temporary file, WROTE to "content", "meta" or "" (what renaming it
+# would change) and EFFECTIVE to "<group> <mode>".
+stage_secret() {
   local key=$1 path=$2 group=$3 mode=$4 units=$5 b64=$6
-  local dir=${path%/*} eff_group=$3 eff_mode=$4 tmp new_sum old_sum=- old_meta=-
+  local dir=${path%/*} eff_group=$3 eff_mode=$4 tmp err new_sum old_sum=- old_meta=-
   if ! getent group "$group" >/dev/null; then
     # The NixOS module that creates the group has not been switched to yet:
     # root-only until apply hands the file to the group.
@@ -272,24 +293,24 @@ write_secret() {
     PENDING+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
     log "secrets: group $group does not exist yet; $key stays root-only until the switch creates it"
   fi
-  tmp=$(mktemp -- "$dir/.${path##*/}.XXXXXX")
-  chown -h "root:$eff_group" -- "$tmp"
-  chmod "$eff_mode" -- "$tmp"
-  printf '%s' "$b64" | base64 -d >"$tmp"
-  sync -- "$tmp"
+  tmp=$(mktemp -- "$dir/.${path##*/}.XXXXXX" 2>&1) || die "secrets: $(cause_of "$tmp") creating a temporary file for $path; no file of $SERVICE was replaced"
+  STAGED+=("$tmp")
+  err=$({ chown -h "root:$eff_group" -- "$tmp" && chmod "$eff_mode" -- "$tmp" && printf '%s' "$b64" | base64 -d >"$tmp" && sync -- "$tmp"; } 2>&1) ||
+    die "secrets: $(cause_of "$err") writing $path; no file of $SERVICE was replaced"
   new_sum=$(sha256sum <"$tmp" | cut -d' ' -f1)
   if [[ -f $path && ! -L $path ]]; then
     old_sum=$(sha256sum <"$path" | cut -d' ' -f1)
     old_meta=$(stat -c '%U:%G:%a' -- "$path")
   fi
+  STAGED_AS=$tmp
   EFFECTIVE="$eff_group $eff_mode"
   if [[ $new_sum == "$old_sum" && $old_meta == "root:$eff_group:${eff_mode#0}" ]]; then
-    rm -f -- "$tmp"
     WROTE=""
-    return 0
+  elif [[ $new_sum != "$old_sum" ]]; then
+    WROTE=content
+  else
+    WROTE=meta
   fi
-  mv -f -T -- "$tmp" "$path"
-  if [[ $new_sum != "$old_sum" ]]; then WROTE=content; else WROTE=meta; fi
 }
 
 # The files the live release declares (state file applied-secrets, written by
@@ -351,21 +372,36 @@ cmd_secrets() {
   make_secret_dir "$SECRETS_DIR"
   make_secret_dir "$dir"
 
-  local -a restart=() changed=() manifest=() unit_list=()
+  local -a restart=() changed=() manifest=() unit_list=() staged=() wrote=() effective=()
+  local WROTE EFFECTIVE STAGED_AS sum err
   PENDING=()
-  local WROTE EFFECTIVE sum
+  # All or nothing: every value goes to a temporary file first, and only when
+  # all of them are written do they replace the old files, each in one
+  # rename within its directory. A failure before that (a full disk, a quota)
+  # leaves every old file as it was.
+  trap remove_staged EXIT
+  trap 'exit 129' HUP INT TERM PIPE
   for i in "${!keys[@]}"; do
-    write_secret "${keys[i]}" "${paths[i]}" "${groups[i]}" "${modes[i]}" "${units[i]}" "${values[i]}"
-    case $WROTE in
-    content)
+    stage_secret "${keys[i]}" "${paths[i]}" "${groups[i]}" "${modes[i]}" "${units[i]}" "${values[i]}"
+    staged[i]=$STAGED_AS
+    wrote[i]=$WROTE
+    effective[i]=$EFFECTIVE
+  done
+  for i in "${!keys[@]}"; do
+    if [[ -z ${wrote[i]} ]]; then continue; fi
+    err=$(mv -f -T -- "${staged[i]}" "${paths[i]}" 2>&1) || die "secrets: $(cause_of "$err") replacing ${paths[i]}"
+  done
+  remove_staged
+  STAGED=()
+  for i in "${!keys[@]}"; do
+    if [[ ${wrote[i]} == meta ]]; then log "secrets: ${keys[i]}: owner or mode corrected to root:${effective[i]}"; fi
+    if [[ ${wrote[i]} == content ]]; then
       changed+=("${keys[i]}")
       if [[ ${units[i]} != - ]]; then
         IFS=, read -r -a unit_list <<<"${units[i]}"
         restart+=("${unit_list[@]}")
       fi
-      ;;
-    meta) log "secrets: ${keys[i]}: owner or mode corrected to root:$EFFECTIVE" ;;
-    esac
+    fi
     sum=$(sha256sum <"${paths[i]}" | cut -d' ' -f1)
     manifest+=("${keys[i]}"$'\t'"$sum"$'\t'"${groups[i]}"$'\t'"${modes[i]}"$'\t'"${paths[i]}")
   done

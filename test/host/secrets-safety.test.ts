@@ -12,9 +12,10 @@ const sshd = sshdTier();
 /**
  * A service's secrets command runs as root and writes, chowns and chmods
  * under the secrets directory. Whatever is found there that is not a real
- * directory or a regular file makes it stop before it writes anything.
+ * directory or a regular file makes it stop before it writes anything, and a
+ * write that fails halfway replaces none of the service's files.
  */
-describe.skipIf(!sshd.available)("a service's secrets command never writes through a link", () => {
+describe.skipIf(!sshd.available)("a service's secrets command writes its files safely or not at all", () => {
   let host: TestHost;
   let listeners: Listeners;
   let lab: Homelab;
@@ -140,5 +141,36 @@ describe.skipIf(!sshd.available)("a service's secrets command never writes throu
       rmSync(serviceDir);
       renameSync(saved, serviceDir);
     });
+  });
+
+  it("a write that fails on the second file replaces no file and leaves no temporary file, and the error names the file and the cause", async () => {
+    const [first, second] = mosquittoSecrets();
+    const dir = join(host.paths.secretsDir, "mosquitto");
+    const manifest = join(host.paths.stateDir, "secrets.d/mosquitto.manifest");
+    // The first value fits in the 1 KiB file-size limit below, the second does not.
+    const values = secretValues(lab, { [first.key]: "a new value that fits", [second.key]: "x".repeat(8192) });
+    const inputs = (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { values }))).commands.get("secrets.mosquitto")!;
+    // The directory's own mtime moves when a temporary file comes and goes; its entries must not.
+    const files = () => new Map([...snapshot(dir)].filter(([p]) => p !== dir));
+    const before = files();
+    const manifestBefore = snapshot(manifest);
+    // A file-size limit on this command alone, the way a full disk or a quota
+    // fails a write: base64 gets EFBIG instead of being killed by SIGXFSZ.
+    const result = await runCaptured(inputs, `trap '' XFSZ; ulimit -f 1; ${inputs.create as string}`);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`secrets: file too large writing ${second.path}; no file of mosquitto was replaced`);
+    expect(files(), "every old file keeps its content, owner, mode and mtime; no temporary file is left").toEqual(before);
+    expect(ownership(dir)).toBe("root:root:711");
+    expect(readdirSync(dir).filter((f) => f.startsWith(".")), "temporary files").toEqual([]);
+    expect(snapshot(manifest), "the record of what was written is the old one").toEqual(manifestBefore);
+    expectDeployedValues();
+
+    const again = await runCaptured(inputs);
+    expect(again.code, `without the limit the same command goes through: ${again.stderr}`).toBe(0);
+    expect(readFileSync(first.path, "utf8")).toBe("a new value that fits");
+    expect(readFileSync(second.path, "utf8")).toBe("x".repeat(8192));
+    expect(readdirSync(dir).filter((f) => f.startsWith("."))).toEqual([]);
+    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    expect(back.code, back.stderr).toBe(0);
   });
 });
