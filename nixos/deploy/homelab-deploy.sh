@@ -11,14 +11,15 @@
 #   secrets --service <id>
 #              write one service's secret files, read from stdin after this
 #              script (bash -s), into <secrets-dir>/<id>/; restart the units of
-#              the ones whose content changed; no rebuild. A file of the service
-#              no longer declared goes at once, unless the live release declares
-#              it: then once a release without it is live and healthy
+#              the ones whose content changed; no rebuild. A file its last run
+#              wrote and it no longer declares goes at once, unless the live
+#              release declares it: then once a release without it is live and
+#              healthy. A file no deploy wrote is left alone
 #   apply <hash> [--check id:kind:port[:path]]... [--secret-file <path>]...
 #              link release <hash> as the bundle directory, nixos-rebuild switch,
 #              health checks, and on failure roll back the generation and the link.
-#              Once healthy, every file under the secrets directory that is not
-#              a --secret-file of the release is removed.
+#              Once healthy, the secret files earlier deploys wrote that are not
+#              a --secret-file of the release are removed; nothing else is.
 #              It runs in its own session, detached from the SSH connection, and
 #              finishes (checks, rollback) even if that drops; the foreground
 #              streams its log and returns its status while the connection lasts
@@ -406,26 +407,38 @@ cmd_secrets() {
     manifest+=("${keys[i]}"$'\t'"$sum"$'\t'"${groups[i]}"$'\t'"${modes[i]}"$'\t'"${paths[i]}")
   done
 
+  # What this service's last run wrote; read before the manifest is replaced.
+  local -a previous=()
+  local path
+  if [[ -r $STATE_DIR/secrets.d/$SERVICE.manifest ]]; then
+    while IFS=$'\t' read -r _ _ _ _ path; do
+      if [[ -n $path ]]; then previous+=("$path"); fi
+    done <"$STATE_DIR/secrets.d/$SERVICE.manifest"
+  fi
+
   # What was written, for observe: hashes only, readable by root alone.
   mkdir -p -- "$STATE_DIR/secrets.d"
   chmod 0700 -- "$STATE_DIR/secrets.d"
   write_state "secrets.d/$SERVICE.manifest" "$(printf '%s\n' "${manifest[@]}")"
   write_state "secrets.d/$SERVICE.pending" "$(printf '%s\n' "${PENDING[@]}")"
 
-  # A file in this service's directory that it no longer declares. If the
+  # A file this service's last run wrote that it no longer declares. If the
   # live release declares it, the running generation reads it, and so does
   # the one a failed switch rolls back to: it goes when a release that drops
   # it is live and healthy (cmd_apply). Otherwise nothing uses it: it goes now.
+  # A file no deploy wrote (put there by hand) is not ours to remove; observe
+  # reports it.
   local file
-  while IFS= read -r -d '' file; do
-    [[ -z ${declared[$file]:-} ]] || continue
+  for file in "${previous[@]}"; do
+    [[ -z ${declared[$file]:-} && $file == "$dir"/* && ${file#"$dir"/} != */* ]] || continue
+    [[ -f $file && ! -L $file ]] || continue
     if applied_declares "$file"; then
       log "secrets: $file is no longer declared; it is removed once a release without it is live and passes its health checks"
     else
       rm -f -- "$file"
       log "secrets: removed $file, which is no longer declared"
     fi
-  done < <(find "$dir" -mindepth 1 ! -type d -print0 | sort -z)
+  done
 
   if ((${#changed[@]} == 0)); then
     log "secrets: ${#keys[@]} files of $SERVICE already up to date; nothing restarted"
@@ -443,30 +456,67 @@ cmd_secrets() {
   ((${#failed[@]} == 0)) || die "secrets: files written, but restarting ${failed[*]} failed"
 }
 
-# Once release <hash> is live and healthy: record the secret files it declares
-# (--secret-file) and remove every other file under the secrets directory,
-# with the records of services that have no files left. No generation that
-# may use a removed file can come back now.
+# Once release <hash> is live and healthy: remove the secret files an earlier
+# deploy wrote (a service's manifest) or the release before declared
+# (applied-secrets) that this release does not declare (--secret-file), then
+# record the files it declares. No generation that may use a removed file can
+# come back now. A file no deploy wrote is left alone, wherever it is: it may
+# be someone's, and observe reports it.
 remove_undeclared() {
-  local file manifest service
-  local -A keep=()
+  local file manifest service left key sum group mode path units
+  local -A keep=() written=() removed=()
+  local -a lines=()
   for file in "${SECRET_FILES[@]}"; do keep[$file]=1; done
-  write_list applied-secrets "${SECRET_FILES[@]}"
-  if [[ -d $SECRETS_DIR ]]; then
-    while IFS= read -r -d '' file; do
-      [[ -z ${keep[$file]:-} ]] || continue
-      rm -f -- "$file"
-      log "secrets: removed $file, which is no longer declared"
-    done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0 | sort -z)
-    find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
+  for manifest in "$STATE_DIR"/secrets.d/*.manifest; do
+    [[ -r $manifest ]] || continue
+    while IFS=$'\t' read -r _ _ _ _ path; do
+      if [[ -n $path ]]; then written[$path]=1; fi
+    done <"$manifest"
+  done
+  # Read before it is replaced with this release's list below.
+  if [[ -r $STATE_DIR/applied-secrets ]]; then
+    while IFS= read -r -d '' file; do written[$file]=1; done <"$STATE_DIR/applied-secrets"
   fi
+  while IFS= read -r file; do
+    [[ -n $file && -z ${keep[$file]:-} && $file == "$SECRETS_DIR"/*/* && $file != *..* ]] || continue
+    if [[ ! -e $file && ! -L $file ]]; then
+      removed[$file]=1
+    elif [[ -f $file ]] && secret_path_safe "$file"; then
+      rm -f -- "$file"
+      removed[$file]=1
+      log "secrets: removed $file, which is no longer declared"
+      # Its service's directory, once nothing is left in it.
+      rmdir -- "${file%/*}" 2>/dev/null || true
+    else
+      log "warning: $file is no longer declared, but it is not a regular file in a real directory; left in place"
+    fi
+  done < <(printf '%s\n' "${!written[@]}" | LC_ALL=C sort)
+  write_list applied-secrets "${SECRET_FILES[@]}"
+  # Forget the removed files; a service with none left loses its records.
   for manifest in "$STATE_DIR"/secrets.d/*.manifest; do
     [[ -e $manifest ]] || continue
     service=${manifest##*/}
     service=${service%.manifest}
-    if [[ ! -d $SECRETS_DIR/$service ]]; then
+    lines=()
+    left=0
+    while IFS=$'\t' read -r key sum group mode path; do
+      [[ -n $key ]] || continue
+      if [[ -n ${removed[$path]:-} ]]; then continue; fi
+      lines+=("$key"$'\t'"$sum"$'\t'"$group"$'\t'"$mode"$'\t'"$path")
+      left=$((left + 1))
+    done <"$manifest"
+    if ((left == 0)); then
       rm -f -- "$manifest" "$STATE_DIR/secrets.d/$service.pending" "$STATE_DIR/record.secrets.$service"
+      continue
     fi
+    write_state "secrets.d/$service.manifest" "$(printf '%s\n' "${lines[@]}")"
+    [[ -r $STATE_DIR/secrets.d/$service.pending ]] || continue
+    lines=()
+    while IFS=$'\t' read -r key path group mode units; do
+      [[ -n $key && -z ${removed[$path]:-} ]] || continue
+      lines+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
+    done <"$STATE_DIR/secrets.d/$service.pending"
+    write_state "secrets.d/$service.pending" "$(printf '%s\n' "${lines[@]}")"
   done
 }
 
