@@ -199,10 +199,12 @@ export function pushCommand(paths: HostPaths, hash: string, record?: string): st
  * Write one service's secret files and restart the units of the ones whose
  * content changed. No rebuild. stdin: the declared deploy script, then the
  * service's secrets (`secretsStdin`). The command names no release, so a
- * bundle change leaves every service's secrets command as it is. A file of
- * the service it no longer declares goes at once, unless the live release
- * declares it: then the apply removes it once a release without it has
- * passed its health checks, so a rollback finds it in place.
+ * bundle change leaves every service's secrets command as it is. A file its
+ * last run wrote and it no longer declares goes at once, unless the live
+ * release declares it: then the apply removes it once a release without it
+ * has passed its health checks, so a rollback finds it in place. A file no
+ * deploy wrote stays. The service's files are replaced all together or not at
+ * all, and never through a symlink.
  */
 export function secretsCommand(paths: HostPaths, service: string, record?: string): string {
   if (!SERVICE_ID.test(service)) throw new Error(`secrets command: "${service}" is not a catalog service id`);
@@ -243,7 +245,11 @@ export function secretsDeleteCommand(paths: HostPaths, service: string, record: 
 
 export interface ApplyOptions {
   checks: readonly HostHealthCheck[];
-  /** Every secret file the release declares (absolute paths); once it is healthy, all others under the secrets directory go. */
+  /**
+   * Every secret file the release declares (absolute paths). Once it is
+   * healthy, the files earlier deploys wrote (a service's manifest, the
+   * previous release's list) that are not among these go; nothing else does.
+   */
   secretFiles: readonly string[];
   keepGenerations: number;
   healthTimeoutSeconds: number;

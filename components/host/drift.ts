@@ -196,11 +196,11 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string): Pi
 }
 
 /**
- * Secret files changed, removed or added on the host since the last deploy
- * wrote them. With `dir`, only the files under it count: one service's
- * directory, so the reasons land on that service's secrets command.
+ * Declared secret files changed or removed on the host since the last deploy
+ * wrote them. Each reason is a trigger of the service's secrets command,
+ * which puts the file back.
  */
-export function secretsDrift(obs: ReachableObservation, declared: readonly DeclaredSecretFile[], dir?: string): string[] {
+export function secretsDrift(obs: ReachableObservation, declared: readonly DeclaredSecretFile[]): string[] {
   const reasons: string[] = [];
   const files = new Map(obs.files.map((f) => [f.path, f]));
   const manifest = new Map(obs.manifest.map((m) => [m.path, m]));
@@ -217,29 +217,23 @@ export function secretsDrift(obs: ReachableObservation, declared: readonly Decla
       reasons.push(`secret file ${s.key} on host has owner ${file.owner}:${file.group} mode 0${file.mode}, declared root:${group} mode ${mode}`);
     }
   }
-  const declaredPaths = new Set(declared.map((s) => s.path));
-  const inScope = obs.files.filter((f) => dir === undefined || f.path.startsWith(`${dir}/`));
-  return [...reasons, ...strayFiles(obs, inScope, declaredPaths)];
+  return reasons;
 }
 
 /**
- * Files under the secrets directory outside every given service directory:
- * a service the catalog dropped, or something put there by hand. Only the
- * apply removes them, so the reasons belong to the rebuild.
+ * Files under the secrets directory that nobody declares, no deploy wrote
+ * (no manifest records them) and the live release does not keep for a
+ * rollback: put there by hand. No deploy removes a file it did not write, so
+ * these are warnings, never triggers: a trigger for something `pulumi up`
+ * cannot change would only re-run a command that changes nothing. A file a
+ * deploy wrote and nobody declares any more is a pending removal instead.
  */
-export function orphanSecretsDrift(obs: ReachableObservation, serviceDirs: readonly string[]): string[] {
-  const orphans = obs.files.filter((f) => !serviceDirs.some((d) => f.path.startsWith(`${d}/`)));
-  return strayFiles(obs, orphans, new Set());
-}
-
-/** Of `files`, those that nobody declares, the last deploy did not write, and the live release does not keep for a rollback. */
-function strayFiles(obs: ReachableObservation, files: readonly ObservedFile[], declaredPaths: ReadonlySet<string>): string[] {
+export function unmanagedSecretFiles(obs: ReachableObservation, declaredPaths: ReadonlySet<string>): string[] {
   const written = new Set(obs.manifest.map((m) => m.path));
-  // Left for the next successful switch to remove: a pending change, not drift.
   const kept = new Set(obs.appliedSecrets);
-  return files
+  return obs.files
     .filter((f) => !declaredPaths.has(f.path) && !written.has(f.path) && !kept.has(f.path))
-    .map((f) => `undeclared file in the secrets directory: ${f.path}`);
+    .map((f) => `file in the secrets directory that no deploy wrote, left in place: ${f.path}`);
 }
 
 /** `drift: <reason>`, the trigger entry of one reason. */

@@ -22,13 +22,13 @@ import {
   UNREACHABLE_REASON,
   bundleDrift,
   encodeRecord,
-  orphanSecretsDrift,
   secretsDrift,
   secretsStage,
   stageTriggers,
   type DeployStage,
   type Drift,
   type Observation,
+  unmanagedSecretFiles,
 } from "./drift";
 import { observeHost } from "./observe";
 
@@ -109,6 +109,16 @@ interface ServiceSecrets {
   secrets: NixosHostSecret[];
 }
 
+/** What differs on the host: by the command that repairs it, and what no command touches. */
+interface HostDrift {
+  /** Bundle, generation and failed units: push and rebuild. */
+  system: pulumi.Output<Drift>;
+  /** Files in the secrets directory no deploy wrote: warnings only, no trigger. */
+  unmanaged: pulumi.Output<string[]>;
+  /** Per service id: its declared secret files, repaired by its secrets command. */
+  secrets: Record<string, pulumi.Output<string[]>>;
+}
+
 /** A stage's triggers, and its record (base64) that the host keeps once the stage succeeds. */
 interface StageInputs {
   triggers: string[];
@@ -158,6 +168,8 @@ export class NixosHost extends pulumi.ComponentResource {
    * Readable reasons the host differed from the last deploy when this run
    * read it; empty when it is in sync. They show as warnings and as
    * `drift:` entries in the triggers of the commands that repair them.
+   * Files in the secrets directory that no deploy wrote are listed too, but
+   * only as warnings: `pulumi up` leaves them alone, so they trigger nothing.
    */
   public readonly drift: pulumi.Output<string[]>;
   /** Read-only check that the host answers with the pinned key; everything else waits for it. */
@@ -224,29 +236,30 @@ export class NixosHost extends pulumi.ComponentResource {
 
   /**
    * Drift by the command that repairs it: the bundle and the system (the
-   * generation, failed units, files of services that have no secrets command)
-   * go to push and rebuild; a service's secret files go to its secrets command.
+   * generation, failed units) go to push and rebuild; a service's secret
+   * files go to its secrets command. Files no deploy wrote go to no command
+   * (`unmanaged`): nothing in a deploy removes them.
    */
-  private diagnose(plan: HostPlan, observed: pulumi.Output<Observation | null>): { system: pulumi.Output<Drift>; secrets: Record<string, pulumi.Output<string[]>> } {
-    const serviceDirs = plan.services.map((svc) => serviceDir(plan.paths, svc.id));
+  private diagnose(plan: HostPlan, observed: pulumi.Output<Observation | null>): HostDrift {
     const system = observed.apply((obs): Drift => {
       if (obs === null) return { bundle: [], system: [], secrets: [] };
       if (!obs.reachable) return { bundle: [], system: [UNREACHABLE_REASON], secrets: [] };
-      const { bundle, system } = bundleDrift(obs, plan.hash);
-      return { bundle, system: [...system, ...orphanSecretsDrift(obs, serviceDirs)], secrets: [] };
+      return { ...bundleDrift(obs, plan.hash), secrets: [] };
     });
+    const declaredPaths = new Set(plan.secrets.map((s) => s.path));
+    const unmanaged = observed.apply((obs) => (obs?.reachable ? unmanagedSecretFiles(obs, declaredPaths) : []));
     // Values are compared in memory; only the reasons, which name keys, leave this function.
     const secrets = Object.fromEntries(
       plan.services.map((svc) => {
         const reasons = pulumi.all([observed, pulumi.all(svc.secrets.map((s) => s.value))]).apply(([obs, values]) => {
           if (obs === null || !obs.reachable) return [];
           const declared = svc.secrets.map((s, i) => ({ key: s.key, path: s.path, group: s.group, mode: s.mode, sha256: sha256Hex(Buffer.from(values[i], "utf8")) }));
-          return secretsDrift(obs, declared, serviceDir(plan.paths, svc.id));
+          return secretsDrift(obs, declared);
         });
         return [svc.id, pulumi.unsecret(reasons)];
       }),
     );
-    return { system, secrets };
+    return { system, unmanaged, secrets };
   }
 
   /**
@@ -258,7 +271,7 @@ export class NixosHost extends pulumi.ComponentResource {
     name: string,
     plan: HostPlan,
     observed: pulumi.Output<Observation | null>,
-    drift: { system: pulumi.Output<Drift>; secrets: Record<string, pulumi.Output<string[]>> },
+    drift: HostDrift,
   ): pulumi.Output<string[]> {
     const warn = (reasons: string[]) => {
       if (reasons.length > 0) pulumi.log.warn(`${name}: the host changed outside Pulumi (pulumi up re-applies what is declared):\n  - ${reasons.join("\n  - ")}`, this);
@@ -272,8 +285,14 @@ export class NixosHost extends pulumi.ComponentResource {
       warn(reasons);
       return reasons;
     });
+    const unmanaged = drift.unmanaged.apply((files) => {
+      if (files.length > 0) {
+        pulumi.log.warn(`${name}: files in the secrets directory that no deploy wrote; pulumi up leaves them alone, remove them by hand if nothing needs them:\n  - ${files.join("\n  - ")}`, this);
+      }
+      return files;
+    });
     const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => (warn(r), r)));
-    return pulumi.unsecret(pulumi.all([system, ...secrets]).apply((all) => all.flat()));
+    return pulumi.unsecret(pulumi.all([system, unmanaged, ...secrets]).apply((all) => all.flat()));
   }
 
   /** One entry per secret of the service: key, HMAC of the value, group and mode. Never the value. */

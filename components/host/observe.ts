@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { rmSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +13,11 @@ export interface ObserveConnection {
   port?: number;
   /** @default "root" */
   user?: string;
-  /** Private key in OpenSSH or PEM format. Written to a 0600 temp file for the call, never put on a command line. */
+  /**
+   * Private key in OpenSSH or PEM format. Written to a 0600 temp file for the
+   * call, never put on a command line; the file goes when the call ends, and
+   * also when SIGINT, SIGTERM or SIGHUP stops the program meanwhile.
+   */
   privateKey: string;
   /** Pinned host key `<type> <base64>`; the connection is refused when the host presents another. */
   hostKey: string | undefined;
@@ -50,6 +55,7 @@ export async function observeHost(connection: ObserveConnection, request: Observ
     return { reachable: false, error: (err as Error).message };
   }
   const dir = await mkdtemp(join(tmpdir(), "homelab-observe-"));
+  holdKeyDir(dir);
   try {
     const knownHosts = join(dir, "known_hosts");
     const identity = join(dir, "id");
@@ -91,6 +97,47 @@ export async function observeHost(connection: ObserveConnection, request: Observ
     return { reachable: false, error: (err as Error).message };
   } finally {
     await rm(dir, { recursive: true, force: true });
+    releaseKeyDir(dir);
+  }
+}
+
+/**
+ * Temp dirs that hold a copy of the SSH private key right now. A `finally`
+ * does not run when the process is stopped by a signal (Ctrl-C during a
+ * preview, a CI job cancelled), so while any exists, SIGINT, SIGTERM and
+ * SIGHUP remove them first.
+ */
+const keyDirs = new Set<string>();
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+
+function removeKeyDirs(): void {
+  for (const d of keyDirs) rmSync(d, { recursive: true, force: true });
+  keyDirs.clear();
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  removeKeyDirs();
+  for (const s of SIGNALS) process.removeListener(s, onSignal);
+  process.removeListener("exit", removeKeyDirs);
+  // With no other listener, Node would have ended the process: do what the
+  // signal would have done without this handler. Otherwise leave it to them.
+  if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+}
+
+function holdKeyDir(dir: string): void {
+  if (keyDirs.size === 0) {
+    for (const s of SIGNALS) process.on(s, onSignal);
+    process.on("exit", removeKeyDirs);
+  }
+  keyDirs.add(dir);
+}
+
+function releaseKeyDir(dir: string): void {
+  keyDirs.delete(dir);
+  if (keyDirs.size === 0) {
+    // Listeners only while a key is on disk: otherwise the program's own signal handling is untouched.
+    for (const s of SIGNALS) process.removeListener(s, onSignal);
+    process.removeListener("exit", removeKeyDirs);
   }
 }
 

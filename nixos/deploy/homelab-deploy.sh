@@ -11,14 +11,15 @@
 #   secrets --service <id>
 #              write one service's secret files, read from stdin after this
 #              script (bash -s), into <secrets-dir>/<id>/; restart the units of
-#              the ones whose content changed; no rebuild. A file of the service
-#              no longer declared goes at once, unless the live release declares
-#              it: then once a release without it is live and healthy
+#              the ones whose content changed; no rebuild. A file its last run
+#              wrote and it no longer declares goes at once, unless the live
+#              release declares it: then once a release without it is live and
+#              healthy. A file no deploy wrote is left alone
 #   apply <hash> [--check id:kind:port[:path]]... [--secret-file <path>]...
 #              link release <hash> as the bundle directory, nixos-rebuild switch,
 #              health checks, and on failure roll back the generation and the link.
-#              Once healthy, every file under the secrets directory that is not
-#              a --secret-file of the release is removed.
+#              Once healthy, the secret files earlier deploys wrote that are not
+#              a --secret-file of the release are removed; nothing else is.
 #              It runs in its own session, detached from the SSH connection, and
 #              finishes (checks, rollback) even if that drops; the foreground
 #              streams its log and returns its status while the connection lasts
@@ -222,15 +223,69 @@ cmd_push() {
 
 # --- secrets ---------------------------------------------------------------
 
-# Write one secret file. The temporary file gets its owner and mode before a
-# byte of the value is written, then replaces the old file in one rename.
-# Sets WROTE to "content", "meta" or "" and EFFECTIVE to "<group> <mode>".
-write_secret() {
+# Root writes, chowns and chmods under the secrets directory. A symlink there
+# (the directory, a service's directory or a secret file) would send those
+# writes wherever it points, say /etc, so the path must be made of real
+# directories and regular files; anything else is refused before a byte is
+# written. Absent is fine: it gets created.
+refuse_unsafe_dir() {
+  local d=$1
+  if [[ -L $d ]]; then die "secrets: $d is a symbolic link; refusing to write secrets through it, nothing written. Replace it with a root-owned directory"; fi
+  if [[ -e $d && ! -d $d ]]; then die "secrets: $d is not a directory; nothing written. Move it away"; fi
+}
+
+refuse_unsafe_file() {
+  local key=$1 path=$2
+  if [[ -L $path ]]; then die "secrets: $key: $path is a symbolic link; refusing to replace it, nothing written. Remove the link"; fi
+  if [[ -e $path && ! -f $path ]]; then die "secrets: $key: $path is not a regular file; nothing written. Move it away"; fi
+}
+
+# Create a directory of the secrets path, root's and traversable only, and
+# check again once it exists: mkdir -p is content with a link to a directory.
+make_secret_dir() {
+  local d=$1
+  refuse_unsafe_dir "$d"
+  mkdir -p -- "$d"
+  [[ -d $d && ! -L $d ]] || die "secrets: $d is not a directory of its own; nothing written"
+  chown -h root:root -- "$d"
+  chmod 0711 -- "$d"
+}
+
+# Is the path a regular file reached through real directories only (the
+# secrets directory and the service's directory)? The apply's chown, chmod
+# and rm use it to leave anything else alone.
+secret_path_safe() {
+  local path=$1 dir=${1%/*}
+  [[ ! -L $SECRETS_DIR && ! -L $dir && -d $dir && ! -L $path ]]
+}
+
+# Temporary files of the secrets command not yet renamed into place. The EXIT
+# trap removes them, so a run that fails (or is killed) leaves none behind.
+STAGED=()
+
+# shellcheck disable=SC2317 # run by the EXIT trap, which shellcheck does not follow
+remove_staged() {
+  if ((${#STAGED[@]})); then rm -f -- "${STAGED[@]}"; fi
+}
+
+# The reason in a failed command's error output, for a message that names the
+# file: "base64: write error: No space left on device" -> "no space left on device".
+# The first line: later ones repeat the error without its reason ("base64:
+# write error" again when it closes the file).
+cause_of() {
+  local m=${1%%$'\n'*}
+  m=${m##*: }
+  [[ -n $m ]] || m="an unknown error"
+  echo "${m,}"
+}
+
+# Write one secret's value to a temporary file beside its target. The file
+# gets its owner and mode before a byte of the value is written. Sets STAGED_AS
+# to the temporary file, WROTE to "content", "meta" or "" (what renaming it
+# would change) and EFFECTIVE to "<group> <mode>".
+stage_secret() {
   local key=$1 path=$2 group=$3 mode=$4 units=$5 b64=$6
-  local dir=${path%/*} eff_group=$3 eff_mode=$4 tmp new_sum old_sum=- old_meta=-
-  mkdir -p -- "$dir"
-  chown root:root -- "$dir"
-  chmod 0711 -- "$dir"
+  local dir=${path%/*} eff_group=$3 eff_mode=$4 tmp err new_sum old_sum=- old_meta=-
   if ! getent group "$group" >/dev/null; then
     # The NixOS module that creates the group has not been switched to yet:
     # root-only until apply hands the file to the group.
@@ -239,24 +294,24 @@ write_secret() {
     PENDING+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
     log "secrets: group $group does not exist yet; $key stays root-only until the switch creates it"
   fi
-  tmp=$(mktemp -- "$dir/.${path##*/}.XXXXXX")
-  chown "root:$eff_group" -- "$tmp"
-  chmod "$eff_mode" -- "$tmp"
-  printf '%s' "$b64" | base64 -d >"$tmp"
-  sync -- "$tmp"
+  tmp=$(mktemp -- "$dir/.${path##*/}.XXXXXX" 2>&1) || die "secrets: $(cause_of "$tmp") creating a temporary file for $path; no file of $SERVICE was replaced"
+  STAGED+=("$tmp")
+  err=$({ chown -h "root:$eff_group" -- "$tmp" && chmod "$eff_mode" -- "$tmp" && printf '%s' "$b64" | base64 -d >"$tmp" && sync -- "$tmp"; } 2>&1) ||
+    die "secrets: $(cause_of "$err") writing $path; no file of $SERVICE was replaced"
   new_sum=$(sha256sum <"$tmp" | cut -d' ' -f1)
   if [[ -f $path && ! -L $path ]]; then
     old_sum=$(sha256sum <"$path" | cut -d' ' -f1)
     old_meta=$(stat -c '%U:%G:%a' -- "$path")
   fi
+  STAGED_AS=$tmp
   EFFECTIVE="$eff_group $eff_mode"
   if [[ $new_sum == "$old_sum" && $old_meta == "root:$eff_group:${eff_mode#0}" ]]; then
-    rm -f -- "$tmp"
     WROTE=""
-    return 0
+  elif [[ $new_sum != "$old_sum" ]]; then
+    WROTE=content
+  else
+    WROTE=meta
   fi
-  mv -f -T -- "$tmp" "$path"
-  if [[ $new_sum != "$old_sum" ]]; then WROTE=content; else WROTE=meta; fi
 }
 
 # The files the live release declares (state file applied-secrets, written by
@@ -311,29 +366,55 @@ cmd_secrets() {
     printf '%s' "${values[i]}" | base64 -d >/dev/null 2>&1 || die "secrets: ${keys[i]}: the value is not valid base64; nothing written"
     declared[${paths[i]}]=1
   done
+  refuse_unsafe_dir "$SECRETS_DIR"
+  refuse_unsafe_dir "$dir"
+  for i in "${!keys[@]}"; do refuse_unsafe_file "${keys[i]}" "${paths[i]}"; done
 
-  mkdir -p -- "$SECRETS_DIR"
-  chown root:root -- "$SECRETS_DIR"
-  chmod 0711 -- "$SECRETS_DIR"
+  make_secret_dir "$SECRETS_DIR"
+  make_secret_dir "$dir"
 
-  local -a restart=() changed=() manifest=() unit_list=()
+  local -a restart=() changed=() manifest=() unit_list=() staged=() wrote=() effective=()
+  local WROTE EFFECTIVE STAGED_AS sum err
   PENDING=()
-  local WROTE EFFECTIVE sum
+  # All or nothing: every value goes to a temporary file first, and only when
+  # all of them are written do they replace the old files, each in one
+  # rename within its directory. A failure before that (a full disk, a quota)
+  # leaves every old file as it was.
+  trap remove_staged EXIT
+  trap 'exit 129' HUP INT TERM PIPE
   for i in "${!keys[@]}"; do
-    write_secret "${keys[i]}" "${paths[i]}" "${groups[i]}" "${modes[i]}" "${units[i]}" "${values[i]}"
-    case $WROTE in
-    content)
+    stage_secret "${keys[i]}" "${paths[i]}" "${groups[i]}" "${modes[i]}" "${units[i]}" "${values[i]}"
+    staged[i]=$STAGED_AS
+    wrote[i]=$WROTE
+    effective[i]=$EFFECTIVE
+  done
+  for i in "${!keys[@]}"; do
+    if [[ -z ${wrote[i]} ]]; then continue; fi
+    err=$(mv -f -T -- "${staged[i]}" "${paths[i]}" 2>&1) || die "secrets: $(cause_of "$err") replacing ${paths[i]}"
+  done
+  remove_staged
+  STAGED=()
+  for i in "${!keys[@]}"; do
+    if [[ ${wrote[i]} == meta ]]; then log "secrets: ${keys[i]}: owner or mode corrected to root:${effective[i]}"; fi
+    if [[ ${wrote[i]} == content ]]; then
       changed+=("${keys[i]}")
       if [[ ${units[i]} != - ]]; then
         IFS=, read -r -a unit_list <<<"${units[i]}"
         restart+=("${unit_list[@]}")
       fi
-      ;;
-    meta) log "secrets: ${keys[i]}: owner or mode corrected to root:$EFFECTIVE" ;;
-    esac
+    fi
     sum=$(sha256sum <"${paths[i]}" | cut -d' ' -f1)
     manifest+=("${keys[i]}"$'\t'"$sum"$'\t'"${groups[i]}"$'\t'"${modes[i]}"$'\t'"${paths[i]}")
   done
+
+  # What this service's last run wrote; read before the manifest is replaced.
+  local -a previous=()
+  local path
+  if [[ -r $STATE_DIR/secrets.d/$SERVICE.manifest ]]; then
+    while IFS=$'\t' read -r _ _ _ _ path; do
+      if [[ -n $path ]]; then previous+=("$path"); fi
+    done <"$STATE_DIR/secrets.d/$SERVICE.manifest"
+  fi
 
   # What was written, for observe: hashes only, readable by root alone.
   mkdir -p -- "$STATE_DIR/secrets.d"
@@ -341,20 +422,23 @@ cmd_secrets() {
   write_state "secrets.d/$SERVICE.manifest" "$(printf '%s\n' "${manifest[@]}")"
   write_state "secrets.d/$SERVICE.pending" "$(printf '%s\n' "${PENDING[@]}")"
 
-  # A file in this service's directory that it no longer declares. If the
+  # A file this service's last run wrote that it no longer declares. If the
   # live release declares it, the running generation reads it, and so does
   # the one a failed switch rolls back to: it goes when a release that drops
   # it is live and healthy (cmd_apply). Otherwise nothing uses it: it goes now.
+  # A file no deploy wrote (put there by hand) is not ours to remove; observe
+  # reports it.
   local file
-  while IFS= read -r -d '' file; do
-    [[ -z ${declared[$file]:-} ]] || continue
+  for file in "${previous[@]}"; do
+    [[ -z ${declared[$file]:-} && $file == "$dir"/* && ${file#"$dir"/} != */* ]] || continue
+    [[ -f $file && ! -L $file ]] || continue
     if applied_declares "$file"; then
       log "secrets: $file is no longer declared; it is removed once a release without it is live and passes its health checks"
     else
       rm -f -- "$file"
       log "secrets: removed $file, which is no longer declared"
     fi
-  done < <(find "$dir" -mindepth 1 ! -type d -print0 | sort -z)
+  done
 
   if ((${#changed[@]} == 0)); then
     log "secrets: ${#keys[@]} files of $SERVICE already up to date; nothing restarted"
@@ -372,30 +456,67 @@ cmd_secrets() {
   ((${#failed[@]} == 0)) || die "secrets: files written, but restarting ${failed[*]} failed"
 }
 
-# Once release <hash> is live and healthy: record the secret files it declares
-# (--secret-file) and remove every other file under the secrets directory,
-# with the records of services that have no files left. No generation that
-# may use a removed file can come back now.
+# Once release <hash> is live and healthy: remove the secret files an earlier
+# deploy wrote (a service's manifest) or the release before declared
+# (applied-secrets) that this release does not declare (--secret-file), then
+# record the files it declares. No generation that may use a removed file can
+# come back now. A file no deploy wrote is left alone, wherever it is: it may
+# be someone's, and observe reports it.
 remove_undeclared() {
-  local file manifest service
-  local -A keep=()
+  local file manifest service left key sum group mode path units
+  local -A keep=() written=() removed=()
+  local -a lines=()
   for file in "${SECRET_FILES[@]}"; do keep[$file]=1; done
-  write_list applied-secrets "${SECRET_FILES[@]}"
-  if [[ -d $SECRETS_DIR ]]; then
-    while IFS= read -r -d '' file; do
-      [[ -z ${keep[$file]:-} ]] || continue
-      rm -f -- "$file"
-      log "secrets: removed $file, which is no longer declared"
-    done < <(find "$SECRETS_DIR" -mindepth 1 ! -type d -print0 | sort -z)
-    find "$SECRETS_DIR" -mindepth 1 -type d -empty -delete
+  for manifest in "$STATE_DIR"/secrets.d/*.manifest; do
+    [[ -r $manifest ]] || continue
+    while IFS=$'\t' read -r _ _ _ _ path; do
+      if [[ -n $path ]]; then written[$path]=1; fi
+    done <"$manifest"
+  done
+  # Read before it is replaced with this release's list below.
+  if [[ -r $STATE_DIR/applied-secrets ]]; then
+    while IFS= read -r -d '' file; do written[$file]=1; done <"$STATE_DIR/applied-secrets"
   fi
+  while IFS= read -r file; do
+    [[ -n $file && -z ${keep[$file]:-} && $file == "$SECRETS_DIR"/*/* && $file != *..* ]] || continue
+    if [[ ! -e $file && ! -L $file ]]; then
+      removed[$file]=1
+    elif [[ -f $file ]] && secret_path_safe "$file"; then
+      rm -f -- "$file"
+      removed[$file]=1
+      log "secrets: removed $file, which is no longer declared"
+      # Its service's directory, once nothing is left in it.
+      rmdir -- "${file%/*}" 2>/dev/null || true
+    else
+      log "warning: $file is no longer declared, but it is not a regular file in a real directory; left in place"
+    fi
+  done < <(printf '%s\n' "${!written[@]}" | LC_ALL=C sort)
+  write_list applied-secrets "${SECRET_FILES[@]}"
+  # Forget the removed files; a service with none left loses its records.
   for manifest in "$STATE_DIR"/secrets.d/*.manifest; do
     [[ -e $manifest ]] || continue
     service=${manifest##*/}
     service=${service%.manifest}
-    if [[ ! -d $SECRETS_DIR/$service ]]; then
+    lines=()
+    left=0
+    while IFS=$'\t' read -r key sum group mode path; do
+      [[ -n $key ]] || continue
+      if [[ -n ${removed[$path]:-} ]]; then continue; fi
+      lines+=("$key"$'\t'"$sum"$'\t'"$group"$'\t'"$mode"$'\t'"$path")
+      left=$((left + 1))
+    done <"$manifest"
+    if ((left == 0)); then
       rm -f -- "$manifest" "$STATE_DIR/secrets.d/$service.pending" "$STATE_DIR/record.secrets.$service"
+      continue
     fi
+    write_state "secrets.d/$service.manifest" "$(printf '%s\n' "${lines[@]}")"
+    [[ -r $STATE_DIR/secrets.d/$service.pending ]] || continue
+    lines=()
+    while IFS=$'\t' read -r key path group mode units; do
+      [[ -n $key && -z ${removed[$path]:-} ]] || continue
+      lines+=("$key"$'\t'"$path"$'\t'"$group"$'\t'"$mode"$'\t'"$units")
+    done <"$STATE_DIR/secrets.d/$service.pending"
+    write_state "secrets.d/$service.pending" "$(printf '%s\n' "${lines[@]}")"
   done
 }
 
@@ -409,8 +530,8 @@ finish_pending() {
     left=()
     while IFS=$'\t' read -r key path group mode units; do
       [[ -n $key ]] || continue
-      if [[ -f $path ]] && getent group "$group" >/dev/null; then
-        chown "root:$group" -- "$path"
+      if [[ -f $path ]] && secret_path_safe "$path" && getent group "$group" >/dev/null; then
+        chown -h "root:$group" -- "$path"
         chmod "$mode" -- "$path"
         log "secrets: $key is now readable by group $group"
         if [[ $units != - ]]; then

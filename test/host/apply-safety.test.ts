@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
@@ -114,6 +114,9 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
   });
 
   it("the same deploy, once its checks pass, removes the dropped service's secret after them", async () => {
+    // Files no deploy wrote, inside a service's directory and beside them: not the apply's to remove.
+    const byHand = [join(host.paths.secretsDir, "hand-made"), join(host.paths.secretsDir, "mosquitto", "notes")];
+    for (const f of byHand) writeFileSync(f, `kept: ${f}`);
     const run = await runProgram(NixosHost, reducedArgs());
     const result = await engine.up(run);
     expect(result.failed?.result.stderr ?? "").toBe("");
@@ -126,23 +129,43 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     expect(removed, "removed only after the checks passed").toBeGreaterThan(checksPass);
     expect(existsSync(droppedSecret)).toBe(false);
     expect(existsSync(dirname(droppedSecret)), "its empty directory goes too").toBe(false);
+    expect(existsSync(join(host.paths.stateDir, "secrets.d", `${DROPPED}.manifest`)), "and the record of what was written there").toBe(false);
+    expect(readFileSync(join(host.paths.stateDir, "applied-secrets"), "utf8").split("\0").filter(Boolean)).toEqual(enabledSecrets(reduced).map((s) => s.path).sort());
     expect(state("applied-release")).toBe(bundleHash(reducedBundle()));
     for (const s of enabledSecrets(reduced)) expect(readFileSync(s.path, "utf8"), s.key).toBe(secretValues(reduced).get(s.key));
+    for (const f of byHand) expect(readFileSync(f, "utf8"), `${f} left alone`).toBe(`kept: ${f}`);
+    expect(out).not.toContain("hand-made");
+    expect(out).not.toContain("notes");
     const after = await runProgram(NixosHost, reducedArgs());
-    expect(after.drift).toEqual([]);
+    expect(after.drift, "reported, not repaired").toEqual([...byHand].sort().map((f) => `file in the secrets directory that no deploy wrote, left in place: ${f}`));
     expect([...engine.plan(after).values()].every((op) => op === "same"), "nothing left to do").toBe(true);
+    for (const f of byHand) rmSync(f);
+    expect((await runProgram(NixosHost, reducedArgs())).drift).toEqual([]);
   });
 
-  it("a service's secrets command removes a file of its own directory that no release declares at once", async () => {
-    const stray = join(host.paths.secretsDir, "mosquitto", "old-password");
-    writeFileSync(stray, "left over");
+  it("a service's secrets command removes at once a file its last run wrote that no release declares, and leaves a file no deploy wrote", async () => {
+    const password = enabledSecrets(reduced).find((s) => s.key === "mosquitto.password")!;
+    const dropped = join(dirname(password.path), "old-password");
+    const byHand = join(dirname(password.path), "notes");
+    writeFileSync(byHand, "the owner's notes");
+    // An earlier run still declared old-password: it wrote the file and recorded it in mosquitto's manifest.
+    const args = reducedArgs();
+    const withDropped = { ...args, secrets: [...args.secrets, { ...password, key: "mosquitto.old-password", name: "old-password", path: dropped, value: "old" }] };
+    const earlier = await runCaptured((await runProgram(NixosHost, withDropped)).commands.get("secrets.mosquitto")!);
+    expect(earlier.code, earlier.stderr).toBe(0);
+    expect(readFileSync(dropped, "utf8")).toBe("old");
+
     const hostBefore = host.hostLog().length;
-    const run = await runProgram(NixosHost, reducedArgs());
+    const run = await runProgram(NixosHost, args);
     const result = await runCaptured(run.commands.get("secrets.mosquitto")!);
     expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain(`secrets: removed ${stray}, which is no longer declared`);
-    expect(existsSync(stray)).toBe(false);
+    // The live release never declared it, so no generation reads it: it goes now.
+    expect(result.stdout).toContain(`secrets: removed ${dropped}, which is no longer declared`);
+    expect(existsSync(dropped)).toBe(false);
+    expect(readFileSync(byHand, "utf8")).toBe("the owner's notes");
+    expect(result.stdout).not.toContain(byHand);
     expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild"))).toBe(false);
+    rmSync(byHand);
   });
 
   it("an apply whose SSH connection drops during the switch still runs its checks and records the deploy", async () => {

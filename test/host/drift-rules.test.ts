@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bundleDrift, encodeRecord, orphanSecretsDrift, parseObservation, secretsDrift, stageTriggers, type DeclaredSecretFile } from "../../components/host/drift";
+import { bundleDrift, encodeRecord, parseObservation, secretsDrift, stageTriggers, unmanagedSecretFiles, type DeclaredSecretFile } from "../../components/host/drift";
 
 const H = "1".repeat(64);
 const OTHER = "2".repeat(64);
@@ -75,27 +75,32 @@ describe("what counts as drift", () => {
     expect(secretsDrift(parseObservation(observe(inSync)), [])).toEqual([]);
   });
 
-  it("a file the live release still declares is a pending removal, not drift; a stray one is drift", () => {
+  const declaredPaths = new Set(declared.map((s) => s.path));
+
+  it("a file the live release still declares is a pending removal, neither drift nor a warning", () => {
     const leftover = `${S}/transmission/rpc-password`;
-    const lines = [...inSync, `file	${"d".repeat(64)}	root	transmission	440	${leftover}`];
-    expect(secretsDrift(parseObservation(observe(lines)), declared)).toEqual([`undeclared file in the secrets directory: ${leftover}`]);
-    const obs = parseObservation(observe([...lines, `applied-secret	${leftover}`]));
+    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	transmission	440	${leftover}`, `applied-secret	${leftover}`]));
     expect(obs.appliedSecrets).toEqual([leftover]);
     expect(secretsDrift(obs, declared)).toEqual([]);
+    expect(unmanagedSecretFiles(obs, declaredPaths)).toEqual([]);
   });
 
-  it("a service's drift counts only the files in its own directory", () => {
-    const stray = `${S}/jellyfin/api-key`;
-    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	root	400	${stray}`]));
-    expect(secretsDrift(obs, declared, `${S}/mosquitto`)).toEqual([]);
-    expect(secretsDrift(obs, [], `${S}/jellyfin`)).toEqual([`undeclared file in the secrets directory: ${stray}`]);
+  it("a file a deploy wrote (a manifest records it) that nobody declares any more is a pending removal", () => {
+    const dropped = `${S}/dropped/token`;
+    const obs = parseObservation(observe([...inSync, `manifest	dropped.token	${"d".repeat(64)}	root	0400	${dropped}`, `file	${"d".repeat(64)}	root	root	400	${dropped}`]));
+    expect(unmanagedSecretFiles(obs, declaredPaths)).toEqual([]);
   });
 
-  it("a file outside every service directory that has secrets is drift for the rebuild, which removes it", () => {
-    const orphan = `${S}/dropped/token`;
-    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	root	400	${orphan}`]));
-    expect(orphanSecretsDrift(obs, [`${S}/mosquitto`])).toEqual([`undeclared file in the secrets directory: ${orphan}`]);
-    expect(orphanSecretsDrift(obs, [`${S}/mosquitto`, `${S}/dropped`])).toEqual([]);
+  it("a file no deploy wrote is a warning, in a service's directory or outside every one, and never a secrets trigger", () => {
+    const inService = `${S}/mosquitto/notes`;
+    const outside = `${S}/by-hand/token`;
+    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	root	400	${inService}`, `file	${"e".repeat(64)}	root	root	644	${outside}`]));
+    expect(unmanagedSecretFiles(obs, declaredPaths)).toEqual([
+      `file in the secrets directory that no deploy wrote, left in place: ${inService}`,
+      `file in the secrets directory that no deploy wrote, left in place: ${outside}`,
+    ]);
+    expect(secretsDrift(obs, declared), "the service's own command cannot remove it, so it does not trigger it").toEqual([]);
+    expect(unmanagedSecretFiles(obs, new Set([...declaredPaths, inService, outside])), "a declared file is the secrets command's business").toEqual([]);
   });
 
   it("each service's secrets stage keeps a record of its own", () => {

@@ -1,4 +1,4 @@
-import { appendFileSync, chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, chmodSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
@@ -35,10 +35,14 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     return result;
   };
   const ssh = (cmd: string) => runOverSsh(host.target(), cmd);
-  /** After a repair, the host in sync again declares exactly what the state holds: no change, no settle run. */
-  const expectNoChange = async () => {
+  /**
+   * After a repair, the host in sync again declares exactly what the state
+   * holds: no change, no settle run. `unchangeable`: the drift left that no
+   * deploy can change (files no deploy wrote), which must trigger nothing.
+   */
+  const expectNoChange = async (unchangeable: string[] = []) => {
     const run = await preview();
-    expect(run.drift).toEqual([]);
+    expect(run.drift).toEqual(unchangeable);
     expect([...engine.plan(run)].filter(([, op]) => op !== "same"), "every stage unchanged").toEqual([]);
     return run;
   };
@@ -117,23 +121,30 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await expectNoChange();
   });
 
-  it("a secret file with another mode, and stray files, show as drift on the command that repairs each", async () => {
+  it("a secret file with another mode shows as drift on the command that repairs it; files no deploy wrote are warned about and left alone", async () => {
     const secret = enabledSecrets(lab).find((s) => s.key === "transmission.rpc-password")!;
     chmodSync(secret.path, 0o644);
     const stray = join(host.paths.secretsDir, "stray");
     const strayInService = join(host.paths.secretsDir, "mosquitto", "stray");
     writeFileSync(stray, "left here");
-    writeFileSync(strayInService, "left here");
+    writeFileSync(strayInService, "left here too");
+    const strayReasons = [strayInService, stray].map((f) => `file in the secrets directory that no deploy wrote, left in place: ${f}`);
     const run = await preview();
-    const modeReason = "secret file transmission.rpc-password on host has owner root:transmission mode 0644, declared root:transmission mode 0440";
-    expect(run.drift).toEqual([`undeclared file in the secrets directory: ${stray}`, `undeclared file in the secrets directory: ${strayInService}`, modeReason]);
+    const modeReason = `secret file transmission.rpc-password on host has owner root:${secret.group} mode 0644, declared root:${secret.group} mode 0440`;
+    expect(run.drift).toEqual([...strayReasons, modeReason]);
     expect(triggers(run, "secrets.transmission")).toContain(`drift: ${modeReason}`);
-    expect(triggers(run, "secrets.mosquitto")).toContain(`drift: undeclared file in the secrets directory: ${strayInService}`);
-    // Outside every service's directory: only the apply removes it.
-    expect(triggers(run, "rebuild")).toContain(`drift: undeclared file in the secrets directory: ${stray}`);
+    // Nothing a deploy runs would remove them, so they re-run nothing.
+    for (const [stage] of run.commands) for (const r of strayReasons) expect(triggers(run, stage), stage).not.toContain(`drift: ${r}`);
+    expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s)).toEqual(["preflight", "secrets.transmission"]);
+    expect(warnings.join("\n")).toContain(`no deploy wrote; pulumi up leaves them alone`);
     await up();
-    expect(existsSync(stray)).toBe(false);
-    expect(existsSync(strayInService)).toBe(false);
+    expect(statSync(secret.path).mode & 0o777).toBe(0o440);
+    expect(readFileSync(stray, "utf8"), "a file no deploy wrote is not removed").toBe("left here");
+    expect(readFileSync(strayInService, "utf8")).toBe("left here too");
+    // Still reported, yet up has nothing left to do: it settles.
+    await expectNoChange(strayReasons);
+    rmSync(stray);
+    rmSync(strayInService);
     await expectNoChange();
   });
 

@@ -1,8 +1,10 @@
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
 import { join } from "node:path";
 import { CATALOG } from "../../../components/catalog/services";
+import type { ServiceEntry } from "../../../components/catalog/types";
 import { enabledSecrets, enabledServices, resolveHomelab, type Homelab } from "../../../components/catalog/resolve";
 import { parseStackConfig } from "../../../components/config/schema";
 import { DEPLOY_SCRIPT_PATH } from "../../../components/host/bundle";
@@ -16,7 +18,30 @@ export const SCRIPT = readFileSync(SCRIPT_FILE, "utf8");
 
 /** Services with secrets in every shape: root-only, and readable by a group the switch creates. */
 export const SERVICES = ["portal", "dashboard", "home-assistant", "mosquitto", "transmission"];
-export const SECRET_GROUPS = ["hass", "mosquitto", "transmission"];
+
+/**
+ * The prefix of this run's service groups, `hl<6 hex>-`. The fake switch
+ * creates real groups (groupadd) and the session deletes them: with the
+ * catalog's own names (mosquitto, hass) two test runs at once, or the machine
+ * itself, would share and delete each other's groups.
+ */
+export const GROUP_PREFIX = `hl${randomBytes(3).toString("hex")}-`;
+
+/** The catalog with every secret's group renamed to this run's group; nothing else differs. */
+export function catalogWithGroupPrefix(catalog: readonly ServiceEntry[], prefix: string): ServiceEntry[] {
+  return catalog.map((e) => (e.secrets ? { ...e, secrets: e.secrets.map((s) => (s.group ? { ...s, group: `${prefix}${s.group}` } : s)) } : e));
+}
+
+export const TEST_CATALOG = catalogWithGroupPrefix(CATALOG, GROUP_PREFIX);
+
+/** The groups the test services' secrets name, which the fake switch creates: all of them this run's. */
+export const SECRET_GROUPS = [
+  ...new Set(TEST_CATALOG.filter((e) => SERVICES.includes(e.id)).flatMap((e) => (e.secrets ?? []).flatMap((s) => (s.group ? [s.group] : [])))),
+].sort();
+for (const g of SECRET_GROUPS) {
+  // groupadd's limit, and the charset both it and homelab-deploy.sh accept.
+  if (g.length > 32 || !/^[a-z_][a-z0-9_-]*$/.test(g)) throw new Error(`test group ${g} is not a valid group name`);
+}
 
 /** A LAN-only stack whose host paths point into the test host's temp dir; `services` defaults to SERVICES. */
 export function testLab(paths: HostPaths, services: readonly string[] = SERVICES): Homelab {
@@ -30,7 +55,7 @@ export function testLab(paths: HostPaths, services: readonly string[] = SERVICES
     stateDir: paths.stateDir,
   });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.problems));
-  return resolveHomelab(CATALOG, parsed.config);
+  return resolveHomelab(TEST_CATALOG, parsed.config);
 }
 
 /** A small bundle with the real deploy script; fake-host/groups tells the fake switch which groups NixOS would create. */

@@ -8,29 +8,27 @@ export interface HostSession {
   host: TestHost;
   listeners: Listeners;
   NixosHost: NixosHostClass;
-  /** Service groups this machine had before the test; the fake switch creates the others. */
-  preexistingGroups: ReadonlySet<string>;
-  /** Stop everything the session started and delete the groups the test created. */
+  /** Stop everything the session started and delete this run's service groups, which the fake switch created. */
   stop(): Promise<void>;
 }
 
 export async function startHostSession(): Promise<HostSession> {
+  // The names are random per run; one that exists already belongs to someone else, and deleting it at the end would be wrong.
+  const taken = SECRET_GROUPS.filter(groupExists);
+  if (taken.length > 0) throw new Error(`this run's service groups already exist on the machine: ${taken.join(", ")}; run the tests again for new names`);
   // Strict mocks first, then the component (and @pulumi/command) is imported.
   installMocks(false);
   const { NixosHost } = await import("../../../components/host/nixos-host");
-  const preexistingGroups = new Set(SECRET_GROUPS.filter(groupExists));
   const host = await startTestHost();
   const listeners = await startListeners();
   return {
     host,
     listeners,
     NixosHost,
-    preexistingGroups,
     async stop() {
       await listeners.close();
       await host.stop();
-      // The fake switch creates the service groups, as NixOS would; remove the ones this test made.
-      for (const g of SECRET_GROUPS) if (!preexistingGroups.has(g) && groupExists(g)) execFileSync("groupdel", [g]);
+      for (const g of SECRET_GROUPS) if (groupExists(g)) execFileSync("groupdel", [g]);
     },
   };
 }

@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -204,9 +204,10 @@ export async function startTestHost(): Promise<TestHost> {
   writeFileSync(join(sshdDir, "authorized_keys"), readFileSync(join(sshdDir, "client_key.pub")));
   const hostKey = readFileSync(join(sshdDir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
 
-  // sshd refuses to start without its privilege separation directory.
-  const createdRunDir = !existsSync("/run/sshd");
-  if (createdRunDir) mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  // sshd refuses to start without its privilege separation directory. It is
+  // machine-wide: another test run's sshd, or the machine's own, may be using
+  // it, so it is created when missing and never removed.
+  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
 
   const port = await freePort();
   const config = join(sshdDir, "sshd_config");
@@ -280,7 +281,6 @@ export async function startTestHost(): Promise<TestHost> {
         if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       }
       rmSync(root, { recursive: true, force: true });
-      if (createdRunDir) rmSync("/run/sshd", { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,176 @@
+import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
+import { hostArgs, secretValues, testLab, type Listeners } from "./support/fixture";
+import { startHostSession, type HostSession } from "./support/session";
+import { FakeEngine, runCaptured, runProgram, type NixosHostClass } from "./support/program";
+import { ownership, snapshot, sshdTier, type TestHost } from "./support/testhost";
+
+const sshd = sshdTier();
+
+/**
+ * A service's secrets command runs as root and writes, chowns and chmods
+ * under the secrets directory. Whatever is found there that is not a real
+ * directory or a regular file makes it stop before it writes anything, and a
+ * write that fails halfway replaces none of the service's files.
+ */
+describe.skipIf(!sshd.available)("a service's secrets command writes its files safely or not at all", () => {
+  let host: TestHost;
+  let listeners: Listeners;
+  let lab: Homelab;
+  let NixosHost: NixosHostClass;
+  let session: HostSession;
+  const engine = new FakeEngine();
+  /** Values that differ from the deployed ones, so a run that went through would write. */
+  const rotated = () => secretValues(lab, { "mosquitto.password": "rotated password", "mosquitto.username": "rotated user" });
+  const mosquittoSecrets = () => enabledSecrets(lab).filter((s) => s.serviceId === "mosquitto");
+  /** The mosquitto secrets command of a program whose values were rotated. */
+  const rotatedRun = async () => (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { values: rotated() }))).commands.get("secrets.mosquitto")!;
+  /** Somewhere outside the secrets directory the link points to, with a file of its own. */
+  const elsewhere = () => {
+    const dir = join(host.root, `elsewhere-${Math.random().toString(16).slice(2, 8)}`);
+    mkdirSync(dir, { mode: 0o755 });
+    writeFileSync(join(dir, "password"), "not a secret of ours", { mode: 0o644 });
+    return dir;
+  };
+
+  beforeAll(async () => {
+    session = await startHostSession();
+    ({ host, listeners, NixosHost } = session);
+    lab = testLab(host.paths);
+    const first = await engine.up(await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners)));
+    expect(first.failed?.result.stderr ?? "", "the first deploy succeeds").toBe("");
+  });
+
+  afterAll(async () => {
+    await session?.stop();
+  });
+
+  const expectDeployedValues = () => {
+    for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), `${s.key} keeps the deployed value`).toBe(secretValues(lab).get(s.key));
+  };
+
+  /** Once the path is sound again, the same command goes through; then back to the deployed values for the next test. */
+  async function worksAgain() {
+    const again = await runCaptured(await rotatedRun());
+    expect(again.code, `the same command succeeds on a sound path: ${again.stderr}`).toBe(0);
+    for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), s.key).toBe(rotated().get(s.key));
+    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    expect(back.code, back.stderr).toBe(0);
+  }
+
+  /** After a refused run and `restore` putting the real directory back: it still holds the deployed values, and the command works again. */
+  async function expectUntouchedThenWorks(restore: () => void) {
+    restore();
+    expectDeployedValues();
+    await worksAgain();
+  }
+
+  it("a service's directory replaced by a link to another directory: refused, nothing written there, the link and the directory untouched", async () => {
+    const serviceDir = join(host.paths.secretsDir, "mosquitto");
+    const target = elsewhere();
+    const saved = `${serviceDir}.saved`;
+    renameSync(serviceDir, saved);
+    symlinkSync(target, serviceDir);
+    const before = snapshot(target);
+    const result = await runCaptured(await rotatedRun());
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`secrets: ${serviceDir} is a symbolic link; refusing to write secrets through it, nothing written`);
+    expect(snapshot(target), "no file, mode, owner or mtime changed in the linked directory").toEqual(before);
+    expect(readdirSync(target)).toEqual(["password"]);
+    expect(lstatSync(serviceDir).isSymbolicLink()).toBe(true);
+    expect(readlinkSync(serviceDir)).toBe(target);
+    expect(ownership(target)).toBe("root:root:755");
+    await expectUntouchedThenWorks(() => {
+      rmSync(serviceDir);
+      renameSync(saved, serviceDir);
+    });
+  });
+
+  it("the secrets directory itself a link: refused before anything is created or changed", async () => {
+    const target = elsewhere();
+    const saved = `${host.paths.secretsDir}.saved`;
+    renameSync(host.paths.secretsDir, saved);
+    symlinkSync(target, host.paths.secretsDir);
+    const before = snapshot(target);
+    const result = await runCaptured(await rotatedRun());
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`secrets: ${host.paths.secretsDir} is a symbolic link; refusing to write secrets through it, nothing written`);
+    expect(snapshot(target)).toEqual(before);
+    expect(readlinkSync(host.paths.secretsDir)).toBe(target);
+    await expectUntouchedThenWorks(() => {
+      rmSync(host.paths.secretsDir);
+      renameSync(saved, host.paths.secretsDir);
+    });
+  });
+
+  it("a secret file replaced by a link: refused for the whole service, the linked file keeps its content, owner and mode", async () => {
+    const [first, second] = mosquittoSecrets();
+    const target = join(elsewhere(), "password");
+    const saved = readFileSync(second.path, "utf8");
+    rmSync(second.path);
+    symlinkSync(target, second.path);
+    const firstBefore = snapshot(first.path);
+    const targetBefore = snapshot(target);
+    const result = await runCaptured(await rotatedRun());
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`secrets: ${second.key}: ${second.path} is a symbolic link; refusing to replace it, nothing written`);
+    expect(snapshot(target)).toEqual(targetBefore);
+    expect(readFileSync(target, "utf8")).toBe("not a secret of ours");
+    expect(ownership(target)).toBe("root:root:644");
+    expect(readlinkSync(second.path)).toBe(target);
+    expect(snapshot(first.path), `${first.key}, which comes first, was not written either`).toEqual(firstBefore);
+    rmSync(second.path);
+    writeFileSync(second.path, saved, { mode: 0o440 });
+    expectDeployedValues();
+    await worksAgain();
+  });
+
+  it("a service's directory that is a plain file: refused, the file untouched", async () => {
+    const serviceDir = join(host.paths.secretsDir, "mosquitto");
+    const saved = `${serviceDir}.saved`;
+    renameSync(serviceDir, saved);
+    writeFileSync(serviceDir, "a file where a directory belongs");
+    const before = snapshot(serviceDir);
+    const result = await runCaptured(await rotatedRun());
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`secrets: ${serviceDir} is not a directory; nothing written`);
+    expect(snapshot(serviceDir)).toEqual(before);
+    await expectUntouchedThenWorks(() => {
+      rmSync(serviceDir);
+      renameSync(saved, serviceDir);
+    });
+  });
+
+  it("a write that fails on the second file replaces no file and leaves no temporary file, and the error names the file and the cause", async () => {
+    const [first, second] = mosquittoSecrets();
+    const dir = join(host.paths.secretsDir, "mosquitto");
+    const manifest = join(host.paths.stateDir, "secrets.d/mosquitto.manifest");
+    // The first value fits in the 1 KiB file-size limit below, the second does not.
+    const values = secretValues(lab, { [first.key]: "a new value that fits", [second.key]: "x".repeat(8192) });
+    const inputs = (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { values }))).commands.get("secrets.mosquitto")!;
+    // The directory's own mtime moves when a temporary file comes and goes; its entries must not.
+    const files = () => new Map([...snapshot(dir)].filter(([p]) => p !== dir));
+    const before = files();
+    const manifestBefore = snapshot(manifest);
+    // A file-size limit on this command alone, the way a full disk or a quota
+    // fails a write: base64 gets EFBIG instead of being killed by SIGXFSZ.
+    const result = await runCaptured(inputs, `trap '' XFSZ; ulimit -f 1; ${inputs.create as string}`);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toContain(`secrets: file too large writing ${second.path}; no file of mosquitto was replaced`);
+    expect(files(), "every old file keeps its content, owner, mode and mtime; no temporary file is left").toEqual(before);
+    expect(ownership(dir)).toBe("root:root:711");
+    expect(readdirSync(dir).filter((f) => f.startsWith(".")), "temporary files").toEqual([]);
+    expect(snapshot(manifest), "the record of what was written is the old one").toEqual(manifestBefore);
+    expectDeployedValues();
+
+    const again = await runCaptured(inputs);
+    expect(again.code, `without the limit the same command goes through: ${again.stderr}`).toBe(0);
+    expect(readFileSync(first.path, "utf8")).toBe("a new value that fits");
+    expect(readFileSync(second.path, "utf8")).toBe("x".repeat(8192));
+    expect(readdirSync(dir).filter((f) => f.startsWith("."))).toEqual([]);
+    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    expect(back.code, back.stderr).toBe(0);
+  });
+});
