@@ -6,6 +6,8 @@
  * set of rules and defaults.
  */
 
+import { DOCS_CONFIG_KEYS, parseDocsConfig, type DocsConfig } from "./docs";
+
 export const CONFIG_NAMESPACE = "homelab";
 
 export type EdgeKind = "cloudflare" | "none";
@@ -90,6 +92,11 @@ export interface StackConfig {
   apiClientKeyVersion: number;
   /** After a rotation, until when the previous key is still accepted (RFC 3339, UTC). Unset: it stops at once. */
   apiClientKeyOverlapUntil?: string;
+  /**
+   * The docs site: how Pages gets it, what its pages show (components/config/docs.ts).
+   * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
+   */
+  docs?: DocsConfig;
 }
 
 type Kind = "string" | "number" | "boolean" | "string[]";
@@ -140,6 +147,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   backupBucket: { kind: "string", doc: "Backblaze B2 bucket restic backs up to; default homelab-<stack>" },
   apiClientKeyVersion: { kind: "number", doc: "version of the API clients' Access service-token keys; bump to rotate them; default 1" },
   apiClientKeyOverlapUntil: { kind: "string", doc: "after a rotation, until when the previous API client key still works, e.g. 2026-12-31T00:00:00Z" },
+  ...DOCS_CONFIG_KEYS,
 };
 
 /** The B2 bucket a stack backs up to when `homelab:backupBucket` is unset. */
@@ -310,6 +318,8 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
     });
   }
 
+  const docs = parseDocsConfig(stack, values, problems);
+
   if (problems.length > 0) return { problems, secretKeys };
 
   const lanAddress = str("lanAddress", "");
@@ -351,6 +361,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>): P
       tunnelSecretGeneration: str("tunnelSecretGeneration", "1"),
       apiClientKeyVersion: num("apiClientKeyVersion", 1),
       apiClientKeyOverlapUntil: values.apiClientKeyOverlapUntil as string | undefined,
+      docs,
     },
   };
 }

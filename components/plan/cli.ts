@@ -11,6 +11,7 @@ import { ValidationError } from "../catalog/validate";
 import { renderOutputs } from "../render/outputs";
 import { renderSummary } from "../render/plan";
 import { writeTreeAtomically } from "./write";
+import { DOCS_SITE_DIR } from "../render/docs";
 
 const ROOT = resolve(__dirname, "..", "..");
 
@@ -25,7 +26,7 @@ export function runPlan(argv: string[]): number {
   try {
     const { lab } = loadStack(stack, readStackFile(ROOT, stack));
     const files = renderOutputs(lab);
-    writeTreeAtomically(out, files);
+    writeTreeAtomically(out, files, new Map(), [DOCS_SITE_DIR]);
     process.stdout.write(renderSummary(lab));
     process.stdout.write(`\nstack ${stack}: ${lab.services.length} services, ${files.size} files written to ${out}\n`);
     return 0;

@@ -4,9 +4,11 @@ import { basename, dirname, join } from "node:path";
 /**
  * Replace `dir` with exactly `files`. Everything is written to a sibling
  * temporary folder first and swapped in with renames, so a failure leaves
- * the previous output untouched and never a half-written one.
+ * the previous output untouched and never a half-written one. Top-level
+ * entries named in `keep` are carried over from the old `dir` when `files`
+ * has nothing there: `npm start` keeps the docs site `npm run docs` built.
  */
-export function writeTreeAtomically(dir: string, files: Map<string, string>, modes: Map<string, number> = new Map()): void {
+export function writeTreeAtomically(dir: string, files: Map<string, string>, modes: Map<string, number> = new Map(), keep: readonly string[] = []): void {
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const staging = mkdtempSync(join(parent, `.${basename(dir)}.new-`));
@@ -17,6 +19,9 @@ export function writeTreeAtomically(dir: string, files: Map<string, string>, mod
       writeFileSync(path, content, { mode: modes.get(rel) ?? 0o644 });
     }
     const old = existsSync(dir) ? join(parent, `.${basename(dir)}.old-${process.pid}`) : undefined;
+    for (const entry of keep) {
+      if (existsSync(join(dir, entry)) && !existsSync(join(staging, entry))) renameSync(join(dir, entry), join(staging, entry));
+    }
     if (old) renameSync(dir, old);
     renameSync(staging, dir);
     if (old) rmSync(old, { recursive: true, force: true });
