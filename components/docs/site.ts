@@ -17,7 +17,7 @@ export const ROOT = join(__dirname, "..", "..");
 /** The Astro project: its config and the hand-written pages. */
 export const DOCS_PROJECT = join(ROOT, "docs");
 /** What of docs/ belongs to the site; the committed topology SVG of the README does not. */
-const PROJECT_ENTRIES = ["astro.config.mjs", "src"];
+const PROJECT_ENTRIES = ["astro.config.mjs", "public", "src"];
 /** The packages whose versions decide what the build makes of the same pages. */
 const TOOLCHAIN = ["astro", "@astrojs/starlight", "beautiful-mermaid"];
 
@@ -68,14 +68,9 @@ export function docsSiteHash(lab: Homelab, sources = docsSources(lab), versions 
   return h.digest("hex");
 }
 
-/** A hash of a built folder's files and their paths, for comparing two builds. */
-export function hashTree(dir: string): string {
-  const h = createHash("sha256");
-  for (const f of walk(dir)) {
-    const bytes = readFileSync(f);
-    h.update(`${relative(dir, f)}\0${bytes.length}\0`).update(bytes);
-  }
-  return h.digest("hex");
+/** Each file of a built folder with the hash of its bytes, for comparing two builds. */
+export function hashTree(dir: string): Record<string, string> {
+  return Object.fromEntries(walk(dir).map((f) => [relative(dir, f), createHash("sha256").update(readFileSync(f)).digest("hex")]));
 }
 
 export interface BuildResult {
