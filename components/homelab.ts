@@ -121,7 +121,8 @@ export class Homelab extends pulumi.ComponentResource {
       },
       this.child(),
     );
-    return { tunnel, allowPolicy, forServices: { tunnelTarget: tunnel.cnameTarget, allowPolicyId: allowPolicy.id } };
+    const docs = { lab: args.lab, apiToken: args.secrets.cloudflareApiToken };
+    return { tunnel, allowPolicy, forServices: { tunnelTarget: tunnel.cnameTarget, allowPolicyId: allowPolicy.id, docs } };
   }
 
   /** One component per enabled service, named by its catalog id; pending services declare nothing. */

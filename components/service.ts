@@ -1,7 +1,9 @@
 import * as cloudflare from "@pulumi/cloudflare";
+import type * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedService } from "./catalog/resolve";
 import type { StackConfig } from "./config/schema";
+import { deployDocsSite, pagesSourceArgs, type DocsDeployInputs } from "./docs-deploy";
 import { accessApplicationFor, dnsRecordFor, serviceTokenExpiryWarning, type ServiceTokenCredentials } from "./render/edge";
 
 /** The component's type token; part of every URN, so never rename it casually. */
@@ -13,6 +15,8 @@ export interface ServiceEdge {
   tunnelTarget: pulumi.Input<string>;
   /** Id of the stack's reusable email allow policy, precedence 1 on every Access application. */
   allowPolicyId: pulumi.Input<string>;
+  /** What the docs site's deploy reads (components/docs-deploy.ts); only the Pages service uses it. */
+  docs?: DocsDeployInputs;
 }
 
 export interface HomelabServiceArgs {
@@ -36,8 +40,8 @@ export interface ServiceNodes {
   accessApplication?: cloudflare.ZeroTrustAccessApplication;
   /** The Access service token of its API clients, and the policy that admits it. */
   serviceToken?: { token: cloudflare.ZeroTrustAccessServiceToken; policy: cloudflare.ZeroTrustAccessPolicy };
-  /** The Pages project of a Pages site, and its custom domain. */
-  pages?: { project: cloudflare.PagesProject; domain: cloudflare.PagesDomain };
+  /** The Pages project of a Pages site, its custom domain, and the command that uploads the site (homelab:docsSource upload). */
+  pages?: { project: cloudflare.PagesProject; domain: cloudflare.PagesDomain; deploy?: command.local.Command };
 }
 
 /**
@@ -127,7 +131,7 @@ export class HomelabService extends pulumi.ComponentResource {
     if (!args.edge || !cf || service.entry.runsOn !== "pages" || !service.publicHostname) return undefined;
     const project = new cloudflare.PagesProject(
       `${name}-pages`,
-      { accountId: cf.accountId, name: cf.pagesProject, productionBranch: "main" },
+      { accountId: cf.accountId, name: cf.pagesProject, ...pagesSourceArgs(config) },
       { parent: this },
     );
     const domain = new cloudflare.PagesDomain(
@@ -135,7 +139,8 @@ export class HomelabService extends pulumi.ComponentResource {
       { accountId: cf.accountId, projectName: project.name, name: service.publicHostname },
       { parent: this },
     );
-    this.resources.pages = { project, domain };
+    const deploy = args.edge.docs ? deployDocsSite(name, { config, project, docs: args.edge.docs }, { parent: this }) : undefined;
+    this.resources.pages = { project, domain, deploy };
     return this.resources.pages;
   }
 

@@ -26,6 +26,7 @@ import {
   type Range,
 } from "../catalog/rules";
 import { opReferenceError } from "../catalog/opref";
+import { DOCS_CONFIG_KEYS, parseDocsConfig, type DocsConfig } from "./docs";
 
 export const CONFIG_NAMESPACE = "homelab";
 
@@ -111,6 +112,11 @@ export interface StackConfig {
   apiClientKeyVersion: number;
   /** After a rotation, until when the previous key is still accepted (RFC 3339, UTC). Unset: it stops at once. */
   apiClientKeyOverlapUntil?: string;
+  /**
+   * The docs site: how Pages gets it, what its pages show (components/config/docs.ts).
+   * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
+   */
+  docs?: DocsConfig;
 }
 
 /** Where the owner finds the real Cloudflare ids; said by every message that refuses one. */
@@ -272,6 +278,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     check: text((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(v) && !Number.isNaN(Date.parse(v)), "a UTC timestamp"),
     expect: "a UTC time like 2026-12-31T00:00:00Z",
   },
+  ...DOCS_CONFIG_KEYS,
 };
 
 /**
@@ -458,6 +465,8 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
     refuse("backupBucket", `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`, `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`);
   }
 
+  const docs = parseDocsConfig(stack, values, problems);
+
   if (problems.length > 0) return { problems, secretKeys };
 
   const lanAddress = str("lanAddress", "");
@@ -495,6 +504,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
       tunnelSecretGeneration: str("tunnelCredentialGeneration", "1"),
       apiClientKeyVersion: num("apiClientKeyVersion", 1),
       apiClientKeyOverlapUntil: values.apiClientKeyOverlapUntil as string | undefined,
+      docs,
     },
   };
 }

@@ -12,6 +12,7 @@ import { ValidationError } from "../catalog/validate";
 import { renderOutputs } from "../render/outputs";
 import { renderSummary } from "../render/plan";
 import { writePlanOutput } from "./write";
+import { DOCS_SITE_DIR } from "../render/docs";
 
 const ROOT = resolve(__dirname, "..", "..");
 
@@ -44,7 +45,7 @@ export function runPlan(argv: string[], options: PlanOptions = {}): number {
     out = resolve(values.out ?? join(root, "out", stack));
     const { lab } = loadStack(stack, readStackFile(root, stack), options.catalog);
     const files = renderOutputs(lab);
-    writePlanOutput(out, files);
+    writePlanOutput(out, files, [DOCS_SITE_DIR]);
     stdout(renderSummary(lab));
     stdout(`\nstack ${stack}: ${lab.services.length} services, ${files.size} files written to ${out}\n`);
     return 0;

@@ -26,6 +26,7 @@ const KNOWN_TYPES = new Set([
   "cloudflare:index/pagesProject:PagesProject",
   "cloudflare:index/pagesDomain:PagesDomain",
   "command:remote:Command",
+  "command:local:Command",
   "pulumi-nodejs:dynamic:Resource",
 ]);
 /** What the fake Cloudflare account answers about its Zero Trust organisation. */

@@ -1,0 +1,96 @@
+/**
+ * The docs site's stack config: how Cloudflare Pages gets the site, and what
+ * the generated pages may show. Parsed here so components/config/schema.ts
+ * only lists the keys and calls this once.
+ */
+import type { ConfigProblem } from "./schema";
+
+/** Where the Pages project gets the site from. */
+export type DocsSource =
+  /** `pulumi up` builds the site and uploads it with `wrangler pages deploy` (Direct Upload). */
+  | { kind: "upload" }
+  /** Cloudflare Pages builds the owner's repository itself on every push; nothing is uploaded. */
+  | {
+      kind: "git";
+      /** The provider of the repository. */
+      provider: "github" | "gitlab";
+      owner: string;
+      repo: string;
+      /** Branch whose pushes are production deployments. @default "main" */
+      branch: string;
+      /** @default "npm run docs -- --stack <stack>" */
+      buildCommand: string;
+      /** Relative to the repository's root. @default "out/<stack>/docs" */
+      outputDir: string;
+    };
+
+export interface DocsConfig {
+  source: DocsSource;
+  /**
+   * Whether the generated pages show the host's LAN address. Off by default:
+   * the site is on the internet (behind Access), and the address is of no use
+   * outside the LAN; the pages show the mDNS alias and `<homelab.ip>` instead.
+   * @default false
+   */
+  showLanAddresses: boolean;
+}
+
+/** The keys, for CONFIG_KEYS in schema.ts. */
+export const DOCS_CONFIG_KEYS = {
+  docsSource: { kind: "string", doc: "how Pages gets the docs site: upload (pulumi up builds and uploads it) or git; default upload" },
+  docsRepository: { kind: "string", doc: "with docsSource git: the repository Pages builds, github:<owner>/<repo> or gitlab:<owner>/<repo>" },
+  docsBranch: { kind: "string", doc: "with docsSource git: the production branch; default main" },
+  docsBuildCommand: { kind: "string", doc: "with docsSource git: the build command Pages runs; default npm run docs -- --stack <stack>" },
+  docsOutputDir: { kind: "string", doc: "with docsSource git: the built site's folder in the repository; default out/<stack>/docs" },
+  docsShowLanAddresses: { kind: "boolean", doc: "show the host's LAN address on the docs site; default false" },
+} as const;
+
+const GIT_ONLY = ["docsRepository", "docsBranch", "docsBuildCommand", "docsOutputDir"] as const;
+
+/** Parse the docs keys from the typed values; problems are appended to `problems`. */
+export function parseDocsConfig(stack: string, values: Record<string, unknown>, problems: ConfigProblem[]): DocsConfig {
+  const file = `Pulumi.${stack}.yaml`;
+  const showLanAddresses = (values.docsShowLanAddresses as boolean | undefined) ?? false;
+  const kind = (values.docsSource as string | undefined) ?? "upload";
+  if (kind === "upload") {
+    for (const key of GIT_ONLY) {
+      if (values[key] !== undefined) {
+        problems.push({
+          key: `homelab:${key}`,
+          message: "only used when Pages builds from a repository, but homelab:docsSource is upload",
+          fix: `remove homelab:${key} from ${file}, or set homelab:docsSource to git`,
+        });
+      }
+    }
+    return { source: { kind: "upload" }, showLanAddresses };
+  }
+  if (kind !== "git") {
+    problems.push({ key: "homelab:docsSource", message: `unknown docs source "${kind}"`, fix: `set homelab:docsSource to upload or git in ${file}` });
+    return { source: { kind: "upload" }, showLanAddresses };
+  }
+  const repository = values.docsRepository as string | undefined;
+  const m = repository === undefined ? null : /^(github|gitlab):([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
+  if (!m) {
+    problems.push({
+      key: "homelab:docsRepository",
+      message: repository === undefined ? "missing; homelab:docsSource git needs the repository Pages builds" : `"${repository}" is not github:<owner>/<repo> or gitlab:<owner>/<repo>`,
+      fix: `pulumi config set homelab:docsRepository github:<owner>/<repo> --stack ${stack}, after installing the Cloudflare Pages app on that repository`,
+    });
+  }
+  const outputDir = (values.docsOutputDir as string | undefined) ?? `out/${stack}/docs`;
+  if (outputDir.startsWith("/") || outputDir.split("/").includes("..")) {
+    problems.push({ key: "homelab:docsOutputDir", message: `"${outputDir}" is not a folder inside the repository`, fix: `set homelab:docsOutputDir in ${file} to a relative path such as out/${stack}/docs` });
+  }
+  return {
+    showLanAddresses,
+    source: {
+      kind: "git",
+      provider: (m?.[1] ?? "github") as "github" | "gitlab",
+      owner: m?.[2] ?? "",
+      repo: m?.[3] ?? "",
+      branch: (values.docsBranch as string | undefined) ?? "main",
+      buildCommand: (values.docsBuildCommand as string | undefined) ?? `npm run docs -- --stack ${stack}`,
+      outputDir,
+    },
+  };
+}

@@ -1,0 +1,430 @@
+/**
+ * The docs site's generated pages: catalog and stack config in, Starlight
+ * Markdown out, keyed by their path inside the Astro project (docs/ plus
+ * these). Pure: the docs build, the deploy trigger and the tests call it.
+ *
+ * What the pages never hold: secret values (they never reach this module,
+ * only 1Password references and file paths do), the Cloudflare account and
+ * zone ids, the Access emails, and, unless homelab:docsShowLanAddresses is
+ * set, the host's LAN address.
+ */
+import type { Homelab, ResolvedService } from "../catalog/resolve";
+import { enabledServices } from "../catalog/resolve";
+import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
+import { defaultBackupBucket } from "../config/schema";
+import { generatedHeader, stableJson } from "./stable";
+import { topologyMermaid } from "./topology";
+
+/** Where `npm run docs` puts the built site inside out/<stack>/. */
+export const DOCS_SITE_DIR = "docs";
+/** Where the generated Markdown goes inside the Astro project. */
+export const DOCS_CONTENT_DIR = "src/content/docs";
+/** The topology picture, served at /topology.svg. */
+export const TOPOLOGY_FILE = "public/topology.svg";
+/** Its Mermaid source, kept beside the pages so the site's inputs name it. */
+export const TOPOLOGY_SOURCE_FILE = "topology.mmd";
+/** Stack facts astro.config.mjs reads: title, site URL. */
+export const SITE_FILE = "homelab-site.json";
+/** How the owner's pages write the redacted LAN address. */
+export const REDACTED_LAN = "<homelab.ip>";
+
+/** The URL path of a generated page. */
+export const servicePath = (id: string) => `/services/${id}/`;
+
+const REFERENCE = {
+  toggle: "/reference/local-remote-toggle/",
+  transmission: "/reference/transmission-schedule/",
+  backups: "/reference/backups/",
+} as const;
+const RUNBOOKS = {
+  addService: "/runbooks/add-a-service/",
+  rotateSecret: "/runbooks/rotate-a-secret/",
+  failedDeploy: "/runbooks/failed-deploy/",
+  drift: "/runbooks/drift/",
+  addHost: "/runbooks/add-a-host/",
+} as const;
+
+/** Text for a Markdown table cell or paragraph: Markdown and HTML characters escaped. */
+function esc(text: string): string {
+  return text.replace(/[\\`*_[\]<>|#]/g, (c) => `\\${c}`);
+}
+
+/** A code span; the values put in one never hold a backtick. */
+const code = (text: string) => `\`${text}\``;
+
+function page(title: string, description: string, order: number, body: string[]): string {
+  const header = generatedHeader("#", "the docs site; regenerate with `npm run docs`").replace("`npm start` or `pulumi up`", "`npm run docs` or `pulumi up`");
+  return ["---", header.trimEnd(), `title: ${JSON.stringify(title)}`, `description: ${JSON.stringify(description)}`, `sidebar:`, `  order: ${order}`, "---", "", ...body, ""].join("\n");
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
+}
+
+/** The LAN address as the pages may show it. */
+function lanAddress(lab: Homelab): string {
+  return lab.config.docs?.showLanAddresses ? lab.config.lanAddress : REDACTED_LAN;
+}
+
+/** `http://<address>:<port>` for the LAN, or where a loopback service can be reached. */
+function localUrl(lab: Homelab, s: ResolvedService): string | null {
+  if (s.port === null || s.bind === null) return null;
+  const host = s.bind === "127.0.0.1" ? "127.0.0.1" : lanAddress(lab);
+  return s.port === 80 ? `http://${host}` : `http://${host}:${s.port}`;
+}
+
+function mdnsUrl(lab: Homelab, s: ResolvedService): string | null {
+  if (s.port === null || s.bind !== "0.0.0.0") return null;
+  return s.port === 80 ? `http://${lab.config.lanHostname}` : `http://${lab.config.lanHostname}:${s.port}`;
+}
+
+function protectionText(s: ResolvedService): string {
+  switch (s.protection) {
+    case "access":
+      return "Cloudflare Access";
+    case "public":
+      return "public (no Access)";
+    case "none":
+      return "not routed";
+  }
+}
+
+function publicRoute(s: ResolvedService): string {
+  return s.publicHostname ? `[${s.publicHostname}](https://${s.publicHostname})` : "—";
+}
+
+function healthText(lab: Homelab, s: ResolvedService): string {
+  const h = s.health;
+  const within = `within ${lab.config.healthTimeoutSeconds} s of a switch`;
+  if (h.kind === "http") return `HTTP GET ${code(`http://127.0.0.1:${s.port}${h.path}`)} answers below 500, ${within}.`;
+  if (h.kind === "tcp") return `A TCP connect to ${code(`127.0.0.1:${s.port}`)} succeeds, ${within}.`;
+  return `Not checked on the host: ${esc(h.reason)}.`;
+}
+
+function nativeClientsText(lab: Homelab, s: ResolvedService): string[] {
+  const stack = lab.config.stack;
+  if (s.nativeClients?.via === "tailscale") {
+    return [
+      `Over Tailscale, straight to the host's port: ${code(`http://<tailscale address>:${s.port}`)} (the host's address on the tailnet, \`tailscale ip -4\` on the host). ${esc(s.nativeClients.why)}`,
+    ];
+  }
+  if (s.nativeClients?.via === "service-token") {
+    const where = lab.config.secrets.generatedItem
+      ? `or from the 1Password item ${code(lab.config.secrets.generatedItem)}`
+      : "(set homelab:generatedSecretsItem to also get them in 1Password)";
+    return [
+      `With a Cloudflare Access service token through ${publicRoute(s)}: send the headers ${code("CF-Access-Client-Id")} and ${code("CF-Access-Client-Secret")}. ${esc(s.nativeClients.why)}`,
+      "",
+      `Read the credentials with ${code(`pulumi stack output --show-secrets accessServiceTokens --stack ${stack}`)} ${where}. A request without valid headers gets a 401, not the login page. The token lasts a year; see [rotate a secret](${RUNBOOKS.rotateSecret}).`,
+    ];
+  }
+  if (s.protection === "access") return ["Browsers only, through the Access login page; on the LAN, use the local URL."];
+  if (s.protection === "public") return ["Anyone can reach the public route; the service's own login is the only gate."];
+  return ["Only on the LAN or the host; there is no public route."];
+}
+
+function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
+  const { config } = lab;
+  const body: string[] = [esc(s.entry.description) + ".", ""];
+  body.push("## Where it runs", "");
+  if (s.entry.runsOn === "pages") {
+    body.push(`On Cloudflare Pages, project ${code(config.cloudflare?.pagesProject ?? "")}; nothing of it runs on the host.`, "");
+  } else if (s.port === null) {
+    body.push(`On ${code(config.lanHostname)}, with no listening port.`, "");
+  } else {
+    const bindText = s.bind === "127.0.0.1" ? "loopback only: never reachable from outside the host" : "all interfaces: reachable on the LAN";
+    body.push(
+      ...table(
+        ["", ""],
+        [
+          ["Port", code(String(s.port))],
+          ["Bind", `${code(s.bind ?? "")} (${bindText})`],
+          ["Local URL", code(localUrl(lab, s) ?? "")],
+          ["mDNS alias", mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—"],
+        ],
+      ),
+      "",
+    );
+    if (s.entry.proxyTo) body.push(`nginx on port ${s.port} serves the ${esc(s.entry.proxyTo)} app (port ${s.upstreamPort}) under this route.`, "");
+  }
+
+  body.push("## Route and protection", "");
+  if (s.publicHostname) {
+    body.push(`Public route: ${publicRoute(s)}, ${protectionText(s)}.`);
+    if (s.entry.runsOn === "host") body.push(`The tunnel carries it to nginx on port 80, which proxies to port ${s.upstreamPort}.`);
+    if (s.entry.runsOn === "pages") body.push(`The Access application also covers ${code(`${config.cloudflare?.pagesProject}.pages.dev`)} and its preview hostnames, which Pages would otherwise leave public.`);
+    body.push("");
+  } else {
+    body.push(s.entry.route === false ? "Never routed: no tunnel rule, no DNS record, no Access application." : `Not routed in the ${esc(config.stack)} stack.`, "");
+  }
+
+  body.push("## Native apps and API clients", "", ...nativeClientsText(lab, s), "");
+  body.push("## Health check", "", healthText(lab, s), "");
+  body.push("## Units", "");
+  body.push(s.units.length > 0 ? s.units.map((u) => `- ${code(u)}`).join("\n") : "None on the host.", "");
+  if (s.units.length > 0) body.push(`They restart when one of the service's secret files changes. Logs: ${code(`journalctl -u ${s.units[0]}`)}.`, "");
+
+  body.push("## Backups", "");
+  if (s.backup.paths.length === 0) body.push("Nothing of this service is backed up.", "");
+  else {
+    body.push(...s.backup.paths.map((p) => `- ${code(p)}`), "");
+    if (s.backup.exclude.length > 0) body.push("Left out:", "", ...s.backup.exclude.map((p) => `- ${code(p)}`), "");
+    body.push(`See [the backup policy](${REFERENCE.backups}).`, "");
+  }
+
+  body.push("## Secrets", "");
+  if (s.secrets.length === 0) body.push("None.", "");
+  else {
+    body.push(
+      ...table(
+        ["Name", "Source", "File on the host", "Mode"],
+        s.secrets.map((x) => [
+          code(x.name),
+          x.ref === "generated" ? "generated by the program" : config.secrets.source === "1password" ? code(x.ref) : `secret config ${code(`secretValues["${x.key}"]`)}`,
+          code(x.path),
+          `${x.mode}, ${x.owner}:${x.group}`,
+        ]),
+      ),
+      "",
+      `Only names and references are written here, never a value. See [rotate a secret](${RUNBOOKS.rotateSecret}).`,
+      "",
+    );
+  }
+  if (s.id === "transmission") body.push("## Schedule", "", `Speed limits switch between day and night modes; see [the Transmission schedule](${REFERENCE.transmission}).`, "");
+  if (s.card) body.push(`Linked from the dashboard, where [the Local/Remote toggle](${REFERENCE.toggle}) picks the public or the local URL.`, "");
+  return page(s.title, s.entry.description, order, body);
+}
+
+function servicesIndex(lab: Homelab): string {
+  const enabled = enabledServices(lab);
+  const pending = lab.services.filter((s) => s.status === "pending");
+  const rows = enabled.map((s) => [
+    `[${esc(s.title)}](${servicePath(s.id)})`,
+    localUrl(lab, s) ? code(localUrl(lab, s) as string) : s.entry.runsOn === "pages" ? "Cloudflare Pages" : "—",
+    mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—",
+    publicRoute(s),
+    protectionText(s),
+    s.status,
+  ]);
+  const body = [
+    `Every service of the ${code(lab.config.stack)} stack, from the catalog (${code("components/catalog/services.ts")}).`,
+    lab.config.docs?.showLanAddresses ? "" : `The host's LAN address is written ${code(REDACTED_LAN)}, as in the owner's pages; set homelab:docsShowLanAddresses to show it.`,
+    "",
+    ...table(["Service", "Local URL", "mDNS alias", "Public route", "Protection", "Status"], rows),
+    "",
+    "## Pending",
+    "",
+    pending.length === 0
+      ? "No service is pending."
+      : "Declared so their names and routes stay reserved; nothing of them is deployed yet.\n\n" + pending.map((s) => `- ${esc(s.title)}: ${esc(s.entry.description)} (pending)`).join("\n"),
+    "",
+  ];
+  return page("Services", `The services of the ${lab.config.stack} stack`, 0, body);
+}
+
+function home(lab: Homelab): string {
+  const { config } = lab;
+  const enabled = enabledServices(lab);
+  const pending = lab.services.filter((s) => s.status === "pending");
+  const edge =
+    config.edge === "cloudflare"
+      ? `Public routes go through Cloudflare: Access in front of each one, then the tunnel to cloudflared on the host, then nginx on port 80, which proxies to each service.`
+      : `This stack has no Cloudflare edge: the services are reached over the LAN or Tailscale, through nginx on port 80 or their own ports.`;
+  const body = [
+    `The home lab of the ${code(config.stack)} stack on ${code(config.lanHostname)}: ${enabled.length} services enabled, ${pending.length} pending. ${edge}`,
+    "",
+    `![Topology of the ${esc(config.stack)} stack: Internet, Cloudflare, cloudflared, nginx, the services and their units, secrets and backups](/topology.svg)`,
+    "",
+    "Dashed lines: secret files pushed to the services, and the paths restic backs up.",
+    "",
+    "## Start here",
+    "",
+    `- [Services](/services/): local URLs, routes and protection of every service`,
+    `- [The Local/Remote toggle](${REFERENCE.toggle})`,
+    `- [The Transmission schedule](${REFERENCE.transmission})`,
+    `- [Backups](${REFERENCE.backups})`,
+    `- Runbooks: [add a service](${RUNBOOKS.addService}), [rotate a secret](${RUNBOOKS.rotateSecret}), [recover from a failed deploy](${RUNBOOKS.failedDeploy}), [read drift](${RUNBOOKS.drift}), [add a host](${RUNBOOKS.addHost})`,
+    "",
+    `Pages under Services, Reference and Runbooks are generated from the catalog and the stack config by ${code("npm run docs")}; pages under Notes are written by hand in ${code("docs/src/content/docs/notes/")}.`,
+    "",
+  ];
+  return page(`Home lab: ${config.stack}`, `The ${config.stack} home lab`, 0, body);
+}
+
+function togglePage(lab: Homelab): string {
+  const rows = enabledServices(lab)
+    .filter((s) => s.card && s.publicHostname && s.entry.runsOn === "host" && localUrl(lab, s))
+    .map((s) => [esc(s.title), code(`https://${s.publicHostname}`), code(localUrl(lab, s) as string)]);
+  const body = [
+    "The dashboard links every service to its public URL (Remote, the default). On the LAN, the public URL goes out to Cloudflare and back through the tunnel, and behind Access; the button next to the dashboard clock switches every service link to the service's own port on the host (Local) instead.",
+    "",
+    `- The choice is saved in the browser (${code("localStorage")} key ${code("homelab.linkMode")}), per browser and device.`,
+    `- nginx serves the script at ${code("/api/config/custom.js")}: the map below, generated from the catalog, then ${code("assets/toggle.js")}.`,
+    "- Links that are not services on the host (the docs, the Cloudflare dashboard) stay as they are.",
+    "",
+    rows.length > 0 ? table(["Service", "Remote", "Local"], rows).join("\n") : "This stack has no public routes, so the dashboard links are local already and the toggle changes nothing.",
+    "",
+  ];
+  return page("Local/Remote toggle", "How the dashboard switches between public and LAN links", 1, body);
+}
+
+function transmissionPage(lab: Homelab): string {
+  const on = enabledServices(lab).some((s) => s.id === "transmission");
+  const body = on
+    ? [
+        `Transmission switches its speed limits on a timer, in the host's time zone (${code(lab.config.timeZone)}, homelab:timeZone).`,
+        "",
+        ...table(
+          ["Mode", "From", "To", "Download", "Upload"],
+          TRANSMISSION_SCHEDULE.map((p) => [
+            p.name,
+            p.from,
+            p.to,
+            `${p.download.megabytesPerSecond} MB/s (${toTransmissionKBps(p.download)} kB/s)`,
+            p.upload.megabytesPerSecond === 0 ? "0 (disabled)" : `${p.upload.megabytesPerSecond} MB/s (${toTransmissionKBps(p.upload)} kB/s)`,
+          ]),
+        ),
+        "",
+        "The alternative speed (turtle) limits are left alone, for pausing by hand from Transmission's UI.",
+        "",
+      ]
+    : [`The ${code(lab.config.stack)} stack does not run Transmission.`, ""];
+  return page("Transmission schedule", "Day and night speed limits", 2, body);
+}
+
+function backupsPage(lab: Homelab): string {
+  const enabled = enabledServices(lab);
+  const backrest = enabled.find((s) => s.id === "backrest");
+  if (!backrest) return page("Backups", "The backup policy", 3, [`The ${code(lab.config.stack)} stack runs no backups: it does not enable Backrest.`, ""]);
+  const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);
+  const rows = enabled
+    .filter((s) => s.backup.paths.length > 0)
+    .map((s) => [`[${esc(s.title)}](${servicePath(s.id)})`, s.backup.paths.map(code).join(", "), s.backup.exclude.map(code).join(", ") || "—"]);
+  const body = [
+    `restic backs up ${BACKUP_SCHEDULE} to ${code(`b2:${bucket}:homelab`)} on Backblaze B2 and keeps ${BACKUP_RETENTION.daily} daily, ${BACKUP_RETENTION.weekly} weekly and ${BACKUP_RETENTION.monthly} monthly snapshots. Backrest shows them.`,
+    "",
+    ...table(["Service", "Paths", "Left out"], rows),
+    "",
+    `The repository password and the B2 key are Backrest's secrets (see [Backrest](${servicePath("backrest")})); the backup job reads them at each run.`,
+    "",
+  ];
+  return page("Backups", "The backup policy", 3, body);
+}
+
+function runbooks(lab: Homelab): Map<string, string> {
+  const { config } = lab;
+  const stack = config.stack;
+  const st = `--stack ${stack}`;
+  const state = config.paths.stateDir;
+  const withSecrets = enabledServices(lab).filter((s) => s.secrets.length > 0);
+  const pages = new Map<string, string>();
+  pages.set(
+    "add-a-service",
+    page("Add a service", "From a catalog entry to a deployed, routed service", 1, [
+      `1. Add one entry to ${code("components/catalog/services.ts")}: id, title, group, description, port and bind address, icon, health check, units, backup paths and the 1Password references of its secrets. The route defaults to ${code(config.routePattern.replace("{name}", "<id>") + "." + config.domain)}, behind Access.`,
+      config.services ? `2. Add its id to ${code("homelab:services")} in ${code(`Pulumi.${stack}.yaml`)}: this stack runs only the services listed there.` : "2. This stack runs every enabled catalog entry; nothing to list.",
+      `3. Run ${code(`npm start -- ${st}`)}: validation names any clash (port, hostname, group, reference) and the plan shows the new route.`,
+      `4. If nixpkgs has a module for it, set it from the generated data in a module under ${code("nixos/modules/")}.`,
+      `5. ${code(`pulumi preview --diff ${st}`)}, then ${code(`pulumi up ${st}`)}: the tunnel rule, DNS record, Access application, nginx site, dashboard card, backups and these docs follow from the entry.`,
+      "",
+    ]),
+  );
+  const rows = withSecrets.flatMap((s) =>
+    s.secrets.map((x) => [code(x.key), x.ref === "generated" ? "generated" : code(x.ref), code(`${s.id}-secrets`), s.units.map(code).join(", ")]),
+  );
+  pages.set(
+    "rotate-a-secret",
+    page("Rotate a secret", "New values in 1Password, new files on the host", 2, [
+      config.secrets.source === "1password"
+        ? `1. Change the value in 1Password (vault ${code(config.secrets.vault)}).`
+        : `1. Set the new value: ${code(`pulumi config set --secret --path 'secretValues["<service>.<name>"]' <value> ${st}`)}.`,
+      `2. ${code(`pulumi preview --diff ${st}`)} shows only that service's secrets command changing, with an HMAC of the new value in its triggers, never the value.`,
+      `3. ${code(`pulumi up ${st}`)} rewrites the file and restarts only that service's units.`,
+      "",
+      ...table(["Secret", "Reference", "Command", "Units restarted"], rows),
+      "",
+      `The tunnel token: ${code(`pulumi config set homelab:tunnelSecretGeneration <next number> ${st}`)}. API client keys (Access service tokens): ${code(`pulumi config set homelab:apiClientKeyVersion <next number> ${st}`)}, with homelab:apiClientKeyOverlapUntil for an overlap.`,
+      "",
+    ]),
+  );
+  pages.set(
+    "failed-deploy",
+    page("Recover from a failed deploy", "What the rollback did, and where the apply log is", 3, [
+      `When the switch or a health check fails, the deploy script has already rolled back before ${code("pulumi up")} reports the failure:`,
+      "",
+      `- the host is back on the previous system generation (${code("nixos-rebuild switch --rollback")}), and the failed generation is deleted;`,
+      `- the bundle link ${code(config.paths.bundleDir)} points at the previous release again;`,
+      `- secret files of the new release that the old one does not declare stay until a healthy release no longer needs them.`,
+      "",
+      `${code("pulumi up")} fails naming the services whose checks failed. Find out why:`,
+      "",
+      `- The apply log of every switch: ${code(`${state}/apply-log/`)} on the host; the newest is ${code(`ls -t ${state}/apply-log | head -1`)}.`,
+      `- The unit's log: ${code("journalctl -u <unit> -b")}.`,
+      `- The deploy record (release and generation): ${code(`${state}/`)}.`,
+      "",
+      `If the log says ROLLBACK FAILED, the host stayed on the generation it names: run ${code("nixos-rebuild switch --rollback")} on the host. A dropped SSH session does not stop a switch: it runs detached, and the next deploy waits for it.`,
+      "",
+      `Fix the catalog or the module, then ${code(`pulumi up ${st}`)} again.`,
+      "",
+    ]),
+  );
+  pages.set(
+    "drift",
+    page("Read drift", "When the host changed outside Pulumi", 4, [
+      `Every ${code("pulumi preview")} and ${code("pulumi up")}${config.detectDrift ? "" : " (with homelab:detectDrift on; this stack turns it off)"} reads the host over SSH, read-only, and shows a change made by hand as a warning and as an update of the step that puts it back, with the reason in its triggers (${code(`pulumi preview --diff ${st}`)}):`,
+      "",
+      ...table(
+        ["Reason", "Meaning", "What up does"],
+        [
+          [code("bundle on host differs from declared"), `the files under ${code(config.paths.bundleDir)} changed`, "pushes the bundle again"],
+          [code("secret file <service>.<name> on host differs from declared"), "a secret file was edited or removed", "rewrites the file"],
+          [code("system generation changed outside Pulumi"), "someone ran nixos-rebuild by hand", "switches back to the declared configuration"],
+          [code("units failed: <unit>"), "a unit is in the failed state", "nothing: look at journalctl -u <unit>"],
+          [code("unreachable: could not check …"), "the host did not answer", "nothing was checked; the preview never reports no changes"],
+        ],
+      ),
+      "",
+      "To keep a change made by hand, put it into the catalog or the NixOS modules, then run pulumi up.",
+      "",
+    ]),
+  );
+  pages.set(
+    "add-a-host",
+    page("Add a host", "A new stack for a second machine", 5, [
+      `1. Copy ${code(`Pulumi.${stack}.yaml`)} to ${code("Pulumi.<new>.yaml")}; give it its own ${code("homelab:routePattern")} (like ${code("{name}-staging")}), ${code("homelab:lanHostname")}, ${code("homelab:tunnelName")} and ${code("homelab:pagesProject")}, and list its services in ${code("homelab:services")}.`,
+      `2. ${code("pulumi stack select --create <new>")}; set ${code("homelab:lanAddress")}, ${code("homelab:sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host>")}) and the secret ${code("homelab:sshPrivateKey")}.`,
+      `3. On the new host, import the bundle once in ${code("/etc/nixos/configuration.nix")}: ${code("imports = [ ./hardware-configuration.nix ./homelab ];")}.`,
+      `4. ${code("npm start -- --stack <new>")} to check the plan, then ${code("pulumi preview --diff")} and ${code("pulumi up")}.`,
+      "",
+      "A LAN-only host (no Cloudflare) sets homelab:edge none, like the ci stack.",
+      "",
+    ]),
+  );
+  return pages;
+}
+
+/** The site's URL, when the stack routes the docs. */
+export function docsSiteUrl(lab: Homelab): string | null {
+  const docs = enabledServices(lab).find((s) => s.entry.runsOn === "pages" && s.publicHostname);
+  return docs ? `https://${docs.publicHostname}` : null;
+}
+
+/**
+ * Every generated file of the docs site, by path inside the Astro project.
+ * The topology's SVG is drawn from TOPOLOGY_SOURCE_FILE by the build
+ * (renderTopologySvg), since the layout engine loads asynchronously.
+ */
+export function renderDocsPages(lab: Homelab): Map<string, string> {
+  const files = new Map<string, string>();
+  const add = (path: string, content: string) => files.set(`${DOCS_CONTENT_DIR}/${path}`, content);
+  add("index.md", home(lab));
+  add("services/index.md", servicesIndex(lab));
+  enabledServices(lab).forEach((s, i) => add(`services/${s.id}.md`, servicePage(lab, s, i + 1)));
+  add("reference/local-remote-toggle.md", togglePage(lab));
+  add("reference/transmission-schedule.md", transmissionPage(lab));
+  add("reference/backups.md", backupsPage(lab));
+  for (const [slug, content] of runbooks(lab)) add(`runbooks/${slug}.md`, content);
+  files.set(TOPOLOGY_SOURCE_FILE, topologyMermaid(lab));
+  files.set(SITE_FILE, stableJson({ stack: lab.config.stack, title: `Home lab (${lab.config.stack})`, site: docsSiteUrl(lab) }));
+  return files;
+}

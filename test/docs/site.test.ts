@@ -1,0 +1,170 @@
+/**
+ * The docs site as Astro builds it, offline, for every stack; and the prod
+ * site in a real Chromium, served from the built folder by a tiny static
+ * server: the home page loads without console errors, the topology renders,
+ * and every internal link resolves.
+ */
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { extname, join, normalize } from "node:path";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { enabledServices } from "../../components/catalog/resolve";
+import { buildDocsSite, hashTree } from "../../components/docs/site";
+import { findProgram, tier } from "../support/tiers";
+import { secretLooking, STACKS, stackLab } from "./support";
+
+const CHROMIUM = findProgram("chromium", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
+const browserTier = tier("browser", CHROMIUM ? [] : ["chromium"]);
+
+const built = new Map<string, string>();
+const temp = mkdtempSync(join(tmpdir(), "homelab-docs-"));
+
+function files(dir: string): string[] {
+  return statSync(dir).isDirectory() ? require("node:fs").readdirSync(dir).flatMap((e: string) => files(join(dir, e))) : [dir];
+}
+
+afterAll(() => rmSync(temp, { recursive: true, force: true }));
+
+describe.each(STACKS)("the %s site, built offline", (stack) => {
+  const lab = stackLab(stack);
+  let dir: string;
+
+  beforeAll(async () => {
+    dir = (await buildDocsSite(lab, join(temp, stack))).dir;
+    built.set(stack, dir);
+  });
+
+  it("has a page for every enabled service and lists the pending ones as pending", () => {
+    for (const s of enabledServices(lab)) {
+      const html = readFileSync(join(dir, "services", s.id, "index.html"), "utf8");
+      expect(html, s.id).toMatch(new RegExp(`<h1 id="_top"[^>]*>${s.title}</h1>`));
+    }
+    const index = readFileSync(join(dir, "services", "index.html"), "utf8");
+    for (const s of lab.services.filter((x) => x.status === "pending")) expect(index, s.id).toMatch(new RegExp(`${s.title}: [^<]*\\(pending\\)`));
+  });
+
+  it("holds no secret-looking string, and no LAN address unless the stack is the loopback ci one", () => {
+    for (const f of files(dir)) {
+      // Inline images (data: URIs in the theme's CSS) are long base64 runs by nature.
+      const text = readFileSync(f, "utf8").replace(/data:[a-z/+.-]+;base64,[A-Za-z0-9+/=]+/g, "data:");
+      expect(secretLooking(text), f).toEqual([]);
+      if (stack !== "ci") expect(text.includes(lab.config.lanAddress), f).toBe(false);
+    }
+  });
+
+  it("carries the topology and the hand-written notes", () => {
+    expect(readFileSync(join(dir, "topology.svg"), "utf8")).toMatch(/^<svg /);
+    expect(readFileSync(join(dir, "notes", "home-assistant", "index.html"), "utf8")).toContain("Hybrid configuration");
+  });
+});
+
+describe("a rebuild of unchanged inputs (ci)", () => {
+  it("is byte-identical, so the deploy trigger's hash of the inputs stands for the built content", async () => {
+    const again = await buildDocsSite(stackLab("ci"), join(temp, "ci-again"));
+    expect(hashTree(again.dir)).toEqual(hashTree(built.get("ci") as string));
+  });
+});
+
+const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".xml": "application/xml", ".json": "application/json" };
+
+/** Serve `root` the way Pages does: /x/ and /x answer x/index.html; anything else missing is a 404. */
+function serve(root: string): Server {
+  return createServer((req, res) => {
+    const path = normalize(decodeURIComponent((req.url ?? "/").split(/[?#]/)[0])).replace(/^(\.\.[/\\])+/, "");
+    const candidates = [join(root, path), join(root, path, "index.html")];
+    const file = candidates.find((c) => {
+      try {
+        return statSync(c).isFile();
+      } catch {
+        return false;
+      }
+    });
+    if (!file) {
+      res.writeHead(404);
+      res.end();
+      return;
+    }
+    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+    res.end(readFileSync(file));
+  });
+}
+
+describe.skipIf(!browserTier.available)("the prod site in Chromium", () => {
+  let server: Server;
+  let base = "";
+  let browser: Browser;
+
+  beforeAll(async () => {
+    server = serve(built.get("prod") as string);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+  });
+
+  it("loads the home page with no console error and draws the topology", async () => {
+    const context = await browser.newContext();
+    const outside: string[] = [];
+    // The site must work offline: anything not from the local server is refused and recorded.
+    await context.route("**/*", (route) => {
+      if (route.request().url().startsWith(base)) return route.continue();
+      outside.push(route.request().url());
+      return route.abort();
+    });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
+    page.on("pageerror", (e) => errors.push(String(e)));
+    const response = await page.goto(`${base}/`, { waitUntil: "load" });
+    expect(response?.status()).toBe(200);
+    const img = page.locator('img[src="/topology.svg"]');
+    await expect.poll(() => img.evaluate((i: HTMLImageElement) => i.complete && i.naturalWidth)).toBeGreaterThan(500);
+    const box = await img.boundingBox();
+    expect(box?.height ?? 0, "the topology is visible").toBeGreaterThan(100);
+    expect(errors).toEqual([]);
+    expect(outside).toEqual([]);
+    await context.close();
+  });
+
+  it("resolves every internal link of every page, assets included", async () => {
+    const page = await browser.newPage();
+    const seen = new Set<string>(["/"]);
+    const queue = ["/"];
+    const broken: string[] = [];
+    while (queue.length > 0) {
+      const path = queue.shift() as string;
+      const response = await page.goto(`${base}${path}`);
+      if (response?.status() !== 200) {
+        broken.push(`${path} (${response?.status()})`);
+        continue;
+      }
+      if (!(response.headers()["content-type"] ?? "").startsWith("text/html")) continue;
+      const links = await page.$$eval("a[href], link[href], img[src], script[src]", (els) =>
+        els.map((e) => (e as HTMLAnchorElement).href || (e as HTMLImageElement).src),
+      );
+      for (const link of links) {
+        const url = new URL(link);
+        if (url.origin !== base) continue;
+        if (!seen.has(url.pathname)) {
+          seen.add(url.pathname);
+          queue.push(url.pathname);
+        }
+      }
+    }
+    expect(broken).toEqual([]);
+    // Every service page was reached from the home page, not just listed on disk.
+    for (const s of enabledServices(stackLab("prod"))) expect(seen.has(`/services/${s.id}/`), s.id).toBe(true);
+    await page.close();
+  });
+});
