@@ -38,7 +38,7 @@ describe("the docs site's upload (prod, under mocks)", () => {
   });
 
   it("keeps the trigger when only config the site does not show changes (the tunnel secret generation)", async () => {
-    const rotated = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:tunnelSecretGeneration": "2" }, ["homelab:sshPrivateKey"]);
+    const rotated = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:tunnelCredentialGeneration": "2" }, ["homelab:sshPrivateKey"]);
     expect(deployOf(rotated)?.inputs.triggers).toEqual(deployOf(run)?.inputs.triggers);
   });
 
@@ -51,7 +51,7 @@ describe("the docs site's upload (prod, under mocks)", () => {
     const deploy = deployOf(run)!;
     expect(deploy.secretInputs).toContain("environment");
     const env = (deploy.inputs.environment as { value: Record<string, string> }).value;
-    expect(env).toEqual({ CLOUDFLARE_API_TOKEN: TOKEN, CLOUDFLARE_ACCOUNT_ID: "00000000000000000000000000000000" });
+    expect(env).toEqual({ CLOUDFLARE_API_TOKEN: TOKEN, CLOUDFLARE_ACCOUNT_ID: DEPLOY_CONFIG["homelab:cloudflareAccountId"] });
     const plain = Object.entries(deploy.inputs).filter(([k]) => !deploy.secretInputs.includes(k));
     expect(JSON.stringify(plain)).not.toContain(TOKEN);
   });
