@@ -20,6 +20,9 @@ interface Entry {
   file: string | null;
   commit: string | null;
   status: "verified" | "verified-by-use" | "absent-in-version-read" | "not-read";
+  /** A fork of nixpkgs, read when every stored NixOS/nixpkgs version of the file predates the option. */
+  repo?: string;
+  note?: string;
 }
 const record = JSON.parse(readFileSync(RECORD_FILE, "utf8")) as { options: Record<string, Entry>; packages: Record<string, Entry> };
 
@@ -48,6 +51,10 @@ describe("the record of nixpkgs options and packages", () => {
       expect(["verified", "verified-by-use", "absent-in-version-read", "not-read"], key).toContain(e.status);
       if (e.status === "verified" || e.status === "absent-in-version-read") expect(e.commit, key).toMatch(/^[0-9a-f]{40}$/);
       if (e.status !== "not-read") expect(e.file, key).toBeTruthy();
+      if (e.repo !== undefined) {
+        expect(e.repo, key).toMatch(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/);
+        expect(e.note, key).toMatch(/NixOS\/nixpkgs/);
+      }
     }
   });
 
