@@ -84,7 +84,7 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     deadPort = await freePort();
     const first = await engine.up(await runProgram(NixosHost, hostArgs(host.target(), host.paths, full, listeners)));
     expect(first.failed?.result.stderr ?? "", "the first deploy succeeds").toBe("");
-    expect(host.generation()).toBe(1);
+    expect(host.generation()).toBe(2);
   });
 
   afterAll(async () => {
@@ -102,8 +102,8 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "push", "rebuild"]);
     expect(run.commands.has("secrets.transmission")).toBe(false);
     expect(result.failed?.stage).toBe("rebuild");
-    expect(output(result.failed!.result)).toMatch(/health checks failed after 3s: jellyfin .*rolled back to system generation 1/);
-    expect(host.generation(), "back on the generation that runs transmission").toBe(1);
+    expect(output(result.failed!.result)).toMatch(/health checks failed after 3s: jellyfin .*rolled back to system generation 2/);
+    expect(host.generation(), "back on the generation that runs transmission").toBe(2);
     expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
     expect(existsSync(droppedSecret), "the old generation's secret is still there").toBe(true);
     expect(readFileSync(droppedSecret, "utf8")).toBe(content);
@@ -176,20 +176,20 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
 
     expect(r.cut.stdout, "the connection dropped before the apply ended").not.toContain("is live");
     // The result is the one a connection that stayed up would have left.
-    expect(host.generation()).toBe(3);
+    expect(host.generation()).toBe(4);
     expect(readlinkSync(host.paths.bundleDir)).toBe(`${host.paths.stateDir}/releases/${hash}`);
     expect(state("applied-release")).toBe(hash);
-    expect(state("deployed-generation")).toBe("3");
+    expect(state("deployed-generation")).toBe("4");
     const record = /--record (\S+)/.exec(run.commands.get("rebuild")!.create as string)![1];
     expect(state("record.rebuild"), "the stage's record is kept as after a normal run").toBe(record);
     const again = await runCaptured(run.commands.get("rebuild")!);
     expect(again.code, again.stderr).toBe(0);
-    expect(again.stdout).toContain(`bundle ${hash} is already live as system generation 3; no rebuild`);
+    expect(again.stdout).toContain(`bundle ${hash} is already live as system generation 4; no rebuild`);
     // The apply's own log says the checks ran, for whoever looks after a dropped deploy.
     const log = r.applyLog();
     expect(log.status, log.stderr).toBe("0");
     expect(log.stdout).toContain(`health: all ${testChecks(reduced, listeners).length} checks pass`);
-    expect(log.stdout).toContain(`apply: bundle ${hash} is live as system generation 3`);
+    expect(log.stdout).toContain(`apply: bundle ${hash} is live as system generation 4`);
   });
 
   it("an apply whose SSH connection drops during the switch still rolls back when a check fails", async () => {
@@ -200,12 +200,12 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     const r = await rebuildWithDroppedConnection(run);
 
     expect(r.hostLog).toContain("nixos-rebuild switch --rollback");
-    expect(host.generation()).toBe(3);
-    expect(existsSync(join(host.root, "host/nix/var/nix/profiles/system-4-link")), "the failed generation is deleted").toBe(false);
+    expect(host.generation()).toBe(4);
+    expect(existsSync(join(host.root, "host/nix/var/nix/profiles/system-5-link")), "the failed generation is deleted").toBe(false);
     expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
     expect(state("applied-release")).toBe(applied);
     const log = r.applyLog();
     expect(log.status).toBe("1");
-    expect(log.stderr).toMatch(/health checks failed after 3s: jellyfin \(http 127\.0\.0\.1:\d+\/health\); rolled back to system generation 3/);
+    expect(log.stderr).toMatch(/health checks failed after 3s: jellyfin \(http 127\.0\.0\.1:\d+\/health\); rolled back to system generation 4/);
   });
 });

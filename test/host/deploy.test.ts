@@ -57,11 +57,11 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(host.hostLog().filter((l) => l === "nixos-rebuild switch")).toHaveLength(1);
     // Groups the switch creates: their files stay root-only until then, and their consumers restart after it.
     const rebuild = result.steps.find((s) => s.stage === "rebuild")!.result.stdout;
-    expect(rebuild).toContain("is live as system generation 1");
+    expect(rebuild).toContain("is live as system generation 2");
     for (const g of SECRET_GROUPS) expect(rebuild).toContain(`now readable by group ${g}`);
     expect(host.hostLog()).toContain("systemctl restart -- mosquitto.service");
-    expect(host.generation()).toBe(1);
-    expect(readFileSync(join(host.paths.stateDir, "deployed-generation"), "utf8").trim()).toBe("1");
+    expect(host.generation()).toBe(2);
+    expect(readFileSync(join(host.paths.stateDir, "deployed-generation"), "utf8").trim()).toBe("2");
     expect(readFileSync(join(host.paths.stateDir, "applied-release"), "utf8").trim()).toBe(hash);
   });
 
@@ -170,14 +170,14 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(result.failed?.stage).toBe("rebuild");
     const output = result.failed!.result.stderr + result.failed!.result.stdout;
     expect(output).toMatch(/health checks failed after 3s: jellyfin \(http 127\.0\.0\.1:\d+\/health\)/);
-    expect(output).toContain("rolled back to system generation 1");
+    expect(output).toContain("rolled back to system generation 2");
     expect(output).not.toMatch(/portal|mosquitto \(/);
 
     const log = newHostLog(before);
     expect(log).toContain("nixos-rebuild switch");
     expect(log).toContain("nixos-rebuild switch --rollback");
-    expect(host.generation(), "back on the previous generation").toBe(1);
-    expect(existsSync(join(host.root, "host/nix/var/nix/profiles/system-2-link")), "the failed generation is deleted").toBe(false);
+    expect(host.generation(), "back on the previous generation").toBe(2);
+    expect(existsSync(join(host.root, "host/nix/var/nix/profiles/system-3-link")), "the failed generation is deleted").toBe(false);
     expect(readlinkSync(host.paths.bundleDir), "the previous bundle is linked again").toBe(oldLink);
     expect(existsSync(join(host.paths.bundleDir, "modules/jellyfin.nix"))).toBe(false);
     expect(readFileSync(join(host.paths.stateDir, "applied-release"), "utf8").trim()).toBe(bundleHash(testBundle()));
@@ -191,8 +191,8 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
       const run = await runProgram(NixosHost, args({ bundle, values: secretValues(lab, { "mosquitto.password": "a brand new password" }) }));
       const result = await engine.up(run);
       expect(result.failed?.stage).toBe("rebuild");
-      expect(result.failed!.result.stderr).toContain("nixos-rebuild switch failed; rolled back to system generation 1");
-      expect(host.generation()).toBe(1);
+      expect(result.failed!.result.stderr).toContain("nixos-rebuild switch failed; rolled back to system generation 2");
+      expect(host.generation()).toBe(2);
       expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
     } finally {
       host.clearControl("activation-fails");

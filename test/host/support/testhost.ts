@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, symlinkSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -193,6 +193,10 @@ export async function startTestHost(): Promise<TestHost> {
   }
   writeFileSync(join(root, "log/ssh.log"), "");
   writeFileSync(join(root, "log/host.log"), "");
+  // A NixOS host is never without a system generation: the one it was installed with.
+  mkdirSync(join(root, "host/nix/store/system-1"));
+  symlinkSync(join(root, "host/nix/store/system-1"), join(root, "host/nix/var/nix/profiles/system-1-link"));
+  symlinkSync("system-1-link", join(root, "host/nix/var/nix/profiles/system"));
   writeFileSync(join(root, "bin/nixos-rebuild"), FAKE_NIXOS_REBUILD, { mode: 0o755 });
   writeFileSync(join(root, "bin/nix-env"), FAKE_NIX_ENV, { mode: 0o755 });
   writeFileSync(join(root, "bin/systemctl"), FAKE_SYSTEMCTL, { mode: 0o755 });
