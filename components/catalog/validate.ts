@@ -223,7 +223,7 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
   const members = catalog.filter((e) => usable.has(e) && inStack(e, config));
   const ports = new Map<number, string>();
   const hostnames = new Map<string, string>();
-  const backupOwners: { path: string; id: string }[] = [];
+  const backupOwners = new BackupOwners();
   const hostDirs: [string, string][] = [
     ["homelab:bundleDir", config.paths.bundleDir],
     ["homelab:credentialsDir", config.paths.secretsDir],
@@ -285,9 +285,9 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
             add(e.id, "backup.paths", `${show(path)} overlaps ${key} (${dir})`, `back up the service's own state directory, apart from ${key}`);
           }
         }
-        const other = backupOwners.find((o) => o.id !== e.id && (containsPath(o.path, path) || containsPath(path, o.path)));
+        const other = backupOwners.overlapping(path, e.id);
         if (other) add(e.id, "backup.paths", `${show(path)} overlaps ${show(other.path)} of "${other.id}"`, "give each service its own backup directories, none inside another's");
-        backupOwners.push({ path, id: e.id });
+        backupOwners.add(path, e.id);
       }
     }
   }
@@ -350,4 +350,38 @@ function checkIcon(add: (field: string, message: string, fix: string) => void, i
     }
   }
   if (icon.color !== undefined && (typeof icon.color !== "string" || !ICON_COLOR.test(icon.color))) add("icon.color", `${show(icon.color)} is not a colour`, 'write a hex colour such as "#38bdf8"');
+}
+
+/**
+ * Backup paths by owner, indexed by every ancestor directory, so checking a
+ * new path against all earlier ones costs its depth rather than the size of
+ * the catalog: a catalog of thousands of services validates in linear time.
+ */
+class BackupOwners {
+  private readonly exact = new Map<string, { path: string; id: string }>();
+  private readonly below = new Map<string, { path: string; id: string }[]>();
+
+  /** An earlier path of another service that equals, contains or lies inside `path`. */
+  overlapping(path: string, id: string): { path: string; id: string } | undefined {
+    for (const dir of [...ancestors(path), path]) {
+      const owner = this.exact.get(dir);
+      if (owner && owner.id !== id) return owner;
+    }
+    return this.below.get(path)?.find((o) => o.id !== id);
+  }
+
+  add(path: string, id: string): void {
+    if (!this.exact.has(path)) this.exact.set(path, { path, id });
+    for (const dir of ancestors(path)) {
+      const list = this.below.get(dir);
+      if (list) list.push({ path, id });
+      else this.below.set(dir, [{ path, id }]);
+    }
+  }
+}
+
+/** `/var/lib/x/y` → `/var`, `/var/lib`, `/var/lib/x`. */
+function ancestors(path: string): string[] {
+  const parts = path.split("/").slice(1, -1);
+  return parts.map((_, i) => `/${parts.slice(0, i + 1).join("/")}`);
 }
