@@ -9,15 +9,13 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
-import { chromium, type Browser } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledServices } from "../../components/catalog/resolve";
 import { buildDocsSite, hashTree } from "../../components/docs/site";
-import { findProgram, tier } from "../support/tiers";
 import { secretLooking, STACKS, stackLab } from "./support";
+import { browserTier, launchChromium } from "../support/browser";
 
-const CHROMIUM = findProgram("chromium", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-const browserTier = tier("browser", CHROMIUM ? [] : ["chromium"]);
 
 const built = new Map<string, string>();
 const temp = mkdtempSync(join(tmpdir(), "homelab-docs-"));
@@ -101,11 +99,7 @@ describe.skipIf(!browserTier.available)("the prod site in Chromium", () => {
     server = serve(built.get("prod") as string);
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {

@@ -8,17 +8,15 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { AxeResults } from "axe-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HomepageConfig } from "../../components/render/homepage";
 import { readPortalAssets, renderPortalFiles, renderToggleLinks } from "../../components/render/portal";
-import { findProgram, tier } from "../support/tiers";
 import { dashboardFixture } from "./fixture";
 import { ROOT, stackLab } from "./support";
+import { browserTier, launchChromium } from "../support/browser";
 
-const CHROMIUM = findProgram("chromium", ["/usr/bin/chromium", "/usr/bin/chromium-browser"]);
-const browserTier = tier("browser", CHROMIUM ? [] : ["chromium"]);
 
 const SCREENSHOTS = join(ROOT, "test-results", "portal");
 /** The README's pictures of the dashboard, rewritten by every run. */
@@ -133,11 +131,7 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
     });
     await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
-    });
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
