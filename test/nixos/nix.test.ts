@@ -1,12 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CATALOG } from "../../components/catalog/services";
 import { HOMELAB_JSON, type HomelabNixosData } from "../../components/render/nixos";
-import { findProgram, tier } from "../support/tiers";
 import { ROOT, bundleOf, dataOf, stackFromFile, writeTree } from "./helpers";
+import { NIX, NIX_ENV, nixTier } from "./nix-tier";
 
 /*
  * The bundle as Nix sees it. nixpkgs cannot be fetched here, so this tier
@@ -20,20 +19,6 @@ import { ROOT, bundleOf, dataOf, stackFromFile, writeTree } from "./helpers";
  * NIX_LOG_DIR and XDG_CACHE_HOME point into a temporary directory so no
  * user or system Nix configuration, channel or NIX_PATH leaks in.
  */
-const NIX = findProgram("nix-instantiate", ["/usr/bin/nix-instantiate", "/nix/var/nix/profiles/default/bin/nix-instantiate"]);
-const nixTier = tier("nix", NIX ? [] : ["nix-instantiate (Debian: apt-get install nix-bin)"]);
-
-const scratch = mkdtempSync(join(tmpdir(), "homelab-nix-home-"));
-mkdirSync(join(scratch, "conf"), { recursive: true });
-const NIX_ENV: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: scratch,
-  NIX_CONF_DIR: join(scratch, "conf"),
-  NIX_STATE_DIR: join(scratch, "state"),
-  NIX_LOG_DIR: join(scratch, "log"),
-  XDG_CACHE_HOME: join(scratch, "cache"),
-  XDG_CONFIG_HOME: join(scratch, "config"),
-};
 
 function nix(args: string[], cwd?: string): string {
   try {

@@ -1,10 +1,9 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { findProgram, tier } from "../support/tiers";
 import { ROOT, bundleOf, stackFromFile, writeTree } from "./helpers";
+import { NIX, NIX_ENV, nixTier } from "./nix-tier";
 
 /*
  * The bundle's surface against nixpkgs: test/nixos/option-surface.json
@@ -81,19 +80,6 @@ describe("the record of nixpkgs options and packages", () => {
   });
 });
 
-const NIX = findProgram("nix-instantiate", ["/usr/bin/nix-instantiate", "/nix/var/nix/profiles/default/bin/nix-instantiate"]);
-const nixTier = tier("nix", NIX ? [] : ["nix-instantiate (Debian: apt-get install nix-bin)"]);
-const scratch = mkdtempSync(join(tmpdir(), "homelab-nix-home-"));
-mkdirSync(join(scratch, "conf"), { recursive: true });
-const NIX_ENV: NodeJS.ProcessEnv = {
-  PATH: process.env.PATH,
-  HOME: scratch,
-  NIX_CONF_DIR: join(scratch, "conf"),
-  NIX_STATE_DIR: join(scratch, "state"),
-  NIX_LOG_DIR: join(scratch, "log"),
-  XDG_CACHE_HOME: join(scratch, "cache"),
-  XDG_CONFIG_HOME: join(scratch, "config"),
-};
 
 interface Surface {
   unrecorded: string[];
