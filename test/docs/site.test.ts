@@ -6,7 +6,6 @@
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { extname, join, normalize } from "node:path";
 import type { Browser } from "playwright-core";
@@ -14,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledServices } from "../../components/catalog/resolve";
 import { buildDocsSite, hashTree } from "../../components/docs/site";
 import { secretLooking, STACKS, stackLab } from "./support";
-import { browserTier, launchChromium } from "../support/browser";
+import { browserTier, launchChromium, listenOnLoopback, stopBrowsing } from "../support/browser";
 
 
 const built = new Map<string, string>();
@@ -97,14 +96,12 @@ describe.skipIf(!browserTier.available)("the prod site in Chromium", () => {
 
   beforeAll(async () => {
     server = serve(built.get("prod") as string);
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenOnLoopback(server);
     browser = await launchChromium();
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await stopBrowsing(browser, server);
   });
 
   it("loads the home page with no console error and draws the topology", async () => {

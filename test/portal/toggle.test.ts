@@ -6,7 +6,6 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import type { AxeResults } from "axe-core";
@@ -15,7 +14,7 @@ import type { HomepageConfig } from "../../components/render/homepage";
 import { readPortalAssets, renderPortalFiles, renderToggleLinks } from "../../components/render/portal";
 import { dashboardFixture } from "./fixture";
 import { ROOT, stackLab } from "./support";
-import { browserTier, launchChromium } from "../support/browser";
+import { browserTier, launchChromium, listenOnLoopback, stopBrowsing } from "../support/browser";
 
 
 const SCREENSHOTS = join(ROOT, "test-results", "portal");
@@ -129,14 +128,12 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
         res.end();
       }
     });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await listenOnLoopback(server);
     browser = await launchChromium();
   });
 
   afterAll(async () => {
-    await browser?.close();
-    await new Promise((r) => (server ? server.close(r) : r(undefined)));
+    await stopBrowsing(browser, server);
   });
 
   it("is a button that sits right after the clock, once the clock mounts", async () => {
