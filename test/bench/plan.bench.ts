@@ -7,36 +7,12 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { CATALOG } from "../../components/catalog/services";
-import type { ServiceEntry } from "../../components/catalog/types";
 import { loadStack } from "../../components/config/load";
 import { readStackFile } from "../../components/config/file";
 import { renderOutputs } from "../../components/render/outputs";
+import { syntheticCatalog } from "./synthetic";
 
 const ROOT = join(__dirname, "..", "..");
-
-/** A catalog of `n` services shaped like the real ones: ports, routes, secrets, backups. */
-export function syntheticCatalog(n: number): ServiceEntry[] {
-  const base = CATALOG.filter((e) => e.status === "enabled");
-  const out: ServiceEntry[] = [...base];
-  for (let i = 0; out.length < n; i++) {
-    out.push({
-      id: `svc-${i}`,
-      title: `Service ${i}`,
-      group: "Management",
-      description: "generated for the benchmark",
-      status: "enabled",
-      runsOn: "host",
-      port: 20000 + i,
-      bind: "0.0.0.0",
-      icon: { mdi: "server" },
-      health: { kind: "http", path: "/health" },
-      units: [`svc-${i}.service`],
-      backup: { paths: [`/var/lib/svc-${i}`] },
-      secrets: [{ name: "api-key", ref: `op://Homelab/Service ${i}/credential` }],
-    });
-  }
-  return out;
-}
 
 function measure(size: number | "prod", rounds: number): { ms: number; files: number; maxRssMiB: number } {
   const raw = readStackFile(ROOT, "prod");
