@@ -223,6 +223,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 14000,
     bind: "0.0.0.0",
+    // It serves the local models through Ollama on 127.0.0.1 (nixos/modules/ai.nix).
+    colocateWith: "ollama",
     nativeClients: {
       via: "service-token",
       why: "API clients and scripts cannot log in interactively; they send CF-Access-Client-Id and CF-Access-Client-Secret.",

@@ -53,7 +53,7 @@ describe("placement", () => {
   it("puts each service on its placed host, and the rest on the first host", () => {
     const lab = twoHostLab();
     const on = (host: string) => servicesOn(lab, host).filter((s) => s.status === "enabled").map((s) => s.id);
-    expect(on("gpu")).toEqual(["jellyfin", "ollama", "cloudflared"]);
+    expect(on("gpu"), "LiteLLM follows Ollama").toEqual(["jellyfin", "litellm", "ollama", "cloudflared"]);
     expect(on("main")).toContain("home-assistant");
     expect(on("main")).not.toContain("ollama");
     expect(isMultiHost(lab)).toBe(true);
