@@ -93,6 +93,13 @@ export interface NixosHostArgs {
    * @example { mosquitto: { resource: mosquittoComponent, name: "mosquitto" } }
    */
   secretOwners?: Readonly<Record<string, SecretOwner>>;
+  /**
+   * What this host's deploy waits for before its preflight: the rebuild of
+   * the host before it in homelab:rollout. When that rebuild fails (its
+   * health checks fail and it rolls back), nothing runs here.
+   * @default [] (deploys in parallel with the other hosts)
+   */
+  after?: pulumi.Input<pulumi.Resource>[];
 }
 
 /** A component that owns one service's secrets command. */
@@ -199,7 +206,7 @@ export class NixosHost extends pulumi.ComponentResource {
       stage: this.stage(observed, secretsStage(svc.id), this.secretTriggers(args, svc), drift.secrets[svc.id]),
     }));
 
-    this.preflight = this.createPreflight(name, plan, connection, [push, rebuild, ...secrets.map((s) => s.stage)]);
+    this.preflight = this.createPreflight(name, plan, connection, [push, rebuild, ...secrets.map((s) => s.stage)], args.after ?? []);
     this.push = this.createPush(name, plan, connection, push);
     this.secretFiles = Object.fromEntries(
       secrets.map(({ svc, stage }) => [svc.id, this.createSecrets(name, plan, connection, svc, stage, args.secretOwners?.[svc.id])]),
@@ -319,6 +326,7 @@ export class NixosHost extends pulumi.ComponentResource {
     plan: HostPlan,
     connection: command.types.input.remote.ConnectionArgs,
     stages: pulumi.Output<StageInputs>[],
+    after: pulumi.Input<pulumi.Resource>[],
   ): command.remote.Command {
     // Re-run whenever any later stage will, so every deploy starts by checking the host.
     const fingerprint = pulumi.all(stages).apply((all) => [`deploy ${sha256Hex(JSON.stringify(all)).slice(0, 16)}`]);
@@ -332,7 +340,7 @@ export class NixosHost extends pulumi.ComponentResource {
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
         addPreviousOutputInEnv: false,
       },
-      { parent: this },
+      { parent: this, dependsOn: after },
     );
   }
 
