@@ -1,12 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
+import { renderDocsPages } from "../../components/render/docs";
 import { renderIngress } from "../../components/render/edge";
 import { renderHomepageConfig } from "../../components/render/homepage";
 import { renderHostBundles, type HomelabNixosData } from "../../components/render/nixos";
 import { hostBundleFromOutputs, renderOutputs } from "../../components/render/outputs";
 import { renderPlan } from "../../components/render/plan";
 import { PORTAL_FILES, renderToggleLinks } from "../../components/render/portal";
+import { topologyMermaid } from "../../components/render/topology";
 import { ROOT } from "../program/run";
 
 /**
@@ -116,5 +118,22 @@ describe("the portal of several hosts", () => {
     const moved = loadStack("multihost", { ...raw, "homelab:placement": { ollama: "gpu", "home-assistant": "gpu" } }).lab;
     const homepage = JSON.parse(renderHostBundles(moved).get("main")?.get(PORTAL_FILES.homepage) ?? "null") as ReturnType<typeof renderHomepageConfig>;
     expect(JSON.stringify(homepage.services)).toContain('"url":"http://192.0.2.30:8123"');
+  });
+});
+
+describe("the docs of several hosts", () => {
+  it("the topology draws a box per host, a connector on each, and nginx only on the portal host", () => {
+    const text = topologyMermaid(lab);
+    expect(text).toContain("subgraph host_main");
+    expect(text).toContain("subgraph host_gpu");
+    expect(text).toContain("tunnel --> cloudflared_gpu");
+    expect(text).toContain("cloudflared_gpu --> svc_ollama");
+    expect(text.match(/nginx\[/g)).toHaveLength(1);
+  });
+
+  it("a service's page gives the mDNS name of the host that runs it", () => {
+    const pages = [...renderDocsPages(lab).values()].join("\n");
+    expect(pages).toContain("http://gpu.local:11434");
+    expect(pages).not.toContain("http://nixos.local:11434");
   });
 });
