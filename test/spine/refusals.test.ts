@@ -346,4 +346,14 @@ describe("the --out folder", () => {
     expect(plan(join(dir, "empty")).code).toBe(0);
     expect(existsSync(join(dir, "empty", "plan.json"))).toBe(true);
   });
+
+  it("is replaced when it holds the previous plan of a stack of several hosts (hosts/ instead of nixos/)", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "plan-hosts-")), "multihost");
+    const run = () => runPlan(["--stack", "multihost", "--out", out], { stdout: () => {}, stderr: () => {} });
+    expect(run()).toBe(0);
+    expect(existsSync(join(out, "hosts", "gpu", "nixos", "generated", "homelab.json"))).toBe(true);
+    expect(run(), "a second run replaces the first").toBe(0);
+    expect(plan(out).code, "and a one-host plan replaces it too").toBe(0);
+    expect(existsSync(join(out, "hosts"))).toBe(false);
+  });
 });
