@@ -257,6 +257,7 @@ export class Homelab extends pulumi.ComponentResource {
         healthTimeoutSeconds: config.healthTimeoutSeconds,
         detectDrift: config.detectDrift,
         after: after ? [after.rebuild] : undefined,
+        hostName: isMultiHost(lab) ? host.name : undefined,
       },
       // The tunnel, its ingress and the routes' records exist before cloudflared starts with the new token.
       { parent: this, dependsOn: this.edgeResources() },

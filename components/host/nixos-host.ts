@@ -100,6 +100,13 @@ export interface NixosHostArgs {
    * @default [] (deploys in parallel with the other hosts)
    */
   after?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * The host's name in a stack of several hosts. A failed rebuild ends by
+   * naming it, so `pulumi up`'s error says which host rolled back.
+   * @default unset: one host, and the rebuild command is as it always was
+   * @example "gpu"
+   */
+  hostName?: string;
 }
 
 /** A component that owns one service's secrets command. */
@@ -148,6 +155,7 @@ interface HostPlan {
   checks: readonly HostHealthCheck[];
   keepGenerations: number;
   healthTimeoutSeconds: number;
+  hostName?: string;
 }
 
 /**
@@ -397,9 +405,7 @@ export class NixosHost extends pulumi.ComponentResource {
       `${name}-rebuild`,
       {
         connection,
-        create: stage.apply((s) =>
-          applyCommand(plan.paths, plan.hash, applyOptions(plan), s.record),
-        ),
+        create: stage.apply((s) => namingHost(applyCommand(plan.paths, plan.hash, applyOptions(plan), s.record), plan.hostName)),
         triggers: stage.apply((s) => s.triggers),
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
         addPreviousOutputInEnv: false,
@@ -440,11 +446,25 @@ export function planHost(args: NixosHostArgs): HostPlan {
     checks: args.healthChecks,
     keepGenerations: args.keepGenerations ?? 10,
     healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
+    hostName: args.hostName,
   };
+  if (args.hostName !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(args.hostName)) {
+    throw new Error(`hostName "${args.hostName}" is not a host name of homelab:hosts (a DNS label)`);
+  }
   // Build the commands once here so bad checks, ids or numbers throw before anything is declared.
   applyCommand(plan.paths, plan.hash, applyOptions(plan));
   for (const svc of services) secretsCommand(plan.paths, svc.id);
   return plan;
+}
+
+/**
+ * The rebuild command, ending with the host's name when it fails: with
+ * several hosts deploying at once, the deploy script's own message says what
+ * failed and whether it rolled back, and this line says where.
+ */
+function namingHost(command: string, hostName: string | undefined): string {
+  if (hostName === undefined) return command;
+  return `${command} || { rc=$?; echo "homelab: the rebuild of host ${hostName} failed (exit $rc); the other hosts keep what they deployed" >&2; exit $rc; }`;
 }
 
 function applyOptions(plan: HostPlan) {

@@ -92,6 +92,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
       keepGenerations: 3,
       healthTimeoutSeconds: change.deadCheck ? 2 : 10,
       detectDrift: false,
+      hostName: name,
     };
   }
 
@@ -157,6 +158,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
     expect(failure.stage).toBe("rebuild");
     expect(failure.result.stderr + failure.result.stdout).toMatch(/health checks failed after 2s: transmission \(http 127\.0\.0\.1:\d+\/health\)/);
     expect(failure.result.stderr + failure.result.stdout).toContain("rolled back to system generation 2");
+    expect(failure.result.stderr, "the error names the host").toContain("homelab: the rebuild of host b failed (exit");
     expect(hosts.b.generation(), "b is back on its previous generation").toBe(2);
     expect(release("b"), "b links its previous bundle again").toBe(oldB);
     expect(hosts.b.hostLog()).toContain("nixos-rebuild switch --rollback");

@@ -92,6 +92,8 @@ describe("the two-host stack's resource tree", () => {
     expect(gpu).not.toContain(":8123");
     expect(main).toContain(":8123");
     expect(main).not.toContain(":11434");
+    expect(gpu, "a failed rebuild names its host").toContain("the rebuild of host gpu failed");
+    expect(main).toContain("the rebuild of host main failed");
   });
 
   it("writes each service's secrets on its own host; the connector's tunnel token on every host with a route", () => {
