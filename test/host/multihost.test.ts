@@ -141,6 +141,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
       const [wa, wb] = NAMES.map((n) => window(stages(hosts[n])));
       expect(wa.start < wb.end && wb.start < wa.end, `deploys overlap: a ${JSON.stringify(wa)}, b ${JSON.stringify(wb)}`).toBe(true);
       const span = Math.max(wa.end, wb.end) - Math.min(wa.start, wb.start);
+      if (process.env.HOMELAB_SHOW_DEPLOY) console.log(`deploy windows: a ${(wa.end - wa.start).toFixed(2)} s, b ${(wb.end - wb.start).toFixed(2)} s, both ${span.toFixed(2)} s`);
       expect(span, "two deploys in parallel take less than one after another").toBeLessThan(wa.end - wa.start + (wb.end - wb.start));
     } finally {
       for (const h of Object.values(hosts)) h.clearControl("switch-delay");
