@@ -55,8 +55,9 @@ export interface ServiceSummary {
  * The home lab of one stack, named after it: one `homelab:service:Service`
  * per enabled catalog entry, and beside them what the services share (the
  * Cloudflare provider, the tunnel and its ingress, the reusable Access
- * policy, the NixOS host's preflight, push and rebuild, the 1Password item of
- * generated secrets). `pulumi preview` reads as this tree.
+ * policy, each NixOS host's preflight, push and rebuild, one host component
+ * per machine of homelab:hosts, the 1Password item of generated secrets).
+ * `pulumi preview` reads as this tree.
  *
  * @example
  * const { lab, secretKeys } = readPulumiStack();
