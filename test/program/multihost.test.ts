@@ -124,6 +124,21 @@ describe("the two-host stack's resource tree", () => {
     expect(rules.get("homepage-multi.javiersc.com")).toBe("http://192.0.2.10:80");
   });
 
+  it("has one root, and every resource's parent chain reaches it", () => {
+    const byUrn = new Map(r.tree.map((n) => [n.urn, n]));
+    expect(r.tree.filter((n) => n.parent === "").map((n) => n.name)).toEqual([STACK]);
+    for (const n of r.tree) {
+      let at = n;
+      for (let i = 0; at.parent !== "" && i < 10; i++) at = byUrn.get(at.parent)!;
+      expect(at.name, `${n.type} ${n.name}`).toBe(STACK);
+    }
+  });
+
+  it("registers the same (type, name, parent) list, in the same order, on a second run", async () => {
+    const shape = (x: ProgramRun) => JSON.stringify(x.tree.map((n) => [n.type, n.name, n.parent]));
+    expect(shape(await run())).toBe(shape(r));
+  }, 120_000);
+
   it("exports each host's bundle hash", () => {
     expect(Object.keys(r.outputs.bundleHashes as Record<string, string>).sort()).toEqual(["gpu", "main"]);
   });
