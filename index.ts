@@ -7,6 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Homelab as Lab } from "./components/catalog/resolve";
+import { labHosts } from "./components/catalog/resolve";
+import { DEFAULT_SSH_KEY_CONFIG, HOST_SSH_KEY_NAME } from "./components/config/hosts";
 import { readPulumiStack } from "./components/config/pulumi";
 import { pinnedHostKey } from "./components/host/commands";
 import { Homelab } from "./components/homelab";
@@ -16,11 +18,14 @@ import { resolveStackSecrets } from "./components/secrets/stack";
 function checkDeployConfig(lab: Lab, secretKeys: Record<string, string>): void {
   const { config } = lab;
   if (!config.deploy) return;
-  pinnedHostKey(config.ssh.hostKey, config.ssh.host, config.ssh.port);
-  if (!secretKeys.sshPrivateKey) {
-    throw new Error(
-      `no SSH private key for ${config.ssh.user}@${config.ssh.host}: run pulumi config set --secret homelab:sshPrivateKey < ~/.ssh/<key> --stack ${config.stack}, or set homelab:deploy false`,
-    );
+  for (const host of labHosts(lab)) {
+    pinnedHostKey(host.ssh.hostKey, host.ssh.host, host.ssh.port);
+    if (!secretKeys[host.sshKeyConfig]) {
+      const which = host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG && !config.hostsDeclared ? "" : ` (host "${host.name}")`;
+      throw new Error(
+        `no SSH private key for ${host.ssh.user}@${host.ssh.host}${which}: run pulumi config set --secret homelab:${host.sshKeyConfig} < ~/.ssh/<key> --stack ${config.stack}, or set homelab:deploy false`,
+      );
+    }
   }
 }
 
@@ -33,6 +38,7 @@ async function main() {
     lab,
     secrets,
     sshPrivateKey: secretKeys.sshPrivateKey === undefined ? undefined : pulumi.secret(secretKeys.sshPrivateKey),
+    sshPrivateKeys: Object.fromEntries(Object.entries(secretKeys).filter(([k]) => HOST_SSH_KEY_NAME.test(k)).map(([k, v]) => [k, pulumi.secret(v)])),
   });
 
   const outputs = {
@@ -44,6 +50,8 @@ async function main() {
     /** For API clients of LiteLLM and Ollama: `pulumi stack output --show-secrets accessServiceTokens`. */
     accessServiceTokens: homelab.accessServiceTokens,
     bundleHash: homelab.host?.bundleHash,
+    /** With several hosts: each host's bundle hash, by host name. */
+    bundleHashes: lab.config.hostsDeclared && Object.keys(homelab.hosts).length > 1 ? Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.bundleHash])) : undefined,
   };
   // An undefined output only earns a warning on every run (the LAN-only ci stack has no tunnel).
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));

@@ -1,12 +1,12 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { enabledSecrets, enabledServices, routedServices, type Homelab as Lab } from "./catalog/resolve";
+import { enabledSecrets, enabledServices, hostView, isMultiHost, labHosts, routedServices, type Homelab as Lab } from "./catalog/resolve";
+import { DEFAULT_SSH_KEY_CONFIG, type HostConfig } from "./config/hosts";
 import { Tunnel } from "./edge/tunnel";
-import { bundleFromOutputs } from "./host/bundle";
 import { healthChecksFor } from "./host/commands";
 import { NixosHost, type SecretOwner } from "./host/nixos-host";
 import { allowPolicyFor, checkZeroTrust, ingressWithAccess, type ServiceTokenCredentials } from "./render/edge";
-import { renderOutputs } from "./render/outputs";
+import { hostBundleFromOutputs, renderOutputs } from "./render/outputs";
 import type { StackSecrets } from "./secrets/stack";
 import { GeneratedSecretsItem } from "./secrets/writeback";
 import { HomelabService, type ServiceEdge } from "./service";
@@ -21,9 +21,16 @@ export interface HomelabArgs {
   secrets: StackSecrets;
   /**
    * The key the deploy logs in to the host with (homelab:sshPrivateKey).
-   * Required when the stack deploys (homelab:deploy, the default).
+   * Required when the stack deploys (homelab:deploy, the default) and a
+   * host does not name a key of its own.
    */
   sshPrivateKey?: pulumi.Input<string>;
+  /**
+   * Hosts' own login keys, by the config key `homelab:hosts.<name>.sshKeyConfig`
+   * names (without the namespace).
+   * @example { sshPrivateKeyGpu: pulumi.secret(secretKeys.sshPrivateKeyGpu) }
+   */
+  sshPrivateKeys?: Readonly<Record<string, pulumi.Input<string>>>;
 }
 
 /** The shared Cloudflare side every service's resources build on. */
@@ -48,8 +55,9 @@ export interface ServiceSummary {
  * The home lab of one stack, named after it: one `homelab:service:Service`
  * per enabled catalog entry, and beside them what the services share (the
  * Cloudflare provider, the tunnel and its ingress, the reusable Access
- * policy, the NixOS host's preflight, push and rebuild, the 1Password item of
- * generated secrets). `pulumi preview` reads as this tree.
+ * policy, each NixOS host's preflight, push and rebuild, one host component
+ * per machine of homelab:hosts, the 1Password item of generated secrets).
+ * `pulumi preview` reads as this tree.
  *
  * @example
  * const { lab, secretKeys } = readPulumiStack();
@@ -65,8 +73,10 @@ export class Homelab extends pulumi.ComponentResource {
   public readonly tunnelId: pulumi.Output<string> | undefined;
   /** Access service-token credentials of API clients, by service id. Secret. */
   public readonly accessServiceTokens: pulumi.Output<Record<string, ServiceTokenCredentials>> | undefined;
-  /** The NixOS host; undefined when the stack does not deploy (homelab:deploy false). */
+  /** The first (default) host; undefined when the stack does not deploy (homelab:deploy false). */
   public readonly host: NixosHost | undefined;
+  /** One NixOS host component per host of the stack, by host name; empty when the stack does not deploy. */
+  public readonly hosts: Readonly<Record<string, NixosHost>>;
   private readonly cloudflare: cloudflare.Provider | undefined;
   private readonly ingress: cloudflare.ZeroTrustTunnelCloudflaredConfig | undefined;
   private readonly edge: SharedEdge | undefined;
@@ -78,7 +88,8 @@ export class Homelab extends pulumi.ComponentResource {
     this.services = this.createServices(args);
     this.ingress = this.createIngress(name, args);
     this.createGeneratedSecretsItem(name, args);
-    this.host = this.createHost(name, args);
+    this.hosts = this.createHosts(name, args);
+    this.host = this.hosts[labHosts(args.lab)[0].name];
 
     this.serviceSummaries = Object.fromEntries(
       Object.entries(this.services).map(([id, s]) => [
@@ -189,32 +200,65 @@ export class Homelab extends pulumi.ComponentResource {
   }
 
   /**
-   * The NixOS host: the bundle of every enabled service, and each service's
-   * secrets written by a command under that service's component.
+   * One NixOS host per machine, each with the bundle of only its services,
+   * and each service's secrets written by a command under that service's
+   * component. Hosts deploy in parallel; the hosts of homelab:rollout go
+   * first, one after another, and the rest wait for the last of them, so a
+   * canary whose health checks fail stops every host after it.
    */
-  private createHost(name: string, args: HomelabArgs): NixosHost | undefined {
+  private createHosts(name: string, args: HomelabArgs): Record<string, NixosHost> {
+    const { lab } = args;
+    if (!lab.config.deploy) return {};
+    const outputs = renderOutputs(lab);
+    const hosts = labHosts(lab);
+    const rollout = (lab.config.rollout ?? []).map((n) => hosts.find((h) => h.name === n) as HostConfig);
+    const created: Record<string, NixosHost> = {};
+    for (const h of [...rollout, ...hosts.filter((x) => !rollout.includes(x))]) {
+      const at = rollout.indexOf(h);
+      const previous = at > 0 ? rollout[at - 1] : at < 0 && rollout.length > 0 ? rollout[rollout.length - 1] : undefined;
+      // The first host keeps the name a one-host stack has always had, so adding homelab:hosts replaces nothing.
+      const hostName = h === hosts[0] ? `${name}-host` : `${name}-host-${h.name}`;
+      created[h.name] = this.createHost(hostName, h, args, hostBundleFromOutputs(lab, outputs, h.name), previous ? created[previous.name] : undefined);
+    }
+    return created;
+  }
+
+  private createHost(name: string, host: HostConfig, args: HomelabArgs, bundle: Map<string, string>, after: NixosHost | undefined): NixosHost {
     const { lab, secrets } = args;
     const { config } = lab;
-    if (!config.deploy) return undefined;
-    if (args.sshPrivateKey === undefined) throw new Error(`stack ${config.stack} deploys to its host but has no SSH private key: set homelab:sshPrivateKey, or homelab:deploy false`);
+    const view = isMultiHost(lab) ? hostView(lab, host.name) : lab;
+    const privateKey = host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG ? args.sshPrivateKey : args.sshPrivateKeys?.[host.sshKeyConfig];
+    if (privateKey === undefined) {
+      throw new Error(
+        `stack ${config.stack} deploys to host "${host.name}" but has no SSH private key for it: set homelab:${host.sshKeyConfig} with pulumi config set --secret, or homelab:deploy false`,
+      );
+    }
     const generated: Record<string, pulumi.Output<string> | undefined> = { "cloudflared.tunnel-token": this.edge?.tunnel.token };
-    const secretOwners: Record<string, SecretOwner> = Object.fromEntries(Object.entries(this.services).map(([id, s]) => [id, { resource: s, name: id }]));
+    // A service on several hosts (the tunnel's connector) gets one command per host; the first keeps the plain name.
+    const secretOwners: Record<string, SecretOwner> = Object.fromEntries(
+      enabledServices(view).flatMap((s) => {
+        const owner = this.services[s.id];
+        return owner ? [[s.id, { resource: owner, name: s.hostNames.indexOf(host.name) > 0 ? `${s.id}-${host.name}` : s.id }]] : [];
+      }),
+    );
     return new NixosHost(
-      `${name}-host`,
+      name,
       {
-        connection: { host: config.ssh.host, port: config.ssh.port, user: config.ssh.user, hostKey: config.ssh.hostKey, privateKey: pulumi.secret(args.sshPrivateKey) },
-        bundle: bundleFromOutputs(renderOutputs(lab)),
-        secrets: enabledSecrets(lab).map((s) => {
+        connection: { host: host.ssh.host, port: host.ssh.port, user: host.ssh.user, hostKey: host.ssh.hostKey, privateKey: pulumi.secret(privateKey) },
+        bundle,
+        secrets: enabledSecrets(view).map((s) => {
           const value = s.ref === "generated" ? generated[s.key] : secrets.values.get(s.key);
           if (!value) throw new Error(`secret ${s.key} has no value: a generated secret needs its producer (the Cloudflare edge)`);
           return { ...s, value };
         }),
         secretOwners,
         paths: config.paths,
-        healthChecks: healthChecksFor(enabledServices(lab)),
+        healthChecks: healthChecksFor(enabledServices(view)),
         keepGenerations: config.keepGenerations,
         healthTimeoutSeconds: config.healthTimeoutSeconds,
         detectDrift: config.detectDrift,
+        after: after ? [after.rebuild] : undefined,
+        hostName: isMultiHost(lab) ? host.name : undefined,
       },
       // The tunnel, its ingress and the routes' records exist before cloudflared starts with the new token.
       { parent: this, dependsOn: this.edgeResources() },

@@ -1,4 +1,6 @@
+import { stackHosts, type HostConfig } from "../config/hosts";
 import type { StackConfig } from "../config/schema";
+import { placeServices } from "./placement";
 import { secretFilePath, type HealthCheck, type NativeClientAccess, type ServiceEntry } from "./types";
 
 /** A secret as one stack sees it: the vault rewritten, its file path fixed. */
@@ -29,6 +31,10 @@ export interface ResolvedService {
   bind: string | null;
   /** LAN host the service runs on; null for Pages. */
   host: string | null;
+  /** Name of the host of `homelab:hosts` it runs on (the first, for a connector on several); null for Pages. */
+  hostName: string | null;
+  /** Every host it runs on: one, or each host that serves a route for the tunnel's connector. */
+  hostNames: string[];
   localUrl: string | null;
   /** `<route>.<domain>` when routed in this stack, else null. */
   publicHostname: string | null;
@@ -74,7 +80,7 @@ export function inStack(entry: ServiceEntry, config: StackConfig): boolean {
   return config.services === undefined || config.services.includes(entry.id);
 }
 
-export function resolveService(entry: ServiceEntry, config: StackConfig, catalog: readonly ServiceEntry[]): ResolvedService {
+export function resolveService(entry: ServiceEntry, config: StackConfig, catalog: readonly ServiceEntry[], on: HostConfig[] = stackHosts(config).slice(0, 1)): ResolvedService {
   const enabled = entry.status === "enabled";
   const label = routeLabel(entry, config.routePattern);
   const routed = enabled && label !== null && config.edge === "cloudflare";
@@ -82,7 +88,8 @@ export function resolveService(entry: ServiceEntry, config: StackConfig, catalog
   const port = entry.port ?? null;
   const bind = onHost && port !== null ? (entry.bind ?? "0.0.0.0") : null;
   const target = entry.proxyTo ? catalog.find((e) => e.id === entry.proxyTo) : undefined;
-  const address = bind === "127.0.0.1" ? "127.0.0.1" : config.lanAddress;
+  const placed = on[0] ?? stackHosts(config)[0];
+  const address = bind === "127.0.0.1" ? "127.0.0.1" : placed.lanAddress;
   return {
     entry,
     id: entry.id,
@@ -91,7 +98,9 @@ export function resolveService(entry: ServiceEntry, config: StackConfig, catalog
     status: entry.status,
     port,
     bind,
-    host: onHost ? config.lanHostname : null,
+    host: onHost ? placed.lanHostname : null,
+    hostName: onHost ? placed.name : null,
+    hostNames: onHost ? on.map((h) => h.name) : [],
     localUrl: onHost && port !== null ? localUrl(address, port) : null,
     publicHostname: routed ? `${label}.${config.domain}` : null,
     protection: routed ? (entry.protection ?? "access") : "none",
@@ -119,7 +128,45 @@ export function resolveService(entry: ServiceEntry, config: StackConfig, catalog
 export function resolveHomelab(catalog: readonly ServiceEntry[], config: StackConfig): Homelab {
   const members = catalog.filter((e) => inStack(e, config));
   const ordered = [...members.filter((e) => e.status === "enabled"), ...members.filter((e) => e.status === "pending")];
-  return { config, services: ordered.map((e) => resolveService(e, config, catalog)) };
+  const hosts = stackHosts(config);
+  const byName = new Map(hosts.map((h) => [h.name, h]));
+  const { hostsOf } = placeServices(catalog, config);
+  const on = (e: ServiceEntry) => (hostsOf.get(e.id) ?? [hosts[0].name]).map((n) => byName.get(n) ?? hosts[0]);
+  return { config, services: ordered.map((e) => resolveService(e, config, catalog, on(e))) };
+}
+
+/** The stack's hosts, first = default. */
+export function labHosts(lab: Homelab): HostConfig[] {
+  return stackHosts(lab.config);
+}
+
+/**
+ * Whether services are spread over several machines. A stack with one host,
+ * declared or not, renders exactly as the single-host stacks always have.
+ */
+export function isMultiHost(lab: Homelab): boolean {
+  return labHosts(lab).length > 1;
+}
+
+/** The services one host runs (a connector on several hosts is on each). */
+export function servicesOn(lab: Homelab, host: string): ResolvedService[] {
+  return lab.services.filter((s) => s.hostNames.includes(host));
+}
+
+/**
+ * One host's view of the lab: its own services, with the config's LAN and
+ * SSH facts set to that host's, so the single-host renderers render its
+ * bundle unchanged.
+ */
+export function hostView(lab: Homelab, host: string): Homelab {
+  const h = labHosts(lab).find((x) => x.name === host);
+  if (!h) throw new Error(`host "${host}" is not in homelab:hosts`);
+  return { config: { ...lab.config, lanAddress: h.lanAddress, lanHostname: h.lanHostname, ssh: { ...h.ssh } }, services: servicesOn(lab, host) };
+}
+
+/** The host that runs the portal (nginx and the dashboard), or undefined when the stack has none. */
+export function portalHost(lab: Homelab): string | undefined {
+  return lab.services.find((s) => s.id === "portal" && s.status === "enabled")?.hostName ?? undefined;
 }
 
 export function enabledServices(lab: Homelab): ResolvedService[] {

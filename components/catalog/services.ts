@@ -37,6 +37,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     port: 8082,
     bind: "127.0.0.1",
     route: false,
+    // nginx proxies the portal to Homepage on 127.0.0.1.
+    colocateWith: "portal",
     icon: { simpleIcons: "homepage" },
     health: { kind: "http", path: "/" },
     units: ["homepage-dashboard.service"],
@@ -75,6 +77,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     port: 1883,
     bind: "127.0.0.1",
     route: false,
+    // Home Assistant reaches the broker on 127.0.0.1, so both sit on one host.
+    colocateWith: "home-assistant",
     icon: { simpleIcons: "eclipsemosquitto" },
     health: { kind: "tcp" },
     units: ["mosquitto.service"],
@@ -219,6 +223,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 14000,
     bind: "0.0.0.0",
+    // It serves the local models through Ollama on 127.0.0.1 (nixos/modules/ai.nix).
+    colocateWith: "ollama",
     nativeClients: {
       via: "service-token",
       why: "API clients and scripts cannot log in interactively; they send CF-Access-Client-Id and CF-Access-Client-Secret.",
@@ -338,6 +344,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     status: "enabled",
     runsOn: "host",
     route: false,
+    // A connector on every host with a route keeps the others' routes up while one reboots.
+    everyRoutedHost: true,
     // The seeds' Infrastructure group shows Cloudflare: the card opens the Zero Trust dashboard.
     link: "https://one.dash.cloudflare.com/",
     icon: { simpleIcons: "cloudflare" },

@@ -122,6 +122,18 @@ export interface ServiceEntry {
    * port: the Portal is nginx itself and shows the dashboard's port.
    */
   proxyTo?: string;
+  /**
+   * Catalog id of a service this one must share a host with, because it
+   * talks to it on 127.0.0.1. Unplaced, it follows that service's host;
+   * `homelab:placement` may not separate them.
+   * @example "home-assistant"
+   */
+  colocateWith?: string;
+  /**
+   * Runs on every host that serves a public route instead of on one placed
+   * host: the tunnel's connector. Never listed in `homelab:placement`.
+   */
+  everyRoutedHost?: true;
   /** Whether the service gets a dashboard card. Routed services get one unless this is false. */
   card?: boolean;
   /**

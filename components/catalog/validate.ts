@@ -1,6 +1,7 @@
 import { missingFromSet } from "../render/icons";
 import type { ConfigProblem, StackConfig } from "../config/schema";
 import { opReferenceError } from "./opref";
+import { placeServices } from "./placement";
 import { inStack, routeLabel } from "./resolve";
 import {
   HEALTH_PATH,
@@ -35,7 +36,7 @@ const CATALOG_FILE = "components/catalog/services.ts";
 /** Every field a catalog entry may have; anything else is a typo or a value nothing would check. */
 const ENTRY_FIELDS: ReadonlySet<string> = new Set([
   "id", "title", "group", "description", "status", "runsOn", "port", "bind", "route", "protection",
-  "nativeClients", "proxyTo", "card", "link", "icon", "health", "units", "backup", "secrets",
+  "nativeClients", "proxyTo", "colocateWith", "everyRoutedHost", "card", "link", "icon", "health", "units", "backup", "secrets",
 ]);
 
 const ICON_FILE = /^[a-z0-9][a-z0-9._-]{0,100}\.svg$/;
@@ -119,6 +120,11 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   if (e.proxyTo !== undefined && (typeof e.proxyTo !== "string" || !isDnsLabel(e.proxyTo))) {
     add("proxyTo", `${show(e.proxyTo)} is not a catalog id`, "point proxyTo at an existing entry's id");
   }
+  if (e.colocateWith !== undefined && (typeof e.colocateWith !== "string" || !isDnsLabel(e.colocateWith) || e.colocateWith === e.id)) {
+    add("colocateWith", `${show(e.colocateWith)} is not another entry's id`, "point colocateWith at the id of the service this one talks to on 127.0.0.1");
+  }
+  if (e.everyRoutedHost !== undefined && e.everyRoutedHost !== true) add("everyRoutedHost", `${show(e.everyRoutedHost)} is not true`, "set everyRoutedHost: true, or leave it out");
+  if (e.everyRoutedHost === true && e.colocateWith !== undefined) add("everyRoutedHost", "runs on every routed host, so it cannot also follow one service", "remove colocateWith or everyRoutedHost");
   if (e.card !== undefined && typeof e.card !== "boolean") add("card", `${show(e.card)} is not true or false`, "set card to true or false");
   if (e.link !== undefined) {
     const why = typeof e.link === "string" ? httpUrlProblem(e.link) : "is not a string";
@@ -221,7 +227,8 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
   }
 
   const members = catalog.filter((e) => usable.has(e) && inStack(e, config));
-  const ports = new Map<number, string>();
+  const placement = placeServices(catalog.filter((e) => usable.has(e)), config);
+  const ports = new Map<string, string>();
   const hostnames = new Map<string, string>();
   const backupOwners = new BackupOwners();
   const hostDirs: [string, string][] = [
@@ -232,11 +239,13 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
 
   for (const e of members) {
     if (typeof e.port === "number" && Number.isInteger(e.port) && e.port >= RANGES.port.min && e.port <= RANGES.port.max && e.runsOn === "host") {
-      const other = ports.get(e.port);
-      if (other) {
-        add(e.id, "port", `port ${e.port} is already used by "${other}" on the same host`, "give one of them a free port");
-      } else {
-        ports.set(e.port, e.id);
+      for (const host of placement.hostsOf.get(e.id) ?? []) {
+        const other = ports.get(`${host}:${e.port}`);
+        if (other) {
+          add(e.id, "port", `port ${e.port} is already used by "${other}" on the same host${config.hostsDeclared ? ` (${host})` : ""}`, config.hostsDeclared ? `give one of them a free port, or place one on another host with homelab:placement` : "give one of them a free port");
+        } else {
+          ports.set(`${host}:${e.port}`, e.id);
+        }
       }
     }
     if (e.runsOn === "pages" && e.port !== undefined) {
@@ -252,6 +261,9 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
     }
     if (loopback && e.proxyTo !== undefined) {
       add(e.id, "proxyTo", "a loopback-only service (bind 127.0.0.1) cannot be given a proxy", "remove proxyTo");
+    }
+    if (typeof e.colocateWith === "string" && isDnsLabel(e.colocateWith) && !ids.has(e.colocateWith)) {
+      add(e.id, "colocateWith", `"${e.colocateWith}" is not a catalog id`, "point colocateWith at an existing entry's id");
     }
     if (typeof e.proxyTo === "string" && isDnsLabel(e.proxyTo) && !ids.has(e.proxyTo)) {
       add(e.id, "proxyTo", `"${e.proxyTo}" is not a catalog id`, "point proxyTo at an existing entry's id");
@@ -300,6 +312,7 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
       add(id, "homelab:services", `"${id}" is pending and cannot run yet`, `remove it from homelab:services, or set status: "enabled" once it is migrated`);
     }
   }
+  problems.push(...placement.problems);
   if (config.edge === "none" && members.some((e) => e.id === "cloudflared" && e.status === "enabled")) {
     add("cloudflared", "homelab:services", "a stack with homelab:edge none has no tunnel to run", "leave cloudflared out of homelab:services");
   }

@@ -27,6 +27,7 @@ import {
 } from "../catalog/rules";
 import { opReferenceError } from "../catalog/opref";
 import { DOCS_CONFIG_KEYS, parseDocsConfig, type DocsConfig } from "./docs";
+import { DEFAULT_SSH_KEY_CONFIG, HOST_FIELDS, HOST_SSH_KEY_NAME, MAX_HOSTS, SINGLE_HOST_KEYS, singleHostName, type HostConfig } from "./hosts";
 
 export const CONFIG_NAMESPACE = "homelab";
 
@@ -113,6 +114,19 @@ export interface StackConfig {
   /** After a rotation, until when the previous key is still accepted (RFC 3339, UTC). Unset: it stops at once. */
   apiClientKeyOverlapUntil?: string;
   /**
+   * Every machine of the stack, first = the default host. Without
+   * `homelab:hosts` it is the one host of the single-host keys, and
+   * `lanAddress`, `lanHostname` and `ssh` above are always the first host's.
+   * Optional in the type so hand-built configs stay valid; use `stackHosts`.
+   */
+  hosts?: HostConfig[];
+  /** Whether the stack set `homelab:hosts`; names and rendering of a one-host stack stay as they were without it. */
+  hostsDeclared?: boolean;
+  /** Service id to host name (`homelab:placement`); unlisted services go to the first host or follow their `colocateWith`. */
+  placement?: Record<string, string>;
+  /** Host names deployed in this order before the others (`homelab:rollout`); the first is the canary. */
+  rollout?: string[];
+  /**
    * The docs site: how Pages gets it, what its pages show (components/config/docs.ts).
    * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
    */
@@ -132,7 +146,7 @@ const hostPath = (v: string): string | undefined => {
 const OP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$/;
 const OP_ITEM = /^[A-Za-z0-9](?:[A-Za-z0-9 ._:-]{0,62}[A-Za-z0-9._-])?$/;
 
-type Kind = "string" | "number" | "boolean" | "string[]";
+type Kind = "string" | "number" | "boolean" | "string[]" | "map";
 
 /** What a value is checked against once it has the right type: a problem message (without the key), or undefined. */
 type Check = (value: string) => string | undefined;
@@ -278,6 +292,22 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     check: text((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(v) && !Number.isNaN(Date.parse(v)), "a UTC timestamp"),
     expect: "a UTC time like 2026-12-31T00:00:00Z",
   },
+  hosts: {
+    kind: "map",
+    doc: "the stack's machines: host name to lanAddress, lanHostname, sshHost, sshPort, sshUser, sshHostKey and sshKeyConfig; default one host from the single-host keys",
+    expect: "a map from host name to { lanAddress, lanHostname?, sshHost?, sshPort?, sshUser?, sshHostKey?, sshKeyConfig? }",
+  },
+  placement: {
+    kind: "map",
+    doc: "service id to the host name it runs on; default the first host of homelab:hosts",
+    expect: "a map from catalog id to a host name of homelab:hosts",
+  },
+  rollout: {
+    kind: "string[]",
+    doc: "host names deployed one after another before the rest; the first is the canary",
+    check: text(isDnsLabel, "a host name"),
+    expect: "a list of host names of homelab:hosts",
+  },
   ...DOCS_CONFIG_KEYS,
 };
 
@@ -362,7 +392,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   const refuse = (key: string, message: string, fix: string) => problems.push({ key: `${CONFIG_NAMESPACE}:${key}`, message, fix });
 
   for (const [key, value] of Object.entries(raw)) {
-    const spec = CONFIG_KEYS[key];
+    const spec = CONFIG_KEYS[key] ?? (HOST_SSH_KEY_NAME.test(key) ? HOST_LOGIN_KEY : undefined);
     if (!spec) {
       const renamed = RENAMED_KEYS[key];
       const guess = renamed ?? closest(key);
@@ -392,6 +422,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   }
 
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+    if (key === "lanAddress" && raw.hosts !== undefined) continue;
     if (spec.required && values[key] === undefined && !problems.some((p) => p.key === `${CONFIG_NAMESPACE}:${key}`)) {
       refuse(key, "missing required stack config key", `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${spec.doc})`);
     }
@@ -466,10 +497,12 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   }
 
   const docs = parseDocsConfig(stack, values, problems);
+  const machines = parseHosts(stack, values, secretKeys, refuse);
 
   if (problems.length > 0) return { problems, secretKeys };
 
-  const lanAddress = str("lanAddress", "");
+  const lanAddress = machines.hosts?.[0].lanAddress ?? str("lanAddress", "");
+  const first = machines.hosts?.[0];
   return {
     problems,
     secretKeys,
@@ -478,17 +511,29 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
       domain: str("domain", ""),
       routePattern: str("routePattern", "{name}-home"),
       lanAddress,
-      lanHostname: str("lanHostname", "nixos.local"),
+      lanHostname: first?.lanHostname ?? str("lanHostname", "nixos.local"),
       timeZone: str("timeZone", "UTC"),
       services: values.services as string[] | undefined,
       edge: edge as EdgeKind,
       cloudflare,
-      ssh: {
+      ssh: first ? { ...first.ssh } : {
         host: str("sshHost", lanAddress),
         port: num("sshPort", 22),
         user: str("sshUser", "root"),
         hostKey: values.sshHostKey as string | undefined,
       },
+      hosts: machines.hosts ?? [
+        {
+          name: singleHostName(str("lanHostname", "nixos.local")),
+          lanAddress,
+          lanHostname: str("lanHostname", "nixos.local"),
+          ssh: { host: str("sshHost", lanAddress), port: num("sshPort", 22), user: str("sshUser", "root"), hostKey: values.sshHostKey as string | undefined },
+          sshKeyConfig: DEFAULT_SSH_KEY_CONFIG,
+        },
+      ],
+      hostsDeclared: machines.hosts !== undefined,
+      placement: machines.placement,
+      rollout: machines.rollout,
       paths,
       deploy: (values.deploy as boolean | undefined) ?? true,
       detectDrift: (values.detectDrift as boolean | undefined) ?? true,
@@ -507,6 +552,124 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
       docs,
     },
   };
+}
+
+/** Any `sshPrivateKey<Suffix>` key: accepted as a secret when a host names it in sshKeyConfig. */
+const HOST_LOGIN_KEY: KeySpec = { kind: "string", secret: true, doc: "a host's own login key, named by homelab:hosts.<name>.sshKeyConfig" };
+
+type Refuse = (key: string, message: string, fix: string) => void;
+
+/**
+ * `homelab:hosts`, `homelab:placement` and `homelab:rollout`, checked field
+ * by field with the same rules as the single-host keys. Placement against
+ * the catalog (unknown services, shared ports, co-location) is checked with
+ * the catalog, in components/catalog/placement.ts.
+ */
+function parseHosts(
+  stack: string,
+  values: Record<string, unknown>,
+  secretKeys: Record<string, string>,
+  refuse: Refuse,
+): { hosts?: HostConfig[]; placement?: Record<string, string>; rollout?: string[] } {
+  const file = `Pulumi.${stack}.yaml`;
+  const named = new Set<string>([DEFAULT_SSH_KEY_CONFIG]);
+  const raw = values.hosts as Record<string, unknown> | undefined;
+  let hosts: HostConfig[] | undefined;
+  if (raw !== undefined) {
+    for (const key of SINGLE_HOST_KEYS) {
+      if (values[key] !== undefined) {
+        refuse(key, "is set beside homelab:hosts, which replaces it, so one of the two would be ignored", `move it into homelab:hosts.<host>.${key} in ${file} and remove ${CONFIG_NAMESPACE}:${key}`);
+      }
+    }
+    const names = Object.keys(raw);
+    if (names.length === 0) refuse("hosts", "is empty, so there is nowhere to deploy", `list at least one host under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove the key to use ${CONFIG_NAMESPACE}:lanAddress`);
+    if (names.length > MAX_HOSTS) refuse("hosts", `lists ${names.length} hosts, more than ${MAX_HOSTS}`, `split the machines across stacks of at most ${MAX_HOSTS} hosts`);
+    hosts = [];
+    for (const name of names) {
+      const where = `hosts.${name}`;
+      if (!isDnsLabel(name)) {
+        refuse(where, `${show(name)} is not a host name`, `name the host with lowercase letters, digits and inner hyphens, such as gpu, in ${file}`);
+        continue;
+      }
+      const fields = raw[name];
+      if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
+        refuse(where, `expected a map of connection facts, got ${show(fields)}`, `write ${CONFIG_NAMESPACE}:hosts.${name} as a map with at least lanAddress in ${file}`);
+        continue;
+      }
+      const got: Record<string, unknown> = {};
+      for (const [field, value] of Object.entries(fields as Record<string, unknown>)) {
+        if (!(HOST_FIELDS as readonly string[]).includes(field)) {
+          refuse(`${where}.${field}`, "is not a host field", `use only ${HOST_FIELDS.join(", ")} under ${CONFIG_NAMESPACE}:hosts.${name}`);
+          continue;
+        }
+        if (field === "sshKeyConfig") {
+          if (typeof value !== "string" || !HOST_SSH_KEY_NAME.test(value)) {
+            refuse(`${where}.${field}`, `${show(value)} is not a login key name`, `name a secret key such as sshPrivateKey${name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())} and set it with pulumi config set --secret ${CONFIG_NAMESPACE}:<that key> --stack ${stack}`);
+          } else got[field] = value;
+          continue;
+        }
+        const spec = CONFIG_KEYS[field];
+        const checked = checkValue(spec, value);
+        if ("error" in checked) refuse(`${where}.${field}`, checked.error, `set ${CONFIG_NAMESPACE}:hosts.${name}.${field} in ${file} to ${describe(spec)} (${spec.doc})`);
+        else got[field] = checked.value;
+      }
+      if (got.lanAddress === undefined) {
+        if (!(fields as Record<string, unknown>).lanAddress) refuse(`${where}.lanAddress`, "missing; every host needs its LAN address", `set ${CONFIG_NAMESPACE}:hosts.${name}.lanAddress in ${file} to ${describe(CONFIG_KEYS.lanAddress)}`);
+        continue;
+      }
+      const lanAddress = got.lanAddress as string;
+      const sshKeyConfig = (got.sshKeyConfig as string | undefined) ?? DEFAULT_SSH_KEY_CONFIG;
+      named.add(sshKeyConfig);
+      hosts.push({
+        name,
+        lanAddress,
+        lanHostname: (got.lanHostname as string | undefined) ?? `${name}.local`,
+        ssh: { host: (got.sshHost as string | undefined) ?? lanAddress, port: (got.sshPort as number | undefined) ?? 22, user: (got.sshUser as string | undefined) ?? "root", hostKey: got.sshHostKey as string | undefined },
+        sshKeyConfig,
+      });
+    }
+    const seen = new Map<string, string>();
+    for (const h of hosts) {
+      for (const [what, value] of [["lanAddress", h.lanAddress], ["lanHostname", h.lanHostname], ["ssh target", `${h.ssh.host}:${h.ssh.port}`]] as const) {
+        const other = seen.get(`${what} ${value}`);
+        if (other) refuse(`hosts.${h.name}.${what === "ssh target" ? "sshHost" : what}`, `${show(value)} is also the ${what} of host "${other}", so two hosts would be one machine`, `give each host of ${CONFIG_NAMESPACE}:hosts its own ${what} in ${file}`);
+        else seen.set(`${what} ${value}`, h.name);
+      }
+    }
+  }
+  for (const key of Object.keys(secretKeys)) {
+    if (HOST_SSH_KEY_NAME.test(key) && !named.has(key)) {
+      refuse(key, "no host names this login key", `set ${CONFIG_NAMESPACE}:hosts.<host>.sshKeyConfig to ${key}, or remove it from ${file}`);
+    }
+  }
+  const known = new Set((hosts ?? []).map((h) => h.name));
+  const hostList = [...known].join(", ");
+
+  let placement: Record<string, string> | undefined;
+  if (values.placement !== undefined) {
+    placement = {};
+    if (hosts === undefined) {
+      refuse("placement", "places services on hosts, but the stack has one host", `declare the machines under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove ${CONFIG_NAMESPACE}:placement`);
+    } else {
+      for (const [id, host] of Object.entries(values.placement as Record<string, unknown>)) {
+        if (!isDnsLabel(id)) refuse(`placement.${id}`, `${show(id)} is not a catalog id`, `use service ids from components/catalog/services.ts as the keys of ${CONFIG_NAMESPACE}:placement`);
+        else if (typeof host !== "string" || !known.has(host)) {
+          refuse(`placement.${id}`, `${show(host)} is not a host of ${CONFIG_NAMESPACE}:hosts`, `set it to one of: ${hostList}, or add the host under ${CONFIG_NAMESPACE}:hosts in ${file}`);
+        } else placement[id] = host;
+      }
+    }
+  }
+
+  const rollout = values.rollout as string[] | undefined;
+  if (rollout !== undefined) {
+    if (hosts === undefined) refuse("rollout", "orders hosts, but the stack has one host", `declare the machines under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove ${CONFIG_NAMESPACE}:rollout`);
+    else {
+      for (const name of rollout) {
+        if (!known.has(name)) refuse("rollout", `${show(name)} is not a host of ${CONFIG_NAMESPACE}:hosts`, `list only hosts of ${CONFIG_NAMESPACE}:hosts (${hostList}) in ${CONFIG_NAMESPACE}:rollout`);
+      }
+    }
+  }
+  return { hosts, placement, rollout };
 }
 
 /** "a whole number from 1 to 65535", "one of: cloudflare, none", ...: what the fix asks for. */
@@ -546,6 +709,18 @@ function checkValue(spec: KeySpec, value: unknown): { value: unknown } | { error
         if (bad) return { error: bad };
       }
       if (new Set(v).size !== v.length) return { error: `lists an entry twice: ${show(v)}` };
+      return { value: v };
+    }
+    case "map": {
+      let v = value;
+      if (typeof v === "string") {
+        try {
+          v = JSON.parse(v);
+        } catch {
+          return { error: `expected a map, got ${show(value)}` };
+        }
+      }
+      if (typeof v !== "object" || v === null || Array.isArray(v)) return { error: `expected a map, got ${show(value)}` };
       return { value: v };
     }
   }

@@ -93,6 +93,20 @@ export interface NixosHostArgs {
    * @example { mosquitto: { resource: mosquittoComponent, name: "mosquitto" } }
    */
   secretOwners?: Readonly<Record<string, SecretOwner>>;
+  /**
+   * What this host's deploy waits for before its preflight: the rebuild of
+   * the host before it in homelab:rollout. When that rebuild fails (its
+   * health checks fail and it rolls back), nothing runs here.
+   * @default [] (deploys in parallel with the other hosts)
+   */
+  after?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * The host's name in a stack of several hosts. A failed rebuild ends by
+   * naming it, so `pulumi up`'s error says which host rolled back.
+   * @default unset: one host, and the rebuild command is as it always was
+   * @example "gpu"
+   */
+  hostName?: string;
 }
 
 /** A component that owns one service's secrets command. */
@@ -141,6 +155,7 @@ interface HostPlan {
   checks: readonly HostHealthCheck[];
   keepGenerations: number;
   healthTimeoutSeconds: number;
+  hostName?: string;
 }
 
 /**
@@ -199,7 +214,7 @@ export class NixosHost extends pulumi.ComponentResource {
       stage: this.stage(observed, secretsStage(svc.id), this.secretTriggers(args, svc), drift.secrets[svc.id]),
     }));
 
-    this.preflight = this.createPreflight(name, plan, connection, [push, rebuild, ...secrets.map((s) => s.stage)]);
+    this.preflight = this.createPreflight(name, plan, connection, [push, rebuild, ...secrets.map((s) => s.stage)], args.after ?? []);
     this.push = this.createPush(name, plan, connection, push);
     this.secretFiles = Object.fromEntries(
       secrets.map(({ svc, stage }) => [svc.id, this.createSecrets(name, plan, connection, svc, stage, args.secretOwners?.[svc.id])]),
@@ -319,6 +334,7 @@ export class NixosHost extends pulumi.ComponentResource {
     plan: HostPlan,
     connection: command.types.input.remote.ConnectionArgs,
     stages: pulumi.Output<StageInputs>[],
+    after: pulumi.Input<pulumi.Resource>[],
   ): command.remote.Command {
     // Re-run whenever any later stage will, so every deploy starts by checking the host.
     const fingerprint = pulumi.all(stages).apply((all) => [`deploy ${sha256Hex(JSON.stringify(all)).slice(0, 16)}`]);
@@ -332,7 +348,7 @@ export class NixosHost extends pulumi.ComponentResource {
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
         addPreviousOutputInEnv: false,
       },
-      { parent: this },
+      { parent: this, dependsOn: after },
     );
   }
 
@@ -389,9 +405,7 @@ export class NixosHost extends pulumi.ComponentResource {
       `${name}-rebuild`,
       {
         connection,
-        create: stage.apply((s) =>
-          applyCommand(plan.paths, plan.hash, applyOptions(plan), s.record),
-        ),
+        create: stage.apply((s) => namingHost(applyCommand(plan.paths, plan.hash, applyOptions(plan), s.record), plan.hostName)),
         triggers: stage.apply((s) => s.triggers),
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
         addPreviousOutputInEnv: false,
@@ -432,11 +446,25 @@ export function planHost(args: NixosHostArgs): HostPlan {
     checks: args.healthChecks,
     keepGenerations: args.keepGenerations ?? 10,
     healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
+    hostName: args.hostName,
   };
+  if (args.hostName !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(args.hostName)) {
+    throw new Error(`hostName "${args.hostName}" is not a host name of homelab:hosts (a DNS label)`);
+  }
   // Build the commands once here so bad checks, ids or numbers throw before anything is declared.
   applyCommand(plan.paths, plan.hash, applyOptions(plan));
   for (const svc of services) secretsCommand(plan.paths, svc.id);
   return plan;
+}
+
+/**
+ * The rebuild command, ending with the host's name when it fails: with
+ * several hosts deploying at once, the deploy script's own message says what
+ * failed and whether it rolled back, and this line says where.
+ */
+function namingHost(command: string, hostName: string | undefined): string {
+  if (hostName === undefined) return command;
+  return `${command} || { rc=$?; echo "homelab: the rebuild of host ${hostName} failed (exit $rc); the other hosts keep what they deployed" >&2; exit $rc; }`;
 }
 
 function applyOptions(plan: HostPlan) {

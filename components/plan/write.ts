@@ -35,7 +35,7 @@ export function writeTreeAtomically(dir: string, files: Map<string, string>, mod
  * Why `dir` may not be replaced by a plan, or undefined. The plan swaps the
  * whole folder, so pointing --out at a folder of other files would delete
  * them: only a missing or empty folder, or one holding a previous plan
- * (plan.json and nixos/), is replaced.
+ * (plan.json and nixos/, or hosts/ for a stack of several hosts), is replaced.
  */
 export function planOutputProblem(dir: string, keep: readonly string[] = []): string | undefined {
   if (!existsSync(dir)) return undefined;
@@ -45,7 +45,8 @@ export function planOutputProblem(dir: string, keep: readonly string[] = []): st
   // What the plan carries over (the docs site `npm run docs` built there) does not count.
   const entries = readdirSync(dir).filter((e) => !keep.includes(e));
   if (entries.length === 0) return undefined;
-  const isPlan = lstatSync(`${dir}/plan.json`, { throwIfNoEntry: false })?.isFile() && lstatSync(`${dir}/nixos`, { throwIfNoEntry: false })?.isDirectory();
+  const isDir = (name: string) => lstatSync(`${dir}/${name}`, { throwIfNoEntry: false })?.isDirectory() === true;
+  const isPlan = lstatSync(`${dir}/plan.json`, { throwIfNoEntry: false })?.isFile() && (isDir("nixos") || isDir("hosts"));
   return isPlan ? undefined : `${dir} is not empty and holds no previous plan (plan.json and nixos/), so the plan will not replace it; pass an empty or new folder with --out`;
 }
 

@@ -9,7 +9,8 @@
  * set, the host's LAN address.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { enabledServices } from "../catalog/resolve";
+import { enabledServices, labHosts } from "../catalog/resolve";
+import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
 import { generatedHeader, stableJson } from "./stable";
@@ -61,21 +62,28 @@ function table(head: string[], rows: string[][]): string[] {
   return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
 }
 
-/** The LAN address as the pages may show it. */
-function lanAddress(lab: Homelab): string {
-  return lab.config.docs?.showLanAddresses ? lab.config.lanAddress : REDACTED_LAN;
+/** The host that runs the service (the first host for Pages and unplaced entries). */
+function hostOf(lab: Homelab, s: ResolvedService): HostConfig {
+  const hosts = labHosts(lab);
+  return hosts.find((h) => h.name === s.hostName) ?? hosts[0];
+}
+
+/** The LAN address of the service's host as the pages may show it. */
+function lanAddress(lab: Homelab, s: ResolvedService): string {
+  return lab.config.docs?.showLanAddresses ? hostOf(lab, s).lanAddress : REDACTED_LAN;
 }
 
 /** `http://<address>:<port>` for the LAN, or where a loopback service can be reached. */
 function localUrl(lab: Homelab, s: ResolvedService): string | null {
   if (s.port === null || s.bind === null) return null;
-  const host = s.bind === "127.0.0.1" ? "127.0.0.1" : lanAddress(lab);
+  const host = s.bind === "127.0.0.1" ? "127.0.0.1" : lanAddress(lab, s);
   return s.port === 80 ? `http://${host}` : `http://${host}:${s.port}`;
 }
 
 function mdnsUrl(lab: Homelab, s: ResolvedService): string | null {
   if (s.port === null || s.bind !== "0.0.0.0") return null;
-  return s.port === 80 ? `http://${lab.config.lanHostname}` : `http://${lab.config.lanHostname}:${s.port}`;
+  const name = hostOf(lab, s).lanHostname;
+  return s.port === 80 ? `http://${name}` : `http://${name}:${s.port}`;
 }
 
 function protectionText(s: ResolvedService): string {
@@ -130,7 +138,7 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
   if (s.entry.runsOn === "pages") {
     body.push(`On Cloudflare Pages, project ${code(config.cloudflare?.pagesProject ?? "")}; nothing of it runs on the host.`, "");
   } else if (s.port === null) {
-    body.push(`On ${code(config.lanHostname)}, with no listening port.`, "");
+    body.push(`On ${code(s.hostNames.length > 1 ? s.hostNames.map((n) => labHosts(lab).find((h) => h.name === n)?.lanHostname ?? n).join(", ") : (s.host ?? config.lanHostname))}, with no listening port.`, "");
   } else {
     const bindText = s.bind === "127.0.0.1" ? "loopback only: never reachable from outside the host" : "all interfaces: reachable on the LAN";
     body.push(

@@ -1,5 +1,5 @@
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { routedServices } from "../catalog/resolve";
+import { isMultiHost, labHosts, routedServices } from "../catalog/resolve";
 import type { StackConfig } from "../config/schema";
 
 /**
@@ -58,11 +58,28 @@ export function tunnelServices(lab: Homelab): ResolvedService[] {
   return routedServices(lab).filter((s) => s.entry.runsOn === "host");
 }
 
+/**
+ * Where a route's requests go. With one host, nginx on localhost routes by
+ * Host. With several, Cloudflare hands each request to any of the tunnel's
+ * connectors, one per host, so the rule must work from every one of them:
+ * it names the service on the LAN address of the host that runs it (the
+ * portal's own rule reaches nginx there). Routed services listen on
+ * 0.0.0.0 with their port open (validation refuses a routed loopback
+ * service), and no route depends on a host other than its own, so a
+ * connector on one host keeps the others' routes up while it reboots.
+ */
+export function ingressOrigin(lab: Homelab, s: ResolvedService): string {
+  if (!isMultiHost(lab)) return TUNNEL_ORIGIN;
+  const host = labHosts(lab).find((h) => h.name === s.hostName);
+  if (!host || s.port === null) throw new Error(`service "${s.id}": a route needs a host and a port to send requests to`);
+  return `http://${host.lanAddress}:${s.port}`;
+}
+
 /** Ingress rules in evaluation order; the catch-all comes last. Empty without an edge. */
 export function renderIngress(lab: Homelab): IngressRule[] {
   if (lab.config.edge !== "cloudflare") return [];
   return [
-    ...tunnelServices(lab).map((s) => ({ hostname: s.publicHostname as string, service: TUNNEL_ORIGIN })),
+    ...tunnelServices(lab).map((s) => ({ hostname: s.publicHostname as string, service: ingressOrigin(lab, s) })),
     { service: CATCH_ALL },
   ];
 }

@@ -1,4 +1,4 @@
-import type { Homelab, ResolvedSecret, ResolvedService } from "../catalog/resolve";
+import { isMultiHost, type Homelab, type ResolvedSecret, type ResolvedService } from "../catalog/resolve";
 import { DASHBOARD_GROUPS } from "../catalog/types";
 import { iconFile } from "./icons";
 import { dashboardService, generatedNote, portalHostnames } from "./portal-common";
@@ -85,7 +85,9 @@ function card(s: ResolvedService, dashboard: ResolvedService): HomepageCard {
       throw new Error(`service "${s.id}": its ${widget.type} widget needs the "${widget.secret}" secret of "${dashboard.id}", which the catalog does not declare`);
     }
     if (s.port === null) throw new Error(`service "${s.id}": its ${widget.type} widget needs a port`);
-    out.widget = { type: widget.type, url: `http://127.0.0.1:${s.port}`, key: `{{${secretVariable(secret)}}}` };
+    // Homepage's server calls the service: on loopback beside it, else on the other host's LAN address.
+    const url = s.hostName === dashboard.hostName || s.localUrl === null ? `http://127.0.0.1:${s.port}` : s.localUrl;
+    out.widget = { type: widget.type, url, key: `{{${secretVariable(secret)}}}` };
   }
   return out;
 }
@@ -128,7 +130,8 @@ export function renderHomepageConfig(lab: Homelab): HomepageConfig {
     },
     services,
     widgets: [
-      { resources: { cpu: true, memory: true } },
+      // The resources widget reads the machine Homepage runs on; with several hosts its label says which.
+      { resources: isMultiHost(lab) && dashboard.hostName ? { label: dashboard.hostName, cpu: true, memory: true } : { cpu: true, memory: true } },
       { datetime: { text_size: "xl", format: { dateStyle: "short", timeStyle: "short", hourCycle: "h23" } } },
     ],
   };

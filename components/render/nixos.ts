@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { enabledServices } from "../catalog/resolve";
+import { enabledServices, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
   BACKUP_SCHEDULE,
@@ -27,13 +27,31 @@ import { stableJson } from "./stable";
  *          + renderNixosData(lab)     generated/homelab.json, pure
  *          + renderPortalFiles(lab)   nginx sites, Homepage config, toggle, icons
  */
-export function renderNixosBundle(lab: Homelab): Map<string, string> {
+export function renderNixosBundle(lab: Homelab, host?: string): Map<string, string> {
+  if (host === undefined && isMultiHost(lab)) throw new Error("a stack of several hosts has one bundle per host: pass the host's name");
+  const name = host ?? labHosts(lab)[0].name;
   const files = readNixosTree();
-  for (const [path, content] of [...renderNixosData(lab), ...renderPortalFiles(lab)]) {
+  for (const [path, content] of [...renderNixosData(lab, name), ...renderPortalFiles(portalLab(lab, name))]) {
     if (files.has(path)) throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
     files.set(path, content);
   }
   return new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** Every host's bundle, by host name, in homelab:hosts order. */
+export function renderHostBundles(lab: Homelab): Map<string, Map<string, string>> {
+  return new Map(labHosts(lab).map((h) => [h.name, renderNixosBundle(lab, h.name)]));
+}
+
+/**
+ * What the portal renders from on the host that runs it: every service of
+ * the stack (the dashboard shows them all, linking each to its own host),
+ * seen with the portal host's LAN facts. Empty on every other host.
+ */
+function portalLab(lab: Homelab, host: string): Homelab {
+  if (!isMultiHost(lab)) return lab;
+  if (portalHost(lab) !== host) return { config: lab.config, services: [] };
+  return { config: hostView(lab, host).config, services: lab.services };
 }
 
 /** The repo's nixos/ directory, the hand-written half of the bundle. */
@@ -81,9 +99,9 @@ export function readNixosTree(dir: string = NIXOS_SOURCE_DIR): Map<string, strin
   return files;
 }
 
-/** The generated half of the bundle. Pure: catalog and stack config in, text out. */
-export function renderNixosData(lab: Homelab): Map<string, string> {
-  return new Map([[HOMELAB_JSON, stableJson(homelabNixosData(lab))]]);
+/** The generated half of one host's bundle. Pure: catalog and stack config in, text out. */
+export function renderNixosData(lab: Homelab, host: string = labHosts(lab)[0].name): Map<string, string> {
+  return new Map([[HOMELAB_JSON, stableJson(homelabNixosData(lab, host))]]);
 }
 
 /* ------------------------------------------------------------------ data -- */
@@ -150,7 +168,7 @@ export interface HomelabNixosData {
   _generated: string;
   stack: string;
   timeZone: string;
-  lan: { address: string; hostName: string; domain: string };
+  lan: { address: string; hostName: string; domain: string; connectors?: string[] };
   secretsDir: string;
   services: Record<string, NixosService>;
   transmission?: { schedule: NixosSpeedPeriod[]; hostWhitelist: string[] };
@@ -165,7 +183,8 @@ export function nixosServices(lab: Homelab): ResolvedService[] {
   return enabledServices(lab).filter((s) => s.entry.runsOn === "host");
 }
 
-export function homelabNixosData(lab: Homelab): HomelabNixosData {
+export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0].name): HomelabNixosData {
+  const lab = isMultiHost(full) ? hostView(full, host) : full;
   const services = nixosServices(lab);
   const byId = new Map(services.map((s) => [s.id, s]));
   const [hostName, ...domain] = lab.config.lanHostname.split(".");
@@ -177,6 +196,7 @@ export function homelabNixosData(lab: Homelab): HomelabNixosData {
     secretsDir: lab.config.paths.secretsDir,
     services: Object.fromEntries(services.map((s) => [s.id, nixosService(s)])),
   };
+  if (isMultiHost(full)) data.lan.connectors = connectorAddresses(full);
   const transmission = byId.get("transmission");
   if (transmission) data.transmission = transmissionData(lab, transmission);
   const backrest = byId.get("backrest");
@@ -197,6 +217,12 @@ function nixosService(s: ResolvedService): NixosService {
     units: [...s.units],
     secrets: Object.fromEntries(s.secrets.map((secret) => [secret.name, secret.path])),
   };
+}
+
+/** LAN addresses of the hosts that run the tunnel's connector; every host's services trust them as proxies. */
+function connectorAddresses(lab: Homelab): string[] {
+  const names = lab.services.find((s) => s.entry.everyRoutedHost && s.status === "enabled")?.hostNames ?? [];
+  return labHosts(lab).filter((h) => names.includes(h.name)).map((h) => h.lanAddress);
 }
 
 /** The schedule in Transmission's units; a schedule that leaves a gap or overlaps never renders. */

@@ -1,4 +1,4 @@
-import type { Homelab } from "../catalog/resolve";
+import { isMultiHost, labHosts, portalHost, servicesOn, type Homelab } from "../catalog/resolve";
 import { renderDns, renderIngress } from "./edge";
 
 /** The machine-readable plan, written to out/<stack>/plan.json. */
@@ -25,16 +25,38 @@ export function renderPlan(lab: Homelab) {
         ? { name: config.cloudflare?.tunnelName ?? null, ingress: renderIngress(lab) }
         : null,
     dns: renderDns(lab),
+    // Only with several hosts, so a one-host stack's plan stays as it was.
+    ...(isMultiHost(lab) ? { hosts: renderHostsPlan(lab) } : {}),
   };
+}
+
+/** Each host: where it is, what it runs, whether it has the portal and a tunnel connector. */
+export function renderHostsPlan(lab: Homelab) {
+  const portal = portalHost(lab);
+  return labHosts(lab).map((h) => {
+    const services = servicesOn(lab, h.name).filter((s) => s.status === "enabled");
+    return {
+      name: h.name,
+      lanAddress: h.lanAddress,
+      lanHostname: h.lanHostname,
+      ssh: `${h.ssh.user}@${h.ssh.host}:${h.ssh.port}`,
+      portal: portal === h.name,
+      connector: services.some((s) => s.entry.everyRoutedHost === true),
+      services: services.map((s) => s.id),
+      rollout: lab.config.rollout?.indexOf(h.name) ?? -1,
+    };
+  });
 }
 
 export type Plan = ReturnType<typeof renderPlan>;
 
 /** The summary table `npm start` prints. */
 export function renderSummary(lab: Homelab): string {
-  const rows = [["service", "local URL", "public URL", "protection", "status"]];
+  const multi = isMultiHost(lab);
+  const rows = [["service", ...(multi ? ["host"] : []), "local URL", "public URL", "protection", "status"]];
   for (const s of lab.services) {
-    rows.push([s.id, s.localUrl ?? "-", s.publicHostname ? `https://${s.publicHostname}` : "-", s.protection, s.status]);
+    const host = multi ? [s.hostNames.length > 0 ? s.hostNames.join(",") : "-"] : [];
+    rows.push([s.id, ...host, s.localUrl ?? "-", s.publicHostname ? `https://${s.publicHostname}` : "-", s.protection, s.status]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();

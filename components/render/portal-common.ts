@@ -80,7 +80,17 @@ export function portalHostnames(lab: Homelab): string[] {
   return [...new Set(names.filter((n): n is string => typeof n === "string" && n !== ""))];
 }
 
-/** The routed services nginx proxies by Host: every tunnel route, the portal included. */
+/**
+ * The routed services nginx proxies by Host: every tunnel route on the
+ * portal's host, the portal included. nginx proxies to 127.0.0.1; services
+ * on other hosts are reached on their own host (see edge.ts, ingressOrigin).
+ */
 export function proxiedServices(lab: Homelab): ResolvedService[] {
+  const host = portalService(lab)?.hostName;
+  return routesWithUpstream(lab).filter((s) => s.hostName === host);
+}
+
+/** Every tunnel route with a port behind it, on whichever host. */
+export function routesWithUpstream(lab: Homelab): ResolvedService[] {
   return tunnelServices(lab).filter((s) => s.upstreamPort !== null);
 }

@@ -5,7 +5,7 @@ import { CATALOG } from "../catalog/services";
 import { renderHomepageConfig } from "./homepage";
 import { appleTouchSvg, LICENSES_FILE, renderIcon, renderIconLicenses } from "./icons";
 import { renderNginxSites } from "./nginx";
-import { APPLE_TOUCH_SVG, FAVICONS, generatedNote, MASK_ICON, PORTAL_ID, portalService, proxiedServices } from "./portal-common";
+import { APPLE_TOUCH_SVG, FAVICONS, generatedNote, MASK_ICON, PORTAL_ID, portalService, routesWithUpstream } from "./portal-common";
 import { generatedHeader, stableJson } from "./stable";
 
 export {
@@ -65,12 +65,13 @@ export function readPortalAssets(dir: string = ASSETS_DIR): PortalAssets {
 
 /**
  * The toggle's map from a service's public origin to its LAN URL, for every
- * routed service on the host. Pages sites and unrouted services have no
- * entry, so the toggle leaves their links alone.
+ * routed service, each on the LAN address of the host that runs it. Pages
+ * sites and unrouted services have no entry, so the toggle leaves their
+ * links alone.
  */
 export function renderToggleLinks(lab: Homelab): Record<string, string> {
   const links: Record<string, string> = {};
-  for (const s of proxiedServices(lab)) {
+  for (const s of routesWithUpstream(lab)) {
     if (s.publicHostname && s.localUrl) links[`https://${s.publicHostname}`] = s.localUrl;
   }
   return links;

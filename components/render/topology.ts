@@ -6,7 +6,7 @@
  * without a browser.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { enabledServices } from "../catalog/resolve";
+import { enabledServices, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import { tunnelServices } from "./edge";
 
 const id = (s: ResolvedService) => `svc_${s.id.replace(/[^A-Za-z0-9]/g, "_")}`;
@@ -21,6 +21,7 @@ function serviceLabel(s: ResolvedService): string {
 
 /** The topology of one stack as Mermaid flowchart text. */
 export function topologyMermaid(lab: Homelab): string {
+  if (isMultiHost(lab)) return multiHostMermaid(lab);
   const { config } = lab;
   const services = enabledServices(lab);
   const onHost = services.filter((s) => s.entry.runsOn === "host");
@@ -76,6 +77,72 @@ export function topologyMermaid(lab: Homelab): string {
   if (cloudflare && services.some((s) => s.id === "cloudflared")) lines.push(`  tunnel -.->|token| cloudflared`);
   for (const s of backedUp) lines.push(`  ${id(s)} -.-> ${id(backrest as ResolvedService)}`);
   if (backrest) lines.push(`  ${id(backrest)} -->|restic daily| b2`);
+  return lines.join("\n") + "\n";
+}
+
+const hostId = (name: string) => `host_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
+const connectorId = (name: string) => `cloudflared_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
+
+/**
+ * A stack of several hosts: one box per machine with its services, a
+ * connector on each host that serves a route, and nginx on the portal's
+ * host only. Each connector is drawn to its own host's routes; Cloudflare
+ * may hand any route to any connector, which reaches it over the LAN.
+ */
+function multiHostMermaid(lab: Homelab): string {
+  const { config } = lab;
+  const services = enabledServices(lab);
+  const pages = services.find((s) => s.entry.runsOn === "pages" && s.publicHostname);
+  const routed = new Set(tunnelServices(lab).map((s) => s.id));
+  const cloudflare = config.edge === "cloudflare";
+  const portal = portalHost(lab);
+  const connectors = services.find((s) => s.entry.everyRoutedHost)?.hostNames ?? [];
+  const lines: string[] = ["flowchart LR"];
+  if (cloudflare) {
+    lines.push(`  internet([Internet])`);
+    lines.push(`  subgraph cf [${label("Cloudflare")}]`);
+    lines.push(`    access[${label("Access<br/>one application per route")}]`);
+    lines.push(`    tunnel[${label(`Tunnel ${config.cloudflare?.tunnelName ?? ""}<br/>a connector on each host with a route`)}]`);
+    if (pages) lines.push(`    pages[${label(`Pages · ${pages.publicHostname}`)}]`);
+    lines.push(`  end`);
+  } else {
+    lines.push(`  lan([${label("LAN or Tailscale")}])`);
+  }
+  for (const h of labHosts(lab)) {
+    lines.push(`  subgraph ${hostId(h.name)} [${label(`${h.lanHostname} (NixOS) · ${h.name}`)}]`);
+    if (cloudflare && connectors.includes(h.name)) lines.push(`    ${connectorId(h.name)}[${label("cloudflared<br/>cloudflared-tunnel.service")}]`);
+    if (h.name === portal) lines.push(`    nginx[${label("nginx :80<br/>nginx.service")}]`);
+    for (const s of services) {
+      if (s.hostName !== h.name || s.entry.everyRoutedHost || s.id === "portal") continue;
+      lines.push(`    ${id(s)}[${label(serviceLabel(s))}]`);
+    }
+    lines.push(`  end`);
+  }
+  const secretsFrom = config.secrets.source === "1password" ? `1Password · vault ${config.secrets.vault}` : "Pulumi secret config";
+  const withSecrets = services.filter((s) => s.secrets.some((x) => x.ref !== "generated"));
+  if (withSecrets.length > 0) lines.push(`  secrets[(${label(secretsFrom)})]`);
+  const backrest = services.find((s) => s.id === "backrest");
+  if (backrest) lines.push(`  b2[(${label(`Backblaze B2 · ${config.backupBucket ?? ""}`)})]`);
+  if (cloudflare) {
+    lines.push(`  internet --> access`);
+    lines.push(`  access --> tunnel`);
+    if (pages) lines.push(`  access --> pages`);
+    for (const c of connectors) lines.push(`  tunnel --> ${connectorId(c)}`);
+  }
+  for (const s of services) {
+    if (!s.hostName || s.entry.everyRoutedHost) continue;
+    const target = s.id === "portal" ? "nginx" : id(s);
+    if (routed.has(s.id)) lines.push(cloudflare ? `  ${connectorId(s.hostName)} --> ${target}` : `  lan --> ${target}`);
+    else if (s.id === "dashboard" && portal) lines.push(`  nginx --> ${id(s)}`);
+  }
+  for (const s of withSecrets) lines.push(`  secrets -.-> ${s.id === "portal" ? "nginx" : id(s)}`);
+  if (cloudflare) for (const c of connectors) lines.push(`  tunnel -.->|token| ${connectorId(c)}`);
+  if (backrest) {
+    for (const s of services) {
+      if (s.hostName === backrest.hostName && s.backup.paths.length > 0 && s.id !== "backrest") lines.push(`  ${id(s)} -.-> ${id(backrest)}`);
+    }
+    lines.push(`  ${id(backrest)} -->|restic daily| b2`);
+  }
   return lines.join("\n") + "\n";
 }
 

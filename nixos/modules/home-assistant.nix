@@ -142,12 +142,15 @@ in
           http = {
             server_port = cfg.port;
             server_host = if cfg.bind == "127.0.0.1" then [ "127.0.0.1" ] else [ "0.0.0.0" "::" ];
-            # The public route arrives through nginx on the same host.
+            # The public route arrives through nginx on the same host or,
+            # with several hosts, from a tunnel connector on the LAN; Home
+            # Assistant answers 400 to forwarded headers from anyone else.
             use_x_forwarded_for = true;
             trusted_proxies = [
               "127.0.0.1"
               "::1"
-            ];
+            ]
+            ++ config.homelab.lan.connectors;
           };
           # The hybrid configuration: the UI edits these files in the state
           # directory; "automation ui" leaves room for Nix-declared

@@ -136,6 +136,11 @@ in
         default = "local";
         description = "mDNS domain, normally local.";
       };
+      connectors = lib.mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "LAN addresses of the hosts whose tunnel connector reaches this host's services straight over the LAN, in a stack of several hosts; empty with one host, where the route comes through nginx on localhost.";
+      };
     };
 
     secretsDir = lib.mkOption {

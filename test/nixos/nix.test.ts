@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CATALOG } from "../../components/catalog/services";
-import { HOMELAB_JSON, type HomelabNixosData } from "../../components/render/nixos";
+import { HOMELAB_JSON, renderHostBundles, type HomelabNixosData } from "../../components/render/nixos";
 import { ROOT, bundleOf, dataOf, stackFromFile, writeTree } from "./helpers";
 import { NIX, NIX_ENV, nixTier } from "./nix-tier";
 
@@ -425,5 +425,29 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the staging 
     expect(units).toEqual(expect.arrayContaining(["cloudflared-tunnel", "home-assistant", "mosquitto"]));
     expect(ev.config.services).not.toHaveProperty("restic");
     expect(ev.config.services.avahi).toMatchObject({ hostName: "nixos-staging", domainName: "local" });
+  });
+});
+
+describe.skipIf(!nixTier.available)("the modules, evaluated against each host's data of the two-host stack", () => {
+  const bundles = renderHostBundles(stackFromFile("multihost"));
+
+  it.each(["main", "gpu"])("host %s: the data passes the option types and no assertion fails", (host) => {
+    const dir = writeTree(bundles.get(host)!, "homelab-bundle-");
+    expect(typecheck(dir).errors).toEqual([]);
+    // The main box runs the SSH MCP endpoint, whose package the host names (see the prod evaluation above).
+    expect(evalModules(dir, true).failedAssertions).toEqual([]);
+  });
+
+  it("the GPU box runs Ollama, LiteLLM and a connector, and nothing of the main box", () => {
+    const ev = evalModules(writeTree(bundles.get("gpu")!, "homelab-bundle-"), false);
+    const units = Object.keys(ev.config.systemd.services);
+    expect(units).toEqual(expect.arrayContaining(["cloudflared-tunnel"]));
+    for (const absent of ["home-assistant", "mosquitto", "homepage-dashboard", "nginx", "transmission"]) expect(units, absent).not.toContain(absent);
+    expect(ev.config.services.ollama).toMatchObject({ enable: true, port: 11434 });
+  });
+
+  it("Home Assistant trusts the forwarded headers of both hosts' connectors", () => {
+    const ev = evalModules(writeTree(bundles.get("main")!, "homelab-bundle-"), false);
+    expect(ev.config.services["home-assistant"].config.http.trusted_proxies).toEqual(["127.0.0.1", "::1", "192.0.2.10", "192.0.2.30"]);
   });
 });

@@ -26,6 +26,8 @@ export interface TreeNode {
   urn: string;
   parent: string;
   custom: boolean;
+  /** URNs the resource was registered as depending on (dependsOn and inputs). */
+  dependencies: string[];
 }
 
 export interface ProgramRun {
@@ -73,6 +75,7 @@ interface RegisterRequest {
   getName(): string;
   getParent(): string;
   getCustom(): boolean;
+  getDependenciesList(): string[];
 }
 
 /**
@@ -86,7 +89,7 @@ function recordTree(monitor: unknown): TreeNode[] {
   const register = m.registerResource.bind(m);
   m.registerResource = (req, cb) => {
     // In the order the program asks, which does not depend on how fast the monitor answers.
-    const node: TreeNode = { type: req.getType(), name: req.getName(), urn: "", parent: req.getParent(), custom: req.getCustom() };
+    const node: TreeNode = { type: req.getType(), name: req.getName(), urn: "", parent: req.getParent(), custom: req.getCustom(), dependencies: req.getDependenciesList() };
     tree.push(node);
     return register(req, (err, resp) => {
       if (resp) node.urn = resp.getUrn();

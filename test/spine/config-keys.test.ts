@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { HOST_FIELDS } from "../../components/config/hosts";
 import { CONFIG_KEYS, RENAMED_KEYS, parseStackConfig } from "../../components/config/schema";
 
 /**
@@ -31,6 +32,10 @@ const secretKeys = Object.entries(CONFIG_KEYS).filter(([, spec]) => spec.secret)
 describe("config key names and the Pulumi CLI's secret heuristic", () => {
   it.each(plainKeys)("non-secret key homelab:%s can be set with plain `pulumi config set`", (key) => {
     expect(pulumiMayRefusePlaintext(key), `homelab:${key} matches ${PULUMI_SECRET_KEY_PATTERN}`).toBe(false);
+  });
+
+  it.each(HOST_FIELDS.map((f) => `hosts.gpu.${f}`))("a host field homelab:%s can be set with plain `pulumi config set --path`", (path) => {
+    expect(pulumiMayRefusePlaintext(path), `homelab:${path} matches ${PULUMI_SECRET_KEY_PATTERN}`).toBe(false);
   });
 
   it("the port flags the names the CLI refused, so the check above can fail", () => {

@@ -35,6 +35,16 @@ const entry = (service: string, field: string, changes: Record<string, unknown>[
   changes.map((change) => ({ name: `${service}.${field} = ${JSON.stringify(change).slice(0, 80)}`, service, change, where: `service "${service}", field "${field}"`, fix }));
 
 const PATH_FIX = /absolute, normalised path/;
+
+/** Two machines, Ollama on the GPU box: the base every homelab:hosts row changes one thing of. */
+const TWO_HOSTS = { main: { lanAddress: "192.0.2.10", lanHostname: "nixos.local" }, gpu: { lanAddress: "192.0.2.11", lanHostname: "gpu.local" } };
+const hostsRow = (name: string, config: Record<string, unknown>, where: string, fix: RegExp): Row => ({
+  name,
+  config: { "homelab:lanAddress": null, "homelab:lanHostname": null, "homelab:hosts": TWO_HOSTS, "homelab:placement": { ollama: "gpu" }, ...config },
+  where,
+  fix,
+});
+const withHost = (fields: Record<string, unknown>) => ({ ...TWO_HOSTS, gpu: { ...TWO_HOSTS.gpu, ...fields } });
 const SEPARATE = /separate directories, none inside another/;
 
 const ROWS: Row[] = [
@@ -69,6 +79,42 @@ const ROWS: Row[] = [
   ...cfg("deploy", ["yes", "1"], /true or false/),
   ...cfg("detectDrift", ["no"], /true or false/),
   ...cfg("tunnelCredentialGeneration", ["2 3", ""], /short label/),
+  // Hosts: every field as strict as the single-host key it mirrors.
+  ...["192.168.001.010", "192.0.2", "nixos.local", ""].map((v) => hostsRow(`homelab:hosts.gpu.lanAddress = ${JSON.stringify(v)}`, { "homelab:hosts": withHost({ lanAddress: v }) }, "homelab:hosts.gpu.lanAddress:", /IPv4 address in plain decimal/)),
+  ...["-oProxyCommand=touch /tmp/pwned", "host;rm -rf /", "$(reboot)"].map((v) => hostsRow(`homelab:hosts.gpu.sshHost = ${JSON.stringify(v)}`, { "homelab:hosts": withHost({ sshHost: v }) }, "homelab:hosts.gpu.sshHost:", /hostname such as nixos\.local/)),
+  ...["0", "65536", "22.0", "twenty-two"].map((v) => hostsRow(`homelab:hosts.gpu.sshPort = ${JSON.stringify(v)}`, { "homelab:hosts": withHost({ sshPort: v }) }, "homelab:hosts.gpu.sshPort:", /whole number from 1 to 65535/)),
+  ...["-oProxyCommand=x", "Root"].map((v) => hostsRow(`homelab:hosts.gpu.sshUser = ${JSON.stringify(v)}`, { "homelab:hosts": withHost({ sshUser: v }) }, "homelab:hosts.gpu.sshUser:", /login name/)),
+  ...["ssh-ed25519", "ssh-ed25519 AAAA\nssh-rsa BBBB"].map((v) => hostsRow(`homelab:hosts.gpu.sshHostKey = ${JSON.stringify(v)}`, { "homelab:hosts": withHost({ sshHostKey: v }) }, "homelab:hosts.gpu.sshHostKey:", /ssh-keyscan/)),
+  ...["nix_os.local", "gpu"].map((v) => hostsRow(`homelab:hosts.gpu.lanHostname = ${JSON.stringify(v)}`, { "homelab:hosts": withHost({ lanHostname: v }) }, "homelab:hosts.gpu.lanHostname:", /name such as nixos\.local/)),
+  ...["cloudflareApiToken", "gpu-key", "sshPrivateKey_gpu"].map((v) => hostsRow(`homelab:hosts.gpu.sshKeyConfig = ${JSON.stringify(v)}`, { "homelab:hosts": withHost({ sshKeyConfig: v }) }, "homelab:hosts.gpu.sshKeyConfig:", /sshPrivateKeyGpu/)),
+  hostsRow("a host field that does not exist", { "homelab:hosts": withHost({ address: "192.0.2.11" }) }, "homelab:hosts.gpu.address: is not a host field", /use only lanAddress, lanHostname/),
+  hostsRow("a host without its LAN address", { "homelab:hosts": { ...TWO_HOSTS, gpu: { sshHost: "gpu.local" } } }, "homelab:hosts.gpu.lanAddress: missing", /IPv4 address in plain decimal/),
+  hostsRow("a host name that is not a DNS label", { "homelab:hosts": { ...TWO_HOSTS, GPU_Box: { lanAddress: "192.0.2.12" } } }, "homelab:hosts.GPU_Box:", /lowercase letters, digits and inner hyphens/),
+  hostsRow("a host given a scalar", { "homelab:hosts": { ...TWO_HOSTS, nas: "192.0.2.12" } }, "homelab:hosts.nas:", /as a map with at least lanAddress/),
+  hostsRow("homelab:hosts given a list", { "homelab:hosts": ["main", "gpu"] }, "homelab:hosts:", /map from host name/),
+  hostsRow("homelab:hosts empty", { "homelab:hosts": {}, "homelab:placement": null }, "homelab:hosts:", /at least one host/),
+  hostsRow("two hosts with one LAN address", { "homelab:hosts": withHost({ lanAddress: "192.0.2.10" }) }, "homelab:hosts.gpu.lanAddress:", /its own lanAddress/),
+  hostsRow("a single-host key beside homelab:hosts", { "homelab:lanAddress": "192.0.2.10" }, "homelab:lanAddress: is set beside homelab:hosts", /homelab:hosts\.<host>\.lanAddress/),
+  hostsRow("a login key no host names", { "homelab:sshPrivateKeyNas": "x" }, "homelab:sshPrivateKeyNas: no host names", /sshKeyConfig to sshPrivateKeyNas/),
+  // Placement: unknown hosts and services, co-location, ports per host, idle hosts.
+  hostsRow("a service placed on an unknown host", { "homelab:placement": { ollama: "nas" } }, "homelab:placement.ollama:", /one of: main, gpu/),
+  hostsRow("an unknown service placed", { "homelab:placement": { ollama: "gpu", plex: "gpu" } }, "homelab:placement.plex:", /remove it from homelab:placement/),
+  hostsRow("a pending service placed", { "homelab:placement": { ollama: "gpu", immich: "gpu" } }, 'service "immich", field "homelab:placement.immich"', /add it to homelab:services/),
+  hostsRow("the Pages site placed", { "homelab:placement": { ollama: "gpu", docs: "gpu" } }, 'service "docs", field "homelab:placement.docs"', /remove it from homelab:placement/),
+  hostsRow("the tunnel connector placed", { "homelab:placement": { ollama: "gpu", cloudflared: "gpu" } }, 'service "cloudflared", field "homelab:placement.cloudflared": the service runs on every host', /remove it from homelab:placement/),
+  hostsRow("Mosquitto placed away from Home Assistant", { "homelab:placement": { ollama: "gpu", mosquitto: "gpu" } }, 'field "homelab:placement.mosquitto": "mosquitto" talks to "home-assistant"', /leave mosquitto out of it so it follows home-assistant/),
+  hostsRow("the dashboard placed away from the portal", { "homelab:placement": { ollama: "gpu", dashboard: "gpu" } }, 'the portal (nginx and the dashboard) runs on one host, but "dashboard" is on "gpu" and "portal" on "main"', /place both on one host/),
+  {
+    ...hostsRow("two services on one port of one host", { "homelab:placement": { ollama: "gpu", sonarr: "gpu", radarr: "gpu" } }, 'service "radarr", field "port": port 8989 is already used by "sonarr" on the same host (gpu)', /another host with homelab:placement/),
+    catalog: (c) => c.map((e) => (e.id === "radarr" ? { ...e, port: 8989 } : e)),
+  } as Row,
+  hostsRow("a host that runs nothing", { "homelab:placement": null }, "homelab:hosts.gpu: host \"gpu\" runs no service", /place a service on it/),
+  hostsRow("homelab:placement given a list", { "homelab:placement": ["ollama"] }, "homelab:placement:", /map from catalog id/),
+  { name: "homelab:placement without homelab:hosts", config: { "homelab:placement": { ollama: "main" } }, where: "homelab:placement: places services on hosts", fix: /declare the machines under homelab:hosts/ },
+  // Rollout.
+  hostsRow("a rollout naming an unknown host", { "homelab:rollout": ["gpu", "nas"] }, "homelab:rollout:", /list only hosts of homelab:hosts \(main, gpu\)/),
+  hostsRow("a rollout naming a host twice", { "homelab:rollout": ["gpu", "gpu"] }, "homelab:rollout:", /list of host names/),
+  { name: "homelab:rollout without homelab:hosts", config: { "homelab:rollout": ["main"] }, where: "homelab:rollout: orders hosts", fix: /declare the machines under homelab:hosts/ },
   // Host directories.
   ...cfg("bundleDir", ["/", "/etc", "/etc/nixos", "/var/lib", "/nix/store/abc-homelab", "relative/dir", "/etc/nixos/homelab/", "/etc//nixos/homelab", "/etc/nixos/../homelab", "/home", "/usr", "/boot", "/root", "/run", "/srv/my dir", "/srv/$(reboot)"], PATH_FIX),
   ...cfg("credentialsDir", ["/var", "/nix", "./secrets"], PATH_FIX),
@@ -299,5 +345,15 @@ describe("the --out folder", () => {
     mkdirSync(join(dir, "empty"));
     expect(plan(join(dir, "empty")).code).toBe(0);
     expect(existsSync(join(dir, "empty", "plan.json"))).toBe(true);
+  });
+
+  it("is replaced when it holds the previous plan of a stack of several hosts (hosts/ instead of nixos/)", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "plan-hosts-")), "multihost");
+    const run = () => runPlan(["--stack", "multihost", "--out", out], { stdout: () => {}, stderr: () => {} });
+    expect(run()).toBe(0);
+    expect(existsSync(join(out, "hosts", "gpu", "nixos", "generated", "homelab.json"))).toBe(true);
+    expect(run(), "a second run replaces the first").toBe(0);
+    expect(plan(out).code, "and a one-host plan replaces it too").toBe(0);
+    expect(existsSync(join(out, "hosts"))).toBe(false);
   });
 });
