@@ -1,6 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { enabledSecrets, enabledServices, hostView, isMultiHost, labHosts, routedServices, type Homelab as Lab } from "./catalog/resolve";
+import { BACKUP_SERVICE, backupCredentialsFor, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, routedServices, type Homelab as Lab } from "./catalog/resolve";
 import { DEFAULT_SSH_KEY_CONFIG, type HostConfig } from "./config/hosts";
 import { Tunnel } from "./edge/tunnel";
 import { healthChecksFor } from "./host/commands";
@@ -241,12 +241,15 @@ export class Homelab extends pulumi.ComponentResource {
         return owner ? [[s.id, { resource: owner, name: s.hostNames.indexOf(host.name) > 0 ? `${s.id}-${host.name}` : s.id }]] : [];
       }),
     );
+    // The backup credentials on a host that backs up without running Backrest: a command under Backrest, named for the host.
+    const backup = this.services[BACKUP_SERVICE];
+    if (backup && backupCredentialsFor(lab, host.name).length > 0) secretOwners[BACKUP_SERVICE] = { resource: backup, name: `${BACKUP_SERVICE}-${host.name}` };
     return new NixosHost(
       name,
       {
         connection: { host: host.ssh.host, port: host.ssh.port, user: host.ssh.user, hostKey: host.ssh.hostKey, privateKey: pulumi.secret(privateKey) },
         bundle,
-        secrets: enabledSecrets(view).map((s) => {
+        secrets: hostSecrets(lab, host.name).map((s) => {
           const value = s.ref === "generated" ? generated[s.key] : secrets.values.get(s.key);
           if (!value) throw new Error(`secret ${s.key} has no value: a generated secret needs its producer (the Cloudflare edge)`);
           return { ...s, value };

@@ -178,6 +178,30 @@ export function routedServices(lab: Homelab): ResolvedService[] {
   return lab.services.filter((s) => s.publicHostname !== null);
 }
 
+/** The service whose secrets unlock the restic repository, and whose host runs the Backrest UI. */
+export const BACKUP_SERVICE = "backrest";
+
+/**
+ * The backup credentials (Backrest's restic password and B2 keys) a host
+ * needs that it does not get as Backrest's own host: every host holding
+ * backup paths runs restic against the one repository, so state placed on a
+ * second machine is backed up too. Nothing to restart when they change:
+ * restic reads them at each run. Empty on Backrest's host, on a host with
+ * no backup paths, and in a stack without Backrest.
+ */
+export function backupCredentialsFor(lab: Homelab, host: string): ResolvedSecret[] {
+  const backrest = enabledServices(lab).find((s) => s.id === BACKUP_SERVICE && s.entry.runsOn === "host");
+  if (!backrest || backrest.hostNames.includes(host)) return [];
+  const backsUp = servicesOn(lab, host).some((s) => s.status === "enabled" && s.backup.paths.length > 0);
+  return backsUp ? backrest.secrets.map((s) => ({ ...s, units: [] })) : [];
+}
+
+/** Every secret file one host receives: its services' secrets and, where it backs up without Backrest, the backup credentials. */
+export function hostSecrets(lab: Homelab, host: string): ResolvedSecret[] {
+  const view = isMultiHost(lab) ? hostView(lab, host) : lab;
+  return [...enabledSecrets(view), ...backupCredentialsFor(lab, host)];
+}
+
 /** Every secret of the enabled services. */
 export function enabledSecrets(lab: Homelab): ResolvedSecret[] {
   return enabledServices(lab).flatMap((s) => s.secrets);

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { enabledServices, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import { BACKUP_SERVICE, enabledServices, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
   BACKUP_SCHEDULE,
@@ -199,8 +199,9 @@ export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0]
   if (isMultiHost(full)) data.lan.connectors = connectorAddresses(full);
   const transmission = byId.get("transmission");
   if (transmission) data.transmission = transmissionData(lab, transmission);
-  const backrest = byId.get("backrest");
-  if (backrest) data.backups = backupsData(lab, services, backrest);
+  // restic runs on every host that holds backup paths, with Backrest's repository and credentials; the UI only where Backrest is placed.
+  const backrest = enabledServices(full).find((s) => s.id === BACKUP_SERVICE && s.entry.runsOn === "host");
+  if (backrest && services.some((s) => s.backup.paths.length > 0)) data.backups = backupsData(lab, services, backrest);
   return data;
 }
 

@@ -109,6 +109,17 @@ describe("the two-host stack's resource tree", () => {
     }
   });
 
+  it("gives the GPU box the backup credentials its restic job needs, written by a command under Backrest", () => {
+    const cmd = command("backrest-gpu-secrets")!;
+    expect(plainText(connectionOf(cmd.inputs).host)).toBe("192.0.2.30");
+    expect(r.tree.find((n) => n.urn === node("backrest-gpu-secrets").parent)?.name).toBe("backrest");
+    const stream = plainText(cmd.inputs.stdin);
+    for (const name of ["restic-password", "b2-account-id", "b2-account-key"]) expect(stream).toContain(`\tbackrest.${name}\t`);
+    // restic reads them at each run; there is no Backrest unit on the GPU box to restart.
+    expect(stream).not.toContain("backrest.service");
+    expect(plainText(connectionOf(command("backrest-secrets")!.inputs).host)).toBe("192.0.2.10");
+  });
+
   it("deploys the rollout's canary first: the main box's preflight waits for the GPU box's rebuild", () => {
     expect(node(`${STACK}-host-preflight`).dependencies).toContain(node(`${STACK}-host-gpu-rebuild`).urn);
     expect(node(`${STACK}-host-gpu-preflight`).dependencies.some((u) => u.includes(`${STACK}-host-rebuild`)), "the canary waits for nothing").toBe(false);

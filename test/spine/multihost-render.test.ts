@@ -39,6 +39,23 @@ describe("one bundle per host", () => {
     expect(main).not.toContain("litellm");
   });
 
+  it("every host with backup paths backs them up with restic to the one repository; Backrest's UI stays on its host", () => {
+    const gpu = data("gpu").backups;
+    const main = data("main").backups;
+    expect(gpu?.paths).toEqual(["/var/lib/private/litellm"]);
+    expect(main?.paths).toContain("/var/lib/hass");
+    expect(main?.paths).not.toContain("/var/lib/private/litellm");
+    expect(gpu?.repository).toBe(main?.repository);
+    expect(gpu?.passwordFile).toBe(main?.passwordFile);
+    expect(Object.keys(data("gpu").services)).not.toContain("backrest");
+  });
+
+  it("a host whose services keep no state runs no backup", () => {
+    const quiet = withQuietHost();
+    const d = JSON.parse(renderHostBundles(quiet).get("quiet")?.get("generated/homelab.json") ?? "null") as HomelabNixosData;
+    expect(d.backups).toBeUndefined();
+  });
+
   it("each host's LAN facts are its own", () => {
     expect(data("gpu").lan).toMatchObject({ address: "192.0.2.30", hostName: "gpu" });
     expect(data("main").lan).toMatchObject({ address: "192.0.2.10", hostName: "nixos" });
