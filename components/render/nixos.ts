@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { enabledServices } from "../catalog/resolve";
+import { enabledSecrets, enabledServices } from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
   BACKUP_SCHEDULE,
@@ -12,6 +12,7 @@ import {
   type SpeedPeriod,
 } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
+import { deployLists, healthChecksFor } from "../host/commands";
 import { renderPortalFiles } from "./portal";
 import { stableJson } from "./stable";
 
@@ -26,10 +27,13 @@ import { stableJson } from "./stable";
  *   bundle = readNixosTree()          hand-written, from disk
  *          + renderNixosData(lab)     generated/homelab.json, pure
  *          + renderPortalFiles(lab)   nginx sites, Homepage config, toggle, icons
+ *          + deployLists(...)         generated/health-checks.tsv, secret-files.list
  */
 export function renderNixosBundle(lab: Homelab): Map<string, string> {
   const files = readNixosTree();
-  for (const [path, content] of [...renderNixosData(lab), ...renderPortalFiles(lab)]) {
+  // What the apply reads from the release: the health checks and the secret files.
+  const lists = deployLists(healthChecksFor(enabledServices(lab)), enabledSecrets(lab).map((s) => s.path), lab.config.paths);
+  for (const [path, content] of [...renderNixosData(lab), ...renderPortalFiles(lab), ...lists]) {
     if (files.has(path)) throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
     files.set(path, content);
   }
