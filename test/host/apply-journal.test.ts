@@ -123,6 +123,11 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
     const observed = await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { bundle: testBundle({ "modules/marker.nix": `# ${next.marker}\n` }) }));
     expect(observed.drift).toContain(`an apply of release ${next.host.bundleHash.slice(0, 12)} was interrupted before it finished; the next apply rolls back to release ${before.host.bundleHash.slice(0, 12)} first`);
     expect(existsSync(journal()), "observe only reads").toBe(true);
+    // The next deploy's secrets stage runs before its rebuild: it says so and leaves the journal to the rebuild.
+    const secrets = await runCaptured(next.commands.get("secrets.mosquitto")!);
+    expect(secrets.code, secrets.stderr).toBe(0);
+    expect(secrets.stdout).toContain("secrets: an earlier apply was interrupted");
+    expect(existsSync(journal())).toBe(true);
 
     const rerun = await rebuild(next);
     expect(rerun.code, output(rerun)).toBe(0);
