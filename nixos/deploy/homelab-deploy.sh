@@ -670,8 +670,10 @@ failed_list() {
 #   version 1, target <hash>, phase started|switching|committed,
 #   previous-release, previous-link (or -), backup (or -),
 #   previous-generation, previous-system (a store path, or -),
+#   newest-generation (the highest generation number before this apply),
 #   previous-applied, previous-deployed (the records before this apply)
 JOURNAL=apply-journal
+JOURNAL_KEYS=(version target phase previous-release previous-link backup previous-generation previous-system newest-generation previous-applied previous-deployed)
 declare -A J=()
 
 # For the fault tests only: stop dead at a named step boundary, the way a
@@ -690,7 +692,7 @@ step() {
 write_journal() {
   local tmp key
   tmp=$(mktemp -- "$STATE_DIR/.$JOURNAL.XXXXXX")
-  for key in version target phase previous-release previous-link backup previous-generation previous-system previous-applied previous-deployed; do
+  for key in "${JOURNAL_KEYS[@]}"; do
     printf '%s\t%s\n' "$key" "${J[$key]:--}"
   done >"$tmp"
   sync -- "$tmp"
@@ -706,6 +708,9 @@ read_journal() {
   while IFS=$'\t' read -r key value; do
     if [[ -n $key ]]; then J[$key]=$value; fi
   done <"$STATE_DIR/$JOURNAL"
+  for key in "${JOURNAL_KEYS[@]}"; do
+    [[ -n ${J[$key]:-} ]] || J[version]=""
+  done
   [[ ${J[version]:-} == 1 && ${J[target]:-} =~ ^[0-9a-f]{64}$ ]] ||
     die "apply: $STATE_DIR/$JOURNAL is not a journal this script wrote; nothing changed. Look at it, put the host back by hand if need be, remove it, and run pulumi up again"
 }
@@ -731,8 +736,22 @@ first_deploy() {
   [[ ${J[previous-link]} == - && ${J[backup]} == - ]]
 }
 
+# The highest system generation number, or "-".
+newest_generation() {
+  local link n newest=-
+  for link in "$PROFILE"-*-link; do
+    n=${link#"$PROFILE"-}
+    n=${n%-link}
+    [[ $n =~ ^[0-9]+$ ]] || continue
+    if [[ $newest == - ]] || ((n > newest)); then newest=$n; fi
+  done
+  echo "$newest"
+}
+
 # Delete the system generations newer than $1 other than the live one: the
-# ones the failed or interrupted switch made.
+# ones the failed or interrupted switch made. $1 is the newest generation
+# from before the apply, so one made by hand earlier (the host may have been
+# rolled back below it) is left alone.
 delete_generations_after() {
   local keep=$1 live link n
   local -a doomed=()
@@ -771,7 +790,7 @@ restore_from_journal() {
       "$prev_sys/bin/switch-to-configuration" switch || RESTORE_FAILED=1
     fi
     step rollback-system
-    if [[ -z $RESTORE_FAILED && $prev_gen != - ]]; then delete_generations_after "$prev_gen"; fi
+    if [[ -z $RESTORE_FAILED && ${J[newest-generation]} != - ]]; then delete_generations_after "${J[newest-generation]}"; fi
   fi
   if [[ ${J[previous-link]} != - ]]; then
     link=$(readlink -- "$BUNDLE_DIR" 2>/dev/null || true)
@@ -853,7 +872,7 @@ cmd_apply() {
     [[ ! -e $backup ]] || die "apply: $BUNDLE_DIR is a plain directory and $backup already exists; move one of them away"
   fi
   J=([version]=1 [target]=$hash [phase]=started [previous-release]=$cur [previous-link]=${prev_link:--} [backup]=${backup:--}
-    [previous-generation]=$gen_before [previous-system]=$(system_path) [previous-applied]=$applied [previous-deployed]=$deployed)
+    [previous-generation]=$gen_before [previous-system]=$(system_path) [newest-generation]=$(newest_generation) [previous-applied]=$applied [previous-deployed]=$deployed)
   write_journal
   step journal
   if [[ -n $backup ]]; then

@@ -6,7 +6,7 @@ import type { HostHealthCheck } from "../../components/host/commands";
 import { SCRIPT, hostArgs, secretValues, testBundle, testChecks, testLab, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
 import { FakeEngine, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
-import { freePort, ownership, sshdTier, type TestHost } from "./support/testhost";
+import { freePort, ownership, runOverSsh, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
 
@@ -185,6 +185,69 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
     ["finished", /already live as system generation \d+; no rebuild/],
     ["cleaned", /already live as system generation \d+; no rebuild/],
   ];
+
+  it("a rollback returns to the system that ran, not to the generation numbered just below the failed one", async () => {
+    const older = await release();
+    await push(older);
+    expect((await rebuild(older)).code).toBe(0);
+    const olderSystem = host.systemPath();
+    const newer = await release();
+    await push(newer);
+    expect((await rebuild(newer)).code).toBe(0);
+    const newest = host.generation()!;
+    // Someone goes back by hand: the host runs the older system, the newer generation stays.
+    const back = await runOverSsh(host.target(), "nixos-rebuild switch --rollback");
+    expect(back.code, back.stderr).toBe(0);
+    const ran = host.generation()!;
+    expect(host.systemPath()).toBe(olderSystem);
+
+    const failing = await release({ failing: true });
+    await push(failing);
+    const r = await rebuild(failing);
+    expect(r.code).not.toBe(0);
+    // nixos-rebuild switch --rollback would have gone to the newest generation below the failed one: the newer system.
+    expect(r.stderr).toContain(`rolled back to system generation ${ran} and bundle`);
+    expect(host.systemPath()).toBe(olderSystem);
+    expect(host.generations(), "the generation made by hand before the apply stays; the failed one goes").toEqual(expect.arrayContaining([ran, newest]));
+    expect(Math.max(...host.generations())).toBe(newest);
+    expect(existsSync(journal())).toBe(false);
+    // Put the host back on the newer release for the next tests.
+    const again = await rebuild(newer);
+    expect(again.code, output(again)).toBe(0);
+    expectLive(newer, "re-applied");
+  });
+
+  it("when the generation that ran is gone, the recovery sets the profile to its store path", async () => {
+    const before = await release();
+    await push(before);
+    expect((await rebuild(before)).code).toBe(0);
+    const beforeSystem = host.systemPath();
+    const genBefore = host.generation()!;
+    const next = await release();
+    await push(next);
+    expect((await rebuild(next, "switched")).code).not.toBe(0);
+    // Between the crash and the next deploy, someone deletes the old generation (the store path stays).
+    const del = await runOverSsh(host.target(), `nix-env -p ${host.profile} --delete-generations ${genBefore}`);
+    expect(del.code, del.stderr).toBe(0);
+    const logBefore = host.hostLog().length;
+    const rerun = await rebuild(before);
+    expect(rerun.code, output(rerun)).toBe(0);
+    expect(host.hostLog().slice(logBefore)).toContain(`nix-env -p ${host.profile} --set ${beforeSystem}`);
+    expect(host.systemPath()).toBe(beforeSystem);
+    expect(rerun.stdout).toContain(`rolled back to release ${before.host.bundleHash} and system generation ${host.generation()}`);
+    expectLive(before, "back by store path");
+  });
+
+  it("killed while recording an apply whose checks had passed, the next run records it", async () => {
+    const next = await release();
+    await push(next);
+    expect((await rebuild(next, "committed")).code).not.toBe(0);
+    expect((await rebuild(next, "recovered")).code).not.toBe(0);
+    const rerun = await rebuild(next);
+    expect(rerun.code, output(rerun)).toBe(0);
+    expect(rerun.stdout).toContain("interrupted after its health checks passed; recorded it as live");
+    expectLive(next, "after two interrupted runs");
+  });
 
   const ROLLBACK_STEPS = ["rollback-system", "rollback-link", "rolled-back"];
 
