@@ -795,9 +795,15 @@ restore_from_journal() {
   if [[ ${J[previous-link]} != - ]]; then
     link=$(readlink -- "$BUNDLE_DIR" 2>/dev/null || true)
     [[ $link == "${J[previous-link]}" ]] || flip_link "${J[previous-link]}" "$BUNDLE_DIR"
-  elif [[ ${J[backup]} != - && -e ${J[backup]} ]]; then
-    if [[ -L $BUNDLE_DIR ]]; then rm -f -- "$BUNDLE_DIR"; fi
-    [[ -e $BUNDLE_DIR ]] || mv -T -- "${J[backup]}" "$BUNDLE_DIR"
+  elif [[ ${J[backup]} != - ]]; then
+    if [[ -e ${J[backup]} ]]; then
+      if [[ -L $BUNDLE_DIR ]]; then rm -f -- "$BUNDLE_DIR"; fi
+      [[ -e $BUNDLE_DIR ]] || mv -T -- "${J[backup]}" "$BUNDLE_DIR"
+    fi
+  elif [[ $(current_release) == "${J[target]}" ]]; then
+    # Nothing was there before: the apply that follows links it again, as a
+    # first deploy, so a failure then keeps what it switched to.
+    rm -f -- "$BUNDLE_DIR"
   fi
   step rollback-link
   restore_state previous-release "${J[previous-release]}"
@@ -823,18 +829,17 @@ recover_interrupted() {
     log "apply: an earlier apply of $target was interrupted after its health checks passed; recorded it as live (system generation $(generation))"
     ;;
   *)
-    if first_deploy; then
-      remove_journal
-      log "apply: an earlier apply of $target was interrupted; it was the first deploy to this host, so there is nothing earlier to go back to: it stays linked and is applied again"
-      return 0
-    fi
     restore_from_journal
     if [[ -n $RESTORE_FAILED ]]; then
       die "apply: an earlier apply of $target was interrupted, and switching back to ${J[previous-system]} failed; nothing else was changed. On the host run: nix-env -p $PROFILE --set ${J[previous-system]} && ${J[previous-system]}/bin/switch-to-configuration switch, then pulumi up again (it finishes the rollback from $STATE_DIR/$JOURNAL)"
     fi
     step recovered
     remove_journal
-    log "apply: an earlier apply of $target was interrupted before it finished; rolled back to release ${J[previous-release]} and system generation $(generation) as its journal recorded"
+    if first_deploy; then
+      log "apply: an earlier apply of $target, the first deploy to this host, was interrupted before it finished; put the host back as it was before it (no bundle link, system generation $(generation)) as its journal recorded"
+    else
+      log "apply: an earlier apply of $target was interrupted before it finished; rolled back to release ${J[previous-release]} and system generation $(generation) as its journal recorded"
+    fi
     ;;
   esac
 }

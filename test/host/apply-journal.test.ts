@@ -86,8 +86,20 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
 
   it("a first deploy whose checks fail keeps the new release linked and running, records nothing as applied, and says what to do", async () => {
     const run = await release({ failing: true, marker: "first" });
+    // Killed once after the switch: with nothing earlier to go back to, the next run keeps the link and applies again.
+    host.control("kill-at", "switched");
+    try {
+      const killed = await engine.up(run);
+      expect(killed.failed?.stage).toBe("rebuild");
+      expect(killed.failed!.result.stderr).toContain("ended without finishing");
+    } finally {
+      host.clearControl("kill-at");
+    }
+    expect(existsSync(journal())).toBe(true);
     const result = await engine.up(run);
     expect(result.failed?.stage).toBe("rebuild");
+    // Put back as before the first attempt, then applied as a first deploy again, so the failure keeps what runs.
+    expect(result.failed!.result.stdout).toContain("the first deploy to this host, was interrupted before it finished; put the host back as it was before it (no bundle link, system generation 1)");
     const out = output(result.failed!.result);
     expect(out).toMatch(/health checks failed after 1s: jellyfin \(http 127\.0\.0\.1:\d+\/health\)\. This was the first deploy to this host/);
     expect(out).toContain("run pulumi up again");
@@ -95,7 +107,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
     // Config and running system agree: the link names the release the profile runs.
     expect(readlinkSync(host.paths.bundleDir)).toBe(`${host.paths.stateDir}/releases/${run.host.bundleHash}`);
     expect(readFileSync(join(host.systemPath(), "modules/marker.nix"), "utf8")).toBe("# first\n");
-    expect(host.generation()).toBe(2);
+    expect(host.generation(), "the killed attempt's generation was deleted in the recovery; the second attempt made 2 again").toBe(2);
     expect(state("applied-release"), "not recorded, so the next up applies it again").toBe(null);
     expect(existsSync(journal())).toBe(false);
 
