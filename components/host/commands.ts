@@ -306,16 +306,17 @@ export interface ApplyOptions {
 }
 
 /**
+ * Switch to release <hash> (skipped when it is already the applied one and the
+ * generation is the one the last deploy made), run the health checks, and roll
+ * back the system and the bundle link when they fail, to what the apply's
+ * journal recorded before it changed anything; an apply that was killed is
+ * finished by the next one. On the host this runs in a session of its own, so
+ * it finishes even if the SSH connection drops during the switch; its output
+ * and exit status stay under `<stateDir>/apply-log/`.
+ *
  * The health checks and the secret files the release declares come from the
  * release itself (`deployLists`), so the command has the same size for one
  * service or ten thousand.
- *
- * Switch to release <hash> (skipped when it is already the applied one and the
- * generation is the one the last deploy made), run the health checks, and roll
- * back the generation and the bundle link when they fail. On the host this
- * runs in a session of its own, so it finishes even if the SSH connection
- * drops during the switch; its output and exit status stay under
- * `<stateDir>/apply-log/`.
  *
  * `record` (push, secrets, apply): the stage's StageRecord, base64, which the
  * host keeps once the stage succeeds; see `stageTriggers`.

@@ -74,7 +74,11 @@ export interface NixosHostArgs {
   secrets: readonly NixosHostSecret[];
   /** Where the host keeps the bundle, the secret files and the deploy record (`config.paths`). */
   paths: HostPaths;
-  /** Checks that must pass after a switch (`healthChecksFor(enabledServices(lab))`); otherwise the host rolls back. */
+  /**
+   * Checks that must pass after a switch (`healthChecksFor(enabledServices(lab))`); otherwise the host rolls back.
+   * They travel inside the release, with the list of secret files, as `generated/health-checks.tsv` and
+   * `generated/secret-files.list` (`deployLists`); a bundle from `renderOutputs(lab)` already holds both.
+   */
   healthChecks: readonly HostHealthCheck[];
   /** System generations kept after a successful switch (homelab:keepGenerations). @default 10 */
   keepGenerations?: number;
