@@ -2,7 +2,8 @@ import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
-import type { HostHealthCheck } from "../../components/host/commands";
+import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleHash, bundleStdin } from "../../components/host/bundle";
+import { applyCommand, pushCommand, type HostHealthCheck } from "../../components/host/commands";
 import { SCRIPT, hostArgs, secretValues, testBundle, testChecks, testLab, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
 import { FakeEngine, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
@@ -183,6 +184,29 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
     expect(rerun.stdout).toContain("was interrupted before it finished; rolled back");
     expect(rerun.stdout).toContain(`health: all ${testChecks(lab, listeners).length} checks pass`);
     expectLive(next, "re-run");
+  });
+
+  it("a release whose deploy lists hold a bad line is refused line by line before anything changes", async () => {
+    const cases: [string, string, RegExp][] = [
+      [HEALTH_CHECKS_PATH, "# checks\nportal\thttp\t80\t/a b\n", /generated\/health-checks\.tsv line 2: portal: "\/a b" is not a plain URL path/],
+      [HEALTH_CHECKS_PATH, "portal\tudp\t80\t\n", /generated\/health-checks\.tsv line 1: portal: kind "udp" is not http or tcp/],
+      [HEALTH_CHECKS_PATH, "portal\ttcp\t70000\t\n", /generated\/health-checks\.tsv line 1: portal: port "70000" is not a TCP port/],
+      [SECRET_FILES_PATH, "# files\n/etc/shadow\n", /generated\/secret-files\.list line 2: \/etc\/shadow is not a service's file under/],
+    ];
+    for (const [path, content, says] of cases) {
+      const bundle = new Map([...testBundle({ "modules/lists.nix": `# ${says.source}\n` }), [HEALTH_CHECKS_PATH, "portal\ttcp\t80\t\n"], [SECRET_FILES_PATH, ""], [path, content]]);
+      const hash = bundleHash(bundle);
+      const pushed = await runOverSsh(host.target(), pushCommand(host.paths, hash), bundleStdin(bundle));
+      expect(pushed.code, pushed.stderr).toBe(0);
+      const link = readlinkSync(host.paths.bundleDir);
+      const gen = host.generation();
+      const r = await runOverSsh(host.target(), applyCommand(host.paths, hash, { keepGenerations: 3, healthTimeoutSeconds: 5 }));
+      expect(r.code, path).not.toBe(0);
+      expect(r.stderr).toMatch(says);
+      expect(readlinkSync(host.paths.bundleDir), "the link is as it was").toBe(link);
+      expect(host.generation()).toBe(gen);
+      expect(existsSync(journal())).toBe(false);
+    }
   });
 
   /** The step boundaries of a healthy apply, in order, and what the re-run says about the one before. */
