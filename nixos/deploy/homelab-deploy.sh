@@ -470,7 +470,7 @@ cmd_secrets() {
 
 # Once release <hash> is live and healthy: remove the secret files an earlier
 # deploy wrote (a service's manifest) or the release before declared
-# (applied-secrets) that this release does not declare (--secret-file), then
+# (applied-secrets) that this release does not declare (generated/secret-files.list), then
 # record the files it declares. No generation that may use a removed file can
 # come back now. A file no deploy wrote is left alone, wherever it is: it may
 # be someone's, and observe reports it.
