@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 
 /**
  * The NixOS bundle as the host receives it: a deterministic tar stream and a
@@ -13,6 +14,12 @@ import { createHash } from "node:crypto";
 
 /** Where the host-side script sits inside the bundle. */
 export const DEPLOY_SCRIPT_PATH = "deploy/homelab-deploy.sh";
+
+/** The release's health checks, generated (`deployLists`); the apply reads them from the release. */
+export const HEALTH_CHECKS_PATH = "generated/health-checks.tsv";
+
+/** The secret files the release declares, generated (`deployLists`); the apply reads them from the release. */
+export const SECRET_FILES_PATH = "generated/secret-files.list";
 
 /** Where the bundle sits inside the offline plan's outputs (`renderOutputs`). */
 export const BUNDLE_PREFIX = "nixos/";
@@ -119,7 +126,14 @@ export function bundleTar(bundle: BundleInput): Buffer {
   return Buffer.concat(parts);
 }
 
-/** What the push command reads on stdin: the tar, base64-encoded, one line. */
+/**
+ * What the push command reads on stdin: the tar, gzip-compressed, then
+ * base64-encoded on one line that ends with a newline (the host takes a
+ * stream without it for a cut one). The remote.Command provider keeps stdin
+ * in the stack's state in plaintext: the bundle holds no secret, and the
+ * compression keeps that copy small (see the README).
+ */
 export function bundleStdin(bundle: BundleInput): string {
-  return bundleTar(bundle).toString("base64") + "\n";
+  // Level 9 and zlib's fixed header (no name, mtime 0): the same bundle is the same bytes.
+  return gzipSync(bundleTar(bundle), { level: 9 }).toString("base64") + "\n";
 }

@@ -80,6 +80,21 @@ export interface ReachableObservation {
   failedUnits: string[];
   /** Each stage's record of its last successful run. */
   records: Partial<Record<DeployStage, StageRecord>>;
+  /**
+   * An apply that was killed before it finished (its journal is still on the
+   * host): the next apply finishes it first. Observe only reports it.
+   */
+  interruptedApply?: InterruptedApply;
+}
+
+/** What the journal of an unfinished apply says. */
+export interface InterruptedApply {
+  /** The release it was applying. */
+  target: string;
+  /** How far it got: `started`, `switching`, or `committed` (its checks had passed). */
+  phase: string;
+  /** The release it returns to, "-" for none. */
+  previousRelease: string;
 }
 
 export interface UnreachableObservation {
@@ -137,6 +152,9 @@ export function parseObservation(text: string): ReachableObservation {
       case "failed-unit":
         obs.failedUnits.push(f[0]);
         break;
+      case "journal":
+        obs.interruptedApply = { target: f[0] ?? "", phase: f[1] ?? "", previousRelease: f[2] ?? "-" };
+        break;
       case "record": {
         const record = decodeRecord(f[1]);
         if (record && STAGE.test(f[0])) obs.records[f[0] as DeployStage] = record;
@@ -192,6 +210,16 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string): Pi
     }
   }
   if (obs.failedUnits.length > 0) system.push(`units failed: ${obs.failedUnits.join(", ")}`);
+  const j = obs.interruptedApply;
+  if (j) {
+    const what =
+      j.phase === "committed"
+        ? "after its health checks passed; the next apply records it as live"
+        : /^[0-9a-f]{64}$/.test(j.previousRelease)
+          ? `before it finished; the next apply rolls back to release ${j.previousRelease.slice(0, 12)} first`
+          : "before it finished; the next apply finishes it first";
+    system.push(`an apply of release ${j.target.slice(0, 12)} was interrupted ${what}`);
+  }
   return { bundle, system };
 }
 

@@ -4,6 +4,7 @@ import type { ResolvedSecret } from "../catalog/resolve";
 import { DEPLOY_SCRIPT_PATH, bundleEntries, bundleHash, bundleStdin, sha256Hex, type BundleInput } from "./bundle";
 import {
   applyCommand,
+  deployLists,
   preflightCommand,
   pushCommand,
   secretTrigger,
@@ -73,7 +74,11 @@ export interface NixosHostArgs {
   secrets: readonly NixosHostSecret[];
   /** Where the host keeps the bundle, the secret files and the deploy record (`config.paths`). */
   paths: HostPaths;
-  /** Checks that must pass after a switch (`healthChecksFor(enabledServices(lab))`); otherwise the host rolls back. */
+  /**
+   * Checks that must pass after a switch (`healthChecksFor(enabledServices(lab))`); otherwise the host rolls back.
+   * They travel inside the release, with the list of secret files, as `generated/health-checks.tsv` and
+   * `generated/secret-files.list` (`deployLists`); a bundle from `renderOutputs(lab)` already holds both.
+   */
   healthChecks: readonly HostHealthCheck[];
   /** System generations kept after a successful switch (homelab:keepGenerations). @default 10 */
   keepGenerations?: number;
@@ -432,9 +437,10 @@ export function planHost(args: NixosHostArgs): HostPlan {
     }
   }
   const services = [...new Set(secrets.map((s) => s.serviceId))].sort().map((id) => ({ id, secrets: secrets.filter((s) => s.serviceId === id) }));
+  const bundle = withDeployLists(args, secrets.map((s) => s.path));
   const plan: HostPlan = {
-    bundle: args.bundle,
-    hash: bundleHash(args.bundle),
+    bundle,
+    hash: bundleHash(bundle),
     host: args.connection.host,
     script,
     paths: args.paths,
@@ -468,7 +474,26 @@ function namingHost(command: string, hostName: string | undefined): string {
 }
 
 function applyOptions(plan: HostPlan) {
-  return { checks: plan.checks, secretFiles: plan.secrets.map((s) => s.path), keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds };
+  return { keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds };
+}
+
+/**
+ * The bundle with the release's health checks and secret files in it
+ * (`deployLists`), where the apply reads them. `renderOutputs(lab)` already
+ * holds the same two files, so the offline plan shows what the host gets; one
+ * that differs from `healthChecks` and `secrets` means the args were built
+ * from different labs, and the host would check one and run the other.
+ */
+function withDeployLists(args: NixosHostArgs, secretFiles: string[]): Map<string, string> {
+  const bundle = new Map(bundleEntries(args.bundle));
+  for (const [path, content] of deployLists(args.healthChecks, secretFiles, args.paths)) {
+    const given = bundle.get(path);
+    if (given !== undefined && given !== content) {
+      throw new Error(`the bundle's ${path} differs from the healthChecks and secrets passed to NixosHost; build the bundle and them from the same lab`);
+    }
+    bundle.set(path, content);
+  }
+  return bundle;
 }
 
 /** Where one service's secret files live; its secrets command writes nothing else. */

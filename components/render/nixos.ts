@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, enabledServices, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import { BACKUP_SERVICE, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
   BACKUP_SCHEDULE,
@@ -12,6 +12,7 @@ import {
   type SpeedPeriod,
 } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
+import { deployLists, healthChecksFor } from "../host/commands";
 import { renderPortalFiles } from "./portal";
 import { stableJson } from "./stable";
 
@@ -26,12 +27,16 @@ import { stableJson } from "./stable";
  *   bundle = readNixosTree()          hand-written, from disk
  *          + renderNixosData(lab)     generated/homelab.json, pure
  *          + renderPortalFiles(lab)   nginx sites, Homepage config, toggle, icons
+ *          + deployLists(...)         generated/health-checks.tsv, secret-files.list
  */
 export function renderNixosBundle(lab: Homelab, host?: string): Map<string, string> {
   if (host === undefined && isMultiHost(lab)) throw new Error("a stack of several hosts has one bundle per host: pass the host's name");
   const name = host ?? labHosts(lab)[0].name;
   const files = readNixosTree();
-  for (const [path, content] of [...renderNixosData(lab, name), ...renderPortalFiles(portalLab(lab, name))]) {
+  // What the apply reads from the release: this host's health checks and secret files.
+  const view = isMultiHost(lab) ? hostView(lab, name) : lab;
+  const lists = deployLists(healthChecksFor(enabledServices(view)), hostSecrets(lab, name).map((s) => s.path), lab.config.paths);
+  for (const [path, content] of [...renderNixosData(lab, name), ...renderPortalFiles(portalLab(lab, name)), ...lists]) {
     if (files.has(path)) throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
     files.set(path, content);
   }

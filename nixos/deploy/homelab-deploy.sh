@@ -15,11 +15,14 @@
 #              wrote and it no longer declares goes at once, unless the live
 #              release declares it: then once a release without it is live and
 #              healthy. A file no deploy wrote is left alone
-#   apply <hash> [--check id:kind:port[:path]]... [--secret-file <path>]...
+#   apply <hash>
 #              link release <hash> as the bundle directory, nixos-rebuild switch,
-#              health checks, and on failure roll back the generation and the link.
-#              Once healthy, the secret files earlier deploys wrote that are not
-#              a --secret-file of the release are removed; nothing else is.
+#              health checks, and on failure roll back the system and the link to
+#              what the apply journal recorded before it changed anything. An
+#              apply that was killed is finished by the next one. The checks
+#              and the secret files come from the release (generated/).
+#              Once healthy, the secret files earlier deploys wrote that the
+#              release does not declare are removed; nothing else is.
 #              It runs in its own session, detached from the SSH connection, and
 #              finishes (checks, rollback) even if that drops; the foreground
 #              streams its log and returns its status while the connection lasts
@@ -51,6 +54,10 @@ SERVICE=""
 CHECKS=()
 SECRET_FILES=()
 ARGS=()
+# Generated into every release by the program (components/host/commands.ts,
+# deployLists): the release's health checks and its secret files.
+CHECKS_FILE=generated/health-checks.tsv
+SECRET_FILES_FILE=generated/secret-files.list
 FAILED=()
 
 die() {
@@ -188,7 +195,7 @@ prune_releases() {
 
 cmd_preflight() {
   local missing=() tool
-  for tool in bash tar base64 sha256sum find sort xargs mktemp readlink flock timeout getent stat sync setsid tail date nixos-rebuild systemctl nix-env; do
+  for tool in bash tar gzip od base64 sha256sum find sort xargs mktemp readlink flock timeout getent stat sync setsid tail date nixos-rebuild systemctl nix-env; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   ((${#missing[@]} == 0)) || die "preflight: not found on the host: ${missing[*]}"
@@ -330,6 +337,11 @@ cmd_secrets() {
   (($# == 0)) || die "usage: secrets --service <id>, with the service's secrets on stdin"
   [[ $SERVICE =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "secrets: --service must name a catalog service"
   take_lock
+  if [[ -e $STATE_DIR/$JOURNAL ]]; then
+    # The rollback runs in the apply, detached from SSH: a switch back can
+    # drop this connection. The files written here are the declared ones either way.
+    log "secrets: an earlier apply was interrupted ($STATE_DIR/$JOURNAL); the rebuild step of this deploy finishes it"
+  fi
   local dir="$SECRETS_DIR/$SERVICE"
   local header kind a b c d e f ended=0 i
   local -a keys=() paths=() groups=() modes=() units=() values=()
@@ -458,7 +470,7 @@ cmd_secrets() {
 
 # Once release <hash> is live and healthy: remove the secret files an earlier
 # deploy wrote (a service's manifest) or the release before declared
-# (applied-secrets) that this release does not declare (--secret-file), then
+# (applied-secrets) that this release does not declare (generated/secret-files.list), then
 # record the files it declares. No generation that may use a removed file can
 # come back now. A file no deploy wrote is left alone, wherever it is: it may
 # be someone's, and observe reports it.
@@ -575,6 +587,37 @@ check_one() {
   esac
 }
 
+# The release's health checks and secret files, from two generated files in
+# the release itself (hashed with it), not from the command line: at a few
+# thousand services one argument list would pass the kernel's limit of
+# 128 KiB per argument (MAX_ARG_STRLEN, E2BIG), and the command would grow
+# with every service. Checked line by line before anything changes.
+load_release_lists() {
+  local dir=$1 id kind port path file n=0
+  CHECKS=()
+  SECRET_FILES=()
+  [[ -f $dir/$CHECKS_FILE && -f $dir/$SECRET_FILES_FILE ]] || die "apply: release ${dir##*/} has no $CHECKS_FILE or $SECRET_FILES_FILE; it was built by an older program. Run pulumi up again with this one"
+  while IFS=$'\t' read -r id kind port path; do
+    n=$((n + 1))
+    [[ -z $id || $id == \#* ]] && continue
+    [[ $id =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "apply: $CHECKS_FILE line $n: \"$id\" is not a service id"
+    if ! [[ $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port > 65535)); then die "apply: $CHECKS_FILE line $n: $id: port \"$port\" is not a TCP port"; fi
+    case $kind in
+    tcp) [[ -z $path ]] || die "apply: $CHECKS_FILE line $n: $id: a tcp check has no path" ;;
+    http) [[ $path =~ ^/[A-Za-z0-9/._~%?=\&:+-]{0,255}$ ]] || die "apply: $CHECKS_FILE line $n: $id: \"$path\" is not a plain URL path" ;;
+    *) die "apply: $CHECKS_FILE line $n: $id: kind \"$kind\" is not http or tcp" ;;
+    esac
+    CHECKS+=("$id"$'\t'"$kind"$'\t'"$port"$'\t'"$path")
+  done <"$dir/$CHECKS_FILE"
+  n=0
+  while IFS= read -r file; do
+    n=$((n + 1))
+    [[ -z $file || $file == \#* ]] && continue
+    [[ $file == "$SECRETS_DIR"/*/* && $file != *..* && $file =~ ^(/[A-Za-z0-9._@+-]+)+$ ]] || die "apply: $SECRET_FILES_FILE line $n: $file is not a service's file under $SECRETS_DIR"
+    SECRET_FILES+=("$file")
+  done <"$dir/$SECRET_FILES_FILE"
+}
+
 # Every check must pass in one round before the deadline. FAILED names the
 # ones that did not pass in the last round.
 run_health() {
@@ -587,9 +630,10 @@ run_health() {
   while :; do
     FAILED=()
     for spec in "${CHECKS[@]}"; do
-      IFS=: read -r id kind port path <<<"$spec"
+      IFS=$'\t' read -r id kind port path <<<"$spec"
       check_one "$kind" "$port" "${path:-/}" || FAILED+=("$id ($kind 127.0.0.1:$port${path})")
     done
+    step health
     if ((${#FAILED[@]} == 0)); then
       log "health: all ${#CHECKS[@]} checks pass"
       return 0
@@ -605,15 +649,212 @@ failed_list() {
   echo "$out"
 }
 
+# --- apply journal ------------------------------------------------------------
+#
+# An apply changes three things that must agree: the bundle link, the system
+# profile and the records (applied-release, deployed-generation). Before the
+# first of them changes, the apply writes what it is about to do and what to
+# return to into the journal, durably. It goes only once the apply has
+# finished, healthy or rolled back. So an apply killed anywhere in between (a
+# power cut, the OOM killer, SIGKILL) leaves the journal behind, and the next
+# apply, which holds the same lock, first finishes what it left: a rollback
+# to the recorded state, or, once the checks had passed, the records. Reading
+# the state afresh instead would take a half-applied release for the one to
+# return to.
+#
+# The system to return to is kept as a store path as well as a generation
+# number: a switch to an identical configuration makes no new generation, so
+# "the generation before" is not always the one that ran before.
+
+# The file, one "<key>\t<value>" per line:
+#   version 1, target <hash>, phase started|switching|committed,
+#   previous-release, previous-link (or -), backup (or -),
+#   previous-generation, previous-system (a store path, or -),
+#   newest-generation (the highest generation number before this apply),
+#   previous-applied, previous-deployed (the records before this apply)
+JOURNAL=apply-journal
+JOURNAL_KEYS=(version target phase previous-release previous-link backup previous-generation previous-system newest-generation previous-applied previous-deployed)
+declare -A J=()
+
+# For the fault tests only: stop dead at a named step boundary, the way a
+# power cut or the OOM killer would (SIGKILL: no trap runs). It acts only when
+# HOMELAB_TEST_KILL_AT names the step and HOMELAB_SYSTEM_PROFILE is set; only
+# the test host sets either (its SSH wrapper, from a steering file), so on a
+# real host this is a comparison that never matches.
+step() {
+  if [[ -n ${HOMELAB_TEST_KILL_AT:-} && -n ${HOMELAB_SYSTEM_PROFILE:-} && $HOMELAB_TEST_KILL_AT == "$1" ]]; then
+    kill -KILL "$$"
+  fi
+}
+
+# Write the journal from J: a temporary file, flushed, renamed over the old
+# one, and the directory flushed, so after a crash it is the old or the new.
+write_journal() {
+  local tmp key
+  tmp=$(mktemp -- "$STATE_DIR/.$JOURNAL.XXXXXX")
+  for key in "${JOURNAL_KEYS[@]}"; do
+    printf '%s\t%s\n' "$key" "${J[$key]:--}"
+  done >"$tmp"
+  sync -- "$tmp"
+  mv -f -T -- "$tmp" "$STATE_DIR/$JOURNAL"
+  sync -- "$STATE_DIR"
+}
+
+# Load the journal into J; false when there is none.
+read_journal() {
+  local key value
+  J=()
+  [[ -e $STATE_DIR/$JOURNAL ]] || return 1
+  while IFS=$'\t' read -r key value; do
+    if [[ -n $key ]]; then J[$key]=$value; fi
+  done <"$STATE_DIR/$JOURNAL"
+  for key in "${JOURNAL_KEYS[@]}"; do
+    [[ -n ${J[$key]:-} ]] || J[version]=""
+  done
+  [[ ${J[version]:-} == 1 && ${J[target]:-} =~ ^[0-9a-f]{64}$ ]] ||
+    die "apply: $STATE_DIR/$JOURNAL is not a journal this script wrote; nothing changed. Look at it, put the host back by hand if need be, remove it, and run pulumi up again"
+}
+
+remove_journal() {
+  rm -f -- "$STATE_DIR/$JOURNAL"
+  sync -- "$STATE_DIR"
+}
+
+# The store path the system profile resolves to, or "-".
+system_path() {
+  readlink -f -- "$PROFILE" 2>/dev/null || echo -
+}
+
+# A record back to what it was; "-" means there was none.
+restore_state() {
+  if [[ $2 == - ]]; then rm -f -- "$STATE_DIR/$1"; else write_state "$1" "$2"; fi
+}
+
+# No earlier homelab bundle (no link, no directory moved aside): nothing of
+# ours to go back to.
+first_deploy() {
+  [[ ${J[previous-link]} == - && ${J[backup]} == - ]]
+}
+
+# The highest system generation number, or "-".
+newest_generation() {
+  local link n newest=-
+  for link in "$PROFILE"-*-link; do
+    n=${link#"$PROFILE"-}
+    n=${n%-link}
+    [[ $n =~ ^[0-9]+$ ]] || continue
+    if [[ $newest == - ]] || ((n > newest)); then newest=$n; fi
+  done
+  echo "$newest"
+}
+
+# Delete the system generations newer than $1 other than the live one: the
+# ones the failed or interrupted switch made. $1 is the newest generation
+# from before the apply, so one made by hand earlier (the host may have been
+# rolled back below it) is left alone.
+delete_generations_after() {
+  local keep=$1 live link n
+  local -a doomed=()
+  live=$(generation)
+  for link in "$PROFILE"-*-link; do
+    n=${link#"$PROFILE"-}
+    n=${n%-link}
+    [[ $n =~ ^[0-9]+$ ]] || continue
+    if ((n > keep)) && [[ $n != "$live" ]]; then doomed+=("$n"); fi
+  done
+  if ((${#doomed[@]})); then
+    nix-env -p "$PROFILE" --delete-generations "${doomed[@]}" >/dev/null || log "warning: could not delete system generations ${doomed[*]}"
+  fi
+}
+
+# Put back the system, the bundle link and the records the journal names.
+# Each part checks before it acts, so a restore that is itself cut short is
+# finished by the next one. Sets RESTORE_FAILED when the system could not be
+# switched back.
+restore_from_journal() {
+  local prev_sys=${J[previous-system]} prev_gen=${J[previous-generation]} link
+  RESTORE_FAILED=""
+  if [[ $prev_sys != - ]]; then
+    if [[ $(system_path) != "$prev_sys" ]]; then
+      # The same generation number when it still holds that system, so the
+      # numbers read as before; otherwise a new generation of the store path.
+      if [[ $prev_gen != - && $(readlink -f -- "$PROFILE-$prev_gen-link" 2>/dev/null) == "$prev_sys" ]]; then
+        nix-env -p "$PROFILE" --switch-generation "$prev_gen" >/dev/null || RESTORE_FAILED=1
+      else
+        nix-env -p "$PROFILE" --set "$prev_sys" >/dev/null || RESTORE_FAILED=1
+      fi
+      J[phase]=switching
+    fi
+    # Activate it again only if a switch began: otherwise it never stopped running.
+    if [[ -z $RESTORE_FAILED && ${J[phase]} != started ]]; then
+      "$prev_sys/bin/switch-to-configuration" switch || RESTORE_FAILED=1
+    fi
+    step rollback-system
+    if [[ -z $RESTORE_FAILED && ${J[newest-generation]} != - ]]; then delete_generations_after "${J[newest-generation]}"; fi
+  fi
+  if [[ ${J[previous-link]} != - ]]; then
+    link=$(readlink -- "$BUNDLE_DIR" 2>/dev/null || true)
+    [[ $link == "${J[previous-link]}" ]] || flip_link "${J[previous-link]}" "$BUNDLE_DIR"
+  elif [[ ${J[backup]} != - ]]; then
+    if [[ -e ${J[backup]} ]]; then
+      if [[ -L $BUNDLE_DIR ]]; then rm -f -- "$BUNDLE_DIR"; fi
+      [[ -e $BUNDLE_DIR ]] || mv -T -- "${J[backup]}" "$BUNDLE_DIR"
+    fi
+  elif [[ $(current_release) == "${J[target]}" ]]; then
+    # Nothing was there before: the apply that follows links it again, as a
+    # first deploy, so a failure then keeps what it switched to.
+    rm -f -- "$BUNDLE_DIR"
+  fi
+  step rollback-link
+  restore_state previous-release "${J[previous-release]}"
+  restore_state applied-release "${J[previous-applied]}"
+  restore_state deployed-generation "${J[previous-deployed]}"
+}
+
+# The records of a healthy apply; the journal's phase says it got that far.
+commit_records() {
+  write_state applied-release "${J[target]}"
+  write_state deployed-generation "$(generation)"
+}
+
+# Run first by every apply, under the lock: finish an apply that was killed.
+recover_interrupted() {
+  read_journal || return 0
+  local target=${J[target]}
+  case ${J[phase]} in
+  committed)
+    commit_records
+    step recovered
+    remove_journal
+    log "apply: an earlier apply of $target was interrupted after its health checks passed; recorded it as live (system generation $(generation))"
+    ;;
+  *)
+    restore_from_journal
+    if [[ -n $RESTORE_FAILED ]]; then
+      die "apply: an earlier apply of $target was interrupted, and switching back to ${J[previous-system]} failed; nothing else was changed. On the host run: nix-env -p $PROFILE --set ${J[previous-system]} && ${J[previous-system]}/bin/switch-to-configuration switch, then pulumi up again (it finishes the rollback from $STATE_DIR/$JOURNAL)"
+    fi
+    step recovered
+    remove_journal
+    if first_deploy; then
+      log "apply: an earlier apply of $target, the first deploy to this host, was interrupted before it finished; put the host back as it was before it (no bundle link, system generation $(generation)) as its journal recorded"
+    else
+      log "apply: an earlier apply of $target was interrupted before it finished; rolled back to release ${J[previous-release]} and system generation $(generation) as its journal recorded"
+    fi
+    ;;
+  esac
+}
+
 cmd_apply() {
-  (($# == 1)) || die "usage: apply [--check id:kind:port[:path]]... <hash>"
-  local hash=$1 gen_before cur applied deployed prev_link="" backup="" gen_after
+  (($# == 1)) || die "usage: apply <hash>"
+  local hash=$1 gen_before cur applied deployed prev_link="" backup=""
   valid_hash "$hash"
   # The detached process holds the lock: a deploy started after a dropped
   # connection waits until this apply has finished or rolled back.
   take_lock
   if [[ -n $DETACHED ]]; then prune_apply_logs; fi
+  recover_interrupted
   release_ok "$hash" || die "apply: release $hash is missing on the host or its files were changed; run pulumi up again so the push re-sends it"
+  load_release_lists "$STATE_DIR/releases/$hash"
   gen_before=$(generation)
   cur=$(current_release)
   applied=$(read_state applied-release)
@@ -627,12 +868,19 @@ cmd_apply() {
     return 0
   fi
 
-  # Remember what to return to.
+  # Remember what to return to, durably, before anything changes.
   if [[ -L $BUNDLE_DIR ]]; then
     prev_link=$(readlink -- "$BUNDLE_DIR")
+    [[ $prev_link != *[$'\t\n']* ]] || die "apply: $BUNDLE_DIR links to a name with a tab or newline; point it somewhere plain or remove it"
   elif [[ -e $BUNDLE_DIR ]]; then
     backup="$BUNDLE_DIR.pre-homelab"
     [[ ! -e $backup ]] || die "apply: $BUNDLE_DIR is a plain directory and $backup already exists; move one of them away"
+  fi
+  J=([version]=1 [target]=$hash [phase]=started [previous-release]=$cur [previous-link]=${prev_link:--} [backup]=${backup:--}
+    [previous-generation]=$gen_before [previous-system]=$(system_path) [newest-generation]=$(newest_generation) [previous-applied]=$applied [previous-deployed]=$deployed)
+  write_journal
+  step journal
+  if [[ -n $backup ]]; then
     mv -T -- "$BUNDLE_DIR" "$backup"
     log "apply: moved the existing $BUNDLE_DIR to $backup"
   fi
@@ -640,47 +888,54 @@ cmd_apply() {
   mkdir -p -- "${BUNDLE_DIR%/*}"
   flip_link "$STATE_DIR/releases/$hash" "$BUNDLE_DIR"
   log "apply: $BUNDLE_DIR now links release $hash (was $cur); nixos-rebuild switch from generation $gen_before"
+  step linked
+  J[phase]=switching
+  write_journal
 
   if ! nixos-rebuild switch; then
     roll_back "nixos-rebuild switch failed"
   fi
+  step switched
   finish_pending
   if ! run_health; then
     roll_back "health checks failed after ${TIMEOUT}s: $(failed_list)"
   fi
+  step healthy
 
-  gen_after=$(generation)
-  write_state applied-release "$hash"
-  write_state deployed-generation "$gen_after"
+  J[phase]=committed
+  write_journal
+  step committed
+  commit_records
+  step recorded
+  remove_journal
+  step finished
   # The new generation is live and healthy; a rollback no longer brings back
   # one that uses the secrets this bundle dropped.
   remove_undeclared
+  step cleaned
   nix-env --delete-generations "+$KEEP" -p "$PROFILE" >/dev/null || log "warning: could not delete system generations beyond the last $KEEP"
   prune_releases
-  log "apply: bundle $hash is live as system generation $gen_after; keeping the last $KEEP generations"
+  log "apply: bundle $hash is live as system generation $(generation); keeping the last $KEEP generations"
 }
 
-# Return to the generation and the bundle link from before this apply, then fail.
-# Uses cmd_apply's locals gen_before, cur, prev_link and backup.
+# Return to the system, the bundle link and the records from before this
+# apply (the journal), then fail. Uses cmd_apply's locals hash and cur.
 roll_back() {
-  local reason=$1 gen_now rollback_failed=""
-  gen_now=$(generation)
-  if [[ $gen_now != "$gen_before" ]]; then
-    if nixos-rebuild switch --rollback; then
-      nix-env --delete-generations "$gen_now" -p "$PROFILE" >/dev/null 2>&1 || true
-    else
-      rollback_failed=1
-    fi
+  local reason=$1
+  if first_deploy; then
+    # Rolling back would leave /etc/nixos/configuration.nix importing a
+    # bundle that is gone, or a system it no longer describes. Keep the
+    # config and the running system in agreement instead: the new release
+    # stays linked and running, unrecorded, so the next pulumi up applies it again.
+    remove_journal
+    die "$reason. This was the first deploy to this host, so there is no earlier homelab configuration to go back to: $BUNDLE_DIR stays linked to release $hash, system generation $(generation) is what runs, and the release is not recorded as applied. Look at the failing services on the host (systemctl --failed; journalctl -b -u <unit>), fix them in the catalog or the NixOS modules, and run pulumi up again"
   fi
-  if [[ -n $prev_link ]]; then
-    flip_link "$prev_link" "$BUNDLE_DIR"
-  else
-    rm -f -- "$BUNDLE_DIR"
-    if [[ -n $backup ]]; then mv -T -- "$backup" "$BUNDLE_DIR"; fi
+  restore_from_journal
+  if [[ -n $RESTORE_FAILED ]]; then
+    die "$reason; ROLLBACK FAILED: switching back to ${J[previous-system]} failed and the host is on system generation $(generation). On the host run: nix-env -p $PROFILE --set ${J[previous-system]} && ${J[previous-system]}/bin/switch-to-configuration switch; the next pulumi up tries the rollback again from $STATE_DIR/$JOURNAL"
   fi
-  if [[ -n $rollback_failed ]]; then
-    die "$reason; ROLLBACK FAILED: the host is on system generation $(generation); run nixos-rebuild switch --rollback on the host"
-  fi
+  step rolled-back
+  remove_journal
   die "$reason; rolled back to system generation $(generation) and bundle $cur"
 }
 
@@ -727,6 +982,9 @@ run_detached() {
   # tail sees the apply gone only once it is reaped: wait for it first.
   wait "$pid" || status=$?
   wait "$out_tail" "$err_tail" || true
+  if [[ ! -e $base.status ]]; then
+    echo "$PROG: apply: process $pid ended without finishing (exit status $status: killed?); whatever it changed is undone or finished by the next deploy from its journal, $STATE_DIR/$JOURNAL. Run pulumi up again" >&2
+  fi
   return "$status"
 }
 
@@ -766,6 +1024,10 @@ cmd_observe() {
     printf 'bundle-hash\t-\n'
   fi
   printf 'applied-release\t%s\n' "$(read_state applied-release)"
+  if [[ -r $STATE_DIR/$JOURNAL ]]; then
+    # An apply that was killed; reported only: the next apply finishes it.
+    printf 'journal\t%s\t%s\t%s\n' "$(sed -n 's/^target\t//p' "$STATE_DIR/$JOURNAL")" "$(sed -n 's/^phase\t//p' "$STATE_DIR/$JOURNAL")" "$(sed -n 's/^previous-release\t//p' "$STATE_DIR/$JOURNAL")"
+  fi
   printf 'deployed-generation\t%s\n' "$(read_state deployed-generation)"
   printf 'generation\t%s\n' "$(generation)"
   for file in "$STATE_DIR"/secrets.d/*.manifest; do
@@ -816,8 +1078,6 @@ main() {
     --state-dir) STATE_DIR=${2:?--state-dir needs a value} && shift 2 ;;
     --keep) KEEP=${2:?--keep needs a value} && shift 2 ;;
     --timeout) TIMEOUT=${2:?--timeout needs a value} && shift 2 ;;
-    --check) CHECKS+=("${2:?--check needs a value}") && shift 2 ;;
-    --secret-file) SECRET_FILES+=("${2:?--secret-file needs a value}") && shift 2 ;;
     --service) SERVICE=${2:?--service needs a value} && shift 2 ;;
     --record) RECORD=${2:?--record needs a value} && shift 2 ;;
     --detached) DETACHED=${2:?--detached needs a value} && shift 2 ;;
@@ -829,10 +1089,6 @@ main() {
   [[ $KEEP =~ ^[1-9][0-9]*$ ]] || die "--keep must be a whole number of at least 1"
   [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a whole number of seconds"
   [[ $RECORD =~ ^[A-Za-z0-9+/=]*$ ]] || die "--record must be base64"
-  local file
-  for file in "${SECRET_FILES[@]}"; do
-    [[ $file == "$SECRETS_DIR"/*/* && $file != *..* ]] || die "--secret-file $file is not a service's file under $SECRETS_DIR"
-  done
   if [[ -n $DETACHED ]]; then
     # Internal: set by run_detached for the process it starts.
     [[ $cmd == apply && $DETACHED == "$(apply_log_dir)"/* && $DETACHED != *..* ]] || die "--detached is internal to apply"
@@ -852,7 +1108,7 @@ main() {
     save_record "secrets.$SERVICE"
     ;;
   apply)
-    ((${#ARGS[@]} == 1)) || die "usage: apply [--check id:kind:port[:path]]... <hash>"
+    ((${#ARGS[@]} == 1)) || die "usage: apply <hash>"
     valid_hash "${ARGS[0]}"
     if [[ -z $DETACHED ]]; then
       run_detached "${raw[@]}"

@@ -16,7 +16,7 @@ import { enabledSecrets, enabledServices, type Homelab } from "../../components/
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
 import { bundleFromOutputs, bundleHash, bundleStdin } from "../../components/host/bundle";
-import { applyCommand, healthChecksFor, pushCommand, secretsCommand, secretsStdin, type HostHealthCheck, type HostPaths } from "../../components/host/commands";
+import { applyCommand, deployLists, healthChecksFor, pushCommand, secretsCommand, secretsStdin, type HostHealthCheck, type HostPaths } from "../../components/host/commands";
 import { renderOutputs } from "../../components/render/outputs";
 import { catalogWithGroupPrefix, startListeners } from "../host/support/fixture";
 import { groupExists, runOverSsh, startTestHost, sshdTier, type SshTarget } from "../host/support/testhost";
@@ -58,9 +58,11 @@ function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthChec
   const bundle = bundleFromOutputs(renderOutputs(lab));
   // The fake switch creates the groups NixOS would.
   bundle.set("fake-host/groups", groups.join("\n") + "\n");
+  const checks = healthChecksFor(enabledServices(lab)).map((c) => ({ ...c, port: checkPort(c) }));
+  // The checks point at the test host's stand-in listeners, as in the host tests.
+  for (const [path, content] of deployLists(checks, secrets.map((s) => s.path), paths)) bundle.set(path, content);
   const hash = bundleHash(bundle);
   const script = bundle.get("deploy/homelab-deploy.sh") as string;
-  const checks = healthChecksFor(enabledServices(lab)).map((c) => ({ ...c, port: checkPort(c) }));
   const byService = new Map<string, typeof secrets>();
   for (const s of secrets) byService.set(s.serviceId, [...(byService.get(s.serviceId) ?? []), s]);
   return {
@@ -72,7 +74,7 @@ function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthChec
       command: secretsCommand(paths, id, "cmVjb3Jk"),
       stdin: secretsStdin(script, list.map((spec) => ({ spec, value: `value of ${spec.key}` })), paths),
     })),
-    apply: applyCommand(paths, hash, { checks, secretFiles: secrets.map((s) => s.path), keepGenerations: 3, healthTimeoutSeconds: 60 }, "cmVjb3Jk"),
+    apply: applyCommand(paths, hash, { keepGenerations: 3, healthTimeoutSeconds: 60 }, "cmVjb3Jk"),
     secretCount: secrets.length,
     checkCount: checks.length,
   };

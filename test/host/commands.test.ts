@@ -6,9 +6,10 @@ import { describe, expect, it } from "vitest";
 import { CATALOG } from "../../components/catalog/services";
 import { enabledServices, resolveHomelab } from "../../components/catalog/resolve";
 import { parseStackConfig } from "../../components/config/schema";
-import { bundleEntries, bundleFromOutputs, bundleHash, bundleStdin, bundleTar } from "../../components/host/bundle";
+import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleEntries, bundleFromOutputs, bundleHash, bundleStdin, bundleTar } from "../../components/host/bundle";
 import {
   applyCommand,
+  deployLists,
   healthChecksFor,
   pinnedHostKey,
   pushCommand,
@@ -38,7 +39,7 @@ describe("the bundle stream", () => {
     const bundle = testBundle({ [long]: "{ }\n", "empty.txt": "" });
     const dir = mkdtempSync(join(tmpdir(), "homelab-tar-"));
     try {
-      execFileSync("bash", ["-c", `base64 -d | tar -x -m --no-same-owner -f - -C ${dir}`], { input: bundleStdin(bundle) });
+      execFileSync("bash", ["-c", `base64 -d | tar -x -z -m --no-same-owner -f - -C ${dir}`], { input: bundleStdin(bundle) });
       const hostHash = execFileSync("bash", ["-c", `cd ${dir} && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -d' ' -f1`], { encoding: "utf8" }).trim();
       expect(hostHash, "the host's hash rule matches bundleHash").toBe(bundleHash(bundle));
       expect(execFileSync("stat", ["-c", "%a", join(dir, "deploy/homelab-deploy.sh")], { encoding: "utf8" }).trim()).toBe("755");
@@ -83,28 +84,26 @@ describe("the commands", () => {
     execFileSync("bash", ["-n", "-c", cmd]);
   });
 
-  it("the rebuild command lists checks in a stable order, so reordering services changes nothing", () => {
-    const a = applyCommand(paths, HASH, {
-      checks: [{ id: "b", kind: "tcp", port: 2 }, { id: "a", kind: "http", port: 1, path: "/x" }],
-      secretFiles: [`${paths.secretsDir}/b/key`, `${paths.secretsDir}/a/key`],
-      keepGenerations: 10,
-      healthTimeoutSeconds: 120,
-    });
-    const b = applyCommand(paths, HASH, {
-      checks: [{ id: "a", kind: "http", port: 1, path: "/x" }, { id: "b", kind: "tcp", port: 2 }],
-      secretFiles: [`${paths.secretsDir}/a/key`, `${paths.secretsDir}/b/key`],
-      keepGenerations: 10,
-      healthTimeoutSeconds: 120,
-    });
-    expect(a).toBe(b);
-    expect(a).toContain("--check a:http:1:/x --check b:tcp:2");
-    expect(a).toContain(`--secret-file ${paths.secretsDir}/a/key --secret-file ${paths.secretsDir}/b/key`);
-    expect(() => applyCommand(paths, HASH, { checks: [], secretFiles: [], keepGenerations: 0, healthTimeoutSeconds: 1 })).toThrow(/keepGenerations/);
-    expect(() => applyCommand(paths, HASH, { checks: [{ id: "x", kind: "http", port: 1, path: "/a b" }], secretFiles: [], keepGenerations: 1, healthTimeoutSeconds: 1 })).toThrow(/x: path/);
+  it("the release's deploy lists are sorted, so reordering services changes nothing", () => {
+    const a = deployLists([{ id: "b", kind: "tcp", port: 2 }, { id: "a", kind: "http", port: 1, path: "/x" }], [`${paths.secretsDir}/b/key`, `${paths.secretsDir}/a/key`], paths);
+    const b = deployLists([{ id: "a", kind: "http", port: 1, path: "/x" }, { id: "b", kind: "tcp", port: 2 }], [`${paths.secretsDir}/a/key`, `${paths.secretsDir}/b/key`], paths);
+    expect([...a]).toEqual([...b]);
+    const body = (text: string) => text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
+    expect(body(a.get(HEALTH_CHECKS_PATH)!)).toEqual(["a\thttp\t1\t/x", "b\ttcp\t2\t"]);
+    expect(body(a.get(SECRET_FILES_PATH)!)).toEqual([`${paths.secretsDir}/a/key`, `${paths.secretsDir}/b/key`]);
+    expect(a.get(HEALTH_CHECKS_PATH)!.startsWith("# Generated")).toBe(true);
+    expect(() => deployLists([{ id: "x", kind: "http", port: 1, path: "/a b" }], [], paths)).toThrow(/x: path/);
+    expect(() => applyCommand(paths, HASH, { keepGenerations: 0, healthTimeoutSeconds: 1 })).toThrow(/keepGenerations/);
   });
 
-  it("the rebuild command refuses a secret file outside the secrets directory", () => {
-    expect(() => applyCommand(paths, HASH, { checks: [], secretFiles: ["/etc/shadow"], keepGenerations: 1, healthTimeoutSeconds: 1 })).toThrow(/"\/etc\/shadow" is not under paths.secretsDir/);
+  it("the release's secret-file list refuses a file outside the secrets directory", () => {
+    expect(() => deployLists([], ["/etc/shadow"], paths)).toThrow(/"\/etc\/shadow" is not under paths.secretsDir/);
+  });
+
+  it("the apply command carries no per-service data: the same length for one service or 5,000", () => {
+    const cmd = applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120 }, "e30=");
+    expect(cmd).not.toMatch(/--check|--secret-file/);
+    expect(cmd.length).toBeLessThan(400);
   });
 
   it("a service's secrets command names the service and no value or release: values travel on stdin only", () => {

@@ -1,9 +1,10 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { CATALOG } from "../../components/catalog/services";
-import { resolveHomelab } from "../../components/catalog/resolve";
+import { enabledServices, resolveHomelab } from "../../components/catalog/resolve";
 import { parseStackConfig } from "../../components/config/schema";
-import { DEPLOY_SCRIPT_PATH, bundleFromOutputs, bundleHash } from "../../components/host/bundle";
+import { DEPLOY_SCRIPT_PATH, HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleFromOutputs, bundleHash } from "../../components/host/bundle";
+import { deployLists, healthChecksFor } from "../../components/host/commands";
 import { renderOutputs } from "../../components/render/outputs";
 import type { NixosHostArgs } from "../../components/host/nixos-host";
 import { SCRIPT_FILE, hostSecrets, secretValues, testBundle, testLab } from "./support/fixture";
@@ -42,12 +43,18 @@ describe("the NixosHost component under strict mocks", () => {
     expect(() => new NixosHost("no-script", args({ bundle }))).toThrow(/the bundle has no deploy\/homelab-deploy\.sh/);
   });
 
-  it("the plan's real nixos/ bundle is accepted and ships the deploy script the tests run", async () => {
+  it("the plan's real nixos/ bundle is accepted, ships the deploy script the tests run, and is the release the host gets", async () => {
     const parsed = parseStackConfig("prod", { domain: "example.test", lanAddress: "192.0.2.10", edge: "none" });
-    const bundle = bundleFromOutputs(renderOutputs(resolveHomelab(CATALOG, parsed.config!)));
+    const prod = resolveHomelab(CATALOG, parsed.config!);
+    const bundle = bundleFromOutputs(renderOutputs(prod));
     expect(bundle.get(DEPLOY_SCRIPT_PATH)).toBe(readFileSync(SCRIPT_FILE, "utf8"));
-    const run = await runProgram(NixosHost, args({ bundle }), "lab-real");
+    expect(bundle.has(HEALTH_CHECKS_PATH) && bundle.has(SECRET_FILES_PATH), "the offline plan shows the deploy lists").toBe(true);
+    const prodArgs = args({ bundle, healthChecks: healthChecksFor(enabledServices(prod)), secrets: hostSecrets(prod, secretValues(prod)) });
+    const run = await runProgram(NixosHost, prodArgs, "lab-real");
+    // The hash pulumi up pushes is the hash of the files npm start writes.
     expect(run.host.bundleHash).toBe(bundleHash(bundle));
+    // Built from another lab's checks, the bundle would tell the host one thing and run another.
+    expect(() => new NixosHost("lab-mixed", args({ bundle }))).toThrow(/generated\/health-checks\.tsv differs from the healthChecks/);
   });
 
   it("declares preflight, push, one secrets command per service with secrets, and rebuild, each pinned to the host key", async () => {
@@ -62,7 +69,8 @@ describe("the NixosHost component under strict mocks", () => {
       expect(connection.port, stage).toBe(22);
       expect(inputs.addPreviousOutputInEnv, stage).toBe(false);
     }
-    expect(run.host.bundleHash).toBe(bundleHash(testBundle()));
+    const a = args();
+    expect(run.host.bundleHash).toBe(bundleHash(new Map([...testBundle(), ...deployLists(a.healthChecks, a.secrets.map((s) => s.path), paths)])));
   });
 
   it("the same program declares byte-identical inputs twice: no timestamps, no ordering noise", async () => {

@@ -36,6 +36,18 @@ describe("reading the host's observation", () => {
 });
 
 describe("what counts as drift", () => {
+  it("an apply that was killed is drift of the system, whatever release is declared, worded by how far it got", () => {
+    const killed = parseObservation(observe([...inSync, `journal\t${OTHER}\tswitching\t${H}`]));
+    expect(killed.interruptedApply).toEqual({ target: OTHER, phase: "switching", previousRelease: H });
+    for (const declaredHash of [H, OTHER]) {
+      expect(bundleDrift(killed, declaredHash).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted before it finished; the next apply rolls back to release ${H.slice(0, 12)} first`]);
+    }
+    const passed = parseObservation(observe([...inSync, `journal\t${OTHER}\tcommitted\t${H}`]));
+    expect(bundleDrift(passed, OTHER).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted after its health checks passed; the next apply records it as live`]);
+    const first = parseObservation(observe([...inSync, `journal\t${OTHER}\tstarted\t-`]));
+    expect(bundleDrift(first, OTHER).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted before it finished; the next apply finishes it first`]);
+  });
+
   it("a host in sync has none", () => {
     const obs = parseObservation(observe(inSync));
     expect(bundleDrift(obs, H)).toEqual({ bundle: [], system: [] });

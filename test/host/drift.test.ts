@@ -149,11 +149,14 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
   });
 
   it("a generation switched outside Pulumi shows as a rebuild update, and up switches back to the declared bundle", async () => {
-    const result = await ssh("nixos-rebuild switch");
+    // A rebuild of the same configuration makes no new generation (the fake, like Nix, reuses the store path); a rollback by hand does move it.
+    const deployed = host.generation()!;
+    const result = await ssh("nixos-rebuild switch --rollback");
     expect(result.code, result.stderr).toBe(0);
     const gen = host.generation()!;
+    expect(gen).toBeLessThan(deployed);
     const run = await preview();
-    const reason = `system generation changed outside Pulumi: the last deploy made ${gen - 1}, the host is on ${gen}`;
+    const reason = `system generation changed outside Pulumi: the last deploy made ${deployed}, the host is on ${gen}`;
     expect(run.drift).toEqual([reason]);
     expect(triggers(run, "rebuild")).toContain(`drift: ${reason}`);
     expect(engine.plan(run).get("push")).toBe("same");
@@ -162,7 +165,9 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     const hostBefore = host.hostLog().length;
     await up();
     expect(host.hostLog().slice(hostBefore)).toContain("nixos-rebuild switch");
-    expect(readFileSync(join(host.paths.stateDir, "deployed-generation"), "utf8").trim()).toBe(String(gen + 1));
+    // The declared system is still the newest generation's store path, so the switch goes back to that generation.
+    expect(readFileSync(join(host.paths.stateDir, "deployed-generation"), "utf8").trim()).toBe(String(deployed));
+    expect(host.generation()).toBe(deployed);
     await expectNoChange();
   });
 

@@ -19,6 +19,7 @@ import {
   transmissionPeriods,
 } from "../../components/render/nixos";
 import { bundleOf, dataOf, stackFromFile, stackWith, writeTree } from "./helpers";
+import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH } from "../../components/host/bundle";
 
 function handWritten(dir: string, rel = ""): string[] {
   return readdirSync(join(dir, rel))
@@ -45,9 +46,9 @@ describe("the NixOS bundle", () => {
     }
   });
 
-  it("is the hand-written tree plus generated data and the portal's files, nothing else", () => {
+  it("is the hand-written tree plus generated data, the portal's files and the deploy lists, nothing else", () => {
     const portal = [...renderPortalFiles(prod).keys()];
-    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, ...portal].sort();
+    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, ...portal, HEALTH_CHECKS_PATH, SECRET_FILES_PATH].sort();
     expect([...bundle.keys()].sort()).toEqual(expected);
   });
 

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
-import { bundleStdin } from "../../components/host/bundle";
+import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleStdin } from "../../components/host/bundle";
 import { renderHostBundles } from "../../components/render/nixos";
 import { DEPLOY_CONFIG, ROOT, runProgram, type ProgramRun } from "./run";
 
@@ -85,13 +85,21 @@ describe("the two-host stack's resource tree", () => {
     expect(Object.keys(gpuData.services).sort()).toEqual(["cloudflared", "litellm", "ollama"]);
   });
 
-  it("health-checks on each host only the services it runs", () => {
+  it("health-checks on each host only the services it runs, from the list in that host's pushed release", () => {
+    const bundles = renderHostBundles(lab);
+    const checked = (host: string) =>
+      bundles
+        .get(host)!
+        .get(HEALTH_CHECKS_PATH)!
+        .split("\n")
+        .filter((l) => l !== "" && !l.startsWith("#"))
+        .map((l) => l.split("\t")[0]);
+    expect(checked("gpu").sort()).toEqual(["litellm", "ollama"]);
+    expect(checked("main")).toContain("home-assistant");
+    expect(checked("main")).not.toContain("ollama");
+    expect(bundles.get("gpu")!.get(SECRET_FILES_PATH)).toContain("/backrest/restic-password\n");
     const gpu = String(command(`${STACK}-host-gpu-rebuild`)!.inputs.create);
     const main = String(command(`${STACK}-host-rebuild`)!.inputs.create);
-    expect(gpu).toContain(":11434");
-    expect(gpu).not.toContain(":8123");
-    expect(main).toContain(":8123");
-    expect(main).not.toContain(":11434");
     expect(gpu, "a failed rebuild names its host").toContain("the rebuild of host gpu failed");
     expect(main).toContain("the rebuild of host main failed");
   });

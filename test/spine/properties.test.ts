@@ -6,7 +6,7 @@ import type { ServiceEntry } from "../../components/catalog/types";
 import { ValidationError } from "../../components/catalog/validate";
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
-import { checkArgument, shq, sshTargetCheck } from "../../components/host/commands";
+import { checkLine, sshTargetCheck } from "../../components/host/commands";
 import { renderOutputs } from "../../components/render/outputs";
 import { PORTAL_FILES } from "../../components/render/portal";
 import { join } from "node:path";
@@ -195,15 +195,14 @@ describe("a string either is refused or round-trips through every renderer", () 
     );
   });
 
-  it("a health check path reaches the deploy script as one shell word, unchanged", () => {
+  it("a health check path reaches the deploy script as one field of one line, unchanged", () => {
     fc.assert(
       fc.property(hostile(fc.stringMatching(/^\/[a-z0-9/._-]{0,20}$/)), (path) => {
         const r = attempt({}, withEntry("radarr", { health: { kind: "http", path } }));
         if (r.refused) return;
-        const word = shq(checkArgument({ id: "radarr", kind: "http", port: 7878, path }));
-        const unquoted = word.startsWith("'") ? word.slice(1, -1).replace(/'\\''/g, "'") : word;
-        expect(word.startsWith("'") ? /^'[^']*'$/.test(word) : /^[A-Za-z0-9_./:=@%+,-]+$/.test(word)).toBe(true);
-        expect(unquoted).toBe(`radarr:http:7878:${path}`);
+        const line = checkLine({ id: "radarr", kind: "http", port: 7878, path });
+        expect(line.includes("\n")).toBe(false);
+        expect(line.split("\t")).toEqual(["radarr", "http", "7878", path]);
       }),
       { numRuns: RUNS },
     );

@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, mkdtempSync, symlinkSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, realpathSync, symlinkSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -57,11 +57,20 @@ export interface TestHost {
   sshLog(): string[];
   /** Calls the fakes recorded (`nixos-rebuild switch`, `systemctl try-restart -- x`, ...). */
   hostLog(): string[];
-  /** Files that steer the fakes: switch-fails, switch-delay (seconds), activation-fails, failed-units, restart-fails. */
+  /**
+   * Files that steer the fakes: switch-fails, switch-delay (seconds),
+   * switch-killed (the switch's process group is SIGKILLed once the profile
+   * moved), activation-fails, failed-units, restart-fails; and kill-at
+   * (<step>: homelab-deploy.sh SIGKILLs itself at that step boundary).
+   */
   control(name: string, content?: string): void;
   clearControl(name: string): void;
   /** Current fake system generation, or null. */
   generation(): number | null;
+  /** The store path the system profile resolves to. */
+  systemPath(): string;
+  /** The generation numbers whose links exist, ascending. */
+  generations(): number[];
   stop(): Promise<void>;
 }
 
@@ -105,13 +114,18 @@ export PATH="${root}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin
 export HOMELAB_SYSTEM_PROFILE="${root}/host/nix/var/nix/profiles/system"
 export FAKE_ROOT="${root}"
 export FAKE_BUNDLE_DIR="${root}/host/etc/nixos/homelab"
+# Fault tests: homelab-deploy.sh stops dead (SIGKILL) at the step boundary
+# this names; the detached apply inherits it through setsid.
+if [[ -s "${root}/control/kill-at" ]]; then export HOMELAB_TEST_KILL_AT="$(cat "${root}/control/kill-at")"; fi
 exec bash -c "$SSH_ORIGINAL_COMMAND"
 `;
 
 const FAKE_NIXOS_REBUILD = `#!/bin/bash
-# Fake nixos-rebuild: "builds" the bundle into a new generation, creates the
-# groups the bundle's fake-host/groups lists (as NixOS users/groups would), and
-# rolls back to the previous generation.
+# Fake nixos-rebuild, modelled on the real one: "builds" the bundle into a
+# store path named by its content (an identical configuration is the same
+# path), sets the system profile to it with nix-env --set (which makes no new
+# generation when the newest one already holds that path), then runs the
+# path's bin/switch-to-configuration switch, which activates it.
 set -euo pipefail
 R=\${FAKE_ROOT:?}
 echo "nixos-rebuild $*" >>"$R/log/host.log"
@@ -126,39 +140,79 @@ switch)
   if [[ -s $R/control/switch-delay ]]; then echo "building the system configuration..."; sleep "$(cat "$R/control/switch-delay")"; fi
   bundle=\${FAKE_BUNDLE_DIR:?}
   [[ -d $bundle ]] || { echo "error: $bundle does not exist" >&2; exit 1; }
-  last=$(gens | tail -n 1); next=$(( \${last:-0} + 1 ))
-  out=$R/host/nix/store/system-$next
-  mkdir -p "$out"; cp -rL "$bundle/." "$out/"
-  ln -sfn "$out" "$profiles/system-$next-link"
-  ln -sfn "system-$next-link" "$profiles/system"
-  echo "activating the configuration... (fake generation $next)"
-  if [[ -f $bundle/fake-host/groups ]]; then
-    while read -r g; do [[ -n $g ]] && groupadd -f "$g"; done <"$bundle/fake-host/groups"
+  sum=$(cd "$bundle/" && find -L . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -c1-32)
+  out=$R/host/nix/store/$sum-nixos-system
+  if [[ ! -d $out ]]; then
+    mkdir -p "$out.tmp"; cp -rL "$bundle/." "$out.tmp/"
+    mkdir -p "$out.tmp/bin"; cp "$R/fake/switch-to-configuration" "$out.tmp/bin/switch-to-configuration"
+    mv -T "$out.tmp" "$out"
   fi
-  if [[ -e $R/control/activation-fails ]]; then echo "warning: the following units failed: broken.service" >&2; exit 4; fi
+  nix-env -p "$profiles/system" --set "$out" >/dev/null
+  # A crash in the middle of the switch (power, OOM): the profile has moved,
+  # nothing is activated, and the whole process group dies with no trap run.
+  if [[ -e $R/control/switch-killed ]]; then kill -KILL 0; fi
+  FAKE_NEW_SYSTEM=1 "$out/bin/switch-to-configuration" switch
   ;;
 "switch --rollback")
   prev=$(gens | awk -v c="$cur" '$1 < c' | tail -n 1)
   [[ -n $prev ]] || { echo "error: no generation older than $cur" >&2; exit 1; }
-  ln -sfn "system-$prev-link" "$profiles/system"
-  echo "switching to fake generation $prev"
+  nix-env -p "$profiles/system" --switch-generation "$prev" >/dev/null
+  "$profiles/system/bin/switch-to-configuration" switch
   ;;
 *) echo "fake nixos-rebuild: unsupported arguments: $*" >&2; exit 2 ;;
 esac
 `;
 
+const FAKE_SWITCH_TO_CONFIGURATION = `#!/bin/bash
+# Fake <system>/bin/switch-to-configuration: activates the system it belongs
+# to. It creates the groups the bundle's fake-host/groups lists (as NixOS
+# users/groups would). control/activation-fails makes activating a system
+# nixos-rebuild switch just built fail (units fail); activating an earlier
+# one, as a rollback does, still works.
+set -euo pipefail
+R=\${FAKE_ROOT:?}
+self=$(cd -- "$(dirname -- "$0")/.." && pwd)
+echo "switch-to-configuration $* (\${self##*/})" >>"$R/log/host.log"
+if [[ -f $self/fake-host/groups ]]; then
+  while read -r g; do [[ -n $g ]] && groupadd -f "$g"; done <"$self/fake-host/groups"
+fi
+gen=$(readlink "$R/host/nix/var/nix/profiles/system"); gen=\${gen#system-}; gen=\${gen%-link}
+echo "activating the configuration... (fake generation $gen)"
+if [[ -n \${FAKE_NEW_SYSTEM:-} && -e $R/control/activation-fails ]]; then echo "warning: the following units failed: broken.service" >&2; exit 4; fi
+exit 0
+`;
+
 const FAKE_NIX_ENV = `#!/bin/bash
-# Fake nix-env: --delete-generations (+N or numbers) and --list-generations on -p <profile>.
+# Fake nix-env on -p <profile>: --set <path> (a new generation, unless the
+# newest one already holds that path), --switch-generation <n>,
+# --delete-generations (+N or numbers) and --list-generations.
 set -euo pipefail
 R=\${FAKE_ROOT:?}
 echo "nix-env $*" >>"$R/log/host.log"
-profile=""; op=""; specs=()
-while (($#)); do case $1 in -p|--profile) profile=$2; shift 2 ;; --delete-generations) op=delete; shift ;; --list-generations) op=list; shift ;; *) specs+=("$1"); shift ;; esac; done
+profile=""; op=""; arg=""; specs=()
+while (($#)); do case $1 in
+  -p|--profile) profile=$2; shift 2 ;;
+  --delete-generations) op=delete; shift ;;
+  --list-generations) op=list; shift ;;
+  --set) op=set; arg=$2; shift 2 ;;
+  -G|--switch-generation) op=switch; arg=$2; shift 2 ;;
+  *) specs+=("$1"); shift ;;
+esac; done
 dir=$(dirname "$profile"); base=$(basename "$profile")
-cur=$(readlink "$profile"); cur=\${cur#"$base"-}; cur=\${cur%-link}
+cur=$(readlink "$profile" 2>/dev/null || echo "$base-0-link"); cur=\${cur#"$base"-}; cur=\${cur%-link}
 all=$(find "$dir" -maxdepth 1 -name "$base-*-link" -printf '%f\\n' | sed "s/^$base-\\([0-9]*\\)-link$/\\1/" | sort -n)
 case $op in
 list) echo "$all" ;;
+set)
+  [[ -d $arg ]] || { echo "error: path '$arg' is not valid" >&2; exit 1; }
+  last=$(echo "$all" | tail -n 1)
+  if [[ -n $last && $(readlink -f "$dir/$base-$last-link") == "$(readlink -f "$arg")" ]]; then next=$last; else next=$(( \${last:-0} + 1 )); ln -sfn "$arg" "$dir/$base-$next-link"; fi
+  ln -sfn "$base-$next-link" "$profile.tmp" && mv -T "$profile.tmp" "$profile"
+  echo "switching profile from version $cur to $next" ;;
+switch)
+  [[ -e $dir/$base-$arg-link ]] || { echo "error: generation $arg does not exist" >&2; exit 1; }
+  ln -sfn "$base-$arg-link" "$profile.tmp" && mv -T "$profile.tmp" "$profile"
+  echo "switching profile from version $cur to $arg" ;;
 delete)
   for spec in "\${specs[@]}"; do
     if [[ $spec == +* ]]; then del=$(echo "$all" | head -n -"\${spec#+}"); else del=$spec; fi
@@ -188,13 +242,15 @@ function ssh(args: string[], opts: { input?: string }): string {
 
 export async function startTestHost(): Promise<TestHost> {
   const root = mkdtempSync(join(tmpdir(), "homelab-host-"));
-  for (const d of ["bin", "log", "control", "sshd", "host/etc/nixos", "host/var/lib/homelab", "host/nix/var/nix/profiles", "host/nix/store"]) {
+  for (const d of ["bin", "fake", "log", "control", "sshd", "host/etc/nixos", "host/var/lib/homelab", "host/nix/var/nix/profiles", "host/nix/store"]) {
     mkdirSync(join(root, d), { recursive: true });
   }
   writeFileSync(join(root, "log/ssh.log"), "");
   writeFileSync(join(root, "log/host.log"), "");
   // A NixOS host is never without a system generation: the one it was installed with.
-  mkdirSync(join(root, "host/nix/store/system-1"));
+  writeFileSync(join(root, "fake/switch-to-configuration"), FAKE_SWITCH_TO_CONFIGURATION, { mode: 0o755 });
+  mkdirSync(join(root, "host/nix/store/system-1/bin"), { recursive: true });
+  writeFileSync(join(root, "host/nix/store/system-1/bin/switch-to-configuration"), FAKE_SWITCH_TO_CONFIGURATION, { mode: 0o755 });
   symlinkSync(join(root, "host/nix/store/system-1"), join(root, "host/nix/var/nix/profiles/system-1-link"));
   symlinkSync("system-1-link", join(root, "host/nix/var/nix/profiles/system"));
   writeFileSync(join(root, "bin/nixos-rebuild"), FAKE_NIXOS_REBUILD, { mode: 0o755 });
@@ -269,6 +325,13 @@ export async function startTestHost(): Promise<TestHost> {
     hostLog: () => readLines(join(root, "log/host.log")),
     control: (name, content = "") => writeFileSync(join(root, "control", name), content),
     clearControl: (name) => rmSync(join(root, "control", name), { force: true }),
+    systemPath: () => realpathSync(profile),
+    generations: () =>
+      readdirSync(join(root, "host/nix/var/nix/profiles"))
+        .map((f) => /^system-(\d+)-link$/.exec(f))
+        .filter((m): m is RegExpExecArray => m !== null)
+        .map((m) => Number(m[1]))
+        .sort((a, b) => a - b),
     generation: () => {
       try {
         const m = /^system-(\d+)-link$/.exec(readlinkSync(profile));
