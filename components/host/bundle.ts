@@ -15,6 +15,9 @@ import { gzipSync } from "node:zlib";
 /** Where the host-side script sits inside the bundle. */
 export const DEPLOY_SCRIPT_PATH = "deploy/homelab-deploy.sh";
 
+/** Where, under the host's state directory, the push keeps the newest release's script for the secrets commands. */
+export const SCRIPT_COPY_PATH = "bin/homelab-deploy.sh";
+
 /** The release's health checks, generated (`deployLists`); the apply reads them from the release. */
 export const HEALTH_CHECKS_PATH = "generated/health-checks.tsv";
 

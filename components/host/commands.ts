@@ -1,7 +1,7 @@
 import { createHash, createHmac } from "node:crypto";
 import type { ResolvedService } from "../catalog/resolve";
 import { HEALTH_PATH, HOST_KEY, POSIX_NAME, RANGES, UNIT_NAME, containsPath, hostPathProblem, isSshHost } from "../catalog/rules";
-import { DEPLOY_SCRIPT_PATH, HEALTH_CHECKS_PATH, SECRET_FILES_PATH } from "./bundle";
+import { DEPLOY_SCRIPT_PATH, HEALTH_CHECKS_PATH, SCRIPT_COPY_PATH, SECRET_FILES_PATH } from "./bundle";
 
 /**
  * Every string the NixosHost component sends to the host, built by pure
@@ -252,9 +252,11 @@ export function pushCommand(paths: HostPaths, hash: string, record?: string): st
 
 /**
  * Write one service's secret files and restart the units of the ones whose
- * content changed. No rebuild. stdin: the declared deploy script, then the
- * service's secrets (`secretsStdin`). The command names no release, so a
- * bundle change leaves every service's secrets command as it is. A file its
+ * content changed. No rebuild. It runs the copy of the deploy script the
+ * push keeps at `<stateDir>/bin/homelab-deploy.sh` (the newest pushed
+ * release's), so stdin holds only the service's secrets (`secretsStdin`),
+ * and the command names no release: a bundle change leaves every service's
+ * secrets command as it is. A file its
  * last run wrote and it no longer declares goes at once, unless the live
  * release declares it: then the apply removes it once a release without it
  * has passed its health checks, so a rollback finds it in place. A file no
@@ -263,7 +265,13 @@ export function pushCommand(paths: HostPaths, hash: string, record?: string): st
  */
 export function secretsCommand(paths: HostPaths, service: string, record?: string): string {
   if (!SERVICE_ID.test(service)) throw new Error(`secrets command: "${service}" is not a catalog service id`);
-  return `bash -s -- secrets --service ${service} ${pathArgs(paths)}${recordArg(record)}`;
+  const script = `${paths.stateDir}/${SCRIPT_COPY_PATH}`;
+  const body = [
+    `script=${shq(script)}`,
+    '[[ -f $script && ! -L $script ]] || { echo "homelab-deploy: secrets: $script is missing; the push stage installs it. Run pulumi up again: its drift check finds the script missing and pushes again" >&2; exit 1; }',
+    `exec bash "$script" secrets --service ${service} ${pathArgs(paths)}${recordArg(record)}`,
+  ].join("\n");
+  return `bash -c ${shq(body)}`;
 }
 
 /**
@@ -354,12 +362,13 @@ export function sortedSecretSpecs<T extends SecretFileSpec>(secrets: readonly T[
 }
 
 /**
- * What a service's secrets command reads on stdin: the deploy script, which
- * bash runs from stdin, then a header, one tab-separated record per secret
- * with the value base64-encoded, and a trailer with the count, so a cut
- * stream is refused before any file is written.
+ * What a service's secrets command reads on stdin: a header, one
+ * tab-separated record per secret with the value base64-encoded, and a
+ * trailer with the count, so a cut stream is refused before any file is
+ * written. No script: the command runs the push's copy on the host, which
+ * keeps the stack's state and the transfer to the secrets themselves.
  */
-export function secretsStdin(script: string, secrets: readonly { spec: SecretFileSpec; value: string }[], paths: HostPaths): string {
+export function secretsStdin(secrets: readonly { spec: SecretFileSpec; value: string }[], paths: HostPaths): string {
   const sorted = sortedSecretSpecs(
     secrets.map((s) => ({ ...s.spec, value: s.value })),
     paths,
@@ -370,7 +379,7 @@ export function secretsStdin(script: string, secrets: readonly { spec: SecretFil
     lines.push(["secret", s.key, s.path, s.group, s.mode, units || "-", Buffer.from(s.value, "utf8").toString("base64")].join("\t"));
   }
   lines.push(`end\t${sorted.length}`);
-  return `${script.endsWith("\n") ? script : `${script}\n`}${lines.join("\n")}\n`;
+  return `${lines.join("\n")}\n`;
 }
 
 /**

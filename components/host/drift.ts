@@ -61,6 +61,8 @@ export interface ReachableObservation {
   bundleRelease: string | null;
   /** Content hash of the files under the bundle directory, recomputed on the host. */
   bundleHash: string | null;
+  /** sha256 of the push's copy of the deploy script, which the secrets commands run; null when it is missing. */
+  scriptHash: string | null;
   /** Release the last successful apply made live. */
   appliedRelease: string | null;
   /** System generation the last successful apply left. */
@@ -122,6 +124,7 @@ export function parseObservation(text: string): ReachableObservation {
     bundleLink: null,
     bundleRelease: null,
     bundleHash: null,
+    scriptHash: null,
     appliedRelease: null,
     deployedGeneration: null,
     generation: null,
@@ -168,6 +171,7 @@ export function parseObservation(text: string): ReachableObservation {
   const release = dash(single.get("bundle-release"));
   obs.bundleRelease = release !== null && /^[0-9a-f]{64}$/.test(release) ? release : null;
   obs.bundleHash = dash(single.get("bundle-hash"));
+  obs.scriptHash = dash(single.get("script-hash"));
   obs.appliedRelease = dash(single.get("applied-release"));
   obs.deployedGeneration = int(single.get("deployed-generation"));
   obs.generation = int(single.get("generation"));
@@ -194,8 +198,12 @@ export interface Drift {
   secrets: string[];
 }
 
-/** Bundle, generation and failed units, compared with what the last deploy recorded. */
-export function bundleDrift(obs: ReachableObservation, declaredHash: string): Pick<Drift, "bundle" | "system"> {
+/**
+ * Bundle, generation and failed units, compared with what the last deploy
+ * recorded; with `declaredScriptHash` (sha256 of the bundle's deploy script),
+ * also the push's copy of the script that the secrets commands run.
+ */
+export function bundleDrift(obs: ReachableObservation, declaredHash: string, declaredScriptHash?: string): Pick<Drift, "bundle" | "system"> {
   const bundle: string[] = [];
   const system: string[] = [];
   // Only when the host says it runs the declared bundle; otherwise the new hash is a pending change.
@@ -204,6 +212,9 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string): Pi
       bundle.push(`bundle on host differs from declared: the bundle directory links to ${obs.bundleLink ?? "nothing"}`);
     } else if (obs.bundleHash !== declaredHash) {
       bundle.push("bundle on host differs from declared: files under the bundle directory were changed");
+    }
+    if (declaredScriptHash !== undefined && obs.scriptHash !== declaredScriptHash) {
+      bundle.push(`the deploy script the secrets commands run is ${obs.scriptHash === null ? "missing" : "changed"} on the host (the push puts it back)`);
     }
     if (obs.deployedGeneration !== null && obs.generation !== obs.deployedGeneration) {
       system.push(`system generation changed outside Pulumi: the last deploy made ${obs.deployedGeneration}, the host is on ${obs.generation ?? "none"}`);

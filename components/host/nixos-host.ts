@@ -264,7 +264,7 @@ export class NixosHost extends pulumi.ComponentResource {
     const system = observed.apply((obs): Drift => {
       if (obs === null) return { bundle: [], system: [], secrets: [] };
       if (!obs.reachable) return { bundle: [], system: [UNREACHABLE_REASON], secrets: [] };
-      return { ...bundleDrift(obs, plan.hash), secrets: [] };
+      return { ...bundleDrift(obs, plan.hash, sha256Hex(plan.script)), secrets: [] };
     });
     const declaredPaths = new Set(plan.secrets.map((s) => s.path));
     const unmanaged = observed.apply((obs) => (obs?.reachable ? unmanagedSecretFiles(obs, declaredPaths) : []));
@@ -383,7 +383,6 @@ export class NixosHost extends pulumi.ComponentResource {
     const stdin = pulumi.secret(
       pulumi.all(svc.secrets.map((s) => s.value)).apply((values) =>
         secretsStdin(
-          plan.script,
           svc.secrets.map((s, i) => ({ spec: s, value: values[i] })),
           plan.paths,
         ),

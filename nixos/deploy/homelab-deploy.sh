@@ -7,10 +7,11 @@
 #
 #   preflight  read-only: root login, the tools a deploy needs
 #   push <dir> <hash>
-#              keep an unpacked bundle as release <hash> once its hash checks out
+#              keep an unpacked bundle as release <hash> once its hash checks
+#              out, and its copy of this script as <state-dir>/bin/homelab-deploy.sh
 #   secrets --service <id>
-#              write one service's secret files, read from stdin after this
-#              script (bash -s), into <secrets-dir>/<id>/; restart the units of
+#              run from that copy: write one service's secret files, read
+#              from stdin, into <secrets-dir>/<id>/; restart the units of
 #              the ones whose content changed; no rebuild. A file its last run
 #              wrote and it no longer declares goes at once, unless the live
 #              release declares it: then once a release without it is live and
@@ -56,6 +57,11 @@ SECRET_FILES=()
 ARGS=()
 # Generated into every release by the program (components/host/commands.ts,
 # deployLists): the release's health checks and its secret files.
+# Where a release keeps this script, and where the push keeps a copy of the
+# newest one for the secrets commands (both relative to the state directory
+# and the release: see install_script).
+RELEASE_SCRIPT=deploy/homelab-deploy.sh
+SCRIPT_COPY=bin/homelab-deploy.sh
 CHECKS_FILE=generated/health-checks.tsv
 SECRET_FILES_FILE=generated/secret-files.list
 FAILED=()
@@ -217,6 +223,7 @@ cmd_push() {
   mkdir -p -- "$STATE_DIR/releases"
   if release_ok "$hash"; then
     rm -rf -- "$incoming"
+    install_script "$STATE_DIR/releases/$hash/$RELEASE_SCRIPT"
     log "push: release $hash is already on the host"
     return 0
   fi
@@ -224,8 +231,28 @@ cmd_push() {
   chmod 0755 -- "$incoming"
   mv -T -- "$incoming" "$dest"
   flip_link "$dest" "$STATE_DIR/releases/$hash"
+  install_script "$STATE_DIR/releases/$hash/$RELEASE_SCRIPT"
   prune_store
   log "push: release $hash staged; nothing applied yet"
+}
+
+# Keep the pushed release's script where the secrets commands run it
+# (secretsCommand in components/host/commands.ts). They name no release, so
+# a bundle change leaves them alone; and they send only the secrets on
+# stdin: sending this script along with each service's secrets cost its
+# size again in the stack's state and on the wire for every service. A
+# rename, so a secrets command already running keeps reading the copy it
+# opened.
+install_script() {
+  local from=$1 dir="$STATE_DIR/${SCRIPT_COPY%/*}" tmp
+  if [[ -L $dir || (-e $dir && ! -d $dir) ]]; then die "push: $dir is not a directory of its own; nothing installed. Move it away and run pulumi up again"; fi
+  mkdir -p -- "$dir"
+  chmod 0700 -- "$dir"
+  tmp=$(mktemp -- "$dir/.${SCRIPT_COPY##*/}.XXXXXX")
+  cat -- "$from" >"$tmp"
+  chmod 0700 -- "$tmp"
+  sync -- "$tmp"
+  mv -f -T -- "$tmp" "$STATE_DIR/$SCRIPT_COPY"
 }
 
 # --- secrets ---------------------------------------------------------------
@@ -1023,6 +1050,11 @@ cmd_observe() {
   else
     printf 'bundle-hash\t-\n'
   fi
+  if [[ -f $STATE_DIR/$SCRIPT_COPY && ! -L $STATE_DIR/$SCRIPT_COPY ]]; then
+    printf 'script-hash\t%s\n' "$(sha256sum <"$STATE_DIR/$SCRIPT_COPY" | cut -d' ' -f1)"
+  else
+    printf 'script-hash\t-\n'
+  fi
   printf 'applied-release\t%s\n' "$(read_state applied-release)"
   if [[ -r $STATE_DIR/$JOURNAL ]]; then
     # An apply that was killed; reported only: the next apply finishes it.
@@ -1102,7 +1134,7 @@ main() {
     cmd_push "${ARGS[@]}"
     save_record push
     ;;
-  # Read after the script on stdin (bash -s): the service's secrets stream.
+  # Run from the push's copy of this script; stdin is the service's secrets stream.
   secrets)
     cmd_secrets "${ARGS[@]}"
     save_record "secrets.$SERVICE"

@@ -62,7 +62,6 @@ function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthChec
   // The checks point at the test host's stand-in listeners, as in the host tests.
   for (const [path, content] of deployLists(checks, secrets.map((s) => s.path), paths)) bundle.set(path, content);
   const hash = bundleHash(bundle);
-  const script = bundle.get("deploy/homelab-deploy.sh") as string;
   const byService = new Map<string, typeof secrets>();
   for (const s of secrets) byService.set(s.serviceId, [...(byService.get(s.serviceId) ?? []), s]);
   return {
@@ -72,7 +71,7 @@ function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthChec
     secrets: [...byService].map(([id, list]) => ({
       id,
       command: secretsCommand(paths, id, "cmVjb3Jk"),
-      stdin: secretsStdin(script, list.map((spec) => ({ spec, value: `value of ${spec.key}` })), paths),
+      stdin: secretsStdin(list.map((spec) => ({ spec, value: `value of ${spec.key}` })), paths),
     })),
     apply: applyCommand(paths, hash, { keepGenerations: 3, healthTimeoutSeconds: 60 }, "cmVjb3Jk"),
     secretCount: secrets.length,

@@ -107,7 +107,10 @@ describe("the commands", () => {
   });
 
   it("a service's secrets command names the service and no value or release: values travel on stdin only", () => {
-    expect(secretsCommand(paths, "mosquitto")).toBe("bash -s -- secrets --service mosquitto --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state");
+    const cmd = secretsCommand(paths, "mosquitto");
+    expect(cmd).toContain('exec bash "$script" secrets --service mosquitto --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state');
+    expect(cmd, "the push's copy of the script, not a release's").toContain("script=/var/lib/homelab/state/bin/homelab-deploy.sh");
+    expect(cmd).not.toMatch(/releases\/|[0-9a-f]{64}/);
     expect(() => secretsCommand(paths, "../etc")).toThrow(/not a catalog service id/);
   });
 
@@ -156,10 +159,10 @@ describe("secrets on stdin and in triggers", () => {
     units: ["b.service", "a.service"],
   });
 
-  it("the stream follows the script, with a header, one base64 record per secret sorted by key, and a count trailer", () => {
-    const text = secretsStdin("echo script", [{ spec: spec("z.b"), value: "two\nlines" }, { spec: spec("a.b", "hass"), value: "" }], paths);
-    expect(text.startsWith("echo script\n")).toBe(true);
-    const lines = text.slice("echo script\n".length).trimEnd().split("\n");
+  it("the stream holds only the secrets: a header, one base64 record per secret sorted by key, and a count trailer", () => {
+    const text = secretsStdin([{ spec: spec("z.b"), value: "two\nlines" }, { spec: spec("a.b", "hass"), value: "" }], paths);
+    const lines = text.trimEnd().split("\n");
+    expect(lines).toHaveLength(4);
     expect(lines[0]).toBe("homelab-secrets v1");
     expect(lines[1].split("\t")).toEqual(["secret", "a.b", `${paths.secretsDir}/a/b`, "hass", "0440", "a.service,b.service", ""]);
     expect(lines[2].split("\t")[6]).toBe(Buffer.from("two\nlines").toString("base64"));

@@ -54,6 +54,18 @@ describe("what counts as drift", () => {
     expect(secretsDrift(obs, declared)).toEqual([]);
   });
 
+  it("the script copy the secrets commands run, missing or changed on a deployed host, is push drift", () => {
+    const script = "c".repeat(64);
+    const withCopy = parseObservation(observe([...inSync, `script-hash\t${script}`]));
+    expect(bundleDrift(withCopy, H, script)).toEqual({ bundle: [], system: [] });
+    const missing = parseObservation(observe([...inSync, "script-hash\t-"]));
+    expect(bundleDrift(missing, H, script).bundle).toEqual(["the deploy script the secrets commands run is missing on the host (the push puts it back)"]);
+    const changed = parseObservation(observe([...inSync, `script-hash\t${"d".repeat(64)}`]));
+    expect(bundleDrift(changed, H, script).bundle).toEqual(["the deploy script the secrets commands run is changed on the host (the push puts it back)"]);
+    // A new bundle is pushed anyway, and its push installs its script.
+    expect(bundleDrift(missing, OTHER, script).bundle).toEqual([]);
+  });
+
   it("a new declared bundle is a pending change, not drift, even if the host differs", () => {
     const obs = parseObservation(observe(inSync.map((l) => l.replace(`bundle-hash\t${H}`, `bundle-hash\t${OTHER}`))));
     expect(bundleDrift(obs, OTHER).bundle).toEqual([]);

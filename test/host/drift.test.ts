@@ -2,9 +2,9 @@ import { appendFileSync, chmodSync, readFileSync, rmSync, statSync, writeFileSyn
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
-import { observeCommand } from "../../components/host/commands";
+import { observeCommand, secretsCommand } from "../../components/host/commands";
 import { UNREACHABLE_REASON } from "../../components/host/drift";
-import { hostArgs, secretValues, testBundle, testLab, type Listeners } from "./support/fixture";
+import { SCRIPT, hostArgs, secretValues, testBundle, testLab, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
 import { FakeEngine, installMocks, plain, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
 import { freePort, runOverSsh, snapshot, sshdTier, type TestHost } from "./support/testhost";
@@ -102,6 +102,27 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild")), "the running system was never built from the edit").toBe(false);
     const after = await expectNoChange();
     expect(triggers(after, "push"), "the repaired stage keeps the entry it ran with").toContain(`drift: ${reason}`);
+  });
+
+  it("a missing copy of the script the secrets commands run is push drift; a secrets command without it says what to do, and up puts it back", async () => {
+    const copy = join(host.paths.stateDir, "bin/homelab-deploy.sh");
+    rmSync(copy);
+    const refused = await ssh(secretsCommand(host.paths, "mosquitto"));
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`homelab-deploy: secrets: ${copy} is missing; the push stage installs it. Run pulumi up again`);
+
+    const run = await preview();
+    const reason = "the deploy script the secrets commands run is missing on the host (the push puts it back)";
+    expect(run.drift).toEqual([reason]);
+    expect(engine.plan(run).get("push")).toBe("replace");
+    expect(secretStages(run).every((s) => engine.plan(run).get(s) === "same")).toBe(true);
+
+    const hostBefore = host.hostLog().length;
+    await up();
+    expect(readFileSync(copy, "utf8")).toBe(SCRIPT);
+    expect(statSync(copy).mode & 0o777).toBe(0o700);
+    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild")), "the bundle was live all along: no switch").toBe(false);
+    await expectNoChange();
   });
 
   it("a replaced secret file shows as a secrets update naming the key, and up restores it", async () => {
