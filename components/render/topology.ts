@@ -49,12 +49,8 @@ export function topologyMermaid(lab: Homelab): string {
   }
   lines.push(`  end`);
 
-  const secretsFrom = config.secrets.source === "1password" ? `1Password · vault ${config.secrets.vault}` : "Pulumi secret config";
-  const withSecrets = services.filter((s) => s.secrets.some((x) => x.ref !== "generated"));
-  if (withSecrets.length > 0) lines.push(`  secrets[(${label(secretsFrom)})]`);
-  const backrest = services.find((s) => s.id === "backrest");
+  const { withSecrets, backrest } = storeNodes(lab, lines);
   const backedUp = backrest ? onHost.filter((s) => s.backup.paths.length > 0 && s.id !== "backrest") : [];
-  if (backrest) lines.push(`  b2[(${label(`Backblaze B2 · ${config.backupBucket ?? ""}`)})]`);
 
   if (cloudflare) {
     lines.push(`  internet --> access`);
@@ -78,6 +74,22 @@ export function topologyMermaid(lab: Homelab): string {
   for (const s of backedUp) lines.push(`  ${id(s)} -.-> ${id(backrest as ResolvedService)}`);
   if (backrest) lines.push(`  ${id(backrest)} -->|restic daily| b2`);
   return lines.join("\n") + "\n";
+}
+
+/**
+ * The stores both layouts draw, added to `lines`: where secrets come from
+ * (when a service has one from it) and the backup repository (when Backrest
+ * runs). Returns the services the secrets reach and Backrest.
+ */
+function storeNodes(lab: Homelab, lines: string[]): { withSecrets: ResolvedService[]; backrest: ResolvedService | undefined } {
+  const { config } = lab;
+  const services = enabledServices(lab);
+  const secretsFrom = config.secrets.source === "1password" ? `1Password · vault ${config.secrets.vault}` : "Pulumi secret config";
+  const withSecrets = services.filter((s) => s.secrets.some((x) => x.ref !== "generated"));
+  if (withSecrets.length > 0) lines.push(`  secrets[(${label(secretsFrom)})]`);
+  const backrest = services.find((s) => s.id === "backrest");
+  if (backrest) lines.push(`  b2[(${label(`Backblaze B2 · ${config.backupBucket ?? ""}`)})]`);
+  return { withSecrets, backrest };
 }
 
 const hostId = (name: string) => `host_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
@@ -118,11 +130,7 @@ function multiHostMermaid(lab: Homelab): string {
     }
     lines.push(`  end`);
   }
-  const secretsFrom = config.secrets.source === "1password" ? `1Password · vault ${config.secrets.vault}` : "Pulumi secret config";
-  const withSecrets = services.filter((s) => s.secrets.some((x) => x.ref !== "generated"));
-  if (withSecrets.length > 0) lines.push(`  secrets[(${label(secretsFrom)})]`);
-  const backrest = services.find((s) => s.id === "backrest");
-  if (backrest) lines.push(`  b2[(${label(`Backblaze B2 · ${config.backupBucket ?? ""}`)})]`);
+  const { withSecrets, backrest } = storeNodes(lab, lines);
   if (cloudflare) {
     lines.push(`  internet --> access`);
     lines.push(`  access --> tunnel`);
@@ -138,8 +146,10 @@ function multiHostMermaid(lab: Homelab): string {
   for (const s of withSecrets) lines.push(`  secrets -.-> ${s.id === "portal" ? "nginx" : id(s)}`);
   if (cloudflare) for (const c of connectors) lines.push(`  tunnel -.->|token| ${connectorId(c)}`);
   if (backrest) {
+    // Each host backs up its own services' paths; the other hosts' restic jobs write to the repository directly.
     for (const s of services) {
-      if (s.hostName === backrest.hostName && s.backup.paths.length > 0 && s.id !== "backrest") lines.push(`  ${id(s)} -.-> ${id(backrest)}`);
+      if (s.backup.paths.length === 0 || s.id === "backrest" || !s.hostName) continue;
+      lines.push(s.hostName === backrest.hostName ? `  ${id(s)} -.-> ${id(backrest)}` : `  ${id(s)} -.->|restic daily| b2`);
     }
     lines.push(`  ${id(backrest)} -->|restic daily| b2`);
   }

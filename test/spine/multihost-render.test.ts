@@ -148,6 +148,13 @@ describe("the docs of several hosts", () => {
     expect(text.match(/nginx\[/g)).toHaveLength(1);
   });
 
+  it("the topology draws each host's backups: through Backrest on its host, straight to B2 from the others", () => {
+    const text = topologyMermaid(lab);
+    expect(text).toContain("svc_home_assistant -.-> svc_backrest");
+    expect(text).toContain("svc_litellm -.->|restic daily| b2");
+    expect(text).not.toContain("svc_litellm -.-> svc_backrest");
+  });
+
   it("a service's page gives the mDNS name of the host that runs it", () => {
     const pages = [...renderDocsPages(lab).values()].join("\n");
     expect(pages).toContain("http://gpu.local:11434");
