@@ -120,11 +120,18 @@ flip_link() {
   mv -f -T -- "$link.homelab-new" "$link"
 }
 
-# One deploy at a time. Observe and preflight never take the lock: they only read.
+# One push, apply or removal at a time. Observe and preflight never take the
+# lock: they only read. `take_lock shared` is for the secrets commands: each
+# writes only its own service's directory and records, so the engine's
+# parallel secrets commands run side by side (one at a time per service,
+# see cmd_secrets), while a push, an apply or a removal waits for all of
+# them and they for it.
 take_lock() {
+  local mode=-x
+  if [[ ${1:-} == shared ]]; then mode=-s; fi
   mkdir -p -- "$STATE_DIR"
   exec 9>>"$STATE_DIR/lock"
-  flock -w 900 9 || die "another deploy has held $STATE_DIR/lock for 15 minutes"
+  flock "$mode" -w 900 9 || die "another deploy has held $STATE_DIR/lock for 15 minutes"
 }
 
 # The content hash of a bundle tree: sha256 of the `sha256sum` manifest of its
@@ -363,7 +370,10 @@ applied_declares() {
 cmd_secrets() {
   (($# == 0)) || die "usage: secrets --service <id>, with the service's secrets on stdin"
   [[ $SERVICE =~ ^[a-z0-9][a-z0-9-]*$ ]] || die "secrets: --service must name a catalog service"
-  take_lock
+  take_lock shared
+  mkdir -p -- "$STATE_DIR/secrets.d"
+  exec 8>>"$STATE_DIR/secrets.d/$SERVICE.lock"
+  flock -w 900 8 || die "another secrets command of $SERVICE has held its lock for 15 minutes"
   if [[ -e $STATE_DIR/$JOURNAL ]]; then
     # The rollback runs in the apply, detached from SSH: a switch back can
     # drop this connection. The files written here are the declared ones either way.

@@ -1,4 +1,5 @@
 import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
@@ -172,5 +173,33 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     expect(readdirSync(dir).filter((f) => f.startsWith("."))).toEqual([]);
     const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
     expect(back.code, back.stderr).toBe(0);
+  });
+  it("secrets commands share the deploy lock: they run beside each other, and wait for a push, an apply or a removal", async () => {
+    const lock = join(host.paths.stateDir, "lock");
+    const inputs = await rotatedRun();
+    // Another service's secrets command holding the lock shared: this one goes through at once.
+    const shared = spawn("flock", ["-s", lock, "sleep", "3"]);
+    const exclusive = () => spawn("flock", ["-x", lock, "sleep", "3"]);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const beside = await runCaptured(inputs);
+      expect(beside.code, beside.stderr).toBe(0);
+      expect(Date.now() - started, "no wait for a shared holder").toBeLessThan(2500);
+    } finally {
+      shared.kill();
+    }
+    // An apply holding it: the secrets command waits until it lets go.
+    const holder = exclusive();
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const after = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+      expect(after.code, after.stderr).toBe(0);
+      expect(Date.now() - started, "waited for the exclusive holder").toBeGreaterThanOrEqual(2000);
+    } finally {
+      holder.kill();
+    }
+    expectDeployedValues();
   });
 });
