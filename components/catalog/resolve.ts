@@ -181,6 +181,11 @@ export function routedServices(lab: Homelab): ResolvedService[] {
 /** The service whose secrets unlock the restic repository, and whose host runs the Backrest UI. */
 export const BACKUP_SERVICE = "backrest";
 
+/** Backrest when the stack runs it: the repository's credentials and the UI. */
+export function backupService(lab: Homelab): ResolvedService | undefined {
+  return enabledServices(lab).find((s) => s.id === BACKUP_SERVICE && s.entry.runsOn === "host");
+}
+
 /**
  * The backup credentials (Backrest's restic password and B2 keys) a host
  * needs that it does not get as Backrest's own host: every host holding
@@ -190,7 +195,7 @@ export const BACKUP_SERVICE = "backrest";
  * no backup paths, and in a stack without Backrest.
  */
 export function backupCredentialsFor(lab: Homelab, host: string): ResolvedSecret[] {
-  const backrest = enabledServices(lab).find((s) => s.id === BACKUP_SERVICE && s.entry.runsOn === "host");
+  const backrest = backupService(lab);
   if (!backrest || backrest.hostNames.includes(host)) return [];
   const backsUp = servicesOn(lab, host).some((s) => s.status === "enabled" && s.backup.paths.length > 0);
   return backsUp ? backrest.secrets.map((s) => ({ ...s, units: [] })) : [];

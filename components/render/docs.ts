@@ -9,7 +9,7 @@
  * set, the host's LAN address.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { enabledServices, labHosts } from "../catalog/resolve";
+import { BACKUP_SERVICE, enabledServices, labHosts } from "../catalog/resolve";
 import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
@@ -302,7 +302,7 @@ function transmissionPage(lab: Homelab): string {
 
 function backupsPage(lab: Homelab): string {
   const enabled = enabledServices(lab);
-  const backrest = enabled.find((s) => s.id === "backrest");
+  const backrest = enabled.find((s) => s.id === BACKUP_SERVICE);
   if (!backrest) return page("Backups", "The backup policy", 3, [`The ${code(lab.config.stack)} stack runs no backups: it does not enable Backrest.`, ""]);
   const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);
   const rows = enabled
@@ -313,7 +313,7 @@ function backupsPage(lab: Homelab): string {
     "",
     ...table(["Service", "Paths", "Left out"], rows),
     "",
-    `The repository password and the B2 key are Backrest's secrets (see [Backrest](${servicePath("backrest")})); the backup job reads them at each run.`,
+    `The repository password and the B2 key are Backrest's secrets (see [Backrest](${servicePath(BACKUP_SERVICE)})); the backup job reads them at each run.`,
     "",
   ];
   return page("Backups", "The backup policy", 3, body);

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import { backupService, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
   BACKUP_SCHEDULE,
@@ -205,7 +205,7 @@ export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0]
   const transmission = byId.get("transmission");
   if (transmission) data.transmission = transmissionData(lab, transmission);
   // restic runs on every host that holds backup paths, with Backrest's repository and credentials; the UI only where Backrest is placed.
-  const backrest = enabledServices(full).find((s) => s.id === BACKUP_SERVICE && s.entry.runsOn === "host");
+  const backrest = backupService(full);
   if (backrest && services.some((s) => s.backup.paths.length > 0)) data.backups = backupsData(lab, services, backrest);
   return data;
 }

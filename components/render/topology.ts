@@ -6,7 +6,7 @@
  * without a browser.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { enabledServices, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import { BACKUP_SERVICE, enabledServices, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import { tunnelServices } from "./edge";
 
 const id = (s: ResolvedService) => `svc_${s.id.replace(/[^A-Za-z0-9]/g, "_")}`;
@@ -50,7 +50,7 @@ export function topologyMermaid(lab: Homelab): string {
   lines.push(`  end`);
 
   const { withSecrets, backrest } = storeNodes(lab, lines);
-  const backedUp = backrest ? onHost.filter((s) => s.backup.paths.length > 0 && s.id !== "backrest") : [];
+  const backedUp = backrest ? onHost.filter((s) => s.backup.paths.length > 0 && s.id !== BACKUP_SERVICE) : [];
 
   if (cloudflare) {
     lines.push(`  internet --> access`);
@@ -87,7 +87,7 @@ function storeNodes(lab: Homelab, lines: string[]): { withSecrets: ResolvedServi
   const secretsFrom = config.secrets.source === "1password" ? `1Password · vault ${config.secrets.vault}` : "Pulumi secret config";
   const withSecrets = services.filter((s) => s.secrets.some((x) => x.ref !== "generated"));
   if (withSecrets.length > 0) lines.push(`  secrets[(${label(secretsFrom)})]`);
-  const backrest = services.find((s) => s.id === "backrest");
+  const backrest = services.find((s) => s.id === BACKUP_SERVICE);
   if (backrest) lines.push(`  b2[(${label(`Backblaze B2 · ${config.backupBucket ?? ""}`)})]`);
   return { withSecrets, backrest };
 }
@@ -148,7 +148,7 @@ function multiHostMermaid(lab: Homelab): string {
   if (backrest) {
     // Each host backs up its own services' paths; the other hosts' restic jobs write to the repository directly.
     for (const s of services) {
-      if (s.backup.paths.length === 0 || s.id === "backrest" || !s.hostName) continue;
+      if (s.backup.paths.length === 0 || s.id === BACKUP_SERVICE || !s.hostName) continue;
       lines.push(s.hostName === backrest.hostName ? `  ${id(s)} -.-> ${id(backrest)}` : `  ${id(s)} -.->|restic daily| b2`);
     }
     lines.push(`  ${id(backrest)} -->|restic daily| b2`);
