@@ -177,29 +177,68 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
   it("secrets commands share the deploy lock: they run beside each other, and wait for a push, an apply or a removal", async () => {
     const lock = join(host.paths.stateDir, "lock");
     const inputs = await rotatedRun();
-    // Another service's secrets command holding the lock shared: this one goes through at once.
-    const shared = spawn("flock", ["-s", lock, "sleep", "3"]);
-    const exclusive = () => spawn("flock", ["-x", lock, "sleep", "3"]);
+    // Another service's secrets command holding the lock shared: this one goes through while it still holds it.
+    const shared = await holdLock(lock, "-s");
+    let besideDone = false;
+    const beside = runCaptured(inputs).finally(() => (besideDone = true));
     try {
-      await new Promise((r) => setTimeout(r, 300));
-      const started = Date.now();
-      const beside = await runCaptured(inputs);
-      expect(beside.code, beside.stderr).toBe(0);
-      expect(Date.now() - started, "no wait for a shared holder").toBeLessThan(2500);
+      const queued = await lockWaiter(lock, () => besideDone);
+      expect(queued, "the secrets command queued behind another shared holder").toBe(false);
+      expect(shared.running(), "the shared holder still held the lock when the command finished").toBe(true);
     } finally {
-      shared.kill();
+      await shared.release();
     }
-    // An apply holding it: the secrets command waits until it lets go.
-    const holder = exclusive();
+    const besideResult = await beside;
+    expect(besideResult.code, besideResult.stderr).toBe(0);
+    // An apply holding it exclusively: the secrets command queues behind it and goes through once it lets go.
+    const holder = await holdLock(lock, "-x");
+    let finished = false;
     try {
-      await new Promise((r) => setTimeout(r, 300));
-      const started = Date.now();
-      const after = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
-      expect(after.code, after.stderr).toBe(0);
-      expect(Date.now() - started, "waited for the exclusive holder").toBeGreaterThanOrEqual(2000);
+      const after = runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))
+        .then((run) => runCaptured(run.commands.get("secrets.mosquitto")!))
+        .finally(() => (finished = true));
+      expect(await lockWaiter(lock, () => finished), "the secrets command queued behind the exclusive holder").toBe(true);
+      await holder.release();
+      const result = await after;
+      expect(result.code, result.stderr).toBe(0);
     } finally {
-      holder.kill();
+      await holder.release();
     }
     expectDeployedValues();
   });
 });
+
+/**
+ * Hold `lock` with flock(1) until release(): the holder is a `cat` on a pipe,
+ * so ending its stdin ends it, and the lock goes with it.
+ */
+async function holdLock(lock: string, mode: "-s" | "-x") {
+  const proc = spawn("flock", [mode, lock, "sh", "-c", "echo held; exec cat >/dev/null"], { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise<void>((r) => proc.once("exit", () => r()));
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout.once("data", () => resolve());
+    proc.once("exit", (code) => reject(new Error(`flock ${mode} ${lock} ended (${code}) before it held the lock`)));
+  });
+  return {
+    running: () => proc.exitCode === null && proc.signalCode === null,
+    release: async () => {
+      proc.stdin.end();
+      await exited;
+    },
+  };
+}
+
+/**
+ * Whether some process queues on `lock` before `done()` holds, as the kernel
+ * lists it in /proc/locks ("->" lines are the waiters, named by device and inode).
+ */
+async function lockWaiter(lock: string, done: () => boolean): Promise<boolean> {
+  const inode = `:${lstatSync(lock).ino} `;
+  for (let i = 0; i < 600; i++) {
+    const waiters = readFileSync("/proc/locks", "utf8").split("\n").filter((l) => l.includes("->") && l.includes(inode));
+    if (waiters.length > 0) return true;
+    if (done()) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`after 30 s, nothing had queued on ${lock} and the secrets command had not finished`);
+}
