@@ -1,6 +1,6 @@
 import { stackHosts } from "../config/hosts";
 import type { StackConfig } from "../config/schema";
-import type { ServiceEntry } from "./types";
+import type { EveryHostWith, ServiceEntry } from "./types";
 
 /**
  * Which host runs which service: `homelab:placement` read against the
@@ -17,7 +17,7 @@ export interface PlacementProblem {
 }
 
 export interface Placement {
-  /** Host names each host service of the stack runs on, by id: one, or every routed host for a connector. */
+  /** Host names each host service of the stack runs on, by id: one, or every host that needs it (`everyHostWith`). */
   hostsOf: Map<string, string[]>;
   problems: PlacementProblem[];
 }
@@ -28,6 +28,18 @@ const inStack = (e: ServiceEntry, config: StackConfig): boolean => e.status === 
 function servesRoute(e: ServiceEntry, config: StackConfig): boolean {
   return config.edge === "cloudflare" && e.status === "enabled" && e.runsOn === "host" && e.route !== false;
 }
+
+/** Does a placed entry bring an `everyHostWith` service onto its host? */
+const NEEDS: Record<EveryHostWith, (e: ServiceEntry, config: StackConfig) => boolean> = {
+  routes: servesRoute,
+  "tailnet-clients": (e) => e.status === "enabled" && e.runsOn === "host" && e.nativeClients?.via === "tailscale",
+};
+
+/** The placement refusal's wording for each kind, naming what brings it. */
+const EVERY_HOST_MESSAGE: Record<EveryHostWith, string> = {
+  routes: "the service runs on every host that serves a route, not on one",
+  "tailnet-clients": "the service runs on every host with a service whose apps come over Tailscale (nativeClients.via), not on one",
+};
 
 const PORTAL_PAIR = new Set(["portal", "dashboard"]);
 
@@ -48,8 +60,8 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
     else if (!byId.has(id) || e.status !== "enabled") {
       problems.push({ service: id, field, message: `places "${id}" on host "${host}", but this stack does not run it`, fix: `remove it from homelab:placement, or add it to homelab:services in ${file}` });
     } else if (e.runsOn !== "host") problems.push({ service: id, field, message: "the service runs on Cloudflare Pages, not on a host", fix: `remove it from homelab:placement in ${file}` });
-    else if (e.everyRoutedHost) {
-      problems.push({ service: id, field, message: "the service runs on every host that serves a route, not on one", fix: `remove it from homelab:placement in ${file}` });
+    else if (e.everyHostWith) {
+      problems.push({ service: id, field, message: EVERY_HOST_MESSAGE[e.everyHostWith] ?? "the service runs on every host that needs it, not on one", fix: `remove it from homelab:placement in ${file}` });
     } else usable.add(id);
   }
 
@@ -62,7 +74,7 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
 
   const hostsOf = new Map<string, string[]>();
   for (const e of members) {
-    if (e.runsOn === "host" && !e.everyRoutedHost) hostsOf.set(e.id, [hostOf(e, new Set())]);
+    if (e.runsOn === "host" && !e.everyHostWith) hostsOf.set(e.id, [hostOf(e, new Set())]);
   }
 
   for (const e of members) {
@@ -83,14 +95,17 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
     });
   }
 
-  const routed = hosts.filter((h) => members.some((e) => servesRoute(e, config) && hostsOf.get(e.id)?.[0] === h.name)).map((h) => h.name);
   for (const e of members) {
-    if (e.runsOn === "host" && e.everyRoutedHost) hostsOf.set(e.id, routed.length > 0 ? routed : [first]);
+    // An unknown kind is the catalog's problem, reported by validateCatalog; it places nothing here.
+    if (e.runsOn !== "host" || !e.everyHostWith || !Object.hasOwn(NEEDS, e.everyHostWith)) continue;
+    const needs = NEEDS[e.everyHostWith];
+    const on = hosts.filter((h) => members.some((x) => !x.everyHostWith && needs(x, config) && hostsOf.get(x.id)?.[0] === h.name)).map((h) => h.name);
+    hostsOf.set(e.id, on.length > 0 ? on : [first]);
   }
 
   if (config.hostsDeclared) {
     for (const h of hosts) {
-      const runs = members.some((e) => e.status === "enabled" && !e.everyRoutedHost && hostsOf.get(e.id)?.[0] === h.name);
+      const runs = members.some((e) => e.status === "enabled" && !e.everyHostWith && hostsOf.get(e.id)?.[0] === h.name);
       if (!runs) {
         problems.push({
           field: `homelab:hosts.${h.name}`,

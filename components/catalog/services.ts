@@ -331,6 +331,9 @@ export const CATALOG: readonly ServiceEntry[] = [
     status: "enabled",
     runsOn: "host",
     route: false,
+    // The apps connect to the tailnet address of the host that runs their
+    // service, so every such host joins the tailnet.
+    everyHostWith: "tailnet-clients",
     icon: { simpleIcons: "tailscale" },
     health: { kind: "none", reason: "No local listener; `tailscale status` shows the node" },
     units: ["tailscaled-autoconnect.service"],
@@ -345,7 +348,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     route: false,
     // A connector on every host with a route keeps the others' routes up while one reboots.
-    everyRoutedHost: true,
+    everyHostWith: "routes",
     // The seeds' Infrastructure group shows Cloudflare: the card opens the Zero Trust dashboard.
     link: "https://one.dash.cloudflare.com/",
     icon: { simpleIcons: "cloudflare" },

@@ -82,6 +82,9 @@ export type IconSpec =
    */
   | { file: string };
 
+/** What brings a service that runs beside others onto a host; see `ServiceEntry.everyHostWith`. */
+export type EveryHostWith = "routes" | "tailnet-clients";
+
 export interface ServiceEntry {
   /** Stable identifier and DNS label. Everything generated for the service is named after it. */
   id: string;
@@ -130,10 +133,13 @@ export interface ServiceEntry {
    */
   colocateWith?: string;
   /**
-   * Runs on every host that serves a public route instead of on one placed
-   * host: the tunnel's connector. Never listed in `homelab:placement`.
+   * Runs on every host that needs it instead of on one placed host, and is
+   * never listed in `homelab:placement`. `"routes"`: each host that serves a
+   * public route (the tunnel's connector). `"tailnet-clients"`: each host
+   * with a service whose native apps come over Tailscale (the tailnet node
+   * those apps connect to). With no such host, the first host.
    */
-  everyRoutedHost?: true;
+  everyHostWith?: EveryHostWith;
   /** Whether the service gets a dashboard card. Routed services get one unless this is false. */
   card?: boolean;
   /**

@@ -36,7 +36,7 @@ const CATALOG_FILE = "components/catalog/services.ts";
 /** Every field a catalog entry may have; anything else is a typo or a value nothing would check. */
 const ENTRY_FIELDS: ReadonlySet<string> = new Set([
   "id", "title", "group", "description", "status", "runsOn", "port", "bind", "route", "protection",
-  "nativeClients", "proxyTo", "colocateWith", "everyRoutedHost", "card", "link", "icon", "health", "units", "backup", "secrets",
+  "nativeClients", "proxyTo", "colocateWith", "everyHostWith", "card", "link", "icon", "health", "units", "backup", "secrets",
 ]);
 
 const ICON_FILE = /^[a-z0-9][a-z0-9._-]{0,100}\.svg$/;
@@ -123,8 +123,8 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   if (e.colocateWith !== undefined && (typeof e.colocateWith !== "string" || !isDnsLabel(e.colocateWith) || e.colocateWith === e.id)) {
     add("colocateWith", `${show(e.colocateWith)} is not another entry's id`, "point colocateWith at the id of the service this one talks to on 127.0.0.1");
   }
-  if (e.everyRoutedHost !== undefined && e.everyRoutedHost !== true) add("everyRoutedHost", `${show(e.everyRoutedHost)} is not true`, "set everyRoutedHost: true, or leave it out");
-  if (e.everyRoutedHost === true && e.colocateWith !== undefined) add("everyRoutedHost", "runs on every routed host, so it cannot also follow one service", "remove colocateWith or everyRoutedHost");
+  const everyHostOk = checkEnum(add, "everyHostWith", e.everyHostWith, ["routes", "tailnet-clients"], true);
+  if (everyHostOk && e.everyHostWith !== undefined && e.colocateWith !== undefined) add("everyHostWith", "runs on every host that needs it, so it cannot also follow one service", "remove colocateWith or everyHostWith");
   if (e.card !== undefined && typeof e.card !== "boolean") add("card", `${show(e.card)} is not true or false`, "set card to true or false");
   if (e.link !== undefined) {
     const why = typeof e.link === "string" ? httpUrlProblem(e.link) : "is not a string";

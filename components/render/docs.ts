@@ -9,7 +9,7 @@
  * set, the host's LAN address.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, enabledServices, labHosts } from "../catalog/resolve";
+import { BACKUP_SERVICE, enabledServices, isMultiHost, labHosts } from "../catalog/resolve";
 import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
@@ -113,7 +113,7 @@ function nativeClientsText(lab: Homelab, s: ResolvedService): string[] {
   const stack = lab.config.stack;
   if (s.nativeClients?.via === "tailscale") {
     return [
-      `Over Tailscale, straight to the host's port: ${code(`http://<tailscale address>:${s.port}`)} (the host's address on the tailnet, \`tailscale ip -4\` on the host). ${esc(s.nativeClients.why)}`,
+      `Over Tailscale, straight to the host's port: ${code(`http://<tailscale address>:${s.port}`)} (${isMultiHost(lab) ? `the address of ${code(s.host ?? "")} on the tailnet, \`tailscale ip -4\` there` : "the host's address on the tailnet, `tailscale ip -4` on the host"}). ${esc(s.nativeClients.why)}`,
     ];
   }
   if (s.nativeClients?.via === "service-token") {

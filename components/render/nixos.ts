@@ -227,7 +227,7 @@ function nixosService(s: ResolvedService): NixosService {
 
 /** LAN addresses of the hosts that run the tunnel's connector; every host's services trust them as proxies. */
 function connectorAddresses(lab: Homelab): string[] {
-  const names = lab.services.find((s) => s.entry.everyRoutedHost && s.status === "enabled")?.hostNames ?? [];
+  const names = lab.services.find((s) => s.entry.everyHostWith === "routes" && s.status === "enabled")?.hostNames ?? [];
   return labHosts(lab).filter((h) => names.includes(h.name)).map((h) => h.lanAddress);
 }
 

@@ -41,7 +41,7 @@ export function renderHostsPlan(lab: Homelab) {
       lanHostname: h.lanHostname,
       ssh: `${h.ssh.user}@${h.ssh.host}:${h.ssh.port}`,
       portal: portal === h.name,
-      connector: services.some((s) => s.entry.everyRoutedHost === true),
+      connector: services.some((s) => s.entry.everyHostWith === "routes"),
       services: services.map((s) => s.id),
       rollout: lab.config.rollout?.indexOf(h.name) ?? -1,
     };

@@ -94,6 +94,8 @@ function storeNodes(lab: Homelab, lines: string[]): { withSecrets: ResolvedServi
 
 const hostId = (name: string) => `host_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
 const connectorId = (name: string) => `cloudflared_${name.replace(/[^A-Za-z0-9]/g, "_")}`;
+/** A service's node on one host: its plain id on its first host, suffixed on the others (Tailscale on each host with app clients). */
+const nodeOn = (s: ResolvedService, host: string) => (s.hostNames.indexOf(host) > 0 ? `${id(s)}_${host.replace(/[^A-Za-z0-9]/g, "_")}` : id(s));
 
 /**
  * A stack of several hosts: one box per machine with its services, a
@@ -108,7 +110,7 @@ function multiHostMermaid(lab: Homelab): string {
   const routed = new Set(tunnelServices(lab).map((s) => s.id));
   const cloudflare = config.edge === "cloudflare";
   const portal = portalHost(lab);
-  const connectors = services.find((s) => s.entry.everyRoutedHost)?.hostNames ?? [];
+  const connectors = services.find((s) => s.entry.everyHostWith === "routes")?.hostNames ?? [];
   const lines: string[] = ["flowchart LR"];
   if (cloudflare) {
     lines.push(`  internet([Internet])`);
@@ -125,8 +127,8 @@ function multiHostMermaid(lab: Homelab): string {
     if (cloudflare && connectors.includes(h.name)) lines.push(`    ${connectorId(h.name)}[${label("cloudflared<br/>cloudflared-tunnel.service")}]`);
     if (h.name === portal) lines.push(`    nginx[${label("nginx :80<br/>nginx.service")}]`);
     for (const s of services) {
-      if (s.hostName !== h.name || s.entry.everyRoutedHost || s.id === "portal") continue;
-      lines.push(`    ${id(s)}[${label(serviceLabel(s))}]`);
+      if (!s.hostNames.includes(h.name) || s.entry.everyHostWith === "routes" || s.id === "portal") continue;
+      lines.push(`    ${nodeOn(s, h.name)}[${label(serviceLabel(s))}]`);
     }
     lines.push(`  end`);
   }
@@ -138,12 +140,15 @@ function multiHostMermaid(lab: Homelab): string {
     for (const c of connectors) lines.push(`  tunnel --> ${connectorId(c)}`);
   }
   for (const s of services) {
-    if (!s.hostName || s.entry.everyRoutedHost) continue;
+    if (!s.hostName || s.entry.everyHostWith === "routes") continue;
     const target = s.id === "portal" ? "nginx" : id(s);
     if (routed.has(s.id)) lines.push(cloudflare ? `  ${connectorId(s.hostName)} --> ${target}` : `  lan --> ${target}`);
     else if (s.id === "dashboard" && portal) lines.push(`  nginx --> ${id(s)}`);
   }
-  for (const s of withSecrets) lines.push(`  secrets -.-> ${s.id === "portal" ? "nginx" : id(s)}`);
+  for (const s of withSecrets) {
+    const targets = s.id === "portal" ? ["nginx"] : s.entry.everyHostWith === "routes" ? s.hostNames.map(connectorId) : s.hostNames.map((h) => nodeOn(s, h));
+    for (const t of targets) lines.push(`  secrets -.-> ${t}`);
+  }
   if (cloudflare) for (const c of connectors) lines.push(`  tunnel -.->|token| ${connectorId(c)}`);
   if (backrest) {
     // Each host backs up its own services' paths; the other hosts' restic jobs write to the repository directly.

@@ -183,3 +183,21 @@ describe("rotating a secret of a service on the main box", () => {
     expect([...before].filter(([name, i]) => after.get(name) !== i).map(([name]) => name)).toEqual([`${STACK}-host-preflight`, "mosquitto-secrets"]);
   }, 240_000);
 });
+
+describe("Jellyfin moved to the GPU box", () => {
+  it("runs Tailscale on both boxes, so the Jellyfin apps reach it on the tailnet, each box writing its own copy of the auth key", async () => {
+    vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
+    vi.stubEnv("FAKE_OP_VALUES", "{}");
+    let r: ProgramRun;
+    try {
+      r = await runProgram(STACK, { ...deployConfig(), "homelab:placement": JSON.stringify({ ollama: "gpu", jellyfin: "gpu" }) }, ["homelab:sshPrivateKey", "homelab:sshPrivateKeyGpu"]);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    const command = (name: string) => r.registered.find((x) => x.type === "command:remote:Command" && x.name === name);
+    expect(plainText(connectionOf(command("tailscale-secrets")!.inputs).host)).toBe("192.0.2.10");
+    expect(plainText(connectionOf(command("tailscale-gpu-secrets")!.inputs).host)).toBe("192.0.2.30");
+    const bundles = renderHostBundles(loadStack(STACK, { ...(readStackFile(ROOT, STACK) as object), "homelab:placement": { ollama: "gpu", jellyfin: "gpu" } }).lab);
+    for (const host of ["main", "gpu"]) expect(bundles.get(host)!.get(SECRET_FILES_PATH), host).toContain("/tailscale/auth-key\n");
+  }, 120_000);
+});

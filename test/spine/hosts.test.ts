@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { CATALOG } from "../../components/catalog/services";
-import { isMultiHost, portalHost, servicesOn } from "../../components/catalog/resolve";
+import { hostSecrets, isMultiHost, portalHost, servicesOn } from "../../components/catalog/resolve";
+import { renderDocsPages } from "../../components/render/docs";
 import { validateCatalog } from "../../components/catalog/validate";
 import { loadStack } from "../../components/config/load";
 import { parseStackConfig } from "../../components/config/schema";
@@ -53,7 +54,7 @@ describe("placement", () => {
   it("puts each service on its placed host, and the rest on the first host", () => {
     const lab = twoHostLab();
     const on = (host: string) => servicesOn(lab, host).filter((s) => s.status === "enabled").map((s) => s.id);
-    expect(on("gpu"), "LiteLLM follows Ollama").toEqual(["jellyfin", "litellm", "ollama", "cloudflared"]);
+    expect(on("gpu"), "LiteLLM follows Ollama; Jellyfin's apps bring Tailscale").toEqual(["jellyfin", "litellm", "ollama", "tailscale", "cloudflared"]);
     expect(on("main")).toContain("home-assistant");
     expect(on("main")).not.toContain("ollama");
     expect(isMultiHost(lab)).toBe(true);
@@ -82,6 +83,24 @@ describe("placement", () => {
     // Ollama is routed; ssh-mcp is not, so a host running only it needs no connector.
     const lab = twoHostLab({ "homelab:placement": { "ssh-mcp": "gpu" } });
     expect(lab.services.find((s) => s.id === "cloudflared")?.hostNames).toEqual(["main"]);
+  });
+
+  it("Tailscale runs on every host with a service whose apps come over the tailnet, and on no other", () => {
+    const tailnet = (lab: ReturnType<typeof twoHostLab>) => lab.services.find((s) => s.id === "tailscale")?.hostNames;
+    // The fixture places Jellyfin on gpu; Home Assistant stays on main.
+    expect(tailnet(twoHostLab())).toEqual(["main", "gpu"]);
+    expect(tailnet(twoHostLab({ "homelab:placement": { ollama: "gpu" } })), "Ollama has no app clients").toEqual(["main"]);
+    expect(tailnet(twoHostLab({ "homelab:placement": { "home-assistant": "gpu", jellyfin: "gpu", "ssh-mcp": "main" } })), "both apps' services on gpu").toEqual(["gpu"]);
+    const noApps = loadStack("prod", { ...BASE, "homelab:services": ["tailscale", "ssh-mcp", "ollama"], "homelab:hosts": TWO_HOSTS, "homelab:placement": { "ssh-mcp": "gpu" } }).lab;
+    expect(tailnet(noApps), "with no such service, the first host").toEqual(["main"]);
+  });
+
+  it("each Tailscale host gets the auth key, and its tailnet address is named on the service's page", () => {
+    const lab = twoHostLab();
+    for (const host of ["main", "gpu"]) expect(hostSecrets(lab, host).map((s) => s.key), host).toContain("tailscale.auth-key");
+    const pages = [...renderDocsPages(lab).values()].join("\n");
+    expect(pages).toContain("(the address of `gpu.local` on the tailnet, `tailscale ip -4` there)");
+    expect(pages).toContain("(the address of `nixos.local` on the tailnet, `tailscale ip -4` there)");
   });
 
   it("one port on two hosts is fine; on one host it is refused", () => {

@@ -102,6 +102,7 @@ const ROWS: Row[] = [
   hostsRow("a pending service placed", { "homelab:placement": { ollama: "gpu", immich: "gpu" } }, 'service "immich", field "homelab:placement.immich"', /add it to homelab:services/),
   hostsRow("the Pages site placed", { "homelab:placement": { ollama: "gpu", docs: "gpu" } }, 'service "docs", field "homelab:placement.docs"', /remove it from homelab:placement/),
   hostsRow("the tunnel connector placed", { "homelab:placement": { ollama: "gpu", cloudflared: "gpu" } }, 'service "cloudflared", field "homelab:placement.cloudflared": the service runs on every host', /remove it from homelab:placement/),
+  hostsRow("Tailscale placed", { "homelab:placement": { ollama: "gpu", tailscale: "gpu" } }, 'service "tailscale", field "homelab:placement.tailscale": the service runs on every host with a service whose apps come over Tailscale', /remove it from homelab:placement/),
   hostsRow("Mosquitto placed away from Home Assistant", { "homelab:placement": { ollama: "gpu", mosquitto: "gpu" } }, 'field "homelab:placement.mosquitto": "mosquitto" talks to "home-assistant"', /leave mosquitto out of it so it follows home-assistant/),
   hostsRow("the dashboard placed away from the portal", { "homelab:placement": { ollama: "gpu", dashboard: "gpu" } }, 'the portal (nginx and the dashboard) runs on one host, but "dashboard" is on "gpu" and "portal" on "main"', /place both on one host/),
   {
@@ -163,6 +164,9 @@ const ROWS: Row[] = [
   ...entry("radarr", "nativeClients.via", [{ nativeClients: { via: "vpn", why: "x" } }], /tailscale, service-token/),
   ...entry("radarr", "nativeClients.why", [{ nativeClients: { via: "tailscale", why: "a\nb" } }], /without control characters/),
   ...entry("radarr", "proxyTo", [{ proxyTo: "no-such" }, { proxyTo: "No Such" }], /existing entry's id/),
+  ...entry("radarr", "colocateWith", [{ colocateWith: "radarr" }, { colocateWith: "Home Assistant" }, { colocateWith: 3 }], /the id of the service this one talks to on 127\.0\.0\.1/),
+  ...entry("radarr", "everyHostWith", [{ everyHostWith: true }, { everyHostWith: "route" }, { everyHostWith: "tailnet" }], /routes, tailnet-clients/),
+  ...entry("radarr", "everyHostWith", [{ everyHostWith: "routes", colocateWith: "sonarr" }], /remove colocateWith or everyHostWith/),
   ...entry("radarr", "card", [{ card: "yes" }], /true or false/),
   ...entry("radarr", "link", [{ link: "javascript:alert(1)" }, { link: "ftp://example.com/" }, { link: "https://user:pw@example.com/" }, { link: "https://example.com/a b" }, { link: "not a url" }, { link: "HTTPS://EXAMPLE.COM/" }, { link: "https://example.com/\n" }], /http:\/\/ or https:\/\/ URL/),
   ...entry("radarr", "icon.file", [{ icon: { file: "../etc/passwd.svg" } }, { icon: { file: "Radarr.svg" } }], /\.svg file in assets\/icons/),
