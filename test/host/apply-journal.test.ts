@@ -49,6 +49,22 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
     expect(r.code, r.stderr).toBe(0);
   }
 
+  /**
+   * A release made live, then another pushed and not yet applied: where each
+   * interrupted-apply case starts. `beforeSystem` and `genBefore` are the
+   * live release's system, for the cases that go back to it.
+   */
+  async function liveThenPushed(o: { failing?: boolean } = {}) {
+    const before = await release();
+    await push(before);
+    expect((await rebuild(before)).code).toBe(0);
+    const beforeSystem = host.systemPath();
+    const genBefore = host.generation()!;
+    const next = await release(o);
+    await push(next);
+    return { before, beforeSystem, genBefore, next };
+  }
+
   /** The rebuild, with the host told to SIGKILL the detached apply at `killAt`. */
   async function rebuild(run: ProgramRun, killAt?: string) {
     if (killAt) host.control("kill-at", killAt);
@@ -119,12 +135,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
   });
 
   it("killed between the link flip and the switch: observe reports it, the next apply rolls back first and then applies", async () => {
-    const before = await release();
-    await push(before);
-    expect((await rebuild(before)).code).toBe(0);
-    const genBefore = host.generation();
-    const next = await release();
-    await push(next);
+    const { before, genBefore, next } = await liveThenPushed();
     const killed = await rebuild(next, "linked");
     expect(killed.code).not.toBe(0);
     expect(killed.stderr).toMatch(/apply: process \d+ ended without finishing .*next deploy from its journal/);
@@ -149,12 +160,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
   });
 
   it("killed during the switch (the profile moved, nothing activated): the next apply of the old release puts it back", async () => {
-    const before = await release();
-    await push(before);
-    expect((await rebuild(before)).code).toBe(0);
-    const genBefore = host.generation();
-    const next = await release();
-    await push(next);
+    const { before, genBefore, next } = await liveThenPushed();
     host.control("switch-killed");
     try {
       const killed = await rebuild(next);
@@ -163,7 +169,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
     } finally {
       host.clearControl("switch-killed");
     }
-    expect(host.generation(), "the profile had moved").toBe(genBefore! + 1);
+    expect(host.generation(), "the profile had moved").toBe(genBefore + 1);
     // Going back (say the program was reverted): the old release's rebuild finds the journal first.
     const rerun = await rebuild(before);
     expect(rerun.code, output(rerun)).toBe(0);
@@ -254,13 +260,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
   });
 
   it("when the generation that ran is gone, the recovery sets the profile to its store path", async () => {
-    const before = await release();
-    await push(before);
-    expect((await rebuild(before)).code).toBe(0);
-    const beforeSystem = host.systemPath();
-    const genBefore = host.generation()!;
-    const next = await release();
-    await push(next);
+    const { before, beforeSystem, genBefore, next } = await liveThenPushed();
     expect((await rebuild(next, "switched")).code).not.toBe(0);
     // Between the crash and the next deploy, someone deletes the old generation (the store path stays).
     const del = await runOverSsh(host.target(), `nix-env -p ${host.profile} --delete-generations ${genBefore}`);
@@ -305,11 +305,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
   });
 
   it("killed inside its own recovery, the next run finishes the recovery", async () => {
-    const before = await release();
-    await push(before);
-    expect((await rebuild(before)).code).toBe(0);
-    const next = await release();
-    await push(next);
+    const { before, next } = await liveThenPushed();
     expect((await rebuild(next, "switched")).code).not.toBe(0);
     // The recovering run dies after the system went back, before the journal is removed.
     expect((await rebuild(before, "recovered")).code).not.toBe(0);
@@ -321,11 +317,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
   });
 
   it.each(ROLLBACK_STEPS)("killed at %s while rolling back a failed release, the next run ends on the old release", async (step) => {
-    const before = await release();
-    await push(before);
-    expect((await rebuild(before)).code).toBe(0);
-    const failing = await release({ failing: true });
-    await push(failing);
+    const { before, next: failing } = await liveThenPushed({ failing: true });
     const killed = await rebuild(failing, step);
     expect(killed.code).not.toBe(0);
     expect(existsSync(journal()), "the rollback had not finished").toBe(true);

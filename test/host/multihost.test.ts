@@ -6,7 +6,7 @@ import { enabledSecrets, hostView, resolveHomelab, type Homelab } from "../../co
 import { parseStackConfig } from "../../components/config/schema";
 import type { NixosHostArgs } from "../../components/host/nixos-host";
 import { SECRET_GROUPS, SERVICES, TEST_CATALOG, hostSecrets, secretValues, startListeners, testBundle, testChecks, type Listeners } from "./support/fixture";
-import { FakeEngine, installMocks, runProgram, type NixosHostClass, type ProgramRun, type UpResult } from "./support/program";
+import { FakeEngine, installMocks, runCaptured, runProgram, type NixosHostClass, type ProgramRun, type UpResult } from "./support/program";
 import { freePort, groupExists, sshdTier, startTestHost, type TestHost } from "./support/testhost";
 
 /**
@@ -20,6 +20,8 @@ import { freePort, groupExists, sshdTier, startTestHost, type TestHost } from ".
 const sshd = sshdTier();
 const NAMES = ["a", "b"] as const;
 type Name = (typeof NAMES)[number];
+/** Where the tests' services run unless a test moves them: Transmission on b, the rest on a. */
+const PLACEMENT: Record<string, Name> = { transmission: "b" };
 
 /** A deploy of every host: each host's result, by name; a host the rollout stopped has none. */
 type Deploy = Partial<Record<Name, UpResult>>;
@@ -51,7 +53,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
    * The stack as host `name` sees it: both machines in homelab:hosts, this
    * host's test paths (each test host keeps its files under its own root).
    */
-  function labFor(name: Name): Homelab {
+  function labFor(name: Name, placement: Record<string, Name> = PLACEMENT): Homelab {
     const h = hosts[name];
     const parsed = parseStackConfig("ci", {
       domain: "example.test",
@@ -61,7 +63,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
         a: { lanAddress: "192.0.2.10", sshHost: "127.0.0.1", sshPort: String(hosts.a.port), sshHostKey: hosts.a.hostKey },
         b: { lanAddress: "192.0.2.11", sshHost: "127.0.0.1", sshPort: String(hosts.b.port), sshHostKey: hosts.b.hostKey },
       },
-      placement: { transmission: "b" },
+      placement,
       bundleDir: h.paths.bundleDir,
       credentialsDir: h.paths.secretsDir,
       stateDir: h.paths.stateDir,
@@ -71,6 +73,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
   }
 
   interface HostChange {
+    placement?: Record<string, Name>;
     bundle?: Map<string, string>;
     values?: Record<string, string>;
     deadCheck?: number;
@@ -78,7 +81,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
 
   /** NixosHost args for one host: only its services' secrets and checks. */
   function argsFor(name: Name, change: HostChange = {}): NixosHostArgs {
-    const lab = labFor(name);
+    const lab = labFor(name, change.placement);
     const h = hosts[name];
     const checks = testChecks(lab, listeners);
     if (change.deadCheck) checks.push({ id: "transmission", kind: "http", port: change.deadCheck, path: "/health" });
@@ -196,6 +199,51 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
     expect(readFileSync(mosquitto.path, "utf8")).toBe("rotated on a");
     expect(hosts.b.sshLog().slice(sshB), "no command reached b").toEqual([]);
     expect(hosts.b.hostLog().slice(hostB)).toEqual([]);
+  });
+
+  it("moving services between hosts: each secrets command writes on its new host, and the old host drops its copies at its next healthy rebuild", async () => {
+    // Transmission moves from b to a; Home Assistant, and Mosquitto with it, from a to b.
+    const moved: Record<string, Name> = { "home-assistant": "b" };
+    const files = (lab: Homelab, ids: string[]) => enabledSecrets(lab).filter((s) => ids.includes(s.serviceId));
+    const transmissionOnB = files(labFor("b"), ["transmission"]);
+    const mosquittoOnA = files(labFor("a"), ["mosquitto"]);
+    for (const s of [...transmissionOnB, ...mosquittoOnA]) expect(existsSync(s.path), `${s.key} before the move`).toBe(true);
+
+    const runs = await programs({ a: { placement: moved, bundle: testBundle({ "host-a": "a, after the move\n" }) }, b: { placement: moved, bundle: testBundle({ "host-b": "b, after the move\n" }) } });
+    // A service's secrets command is one resource of the stack whichever host it names: the engine
+    // compares its new inputs, with the new host's connection, against what the old host ran.
+    const replaced: Record<string, unknown>[] = [];
+    for (const [to, from] of [["a", "b"], ["b", "a"]] as const) {
+      for (const stage of runs[to].commands.keys()) {
+        const inputs = engines[from].state.get(stage);
+        if (!stage.startsWith("secrets.") || engines[to].state.has(stage) || !inputs) continue;
+        engines[to].state.set(stage, inputs);
+        engines[from].state.delete(stage);
+        // Each test host keeps its files under its own root, so the secret paths in the triggers
+        // differ and the engine replaces: it creates on the new host, then runs the old delete on
+        // the old one. (In a stack the paths are stack-wide: with one login key it is an update.)
+        expect(engines[to].plan(runs[to]).get(stage), `${stage} moves to ${to}`).toBe("replace");
+        replaced.push(inputs);
+      }
+    }
+    expect(replaced).toHaveLength(3);
+
+    const deploy = await up(runs);
+    expect(failedHosts(deploy), JSON.stringify(Object.values(deploy).map((d) => d?.failed?.result.stderr))).toEqual([]);
+    for (const [name, ids] of [["a", ["transmission"]], ["b", ["mosquitto"]]] as const) {
+      const lab = labFor(name, moved);
+      const values = secretValues(lab);
+      for (const s of files(lab, [...ids])) expect(readFileSync(s.path, "utf8"), `${s.key} on its new host, ${name}`).toBe(values.get(s.key));
+    }
+    // Each old host's rebuild already dropped them, as it would after an in-place update.
+    for (const s of [...transmissionOnB, ...mosquittoOnA]) expect(existsSync(s.path), `${s.key} dropped by its old host's rebuild`).toBe(false);
+    // The replaced commands' deletes then find nothing left to remove, and succeed.
+    for (const inputs of replaced) {
+      const removed = await runCaptured(inputs, inputs.delete as string);
+      expect(removed.code, removed.stderr).toBe(0);
+    }
+    for (const s of [...transmissionOnB, ...mosquittoOnA]) expect(existsSync(s.path), `${s.key} left on its old host`).toBe(false);
+    expect(existsSync(join(hosts.b.paths.secretsDir, "transmission")), "b's transmission directory").toBe(false);
   });
 });
 
