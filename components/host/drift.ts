@@ -31,6 +31,8 @@ export function secretsStage(serviceId: string): DeployStage {
 export interface StageRecord {
   base: string;
   drift: string[];
+  /** How many times the stage has run to repair drift: numbers the next repair. Absent in records written before it was kept. */
+  repairs?: number;
 }
 
 /** One secret file as the host sees it. */
@@ -281,13 +283,16 @@ export function driftEntry(reason: string): string {
 }
 
 export function encodeRecord(record: StageRecord): string {
-  return Buffer.from(JSON.stringify({ base: record.base, drift: record.drift }), "utf8").toString("base64");
+  return Buffer.from(JSON.stringify({ base: record.base, drift: record.drift, repairs: record.repairs ?? 0 }), "utf8").toString("base64");
 }
 
 function decodeRecord(text: string | undefined): StageRecord | null {
   try {
     const value = JSON.parse(Buffer.from(text ?? "", "base64").toString("utf8")) as StageRecord;
-    if (typeof value.base === "string" && Array.isArray(value.drift) && value.drift.every((d) => typeof d === "string")) return value;
+    const repairs = value.repairs ?? 0;
+    if (typeof value.base === "string" && Array.isArray(value.drift) && value.drift.every((d) => typeof d === "string") && Number.isSafeInteger(repairs) && repairs >= 0) {
+      return { base: value.base, drift: value.drift, repairs };
+    }
   } catch {
     /* a record this version cannot read counts as none */
   }
@@ -296,12 +301,20 @@ function decodeRecord(text: string | undefined): StageRecord | null {
 
 /**
  * A stage's triggers: its drift-free entries, then the drift entries. With
- * drift now, those reasons. Without, the entries the stage last ran with,
- * when it ran for these same drift-free entries: they are what the state
- * holds, so a repaired host declares no change instead of dropping them.
+ * drift now, those reasons and the number of this repair: the same reason
+ * back after an earlier repair (a file edited by hand twice) must still
+ * differ from the inputs that repair left in the state. Without drift, the
+ * entries the stage last ran with, when it ran for these same drift-free
+ * entries: they are what the state holds, so a repaired host declares no
+ * change instead of dropping them.
  */
 export function stageTriggers(base: readonly string[], reasons: readonly string[], recorded: StageRecord | undefined): { triggers: string[]; record: StageRecord } {
   const hash = sha256Hex(JSON.stringify(base)).slice(0, 16);
-  const drift = reasons.length > 0 ? reasons.map(driftEntry) : recorded?.base === hash ? [...recorded.drift] : [];
-  return { triggers: [...base, ...drift], record: { base: hash, drift } };
+  const done = recorded?.repairs ?? 0;
+  if (reasons.length > 0) {
+    const drift = [...reasons.map(driftEntry), `drift repair #${done + 1}`];
+    return { triggers: [...base, ...drift], record: { base: hash, drift, repairs: done + 1 } };
+  }
+  const drift = recorded?.base === hash ? [...recorded.drift] : [];
+  return { triggers: [...base, ...drift], record: { base: hash, drift, repairs: done } };
 }

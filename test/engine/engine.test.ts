@@ -147,12 +147,36 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     await stack.preview({ expectNoChanges: true });
   });
 
+  it("the same hand edit made again is found and repaired again", async () => {
+    writeFileSync(secretFile, "changed by hand");
+    const rec = recorder();
+    await stack.up({ onEvent: rec.onEvent });
+    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
+    expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
+    await stack.preview({ expectNoChanges: true });
+  });
+
   it("a bundle change pushes and rebuilds, and leaves the secrets command alone", async () => {
     await stack.setConfig("homelab:timeZone", { value: "Europe/Madrid" });
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
     expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace"]);
     expect(readFileSync(join(host.paths.bundleDir, "generated", "homelab.json"), "utf8")).toContain("Europe/Madrid");
+  });
+
+  it("a new address for the host updates its commands in place: the secrets command writes there, and no delete runs", async () => {
+    // The same machine under another name: what a service moved to another host, with the same paths and login key, looks like to the engine.
+    await stack.setConfig("homelab:sshHost", { value: "localhost" });
+    const sshBefore = host.sshLog().length;
+    const rec = recorder();
+    const up = await stack.up({ onEvent: rec.onEvent });
+    expect(up.summary.result).toBe("succeeded");
+    const ops = changed(rec.ops);
+    expect(ops.filter((o) => o.startsWith("tailscale-secrets:")), up.stdout).toEqual(["tailscale-secrets:update"]);
+    expect(ops.filter((o) => /:(replace|delete)$/.test(o) && !o.startsWith("ci-host-preflight")), "nothing replaced or deleted").toEqual([]);
+    expect(host.sshLog().slice(sshBefore).filter((c) => c.includes("secrets --service tailscale")), "the secrets command ran again, through the new address").toHaveLength(1);
+    expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
+    await stack.preview({ expectNoChanges: true });
   });
 
   it("destroy removes the secret files from the host", async () => {

@@ -141,8 +141,8 @@ describe("a stage's triggers", () => {
     expect(stageTriggers(base, [], undefined).triggers).toEqual(base);
   });
 
-  it("drift adds one readable entry per reason", () => {
-    expect(stageTriggers(base, ["units failed: a.service"], undefined).triggers).toEqual([...base, "drift: units failed: a.service"]);
+  it("drift adds one readable entry per reason, and the number of this repair", () => {
+    expect(stageTriggers(base, ["units failed: a.service"], undefined).triggers).toEqual([...base, "drift: units failed: a.service", "drift repair #1"]);
   });
 
   it("once repaired, the host's record reproduces the inputs the state holds", () => {
@@ -151,6 +151,25 @@ describe("a stage's triggers", () => {
     const after = stageTriggers(base, [], obs.records.push);
     expect(after.triggers).toEqual(repair.triggers);
     expect(encodeRecord(after.record)).toBe(encodeRecord(repair.record));
+  });
+
+  it("the same drift back after a repair changes the triggers again, so up repairs it again", () => {
+    const reason = "secret file mosquitto.password on host differs from declared";
+    const repair = stageTriggers(base, [reason], undefined);
+    // The host keeps the repaired stage's record; the same hand edit comes back.
+    const again = stageTriggers(base, [reason], repair.record);
+    expect(again.triggers).not.toEqual(repair.triggers);
+    expect(again.triggers).toContain(`drift: ${reason}`);
+    // A preview repeated before that up declares the same inputs each time.
+    expect(stageTriggers(base, [reason], repair.record).triggers).toEqual(again.triggers);
+    // Once repaired a second time, the host's record again reproduces what the state holds.
+    expect(stageTriggers(base, [], again.record).triggers).toEqual(again.triggers);
+  });
+
+  it("a record written before repairs were counted still reproduces its inputs", () => {
+    const old = { base: stageTriggers(base, [], undefined).record.base, drift: ["drift: units failed: a.service"] };
+    const obs = parseObservation(observe([`record\tpush\t${Buffer.from(JSON.stringify(old)).toString("base64")}`]));
+    expect(stageTriggers(base, [], obs.records.push).triggers).toEqual([...base, "drift: units failed: a.service"]);
   });
 
   it("a record made for other inputs is dropped: those inputs change anyway", () => {

@@ -142,6 +142,18 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await expectNoChange();
   });
 
+  it("the same hand edit made again after that repair is repaired again", async () => {
+    const secret = enabledSecrets(lab).find((s) => s.key === "mosquitto.password")!;
+    await ssh(`printf 'changed by hand' > ${secret.path}`);
+    const run = await preview();
+    expect(run.drift).toEqual(["secret file mosquitto.password on host differs from declared"]);
+    expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s), "the same reason as last time still re-runs the command").toEqual(["preflight", "secrets.mosquitto"]);
+    expect(triggers(run, "secrets.mosquitto")).toContain("drift repair #2");
+    await up();
+    expect(readFileSync(secret.path, "utf8")).toBe(secretValues(lab).get("mosquitto.password"));
+    await expectNoChange();
+  });
+
   it("a secret file with another mode shows as drift on the command that repairs it; files no deploy wrote are warned about and left alone", async () => {
     const secret = enabledSecrets(lab).find((s) => s.key === "transmission.rpc-password")!;
     chmodSync(secret.path, 0o644);
