@@ -303,6 +303,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 8091,
     bind: "0.0.0.0",
+    // Home Assistant's otbr integration calls the REST API, which stays on 127.0.0.1.
+    colocateWith: "home-assistant",
     // No icon set carries the OpenThread brand: a wireless router for the border router.
     icon: { mdi: "router-wireless", color: "#4ade80" },
     health: { kind: "tcp" },

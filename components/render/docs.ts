@@ -159,7 +159,7 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
   body.push("## Route and protection", "");
   if (s.publicHostname) {
     body.push(`Public route: ${publicRoute(s)}, ${protectionText(s)}.`);
-    if (s.entry.runsOn === "host") body.push(`The tunnel carries it to nginx on port 80, which proxies to port ${s.upstreamPort}.`);
+    if (s.entry.runsOn === "host") body.push(tunnelPathText(lab, s));
     if (s.entry.runsOn === "pages") body.push(`The Access application also covers ${code(`${config.cloudflare?.pagesProject}.pages.dev`)} and its preview hostnames, which Pages would otherwise leave public.`);
     body.push("");
   } else {
@@ -230,16 +230,31 @@ function servicesIndex(lab: Homelab): string {
   return page("Services", `The services of the ${lab.config.stack} stack`, 0, body);
 }
 
+/**
+ * How the tunnel reaches a routed service. One host: through nginx. Several:
+ * every connector can get any route, so each rule names the service's own
+ * host and port on the LAN (see ingressOrigin).
+ */
+function tunnelPathText(lab: Homelab, s: ResolvedService): string {
+  if (!isMultiHost(lab)) return `The tunnel carries it to nginx on port 80, which proxies to port ${s.upstreamPort}.`;
+  const host = labHosts(lab).find((h) => h.name === s.hostName);
+  return `Whichever host's connector the tunnel picks sends it over the LAN to ${code(`${host?.lanAddress}:${s.port}`)} on ${code(s.host ?? "")}.`;
+}
+
 function home(lab: Homelab): string {
   const { config } = lab;
   const enabled = enabledServices(lab);
   const pending = lab.services.filter((s) => s.status === "pending");
+  const multi = isMultiHost(lab);
   const edge =
-    config.edge === "cloudflare"
-      ? `Public routes go through Cloudflare: Access in front of each one, then the tunnel to cloudflared on the host, then nginx on port 80, which proxies to each service.`
-      : `This stack has no Cloudflare edge: the services are reached over the LAN or Tailscale, through nginx on port 80 or their own ports.`;
+    config.edge !== "cloudflare"
+      ? `This stack has no Cloudflare edge: the services are reached over the LAN or Tailscale, through nginx on port 80 or their own ports.`
+      : multi
+        ? `Public routes go through Cloudflare: Access in front of each one, then the tunnel to a cloudflared connector on each host that serves a route, which sends each request over the LAN to its service's host and port.`
+        : `Public routes go through Cloudflare: Access in front of each one, then the tunnel to cloudflared on the host, then nginx on port 80, which proxies to each service.`;
+  const where = multi ? `on ${labHosts(lab).map((h) => code(h.lanHostname)).join(", ")}` : `on ${code(config.lanHostname)}`;
   const body = [
-    `The home lab of the ${code(config.stack)} stack on ${code(config.lanHostname)}: ${enabled.length} services enabled, ${pending.length} pending. ${edge}`,
+    `The home lab of the ${code(config.stack)} stack ${where}: ${enabled.length} services enabled, ${pending.length} pending. ${edge}`,
     "",
     `![Topology of the ${esc(config.stack)} stack: Internet, Cloudflare, cloudflared, nginx, the services and their units, secrets and backups](/topology.svg)`,
     "",
@@ -398,13 +413,16 @@ function runbooks(lab: Homelab): Map<string, string> {
   );
   pages.set(
     "add-a-host",
-    page("Add a host", "A new stack for a second machine", 5, [
-      `1. Copy ${code(`Pulumi.${stack}.yaml`)} to ${code("Pulumi.<new>.yaml")}; give it its own ${code("homelab:routePattern")} (like ${code("{name}-staging")}), ${code("homelab:lanHostname")}, ${code("homelab:tunnelName")} and ${code("homelab:pagesProject")}, and list its services in ${code("homelab:services")}.`,
-      `2. ${code("pulumi stack select --create <new>")}; set ${code("homelab:lanAddress")}, ${code("homelab:sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host>")}) and the secret ${code("homelab:sshPrivateKey")}.`,
-      `3. On the new host, import the bundle once in ${code("/etc/nixos/configuration.nix")}: ${code("imports = [ ./hardware-configuration.nix ./homelab ];")}.`,
-      `4. ${code("npm start -- --stack <new>")} to check the plan, then ${code("pulumi preview --diff")} and ${code("pulumi up")}.`,
+    page("Add a host", "A second machine in this stack", 5, [
+      isMultiHost(lab)
+        ? `1. In ${code(`Pulumi.${stack}.yaml`)}, add the new machine under ${code("homelab:hosts")} (${labHosts(lab).map((h) => code(h.name)).join(", ")} are there now; keep their order, which names the host components): ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`
+        : `1. In ${code(`Pulumi.${stack}.yaml`)}, name the machines under ${code("homelab:hosts")}: this one first, with the ${code("lanAddress")}, ${code("lanHostname")} and ${code("sshHostKey")} it has now (remove the single-host keys ${code("homelab:lanAddress")}, ${code("homelab:lanHostname")}, ${code("homelab:sshHostKey")}: they may not stay beside it), then the new one: ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`,
+      `2. ${code(`pulumi config set --secret homelab:sshPrivateKey<Name> < ~/.ssh/<key> --stack ${stack}`)}: the new host's login key.`,
+      `3. Place services on it: ${code("homelab:placement")}, service id → host name (${code("ollama: gpu")}); what follows a service (LiteLLM follows Ollama) goes with it. Optionally ${code("homelab:rollout: [<name>]")} deploys it first, as a canary.`,
+      `4. On the new host, import the bundle once in ${code("/etc/nixos/configuration.nix")}: ${code("imports = [ ./hardware-configuration.nix ./homelab ];")}.`,
+      `5. ${code(`npm start -- --stack ${stack}`)} to check the plan (one ${code("hosts/<name>/nixos/")} bundle per host), then ${code("pulumi preview --diff")} and ${code("pulumi up")}.`,
       "",
-      "A LAN-only host (no Cloudflare) sets homelab:edge none, like the ci stack.",
+      `The README's "Adding a second machine" walks through moving Ollama to a GPU box. A machine that should be its own environment (its own tunnel, routes and Pages project) is a stack of its own instead: copy ${code(`Pulumi.${stack}.yaml`)} to ${code("Pulumi.<new>.yaml")} with its own ${code("homelab:routePattern")}, ${code("homelab:tunnelName")} and ${code("homelab:pagesProject")}.`,
       "",
     ]),
   );

@@ -67,9 +67,10 @@ describe("placement", () => {
     expect(url("home-assistant")).toBe("http://192.0.2.10:8123");
   });
 
-  it("an unplaced service follows the one it sits with: Mosquitto goes where Home Assistant goes", () => {
+  it("an unplaced service follows the one it sits with: Mosquitto and the Thread border router go where Home Assistant goes", () => {
     const lab = twoHostLab({ "homelab:placement": { "home-assistant": "gpu" } });
     expect(lab.services.find((s) => s.id === "mosquitto")?.hostName).toBe("gpu");
+    expect(lab.services.find((s) => s.id === "otbr")?.hostName, "its REST API is on 127.0.0.1 for Home Assistant").toBe("gpu");
   });
 
   it("the portal and the dashboard move together, and the lab says which host runs the portal", () => {

@@ -155,6 +155,23 @@ describe("the docs of several hosts", () => {
     expect(text).not.toContain("svc_litellm -.-> svc_backrest");
   });
 
+  it("the pages say how the tunnel reaches each service here: a connector on each host, then the service's host and port, not nginx", () => {
+    const pages = renderDocsPages(lab);
+    const find = (suffix: string) => [...pages].find(([path]) => path.endsWith(suffix))?.[1] ?? "";
+    expect(find("services/ollama.md")).toContain("sends it over the LAN to `192.0.2.30:11434` on `gpu.local`");
+    expect(find("services/home-assistant.md")).toContain("sends it over the LAN to `192.0.2.10:8123` on `nixos.local`");
+    expect(find("services/ollama.md")).not.toContain("nginx on port 80");
+    const home = [...pages.values()].find((p) => p.includes("The home lab of the")) ?? "";
+    expect(home).toContain("stack on `nixos.local`, `gpu.local`");
+    expect(home).toContain("a cloudflared connector on each host that serves a route");
+  });
+
+  it("the add-a-host runbook adds a machine to homelab:hosts, the way validation accepts", () => {
+    const runbook = [...renderDocsPages(lab)].find(([path]) => path.endsWith("runbooks/add-a-host.md"))?.[1] ?? "";
+    expect(runbook).toContain("add the new machine under `homelab:hosts` (`main`, `gpu` are there now");
+    expect(runbook).not.toContain("set `homelab:lanAddress`");
+  });
+
   it("a service's page gives the mDNS name of the host that runs it", () => {
     const pages = [...renderDocsPages(lab).values()].join("\n");
     expect(pages).toContain("http://gpu.local:11434");

@@ -104,6 +104,7 @@ const ROWS: Row[] = [
   hostsRow("the tunnel connector placed", { "homelab:placement": { ollama: "gpu", cloudflared: "gpu" } }, 'service "cloudflared", field "homelab:placement.cloudflared": the service runs on every host', /remove it from homelab:placement/),
   hostsRow("Tailscale placed", { "homelab:placement": { ollama: "gpu", tailscale: "gpu" } }, 'service "tailscale", field "homelab:placement.tailscale": the service runs on every host with a service whose apps come over Tailscale', /remove it from homelab:placement/),
   hostsRow("Mosquitto placed away from Home Assistant", { "homelab:placement": { ollama: "gpu", mosquitto: "gpu" } }, 'field "homelab:placement.mosquitto": "mosquitto" talks to "home-assistant"', /leave mosquitto out of it so it follows home-assistant/),
+  hostsRow("the Thread border router placed away from Home Assistant", { "homelab:placement": { ollama: "gpu", otbr: "gpu" } }, 'field "homelab:placement.otbr": "otbr" talks to "home-assistant"', /leave otbr out of it so it follows home-assistant/),
   hostsRow("the dashboard placed away from the portal", { "homelab:placement": { ollama: "gpu", dashboard: "gpu" } }, 'the portal (nginx and the dashboard) runs on one host, but "dashboard" is on "gpu" and "portal" on "main"', /place both on one host/),
   {
     ...hostsRow("two services on one port of one host", { "homelab:placement": { ollama: "gpu", sonarr: "gpu", radarr: "gpu" } }, 'service "radarr", field "port": port 8989 is already used by "sonarr" on the same host (gpu)', /another host with homelab:placement/),
