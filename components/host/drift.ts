@@ -31,8 +31,6 @@ export function secretsStage(serviceId: string): DeployStage {
 export interface StageRecord {
   base: string;
   drift: string[];
-  /** How many times the stage has run to repair drift: numbers the next repair. Absent in records written before it was kept. */
-  repairs?: number;
 }
 
 /** One secret file as the host sees it. */
@@ -201,7 +199,7 @@ export interface Drift {
 }
 
 /**
- * Bundle, generation and failed units, compared with what the last deploy
+ * Bundle and generation, compared with what the last deploy
  * recorded; with `declaredScriptHash` (sha256 of the bundle's deploy script),
  * also the push's copy of the script that the secrets commands run.
  */
@@ -222,7 +220,6 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string, dec
       system.push(`system generation changed outside Pulumi: the last deploy made ${obs.deployedGeneration}, the host is on ${obs.generation ?? "none"}`);
     }
   }
-  if (obs.failedUnits.length > 0) system.push(`units failed: ${obs.failedUnits.join(", ")}`);
   const j = obs.interruptedApply;
   if (j) {
     const what =
@@ -283,16 +280,13 @@ export function driftEntry(reason: string): string {
 }
 
 export function encodeRecord(record: StageRecord): string {
-  return Buffer.from(JSON.stringify({ base: record.base, drift: record.drift, repairs: record.repairs ?? 0 }), "utf8").toString("base64");
+  return Buffer.from(JSON.stringify({ base: record.base, drift: record.drift }), "utf8").toString("base64");
 }
 
 function decodeRecord(text: string | undefined): StageRecord | null {
   try {
     const value = JSON.parse(Buffer.from(text ?? "", "base64").toString("utf8")) as StageRecord;
-    const repairs = value.repairs ?? 0;
-    if (typeof value.base === "string" && Array.isArray(value.drift) && value.drift.every((d) => typeof d === "string") && Number.isSafeInteger(repairs) && repairs >= 0) {
-      return { base: value.base, drift: value.drift, repairs };
-    }
+    if (typeof value.base === "string" && Array.isArray(value.drift) && value.drift.every((d) => typeof d === "string")) return { base: value.base, drift: value.drift };
   } catch {
     /* a record this version cannot read counts as none */
   }
@@ -310,11 +304,31 @@ function decodeRecord(text: string | undefined): StageRecord | null {
  */
 export function stageTriggers(base: readonly string[], reasons: readonly string[], recorded: StageRecord | undefined): { triggers: string[]; record: StageRecord } {
   const hash = sha256Hex(JSON.stringify(base)).slice(0, 16);
-  const done = recorded?.repairs ?? 0;
-  if (reasons.length > 0) {
-    const drift = [...reasons.map(driftEntry), `drift repair #${done + 1}`];
-    return { triggers: [...base, ...drift], record: { base: hash, drift, repairs: done + 1 } };
+  const drift = reasons.length > 0 ? [...reasons.map(driftEntry), repairEntry(lastRepair(recorded) + 1)] : recorded?.base === hash ? [...recorded.drift] : [];
+  return { triggers: [...base, ...drift], record: { base: hash, drift } };
+}
+
+const repairEntry = (n: number) => `drift repair #${n}`;
+
+/**
+ * The number of the stage's last repair, read from the drift entries it ran
+ * with (0 without one). Kept in those entries rather than beside them, so a
+ * record written before repairs were numbered reads the same and re-encodes
+ * to the same bytes: the stage's command does not change by itself.
+ */
+function lastRepair(recorded: StageRecord | undefined): number {
+  for (const entry of recorded?.drift ?? []) {
+    const m = /^drift repair #([1-9][0-9]{0,8})$/.exec(entry);
+    if (m) return Number(m[1]);
   }
-  const drift = recorded?.base === hash ? [...recorded.drift] : [];
-  return { triggers: [...base, ...drift], record: { base: hash, drift, repairs: done } };
+  return 0;
+}
+
+/**
+ * Failed units on the host, reported and never a trigger: no deploy step
+ * restarts a failed unit, so as a trigger it would re-run a rebuild that
+ * changes nothing, on every up for as long as the unit stays failed.
+ */
+export function failedUnitsNotice(obs: ReachableObservation): string[] {
+  return obs.failedUnits.length > 0 ? [`units failed: ${obs.failedUnits.join(", ")}`] : [];
 }

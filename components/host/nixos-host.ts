@@ -22,6 +22,7 @@ import {
 import {
   UNREACHABLE_REASON,
   bundleDrift,
+  failedUnitsNotice,
   encodeRecord,
   secretsDrift,
   secretsStage,
@@ -130,10 +131,12 @@ interface ServiceSecrets {
 
 /** What differs on the host: by the command that repairs it, and what no command touches. */
 interface HostDrift {
-  /** Bundle, generation and failed units: push and rebuild. */
+  /** Bundle and generation: push and rebuild. */
   system: pulumi.Output<Drift>;
   /** Files in the secrets directory no deploy wrote: warnings only, no trigger. */
   unmanaged: pulumi.Output<string[]>;
+  /** Failed units: warnings only, no trigger. */
+  failedUnits: pulumi.Output<string[]>;
   /** Per service id: its declared secret files, repaired by its secrets command. */
   secrets: Record<string, pulumi.Output<string[]>>;
 }
@@ -268,6 +271,7 @@ export class NixosHost extends pulumi.ComponentResource {
     });
     const declaredPaths = new Set(plan.secrets.map((s) => s.path));
     const unmanaged = observed.apply((obs) => (obs?.reachable ? unmanagedSecretFiles(obs, declaredPaths) : []));
+    const failedUnits = observed.apply((obs) => (obs?.reachable ? failedUnitsNotice(obs) : []));
     // Values are compared in memory; only the reasons, which name keys, leave this function.
     const secrets = Object.fromEntries(
       plan.services.map((svc) => {
@@ -279,7 +283,7 @@ export class NixosHost extends pulumi.ComponentResource {
         return [svc.id, pulumi.unsecret(reasons)];
       }),
     );
-    return { system, unmanaged, secrets };
+    return { system, unmanaged, failedUnits, secrets };
   }
 
   /**
@@ -311,8 +315,12 @@ export class NixosHost extends pulumi.ComponentResource {
       }
       return files;
     });
+    const failedUnits = drift.failedUnits.apply((units) => {
+      if (units.length > 0) pulumi.log.warn(`${name}: ${units.join("; ")}. pulumi up does not restart them; look at journalctl -u <unit> on the host`, this);
+      return units;
+    });
     const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => (warn(r), r)));
-    return pulumi.unsecret(pulumi.all([system, unmanaged, ...secrets]).apply((all) => all.flat()));
+    return pulumi.unsecret(pulumi.all([system, failedUnits, unmanaged, ...secrets]).apply((all) => all.flat()));
   }
 
   /** One entry per secret of the service: key, HMAC of the value, group and mode. Never the value. */

@@ -166,10 +166,25 @@ describe("a stage's triggers", () => {
     expect(stageTriggers(base, [], again.record).triggers).toEqual(again.triggers);
   });
 
-  it("a record written before repairs were counted still reproduces its inputs", () => {
-    const old = { base: stageTriggers(base, [], undefined).record.base, drift: ["drift: units failed: a.service"] };
-    const obs = parseObservation(observe([`record\tpush\t${Buffer.from(JSON.stringify(old)).toString("base64")}`]));
-    expect(stageTriggers(base, [], obs.records.push).triggers).toEqual([...base, "drift: units failed: a.service"]);
+  it("a record written before repairs were numbered reproduces its inputs and its own bytes, so no command changes by itself", () => {
+    const old = { base: stageTriggers(base, [], undefined).record.base, drift: ["drift: bundle on host differs from declared"] };
+    const encoded = Buffer.from(JSON.stringify(old)).toString("base64");
+    const obs = parseObservation(observe([`record\tpush\t${encoded}`]));
+    const now = stageTriggers(base, [], obs.records.push);
+    expect(now.triggers).toEqual([...base, "drift: bundle on host differs from declared"]);
+    expect(encodeRecord(now.record)).toBe(encoded);
+    // Its drift back: the first numbered repair, which differs from what the state holds.
+    expect(stageTriggers(base, ["bundle on host differs from declared"], obs.records.push).triggers).toContain("drift repair #1");
+  });
+
+  it("repaired twice and then in sync, the record reproduces the inputs and its own bytes", () => {
+    const repaired = stageTriggers(base, ["bundle on host differs from declared"], undefined);
+    const next = stageTriggers(base, ["bundle on host differs from declared"], repaired.record);
+    expect(next.triggers).toContain("drift repair #2");
+    // Repaired twice, then read again: the same inputs and the same record.
+    const settled = stageTriggers(base, [], next.record);
+    expect(settled.triggers).toEqual(next.triggers);
+    expect(encodeRecord(settled.record)).toBe(encodeRecord(next.record));
   });
 
   it("a record made for other inputs is dropped: those inputs change anyway", () => {
