@@ -300,7 +300,7 @@ export function secretsDeleteCommand(paths: HostPaths, service: string, record: 
     `if [[ $recorded != ${shq(record)} ]]; then echo "homelab-deploy: ${service}'s secrets were written by a newer deploy; nothing removed"; exit 0; fi`,
     // rm -r never follows a symlink it meets, and a symlink in place of the directory goes as a link.
     'rm -rf -- "$dir"',
-    `rm -f -- "$state/secrets.d/${service}.manifest" "$state/secrets.d/${service}.pending" "$state/secrets.d/${service}.lock" "$state/record.secrets.${service}"`,
+    `rm -f -- "$state/secrets.d/${service}.manifest" "$state/secrets.d/${service}.pending" "$state/secrets.d/${service}.restart" "$state/secrets.d/${service}.lock" "$state/record.secrets.${service}"`,
     `echo "homelab-deploy: removed the secret files of ${service}"`,
   ].join("\n");
   return `bash -c ${shq(body)}`;

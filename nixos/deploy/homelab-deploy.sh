@@ -437,6 +437,23 @@ cmd_secrets() {
     wrote[i]=$WROTE
     effective[i]=$EFFECTIVE
   done
+  # The units a new value restarts, and those an earlier run of this service
+  # replaced files for but did not get to restart (it failed or was cut off
+  # after its renames): recorded before the first rename, so a run that stops
+  # anywhere after it leaves the next run the restarts it owes. The next run
+  # finds the files already up to date and would otherwise restart nothing.
+  local owed="$STATE_DIR/secrets.d/$SERVICE.restart" unit
+  if [[ -f $owed && ! -L $owed ]]; then mapfile -t restart < <(grep -E '^[A-Za-z0-9@_.:-]+$' -- "$owed" || true); fi
+  for i in "${!keys[@]}"; do
+    if [[ ${wrote[i]} == content ]]; then
+      changed+=("${keys[i]}")
+      if [[ ${units[i]} != - ]]; then
+        IFS=, read -r -a unit_list <<<"${units[i]}"
+        restart+=("${unit_list[@]}")
+      fi
+    fi
+  done
+  if ((${#changed[@]} > 0)); then write_state "secrets.d/$SERVICE.restart" "$(printf '%s\n' "${restart[@]}" | sort -u)"; fi
   for i in "${!keys[@]}"; do
     if [[ -z ${wrote[i]} ]]; then continue; fi
     err=$(mv -f -T -- "${staged[i]}" "${paths[i]}" 2>&1) || die "secrets: $(cause_of "$err") replacing ${paths[i]}"
@@ -445,13 +462,6 @@ cmd_secrets() {
   STAGED=()
   for i in "${!keys[@]}"; do
     if [[ ${wrote[i]} == meta ]]; then log "secrets: ${keys[i]}: owner or mode corrected to root:${effective[i]}"; fi
-    if [[ ${wrote[i]} == content ]]; then
-      changed+=("${keys[i]}")
-      if [[ ${units[i]} != - ]]; then
-        IFS=, read -r -a unit_list <<<"${units[i]}"
-        restart+=("${unit_list[@]}")
-      fi
-    fi
     sum=$(sha256sum <"${paths[i]}" | cut -d' ' -f1)
     manifest+=("${keys[i]}"$'\t'"$sum"$'\t'"${groups[i]}"$'\t'"${modes[i]}"$'\t'"${paths[i]}")
   done
@@ -489,20 +499,27 @@ cmd_secrets() {
     fi
   done
 
-  if ((${#changed[@]} == 0)); then
+  if ((${#changed[@]} == 0 && ${#restart[@]} == 0)); then
     log "secrets: ${#keys[@]} files of $SERVICE already up to date; nothing restarted"
     return 0
   fi
-  log "secrets: new values for ${changed[*]}"
+  if ((${#changed[@]} > 0)); then
+    log "secrets: new values for ${changed[*]}"
+  else
+    log "secrets: ${#keys[@]} files of $SERVICE already up to date; restarting what an earlier run wrote new values for and did not restart"
+  fi
   local -a units_sorted=() failed=()
-  local unit
   mapfile -t units_sorted < <(printf '%s\n' "${restart[@]}" | sort -u)
   for unit in "${units_sorted[@]}"; do
     [[ -n $unit ]] || continue
     # try-restart: a unit that is not running (not switched to yet) is left alone.
     if systemctl try-restart -- "$unit"; then log "secrets: restarted $unit if it was running"; else failed+=("$unit"); fi
   done
-  ((${#failed[@]} == 0)) || die "secrets: files written, but restarting ${failed[*]} failed"
+  if ((${#failed[@]} > 0)); then
+    write_state "secrets.d/$SERVICE.restart" "$(printf '%s\n' "${failed[@]}")"
+    die "secrets: files written, but restarting ${failed[*]} failed; the next run of this command restarts them"
+  fi
+  rm -f -- "$owed"
 }
 
 # Once release <hash> is live and healthy: remove the secret files an earlier
@@ -555,7 +572,7 @@ remove_undeclared() {
       left=$((left + 1))
     done <"$manifest"
     if ((left == 0)); then
-      rm -f -- "$manifest" "$STATE_DIR/secrets.d/$service.pending" "$STATE_DIR/record.secrets.$service"
+      rm -f -- "$manifest" "$STATE_DIR/secrets.d/$service.pending" "$STATE_DIR/secrets.d/$service.restart" "$STATE_DIR/record.secrets.$service"
       continue
     fi
     write_state "secrets.d/$service.manifest" "$(printf '%s\n' "${lines[@]}")"

@@ -174,6 +174,35 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
     expect(back.code, back.stderr).toBe(0);
   });
+  it("a restart that fails after the new files are in place is owed: the next run restarts it, though the files are already up to date", async () => {
+    const inputs = await rotatedRun();
+    host.control("restart-fails");
+    let failed: Awaited<ReturnType<typeof runCaptured>>;
+    try {
+      failed = await runCaptured(inputs);
+    } finally {
+      host.clearControl("restart-fails");
+    }
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toContain("secrets: files written, but restarting mosquitto.service failed; the next run of this command restarts them");
+    for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), `${s.key} is new already`).toBe(rotated().get(s.key));
+
+    // pulumi up again runs the same command (the failed one left the state as it was).
+    const logBefore = host.hostLog().length;
+    const again = await runCaptured(inputs);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain("restarting what an earlier run wrote new values for and did not restart");
+    expect(host.hostLog().slice(logBefore)).toContain("systemctl try-restart -- mosquitto.service");
+
+    const settled = host.hostLog().length;
+    const third = await runCaptured(inputs);
+    expect(third.stdout, "nothing is owed any more").toContain("already up to date; nothing restarted");
+    expect(host.hostLog().slice(settled).filter((l) => l.includes("try-restart"))).toEqual([]);
+    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    expect(back.code, back.stderr).toBe(0);
+    expectDeployedValues();
+  });
+
   it("secrets commands share the deploy lock: they run beside each other, and wait for a push, an apply or a removal", async () => {
     const lock = join(host.paths.stateDir, "lock");
     const inputs = await rotatedRun();
