@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecret } from "../catalog/resolve";
@@ -336,7 +337,10 @@ export class NixosHost extends pulumi.ComponentResource {
   private stage(observed: pulumi.Output<Observation | null>, stage: DeployStage, base: pulumi.Output<string[]>, reasons: pulumi.Output<string[]>): pulumi.Output<StageInputs> {
     return pulumi.unsecret(
       pulumi.all([observed, base, reasons]).apply(([obs, b, r]) => {
-        const { triggers, record } = stageTriggers(b, r, obs?.reachable ? obs.records[stage] : undefined);
+        // A host that could not be read may be in any state, and this run cannot tell: an entry of
+        // its own keeps it from ever matching the state, even after an up that ran while the check failed.
+        const unread = obs !== null && !obs.reachable && r.includes(UNREACHABLE_REASON) ? [`host not read in run ${randomUUID()}`] : [];
+        const { triggers, record } = stageTriggers(b, [...r, ...unread], obs?.reachable ? obs.records[stage] : undefined);
         return { triggers, record: encodeRecord(record) };
       }),
     );

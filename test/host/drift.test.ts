@@ -238,6 +238,10 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     expect(triggers(run, "rebuild")).toContain(`drift: ${UNREACHABLE_REASON}`);
     expect(triggers(run, "rebuild")).not.toEqual(triggers(reachable, "rebuild"));
     expect(triggers(run, "preflight")).not.toEqual(triggers(reachable, "preflight"));
+    // An up that ran while only the drift check failed stored this run's inputs; the next unread run still differs.
+    installMocks(true);
+    const next = await runProgram(NixosHost, hostArgs(target, host.paths, lab, listeners));
+    expect(triggers(next, "rebuild")).not.toEqual(triggers(run, "rebuild"));
     expect(warnings.join("\n")).toMatch(/could not read root@127\.0\.0\.1:\d+ to check for drift.*could not check bundle, secrets, generation/s);
   });
 });
