@@ -80,9 +80,13 @@ in
           repository
           paths
           exclude
-          pruneOpts
           passwordFile
           ;
+        # Every host with backup paths writes to the one repository. A run
+        # that finds another host's lock waits for it (restic's global
+        # --retry-lock) instead of failing and leaving that day unbacked.
+        extraBackupArgs = [ "--retry-lock=2h" ];
+        pruneOpts = cfg.pruneOpts ++ [ "--retry-lock=2h" ];
         environmentFile = config.homelab.runtimeSecrets.restic-b2.path;
         initialize = true;
         timerConfig = {

@@ -248,7 +248,9 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the prod dat
       repository: "b2:homelab-prod:homelab",
       paths: data.backups!.paths,
       exclude: ["/var/lib/hass/backups", "/var/lib/jellyfin/transcodes"],
-      pruneOpts: ["--keep-daily 7", "--keep-weekly 4", "--keep-monthly 6"],
+      // Each host's run waits for another's lock on the shared repository instead of failing.
+      extraBackupArgs: ["--retry-lock=2h"],
+      pruneOpts: ["--keep-daily 7", "--keep-weekly 4", "--keep-monthly 6", "--retry-lock=2h"],
       passwordFile: "/var/lib/homelab/secrets/backrest/restic-password",
       environmentFile: "/run/homelab-secrets/restic-b2/restic-b2.env",
       timerConfig: { OnCalendar: "daily", Persistent: true },
