@@ -110,6 +110,21 @@ export type Observation = ReachableObservation | UnreachableObservation;
 /** The trigger entry a host that cannot be read gets, so a preview never shows "no changes". */
 export const UNREACHABLE_REASON = "unreachable: could not check bundle, secrets, generation";
 
+/** The trigger entry of a host with no record of any deploy; see `noDeployRecorded`. */
+export const NO_DEPLOY_REASON = "no deploy recorded on the host (a first deploy, or the state directory is gone, say after a reinstall): every step runs";
+
+/**
+ * A host with no trace of any deploy: no applied release, no stage record,
+ * no written secret, no unfinished apply. On a first deploy every step is
+ * created anyway, so the reason changes nothing there; on a host whose state
+ * directory went (a reinstall, a new disk) it is what sets the host apart
+ * from one in sync, which the records alone cannot: without them, every
+ * declared value looks like a pending change the state already holds.
+ */
+export function noDeployRecorded(obs: ReachableObservation): boolean {
+  return obs.appliedRelease === null && Object.keys(obs.records).length === 0 && obs.manifest.length === 0 && obs.interruptedApply === undefined;
+}
+
 const dash = (v: string | undefined): string | null => (v === undefined || v === "-" ? null : v);
 const int = (v: string | undefined): number | null => (v !== undefined && /^\d+$/.test(v) ? Number(v) : null);
 

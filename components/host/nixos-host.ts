@@ -21,10 +21,12 @@ import {
   type HostPaths,
 } from "./commands";
 import {
+  NO_DEPLOY_REASON,
   UNREACHABLE_REASON,
   bundleDrift,
   failedUnitsNotice,
   encodeRecord,
+  noDeployRecorded,
   secretsDrift,
   secretsStage,
   stageTriggers,
@@ -268,6 +270,7 @@ export class NixosHost extends pulumi.ComponentResource {
     const system = observed.apply((obs): Drift => {
       if (obs === null) return { bundle: [], system: [], secrets: [] };
       if (!obs.reachable) return { bundle: [], system: [UNREACHABLE_REASON], secrets: [] };
+      if (noDeployRecorded(obs)) return { bundle: [NO_DEPLOY_REASON], system: [], secrets: [] };
       return { ...bundleDrift(obs, plan.hash, sha256Hex(plan.script)), secrets: [] };
     });
     const declaredPaths = new Set(plan.secrets.map((s) => s.path));
@@ -278,6 +281,7 @@ export class NixosHost extends pulumi.ComponentResource {
       plan.services.map((svc) => {
         const reasons = pulumi.all([observed, pulumi.all(svc.secrets.map((s) => s.value))]).apply(([obs, values]) => {
           if (obs === null || !obs.reachable) return [];
+          if (noDeployRecorded(obs)) return [NO_DEPLOY_REASON];
           const declared = svc.secrets.map((s, i) => ({ key: s.key, path: s.path, group: s.group, mode: s.mode, sha256: sha256Hex(Buffer.from(values[i], "utf8")) }));
           return secretsDrift(obs, declared);
         });
@@ -307,6 +311,11 @@ export class NixosHost extends pulumi.ComponentResource {
         return [UNREACHABLE_REASON];
       }
       const reasons = [...d.bundle, ...d.system];
+      if (reasons.includes(NO_DEPLOY_REASON)) {
+        // Every first deploy says this, so it is news, not a warning; on a reinstalled host the plan's replacements show it too.
+        pulumi.log.info(`${name}: ${NO_DEPLOY_REASON}`, this);
+        return reasons;
+      }
       warn(reasons);
       return reasons;
     });
@@ -320,7 +329,8 @@ export class NixosHost extends pulumi.ComponentResource {
       if (units.length > 0) pulumi.log.warn(`${name}: ${units.join("; ")}. pulumi up does not restart them; look at journalctl -u <unit> on the host`, this);
       return units;
     });
-    const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => (warn(r), r)));
+    // A host with no deploy recorded is said once, by the bundle's reasons, not again for each service.
+    const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => r.filter((x) => x !== NO_DEPLOY_REASON)).apply((r) => (warn(r), r)));
     return pulumi.unsecret(pulumi.all([system, failedUnits, unmanaged, ...secrets]).apply((all) => all.flat()));
   }
 
@@ -340,7 +350,9 @@ export class NixosHost extends pulumi.ComponentResource {
         // A host that could not be read may be in any state, and this run cannot tell: an entry of
         // its own keeps it from ever matching the state, even after an up that ran while the check failed.
         const unread = obs !== null && !obs.reachable && r.includes(UNREACHABLE_REASON) ? [`host not read in run ${randomUUID()}`] : [];
-        const { triggers, record } = stageTriggers(b, [...r, ...unread], obs?.reachable ? obs.records[stage] : undefined);
+        // Likewise a host with no deploy recorded: wiped twice, its records could not tell the second time from the first.
+        const fresh = r.includes(NO_DEPLOY_REASON) ? [`no deploy recorded in run ${randomUUID()}`] : [];
+        const { triggers, record } = stageTriggers(b, [...r, ...unread, ...fresh], obs?.reachable ? obs.records[stage] : undefined);
         return { triggers, record: encodeRecord(record) };
       }),
     );

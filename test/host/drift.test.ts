@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
 import { observeCommand, secretsCommand } from "../../components/host/commands";
-import { UNREACHABLE_REASON } from "../../components/host/drift";
+import { NO_DEPLOY_REASON, UNREACHABLE_REASON } from "../../components/host/drift";
 import { SCRIPT, hostArgs, secretValues, testBundle, testLab, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
 import { FakeEngine, installMocks, plain, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
@@ -148,7 +148,9 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     const run = await preview();
     expect(run.drift).toEqual(["secret file mosquitto.password on host differs from declared"]);
     expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s), "the same reason as last time still re-runs the command").toEqual(["preflight", "secrets.mosquitto"]);
-    expect(triggers(run, "secrets.mosquitto")).toContain("drift repair #2");
+    const repair = (t: string[]) => Number(t.find((x) => x.startsWith("drift repair #"))?.slice("drift repair #".length));
+    const stored = plain(engine.state.get("secrets.mosquitto")!.triggers) as string[];
+    expect(repair(triggers(run, "secrets.mosquitto")), "numbered past the repair the state holds").toBe(repair(stored) + 1);
     await up();
     expect(readFileSync(secret.path, "utf8")).toBe(secretValues(lab).get("mosquitto.password"));
     await expectNoChange();
@@ -226,6 +228,18 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     expect(engine.plan(run).get("secrets.dashboard")).toBe("replace");
     expect(engine.plan(run).get("secrets.mosquitto")).toBe("same");
     expect(warnings).toEqual([]);
+  });
+
+  it("a host whose state directory is gone (a reinstall) shows as drift on every step, and up deploys it all again", async () => {
+    await ssh(`rm -rf -- ${host.paths.stateDir} ${host.paths.secretsDir}`);
+    const run = await preview();
+    expect(run.drift).toEqual([NO_DEPLOY_REASON]);
+    const changed = [...engine.plan(run)].filter(([, op]) => op !== "same").map(([stage]) => stage);
+    expect(changed.sort(), "every step runs again").toEqual([...run.commands.keys()].sort());
+    await up();
+    for (const s of enabledSecrets(lab)) expect(readFileSync(s.path, "utf8"), s.key).toBe(secretValues(lab).get(s.key));
+    expect(statSync(join(host.paths.bundleDir, "generated")).isDirectory(), "the bundle link resolves again").toBe(true);
+    await expectNoChange();
   });
 
   it("an unreachable host warns what could not be checked and never looks like no change", async () => {
