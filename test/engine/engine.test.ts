@@ -179,6 +179,18 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     await stack.preview({ expectNoChanges: true });
   });
 
+  it("a host whose state directory is gone (a reinstall) is deployed again in full", async () => {
+    rmSync(host.paths.stateDir, { recursive: true, force: true });
+    rmSync(host.paths.secretsDir, { recursive: true, force: true });
+    const preview = await stack.preview();
+    expect(preview.changeSummary.replace ?? 0, preview.stdout).toBeGreaterThanOrEqual(4);
+    const rec = recorder();
+    await stack.up({ onEvent: rec.onEvent });
+    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace", "tailscale-secrets:replace"]);
+    expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
+    await stack.preview({ expectNoChanges: true });
+  });
+
   it("destroy removes the secret files from the host", async () => {
     const result = await stack.destroy();
     expect(result.summary.result).toBe("succeeded");
