@@ -453,7 +453,7 @@ cmd_secrets() {
       fi
     fi
   done
-  if ((${#changed[@]} > 0)); then write_state "secrets.d/$SERVICE.restart" "$(printf '%s\n' "${restart[@]}" | sort -u)"; fi
+  if ((${#changed[@]} > 0 && ${#restart[@]} > 0)); then write_state "secrets.d/$SERVICE.restart" "$(printf '%s\n' "${restart[@]}" | sort -u)"; fi
   for i in "${!keys[@]}"; do
     if [[ -z ${wrote[i]} ]]; then continue; fi
     err=$(mv -f -T -- "${staged[i]}" "${paths[i]}" 2>&1) || die "secrets: $(cause_of "$err") replacing ${paths[i]}"
@@ -500,6 +500,7 @@ cmd_secrets() {
   done
 
   if ((${#changed[@]} == 0 && ${#restart[@]} == 0)); then
+    rm -f -- "$owed"
     log "secrets: ${#keys[@]} files of $SERVICE already up to date; nothing restarted"
     return 0
   fi
@@ -512,8 +513,15 @@ cmd_secrets() {
   mapfile -t units_sorted < <(printf '%s\n' "${restart[@]}" | sort -u)
   for unit in "${units_sorted[@]}"; do
     [[ -n $unit ]] || continue
-    # try-restart: a unit that is not running (not switched to yet) is left alone.
-    if systemctl try-restart -- "$unit"; then log "secrets: restarted $unit if it was running"; else failed+=("$unit"); fi
+    # Only a running unit holds the old values. One that is stopped, or not
+    # there yet (a new service: the rebuild after this step creates it), reads
+    # the new files when it starts; try-restart would fail on the latter
+    # ("Unit … not found") and, owed, block that rebuild for good.
+    if ! systemctl is-active --quiet -- "$unit"; then
+      log "secrets: $unit is not running; it reads the new files when it starts"
+      continue
+    fi
+    if systemctl try-restart -- "$unit"; then log "secrets: restarted $unit"; else failed+=("$unit"); fi
   done
   if ((${#failed[@]} > 0)); then
     write_state "secrets.d/$SERVICE.restart" "$(printf '%s\n' "${failed[@]}")"

@@ -87,6 +87,10 @@ in
         # --retry-lock) instead of failing and leaving that day unbacked.
         extraBackupArgs = [ "--retry-lock=2h" ];
         pruneOpts = cfg.pruneOpts ++ [ "--retry-lock=2h" ];
+        # The check after the prune takes a lock as well. nixpkgs' default
+        # for runCheck differs between releases; set, it runs on both.
+        runCheck = true;
+        checkOpts = [ "--retry-lock=2h" ];
         environmentFile = config.homelab.runtimeSecrets.restic-b2.path;
         initialize = true;
         timerConfig = {

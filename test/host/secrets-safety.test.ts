@@ -1,4 +1,4 @@
-import { lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -198,6 +198,25 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const third = await runCaptured(inputs);
     expect(third.stdout, "nothing is owed any more").toContain("already up to date; nothing restarted");
     expect(host.hostLog().slice(settled).filter((l) => l.includes("try-restart"))).toEqual([]);
+    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    expect(back.code, back.stderr).toBe(0);
+    expectDeployedValues();
+  });
+
+  it("a unit that is not there yet (a new service, before the rebuild that adds it) is not restarted and owes nothing", async () => {
+    const inputs = await rotatedRun();
+    host.control("missing-units", "mosquitto.service\n");
+    const logBefore = host.hostLog().length;
+    try {
+      const result = await runCaptured(inputs);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain("secrets: mosquitto.service is not running; it reads the new files when it starts");
+    } finally {
+      host.clearControl("missing-units");
+    }
+    expect(host.hostLog().slice(logBefore).filter((l) => l.includes("try-restart")), "no restart tried").toEqual([]);
+    expect(existsSync(join(host.paths.stateDir, "secrets.d/mosquitto.restart")), "nothing owed").toBe(false);
+    for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), s.key).toBe(rotated().get(s.key));
     const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
     expect(back.code, back.stderr).toBe(0);
     expectDeployedValues();

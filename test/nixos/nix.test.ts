@@ -250,6 +250,8 @@ describe.skipIf(!nixTier.available)("the modules, evaluated against the prod dat
       exclude: ["/var/lib/hass/backups", "/var/lib/jellyfin/transcodes"],
       // Each host's run waits for another's lock on the shared repository instead of failing.
       extraBackupArgs: ["--retry-lock=2h"],
+      runCheck: true,
+      checkOpts: ["--retry-lock=2h"],
       pruneOpts: ["--keep-daily 7", "--keep-weekly 4", "--keep-monthly 6", "--retry-lock=2h"],
       passwordFile: "/var/lib/homelab/secrets/backrest/restic-password",
       environmentFile: "/run/homelab-secrets/restic-b2/restic-b2.env",

@@ -60,7 +60,7 @@ export interface TestHost {
   /**
    * Files that steer the fakes: switch-fails, switch-delay (seconds),
    * switch-killed (the switch's process group is SIGKILLed once the profile
-   * moved), activation-fails, failed-units, restart-fails; and kill-at
+   * moved), activation-fails, failed-units, missing-units, restart-fails; and kill-at
    * (<step>: homelab-deploy.sh SIGKILLs itself at that step boundary).
    */
   control(name: string, content?: string): void;
@@ -224,14 +224,22 @@ esac
 
 const FAKE_SYSTEMCTL = `#!/bin/bash
 # Fake systemctl: logs every call; failed units come from control/failed-units.
+# Units listed in control/missing-units have no unit file, as a service's are
+# before the switch that adds it: systemd answers is-active with 4 and refuses
+# try-restart with "Unit … not found" (exit 5). Every other unit is running.
 R=\${FAKE_ROOT:?}
 echo "systemctl $*" >>"$R/log/host.log"
+unit=\${*: -1}
+missing() { [[ -f $R/control/missing-units ]] && grep -qxF -- "$unit" "$R/control/missing-units"; }
 case $1 in
 list-units)
   if [[ -f $R/control/failed-units ]]; then
     while read -r u; do [[ -n $u ]] && echo "$u loaded failed failed Fake unit"; done <"$R/control/failed-units"
   fi ;;
-try-restart|restart) [[ -e $R/control/restart-fails ]] && exit 1 ;;
+is-active) missing && exit 4 ;;
+try-restart|restart)
+  if missing; then echo "Failed to $1 $unit: Unit $unit not found." >&2; exit 5; fi
+  [[ -e $R/control/restart-fails ]] && exit 1 ;;
 esac
 exit 0
 `;
