@@ -122,7 +122,8 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(readFileSync(mosquitto.path, "utf8")).toBe("a brand new password");
     expect(ownership(mosquitto.path)).toBe(`root:${mosquitto.group}:440`);
     const log = newHostLog(before).filter((l) => !l.startsWith("systemctl list-units"));
-    expect(log).toEqual(["systemctl try-restart -- mosquitto.service"]);
+    // Asked whether it runs (only a running unit holds the old value), then restarted.
+    expect(log).toEqual(["systemctl is-active --quiet -- mosquitto.service", "systemctl try-restart -- mosquitto.service"]);
     // The trigger names the key and carries an HMAC, never the value.
     const triggers = plain(run.commands.get("secrets.mosquitto")!.triggers) as string[];
     expect(triggers.find((t) => t.startsWith("mosquitto.password "))).toMatch(new RegExp(`^mosquitto\\.password value=[0-9a-f]{16} group=${mosquitto.group} mode=0440$`));
