@@ -29,17 +29,17 @@ function servesRoute(e: ServiceEntry, config: StackConfig): boolean {
   return config.edge === "cloudflare" && e.status === "enabled" && e.runsOn === "host" && e.route !== false;
 }
 
-/** Does a placed entry bring an `everyHostWith` service onto its host? */
-const NEEDS: Record<EveryHostWith, (e: ServiceEntry, config: StackConfig) => boolean> = {
-  routes: servesRoute,
-  "tailnet-clients": (e) => e.status === "enabled" && e.runsOn === "host" && e.nativeClients?.via === "tailscale",
+/** For each `everyHostWith` kind: whether a placed entry brings it onto its host, and what the refusal to place it says. */
+const EVERY_HOST: Record<EveryHostWith, { needs: (e: ServiceEntry, config: StackConfig) => boolean; refusal: string }> = {
+  routes: { needs: servesRoute, refusal: "the service runs on every host that serves a route, not on one" },
+  "tailnet-clients": {
+    needs: (e) => e.status === "enabled" && e.runsOn === "host" && e.nativeClients?.via === "tailscale",
+    refusal: "the service runs on every host with a service whose apps come over Tailscale (nativeClients.via), not on one",
+  },
 };
 
-/** The placement refusal's wording for each kind, naming what brings it. */
-const EVERY_HOST_MESSAGE: Record<EveryHostWith, string> = {
-  routes: "the service runs on every host that serves a route, not on one",
-  "tailnet-clients": "the service runs on every host with a service whose apps come over Tailscale (nativeClients.via), not on one",
-};
+/** The kind of an entry that runs beside others, when it is one validateCatalog accepts (it reports the others). */
+const everyHostKind = (e: ServiceEntry) => (e.everyHostWith !== undefined && Object.hasOwn(EVERY_HOST, e.everyHostWith) ? EVERY_HOST[e.everyHostWith] : undefined);
 
 const PORTAL_PAIR = new Set(["portal", "dashboard"]);
 
@@ -61,7 +61,7 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
       problems.push({ service: id, field, message: `places "${id}" on host "${host}", but this stack does not run it`, fix: `remove it from homelab:placement, or add it to homelab:services in ${file}` });
     } else if (e.runsOn !== "host") problems.push({ service: id, field, message: "the service runs on Cloudflare Pages, not on a host", fix: `remove it from homelab:placement in ${file}` });
     else if (e.everyHostWith) {
-      problems.push({ service: id, field, message: EVERY_HOST_MESSAGE[e.everyHostWith] ?? "the service runs on every host that needs it, not on one", fix: `remove it from homelab:placement in ${file}` });
+      problems.push({ service: id, field, message: everyHostKind(e)?.refusal ?? "the service runs on every host that needs it, not on one", fix: `remove it from homelab:placement in ${file}` });
     } else usable.add(id);
   }
 
@@ -96,10 +96,9 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
   }
 
   for (const e of members) {
-    // An unknown kind is the catalog's problem, reported by validateCatalog; it places nothing here.
-    if (e.runsOn !== "host" || !e.everyHostWith || !Object.hasOwn(NEEDS, e.everyHostWith)) continue;
-    const needs = NEEDS[e.everyHostWith];
-    const on = hosts.filter((h) => members.some((x) => !x.everyHostWith && needs(x, config) && hostsOf.get(x.id)?.[0] === h.name)).map((h) => h.name);
+    const kind = everyHostKind(e);
+    if (e.runsOn !== "host" || !kind) continue;
+    const on = hosts.filter((h) => members.some((x) => !x.everyHostWith && kind.needs(x, config) && hostsOf.get(x.id)?.[0] === h.name)).map((h) => h.name);
     hostsOf.set(e.id, on.length > 0 ? on : [first]);
   }
 

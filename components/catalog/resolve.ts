@@ -169,6 +169,11 @@ export function portalHost(lab: Homelab): string | undefined {
   return lab.services.find((s) => s.id === "portal" && s.status === "enabled")?.hostName ?? undefined;
 }
 
+/** The hosts that run the tunnel's connector (the `everyHostWith: "routes"` entry); none without one. */
+export function connectorHosts(lab: Homelab): string[] {
+  return lab.services.find((s) => s.entry.everyHostWith === "routes" && s.status === "enabled")?.hostNames ?? [];
+}
+
 export function enabledServices(lab: Homelab): ResolvedService[] {
   return lab.services.filter((s) => s.status === "enabled");
 }

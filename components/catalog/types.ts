@@ -83,7 +83,8 @@ export type IconSpec =
   | { file: string };
 
 /** What brings a service that runs beside others onto a host; see `ServiceEntry.everyHostWith`. */
-export type EveryHostWith = "routes" | "tailnet-clients";
+export const EVERY_HOST_WITH = ["routes", "tailnet-clients"] as const;
+export type EveryHostWith = (typeof EVERY_HOST_WITH)[number];
 
 export interface ServiceEntry {
   /** Stable identifier and DNS label. Everything generated for the service is named after it. */

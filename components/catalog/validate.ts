@@ -16,7 +16,7 @@ import {
   isDnsLabel,
   isHostname,
 } from "./rules";
-import { DASHBOARD_GROUPS, type ServiceEntry } from "./types";
+import { DASHBOARD_GROUPS, EVERY_HOST_WITH, type ServiceEntry } from "./types";
 
 export { isDnsLabel, isHostname } from "./rules";
 export { opReferenceError } from "./opref";
@@ -123,7 +123,7 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   if (e.colocateWith !== undefined && (typeof e.colocateWith !== "string" || !isDnsLabel(e.colocateWith) || e.colocateWith === e.id)) {
     add("colocateWith", `${show(e.colocateWith)} is not another entry's id`, "point colocateWith at the id of the service this one talks to on 127.0.0.1");
   }
-  const everyHostOk = checkEnum(add, "everyHostWith", e.everyHostWith, ["routes", "tailnet-clients"], true);
+  const everyHostOk = checkEnum(add, "everyHostWith", e.everyHostWith, EVERY_HOST_WITH, true);
   if (everyHostOk && e.everyHostWith !== undefined && e.colocateWith !== undefined) add("everyHostWith", "runs on every host that needs it, so it cannot also follow one service", "remove colocateWith or everyHostWith");
   if (e.card !== undefined && typeof e.card !== "boolean") add("card", `${show(e.card)} is not true or false`, "set card to true or false");
   if (e.link !== undefined) {

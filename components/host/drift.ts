@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { sha256Hex } from "./bundle";
 
 /**
@@ -317,11 +318,24 @@ function decodeRecord(text: string | undefined): StageRecord | null {
  * entries: they are what the state holds, so a repaired host declares no
  * change instead of dropping them.
  */
-export function stageTriggers(base: readonly string[], reasons: readonly string[], recorded: StageRecord | undefined): { triggers: string[]; record: StageRecord } {
+export function stageTriggers(
+  base: readonly string[],
+  reasons: readonly string[],
+  recorded: StageRecord | undefined,
+  run: string = randomUUID(),
+): { triggers: string[]; record: StageRecord } {
   const hash = sha256Hex(JSON.stringify(base)).slice(0, 16);
-  const drift = reasons.length > 0 ? [...reasons.map(driftEntry), repairEntry(lastRepair(recorded) + 1)] : recorded?.base === hash ? [...recorded.drift] : [];
+  const drift = reasons.length > 0 ? [...reasons.map(driftEntry), repairEntry(lastRepair(recorded) + 1), ...(reasons.some((r) => UNSETTLED.has(r)) ? [`drift run ${run}`] : [])] : recorded?.base === hash ? [...recorded.drift] : [];
   return { triggers: [...base, ...drift], record: { base: hash, drift } };
 }
+
+/**
+ * Reasons that say this run could not tell the host's state: it could not
+ * read it, or found no record of any deploy (a second wipe looks like the
+ * first). Each run with one gets an entry of its own (`run`), so none ever
+ * matches the inputs an earlier run left in the state.
+ */
+const UNSETTLED: ReadonlySet<string> = new Set([UNREACHABLE_REASON, NO_DEPLOY_REASON]);
 
 const repairEntry = (n: number) => `drift repair #${n}`;
 

@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecret } from "../catalog/resolve";
@@ -347,12 +346,7 @@ export class NixosHost extends pulumi.ComponentResource {
   private stage(observed: pulumi.Output<Observation | null>, stage: DeployStage, base: pulumi.Output<string[]>, reasons: pulumi.Output<string[]>): pulumi.Output<StageInputs> {
     return pulumi.unsecret(
       pulumi.all([observed, base, reasons]).apply(([obs, b, r]) => {
-        // A host that could not be read may be in any state, and this run cannot tell: an entry of
-        // its own keeps it from ever matching the state, even after an up that ran while the check failed.
-        const unread = obs !== null && !obs.reachable && r.includes(UNREACHABLE_REASON) ? [`host not read in run ${randomUUID()}`] : [];
-        // Likewise a host with no deploy recorded: wiped twice, its records could not tell the second time from the first.
-        const fresh = r.includes(NO_DEPLOY_REASON) ? [`no deploy recorded in run ${randomUUID()}`] : [];
-        const { triggers, record } = stageTriggers(b, [...r, ...unread, ...fresh], obs?.reachable ? obs.records[stage] : undefined);
+        const { triggers, record } = stageTriggers(b, r, obs?.reachable ? obs.records[stage] : undefined);
         return { triggers, record: encodeRecord(record) };
       }),
     );

@@ -9,7 +9,8 @@
  * set, the host's LAN address.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, enabledServices, isMultiHost, labHosts } from "../catalog/resolve";
+import { BACKUP_SERVICE, backupService, enabledServices, isMultiHost, labHosts } from "../catalog/resolve";
+import { ingressOrigin } from "./edge";
 import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
@@ -237,8 +238,7 @@ function servicesIndex(lab: Homelab): string {
  */
 function tunnelPathText(lab: Homelab, s: ResolvedService): string {
   if (!isMultiHost(lab)) return `The tunnel carries it to nginx on port 80, which proxies to port ${s.upstreamPort}.`;
-  const host = labHosts(lab).find((h) => h.name === s.hostName);
-  return `Whichever host's connector the tunnel picks sends it over the LAN to ${code(`${host?.lanAddress}:${s.port}`)} on ${code(s.host ?? "")}.`;
+  return `Whichever host's connector the tunnel picks sends it over the LAN to ${code(ingressOrigin(lab, s))} on ${code(s.host ?? "")}.`;
 }
 
 function home(lab: Homelab): string {
@@ -317,7 +317,7 @@ function transmissionPage(lab: Homelab): string {
 
 function backupsPage(lab: Homelab): string {
   const enabled = enabledServices(lab);
-  const backrest = enabled.find((s) => s.id === BACKUP_SERVICE);
+  const backrest = backupService(lab);
   if (!backrest) return page("Backups", "The backup policy", 3, [`The ${code(lab.config.stack)} stack runs no backups: it does not enable Backrest.`, ""]);
   const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);
   const rows = enabled
@@ -415,9 +415,11 @@ function runbooks(lab: Homelab): Map<string, string> {
   pages.set(
     "add-a-host",
     page("Add a host", "A second machine in this stack", 5, [
-      isMultiHost(lab)
-        ? `1. In ${code(`Pulumi.${stack}.yaml`)}, add the new machine under ${code("homelab:hosts")} (${labHosts(lab).map((h) => code(h.name)).join(", ")} are there now; keep their order, which names the host components): ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`
-        : `1. In ${code(`Pulumi.${stack}.yaml`)}, name the machines under ${code("homelab:hosts")}: this one first, with the ${code("lanAddress")}, ${code("lanHostname")} and ${code("sshHostKey")} it has now (remove the single-host keys ${code("homelab:lanAddress")}, ${code("homelab:lanHostname")}, ${code("homelab:sshHostKey")}: they may not stay beside it), then the new one: ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`,
+      `1. In ${code(`Pulumi.${stack}.yaml`)}, ${
+        isMultiHost(lab)
+          ? `add the new machine under ${code("homelab:hosts")} (${labHosts(lab).map((h) => code(h.name)).join(", ")} are there now; keep their order, which names the host components)`
+          : `name the machines under ${code("homelab:hosts")}: this one first, with the ${code("lanAddress")}, ${code("lanHostname")} and ${code("sshHostKey")} it has now (remove the single-host keys ${code("homelab:lanAddress")}, ${code("homelab:lanHostname")}, ${code("homelab:sshHostKey")}: they may not stay beside it), then the new one`
+      }: ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`,
       `2. ${code(`pulumi config set --secret homelab:sshPrivateKey<Name> < ~/.ssh/<key> --stack ${stack}`)}: the new host's login key.`,
       `3. Place services on it: ${code("homelab:placement")}, service id → host name (${code("ollama: gpu")}); what follows a service (LiteLLM follows Ollama) goes with it. Optionally ${code("homelab:rollout: [<name>]")} deploys it first, as a canary.`,
       `4. On the new host, import the bundle once in ${code("/etc/nixos/configuration.nix")}: ${code("imports = [ ./hardware-configuration.nix ./homelab ];")}.`,

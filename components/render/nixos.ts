@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { backupService, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import { backupService, connectorHosts, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
   BACKUP_SCHEDULE,
@@ -227,7 +227,7 @@ function nixosService(s: ResolvedService): NixosService {
 
 /** LAN addresses of the hosts that run the tunnel's connector; every host's services trust them as proxies. */
 function connectorAddresses(lab: Homelab): string[] {
-  const names = lab.services.find((s) => s.entry.everyHostWith === "routes" && s.status === "enabled")?.hostNames ?? [];
+  const names = connectorHosts(lab);
   return labHosts(lab).filter((h) => names.includes(h.name)).map((h) => h.lanAddress);
 }
 

@@ -1,4 +1,4 @@
-import { isMultiHost, labHosts, portalHost, servicesOn, type Homelab } from "../catalog/resolve";
+import { connectorHosts, isMultiHost, labHosts, portalHost, servicesOn, type Homelab } from "../catalog/resolve";
 import { renderDns, renderIngress } from "./edge";
 
 /** The machine-readable plan, written to out/<stack>/plan.json. */
@@ -33,6 +33,7 @@ export function renderPlan(lab: Homelab) {
 /** Each host: where it is, what it runs, whether it has the portal and a tunnel connector. */
 export function renderHostsPlan(lab: Homelab) {
   const portal = portalHost(lab);
+  const connectors = connectorHosts(lab);
   return labHosts(lab).map((h) => {
     const services = servicesOn(lab, h.name).filter((s) => s.status === "enabled");
     return {
@@ -41,7 +42,7 @@ export function renderHostsPlan(lab: Homelab) {
       lanHostname: h.lanHostname,
       ssh: `${h.ssh.user}@${h.ssh.host}:${h.ssh.port}`,
       portal: portal === h.name,
-      connector: services.some((s) => s.entry.everyHostWith === "routes"),
+      connector: connectors.includes(h.name),
       services: services.map((s) => s.id),
       rollout: lab.config.rollout?.indexOf(h.name) ?? -1,
     };

@@ -6,7 +6,7 @@
  * without a browser.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, enabledServices, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import { BACKUP_SERVICE, backupService, connectorHosts, enabledServices, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
 import { tunnelServices } from "./edge";
 
 const id = (s: ResolvedService) => `svc_${s.id.replace(/[^A-Za-z0-9]/g, "_")}`;
@@ -87,7 +87,7 @@ function storeNodes(lab: Homelab, lines: string[]): { withSecrets: ResolvedServi
   const secretsFrom = config.secrets.source === "1password" ? `1Password · vault ${config.secrets.vault}` : "Pulumi secret config";
   const withSecrets = services.filter((s) => s.secrets.some((x) => x.ref !== "generated"));
   if (withSecrets.length > 0) lines.push(`  secrets[(${label(secretsFrom)})]`);
-  const backrest = services.find((s) => s.id === BACKUP_SERVICE);
+  const backrest = backupService(lab);
   if (backrest) lines.push(`  b2[(${label(`Backblaze B2 · ${config.backupBucket ?? ""}`)})]`);
   return { withSecrets, backrest };
 }
@@ -110,7 +110,7 @@ function multiHostMermaid(lab: Homelab): string {
   const routed = new Set(tunnelServices(lab).map((s) => s.id));
   const cloudflare = config.edge === "cloudflare";
   const portal = portalHost(lab);
-  const connectors = services.find((s) => s.entry.everyHostWith === "routes")?.hostNames ?? [];
+  const connectors = connectorHosts(lab);
   const lines: string[] = ["flowchart LR"];
   if (cloudflare) {
     lines.push(`  internet([Internet])`);

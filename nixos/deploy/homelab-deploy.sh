@@ -442,8 +442,8 @@ cmd_secrets() {
   # after its renames): recorded before the first rename, so a run that stops
   # anywhere after it leaves the next run the restarts it owes. The next run
   # finds the files already up to date and would otherwise restart nothing.
-  local owed="$STATE_DIR/secrets.d/$SERVICE.restart" unit
-  if [[ -f $owed && ! -L $owed ]]; then mapfile -t restart < <(grep -E '^[A-Za-z0-9@_.:-]+$' -- "$owed" || true); fi
+  local owed="secrets.d/$SERVICE.restart" unit
+  if [[ -f $STATE_DIR/$owed && ! -L $STATE_DIR/$owed ]]; then mapfile -t restart < <(grep -E '^[A-Za-z0-9@_.:-]+$' -- "$STATE_DIR/$owed"); fi
   for i in "${!keys[@]}"; do
     if [[ ${wrote[i]} == content ]]; then
       changed+=("${keys[i]}")
@@ -453,7 +453,7 @@ cmd_secrets() {
       fi
     fi
   done
-  if ((${#changed[@]} > 0 && ${#restart[@]} > 0)); then write_state "secrets.d/$SERVICE.restart" "$(printf '%s\n' "${restart[@]}" | sort -u)"; fi
+  if ((${#changed[@]} > 0 && ${#restart[@]} > 0)); then write_state "$owed" "$(printf '%s\n' "${restart[@]}" | sort -u)"; fi
   for i in "${!keys[@]}"; do
     if [[ -z ${wrote[i]} ]]; then continue; fi
     err=$(mv -f -T -- "${staged[i]}" "${paths[i]}" 2>&1) || die "secrets: $(cause_of "$err") replacing ${paths[i]}"
@@ -500,7 +500,7 @@ cmd_secrets() {
   done
 
   if ((${#changed[@]} == 0 && ${#restart[@]} == 0)); then
-    rm -f -- "$owed"
+    rm -f -- "${STATE_DIR:?}/$owed"
     log "secrets: ${#keys[@]} files of $SERVICE already up to date; nothing restarted"
     return 0
   fi
@@ -524,10 +524,10 @@ cmd_secrets() {
     if systemctl try-restart -- "$unit"; then log "secrets: restarted $unit"; else failed+=("$unit"); fi
   done
   if ((${#failed[@]} > 0)); then
-    write_state "secrets.d/$SERVICE.restart" "$(printf '%s\n' "${failed[@]}")"
+    write_state "$owed" "$(printf '%s\n' "${failed[@]}")"
     die "secrets: files written, but restarting ${failed[*]} failed; the next run of this command restarts them"
   fi
-  rm -f -- "$owed"
+  rm -f -- "${STATE_DIR:?}/$owed"
 }
 
 # Once release <hash> is live and healthy: remove the secret files an earlier

@@ -16,6 +16,8 @@ let
   backrest = config.homelab.services.backrest;
   opts = config.homelab.backrest;
   hardening = import ../lib/hardening.nix;
+  # restic's global flag: wait up to two hours for another host's lock on the shared repository.
+  waitForLock = "--retry-lock=2h";
 
   # A real directory (not DynamicUser's symlink into /var/lib/private), so
   # restic's backup of /var/lib/backrest holds Backrest's config and oplog.
@@ -85,12 +87,12 @@ in
         # Every host with backup paths writes to the one repository. A run
         # that finds another host's lock waits for it (restic's global
         # --retry-lock) instead of failing and leaving that day unbacked.
-        extraBackupArgs = [ "--retry-lock=2h" ];
-        pruneOpts = cfg.pruneOpts ++ [ "--retry-lock=2h" ];
+        extraBackupArgs = [ waitForLock ];
+        pruneOpts = cfg.pruneOpts ++ [ waitForLock ];
         # The check after the prune takes a lock as well. nixpkgs' default
         # for runCheck differs between releases; set, it runs on both.
         runCheck = true;
-        checkOpts = [ "--retry-lock=2h" ];
+        checkOpts = [ waitForLock ];
         environmentFile = config.homelab.runtimeSecrets.restic-b2.path;
         initialize = true;
         timerConfig = {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bundleDrift, encodeRecord, parseObservation, secretsDrift, stageTriggers, unmanagedSecretFiles, type DeclaredSecretFile } from "../../components/host/drift";
+import { NO_DEPLOY_REASON, UNREACHABLE_REASON, bundleDrift, encodeRecord, parseObservation, secretsDrift, stageTriggers, unmanagedSecretFiles, type DeclaredSecretFile } from "../../components/host/drift";
 
 const H = "1".repeat(64);
 const OTHER = "2".repeat(64);
@@ -185,6 +185,16 @@ describe("a stage's triggers", () => {
     const settled = stageTriggers(base, [], next.record);
     expect(settled.triggers).toEqual(next.triggers);
     expect(encodeRecord(settled.record)).toBe(encodeRecord(next.record));
+  });
+
+  it("a run that could not tell the host's state gets an entry of its own; other drift does not", () => {
+    const unread = (run: string) => stageTriggers(base, [UNREACHABLE_REASON], undefined, run).triggers;
+    expect(unread("a")).toContain("drift run a");
+    expect(unread("a"), "one run's inputs never match another's").not.toEqual(unread("b"));
+    const wiped = stageTriggers(base, [NO_DEPLOY_REASON], undefined, "c");
+    // Recorded once the wiped host is deployed again, and reproduced from then on.
+    expect(stageTriggers(base, [], wiped.record, "d").triggers).toEqual(wiped.triggers);
+    expect(stageTriggers(base, ["units changed"], undefined, "e").triggers).toEqual(stageTriggers(base, ["units changed"], undefined, "f").triggers);
   });
 
   it("a record made for other inputs is dropped: those inputs change anyway", () => {
