@@ -2,6 +2,7 @@ import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import { BACKUP_SERVICE, backupCredentialsFor, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, routedServices, type Homelab as Lab } from "./catalog/resolve";
 import { DEFAULT_SSH_KEY_CONFIG, type HostConfig } from "./config/hosts";
+import { adoptedId, edgeNames, tunnelUuid } from "./adopt/declared";
 import { Tunnel } from "./edge/tunnel";
 import { healthChecksFor } from "./host/commands";
 import { NixosHost, type SecretOwner } from "./host/nixos-host";
@@ -36,6 +37,8 @@ export interface HomelabArgs {
 /** The shared Cloudflare side every service's resources build on. */
 interface SharedEdge {
   tunnel: Tunnel;
+  /** Resolved once the ingress is declared: an adopted tunnel is imported after it. */
+  ingressDeclared: (ingress: pulumi.Resource[]) => void;
   allowPolicy: cloudflare.ZeroTrustAccessPolicy;
   forServices: ServiceEdge;
 }
@@ -87,6 +90,7 @@ export class Homelab extends pulumi.ComponentResource {
     this.edge = this.createSharedEdge(name, args);
     this.services = this.createServices(args);
     this.ingress = this.createIngress(name, args);
+    this.edge?.ingressDeclared(this.ingress ? [this.ingress] : []);
     this.createGeneratedSecretsItem(name, args);
     this.hosts = this.createHosts(name, args);
     this.host = this.hosts[labHosts(args.lab)[0].name];
@@ -120,9 +124,21 @@ export class Homelab extends pulumi.ComponentResource {
     const cf = config.cloudflare;
     const allow = allowPolicyFor(config);
     if (config.edge !== "cloudflare" || !cf || !allow) return undefined;
-    const tunnel = new Tunnel(`${name}-tunnel`, { accountId: cf.accountId, tunnelName: cf.tunnelName, secretGeneration: config.tunnelSecretGeneration }, this.child());
+    let ingressDeclared: SharedEdge["ingressDeclared"] = () => undefined;
+    const importAfter = new Promise<pulumi.Resource[]>((resolve) => (ingressDeclared = resolve));
+    const tunnel = new Tunnel(
+      `${name}-tunnel`,
+      {
+        accountId: cf.accountId,
+        tunnelName: cf.tunnelName,
+        secretGeneration: config.tunnelSecretGeneration,
+        adoptedImportId: adoptedId(args.lab, edgeNames.tunnel(config.stack)),
+        importAfter,
+      },
+      this.child(),
+    );
     const allowPolicy = new cloudflare.ZeroTrustAccessPolicy(
-      `${name}-owners`,
+      edgeNames.allowPolicy(config.stack),
       {
         accountId: cf.accountId,
         name: allow.name,
@@ -130,10 +146,16 @@ export class Homelab extends pulumi.ComponentResource {
         includes: allow.emails.map((email) => ({ email: { email } })),
         sessionDuration: allow.sessionDuration,
       },
-      this.child(),
+      this.adoptable(args, edgeNames.allowPolicy(config.stack)),
     );
     const docs = { lab: args.lab, apiToken: args.secrets.cloudflareApiToken };
-    return { tunnel, allowPolicy, forServices: { tunnelTarget: tunnel.cnameTarget, allowPolicyId: allowPolicy.id, docs } };
+    return { tunnel, ingressDeclared, allowPolicy, forServices: { tunnelTarget: tunnel.cnameTarget, allowPolicyId: allowPolicy.id, docs } };
+  }
+
+  /** Options of a direct child Cloudflare resource, imported when homelab:adopt names it. */
+  private adoptable(args: HomelabArgs, resourceName: string): pulumi.CustomResourceOptions {
+    const id = adoptedId(args.lab, resourceName);
+    return id === undefined ? this.child() : { ...this.child(), import: id };
   }
 
   /** One component per enabled service, named by its catalog id; pending services declare nothing. */
@@ -166,11 +188,14 @@ export class Homelab extends pulumi.ComponentResource {
       const aud = this.services[s.id]?.accessAudience;
       if (aud) audiences.set(s.publicHostname as string, aud);
     }
+    const resourceName = edgeNames.tunnelConfig(args.lab.config.stack);
+    const adoptedTunnel = adoptedId(args.lab, edgeNames.tunnel(args.lab.config.stack));
     return new cloudflare.ZeroTrustTunnelCloudflaredConfig(
-      `${name}-ingress`,
+      resourceName,
       {
         accountId: cf.accountId,
-        tunnelId: this.edge.tunnel.tunnelId,
+        // An adopted tunnel is imported after its configuration, so the configuration names it by id.
+        tunnelId: adoptedTunnel ? tunnelUuid(adoptedTunnel) : this.edge.tunnel.tunnelId,
         source: "cloudflare",
         config: {
           ingresses: ingressWithAccess<pulumi.Input<string>>(args.lab, audiences, teamName).map((rule) => ({
@@ -180,7 +205,7 @@ export class Homelab extends pulumi.ComponentResource {
           })),
         },
       },
-      this.child(),
+      this.adoptable(args, resourceName),
     );
   }
 

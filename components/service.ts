@@ -4,7 +4,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedService } from "./catalog/resolve";
 import type { StackConfig } from "./config/schema";
 import { deployDocsSite, pagesSourceArgs, type DocsDeployInputs } from "./docs-deploy";
-import { accessApplicationFor, dnsRecordFor, serviceTokenExpiryWarning, type ServiceTokenCredentials } from "./render/edge";
+import { dnsConflict } from "./adopt/conflicts";
+import { adoptedId, edgeNames } from "./adopt/declared";
+import { accessApplicationFor, dnsRecordFor, serviceTokenExpiryWarning, type DnsRecordPlan, type ServiceTokenCredentials } from "./render/edge";
 
 /** The component's type token; part of every URN, so never rename it casually. */
 export const SERVICE_TYPE = "homelab:service:Service";
@@ -130,14 +132,14 @@ export class HomelabService extends pulumi.ComponentResource {
     const cf = config.cloudflare;
     if (!args.edge || !cf || service.entry.runsOn !== "pages" || !service.publicHostname) return undefined;
     const project = new cloudflare.PagesProject(
-      `${name}-pages`,
+      edgeNames.pagesProject(name),
       { accountId: cf.accountId, name: cf.pagesProject, ...pagesSourceArgs(config) },
-      { parent: this },
+      this.adoptable(args, edgeNames.pagesProject(name)),
     );
     const domain = new cloudflare.PagesDomain(
-      `${name}-pages-domain`,
+      edgeNames.pagesDomain(name),
       { accountId: cf.accountId, projectName: project.name, name: service.publicHostname },
-      { parent: this },
+      this.adoptable(args, edgeNames.pagesDomain(name)),
     );
     const deploy = args.edge.docs ? deployDocsSite(name, { config, project, docs: args.edge.docs }, { parent: this }) : undefined;
     this.resources.pages = { project, domain, deploy };
@@ -149,19 +151,39 @@ export class HomelabService extends pulumi.ComponentResource {
     const record = dnsRecordFor(args.config, args.service);
     const cf = args.config.cloudflare;
     if (!args.edge || !cf || !record) return;
+    const resourceName = edgeNames.dnsRecord(name);
+    const target = pages ? pages.project.subdomain : args.edge.tunnelTarget;
     this.resources.dnsRecord = new cloudflare.DnsRecord(
-      `${name}-dns`,
+      resourceName,
       {
         zoneId: cf.zoneId,
         name: record.name,
         type: record.type,
-        content: pages ? pages.project.subdomain : args.edge.tunnelTarget,
+        // The record waits for the zone to be read, so a conflict stops the preview before anything changes.
+        content: pulumi.all([this.checkNoConflict(resourceName, record, args), target]).apply(([, t]) => t),
         proxied: record.proxied,
         ttl: record.ttl,
         comment: record.comment,
       },
-      { parent: this },
+      this.adoptable(args, resourceName),
     );
+  }
+
+  /** Reads the zone's records of the route's name; a record the stack neither made nor adopts fails the preview. */
+  private checkNoConflict(resourceName: string, record: DnsRecordPlan, args: HomelabServiceArgs): pulumi.Output<true> {
+    const cf = args.config.cloudflare!;
+    const live = cloudflare.getDnsRecordsOutput({ zoneId: cf.zoneId, name: { exact: record.name } }, { parent: this });
+    return live.results.apply((results) => {
+      const why = dnsConflict(args.config.stack, resourceName, record, adoptedId(args, resourceName), results);
+      if (why) throw new pulumi.ResourceError(`${record.name}: ${why}`, this, true);
+      return true as const;
+    });
+  }
+
+  /** Options of a child resource: parented here, imported when homelab:adopt names it. */
+  private adoptable(args: HomelabServiceArgs, resourceName: string): pulumi.CustomResourceOptions {
+    const id = adoptedId(args, resourceName);
+    return id === undefined ? { parent: this } : { parent: this, import: id };
   }
 
   /** Only for services whose native clients authenticate with an Access service token. */
@@ -170,7 +192,7 @@ export class HomelabService extends pulumi.ComponentResource {
     const cf = args.config.cloudflare;
     if (!args.edge || !cf || !app?.serviceToken) return undefined;
     const token = new cloudflare.ZeroTrustAccessServiceToken(
-      `${name}-token`,
+      edgeNames.serviceToken(name),
       {
         accountId: cf.accountId,
         name: app.serviceToken.name,
@@ -179,17 +201,17 @@ export class HomelabService extends pulumi.ComponentResource {
         clientSecretVersion: app.serviceToken.version,
         previousClientSecretExpiresAt: args.config.apiClientKeyOverlapUntil,
       },
-      { parent: this, additionalSecretOutputs: ["clientSecret"] },
+      { ...this.adoptable(args, edgeNames.serviceToken(name)), additionalSecretOutputs: ["clientSecret"] },
     );
     const policy = new cloudflare.ZeroTrustAccessPolicy(
-      `${name}-token-policy`,
+      edgeNames.serviceTokenPolicy(name),
       {
         accountId: cf.accountId,
         name: app.serviceToken.policyName,
         decision: "non_identity",
         includes: [{ serviceToken: { tokenId: token.id } }],
       },
-      { parent: this },
+      this.adoptable(args, edgeNames.serviceTokenPolicy(name)),
     );
     this.resources.serviceToken = { token, policy };
     return policy;
@@ -218,7 +240,7 @@ export class HomelabService extends pulumi.ComponentResource {
       uris.push(pages.project.subdomain, pulumi.interpolate`*.${pages.project.subdomain}`);
     }
     this.resources.accessApplication = new cloudflare.ZeroTrustAccessApplication(
-      `${name}-access`,
+      edgeNames.accessApplication(name),
       {
         // Account-scoped, like the reusable policy it references.
         accountId: cf.accountId,
@@ -232,7 +254,7 @@ export class HomelabService extends pulumi.ComponentResource {
         // API clients without valid service-token headers get a 401, not the login page.
         serviceAuth401Redirect: tokenPolicy ? true : undefined,
       },
-      { parent: this },
+      this.adoptable(args, edgeNames.accessApplication(name)),
     );
     return this.resources.accessApplication.aud;
   }

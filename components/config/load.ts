@@ -1,3 +1,4 @@
+import { adoptProblems } from "../adopt/declared";
 import { CATALOG } from "../catalog/services";
 import { resolveHomelab, type Homelab } from "../catalog/resolve";
 import { STACK_NAME } from "../catalog/rules";
@@ -43,5 +44,8 @@ export function loadStack(stack: string, raw: Record<string, unknown>, catalog: 
   if (!parsed.config || problems.length > 0) throw new ValidationError(stack, problems);
   const catalogProblems = validateCatalog(catalog, parsed.config);
   if (catalogProblems.length > 0) throw new ValidationError(stack, catalogProblems);
-  return { lab: resolveHomelab(catalog, parsed.config), secretKeys: parsed.secretKeys };
+  const lab = resolveHomelab(catalog, parsed.config);
+  const adoptErrors = adoptProblems(lab);
+  if (adoptErrors.length > 0) throw new ValidationError(stack, adoptErrors);
+  return { lab, secretKeys: parsed.secretKeys };
 }

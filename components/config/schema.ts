@@ -127,6 +127,13 @@ export interface StackConfig {
   /** Host names deployed in this order before the others (`homelab:rollout`); the first is the canary. */
   rollout?: string[];
   /**
+   * Cloudflare objects made by hand that the program takes over
+   * (`homelab:adopt`, written by `npm run adopt`): the resource name the
+   * preview shows, e.g. `jellyfin-dns`, to the id Pulumi's import takes.
+   * Checked against the stack's declared resources in components/adopt/declared.ts.
+   */
+  adopt?: Record<string, string>;
+  /**
    * The docs site: how Pages gets it, what its pages show (components/config/docs.ts).
    * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
    */
@@ -307,6 +314,11 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     doc: "host names deployed one after another before the rest; the first is the canary",
     check: text(isDnsLabel, "a host name"),
     expect: "a list of host names of homelab:hosts",
+  },
+  adopt: {
+    kind: "map",
+    doc: "Cloudflare objects made by hand that this stack takes over: resource name (e.g. jellyfin-dns) to import id; written by npm run adopt",
+    expect: "a map from a resource name of the preview (prod-tunnel-cloudflared, jellyfin-dns, ...) to its import id, as npm run adopt writes it",
   },
   ...DOCS_CONFIG_KEYS,
 };
@@ -549,9 +561,16 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
       tunnelSecretGeneration: str("tunnelCredentialGeneration", "1"),
       apiClientKeyVersion: num("apiClientKeyVersion", 1),
       apiClientKeyOverlapUntil: values.apiClientKeyOverlapUntil as string | undefined,
+      adopt: adoptMap(values.adopt),
       docs,
     },
   };
+}
+
+/** homelab:adopt with only string ids; every entry is checked against the declared resources once the catalog is resolved. */
+function adoptMap(value: unknown): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
 }
 
 /** Any `sshPrivateKey<Suffix>` key: accepted as a secret when a host names it in sshKeyConfig. */

@@ -35,6 +35,8 @@ export interface FakeAccount {
   authDomain?: string;
   /** Identity provider types. @default ["onetimepin"] */
   loginMethods?: string[];
+  /** The zone's DNS records, as Cloudflare lists them. @default none */
+  dnsRecords?: { id: string; name: string; type: string; content: string; comment?: string }[];
 }
 
 /**
@@ -50,6 +52,10 @@ function answer(token: string, inputs: Record<string, unknown>, account: FakeAcc
       return { ...inputs, authDomain: account.authDomain ?? "javiersc.cloudflareaccess.com", name: "javiersc" };
     case "cloudflare:index/getZeroTrustAccessIdentityProviders:getZeroTrustAccessIdentityProviders":
       return { ...inputs, results: (account.loginMethods ?? ["onetimepin"]).map((type, i) => ({ id: `idp-${i}`, name: type, type, readOnly: false, config: {} })) };
+    case "cloudflare:index/getDnsRecords:getDnsRecords": {
+      const exact = (inputs.name as { exact?: string } | undefined)?.exact;
+      return { ...inputs, results: (account.dnsRecords ?? []).filter((r) => exact === undefined || r.name === exact) };
+    }
     default:
       throw new Error(`unexpected call ${token}`);
   }
