@@ -175,7 +175,7 @@ export class HomelabService extends pulumi.ComponentResource {
     const live = cloudflare.getDnsRecordsOutput({ zoneId: cf.zoneId, name: { exact: record.name } }, { parent: this });
     return live.results.apply((results) => {
       const why = dnsConflict(args.config.stack, resourceName, record, adoptedId(args, resourceName), results);
-      if (why) throw new pulumi.ResourceError(`${record.name}: ${why}`, this, true);
+      if (why) throw new pulumi.RunError(`${record.name}: ${why}`);
       return true as const;
     });
   }

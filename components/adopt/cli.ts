@@ -64,7 +64,7 @@ export async function runAdopt(argv: string[], options: AdoptOptions = {}): Prom
   const stderr = options.stderr ?? ((t: string) => void process.stderr.write(t));
   const env = options.env ?? process.env;
   const root = options.root ?? ROOT;
-  let file = "the stack file";
+  let file: string | undefined;
   try {
     const { values } = parseArgs({ args: argv, options: { stack: { type: "string", default: "prod" }, "dry-run": { type: "boolean", default: false } }, strict: true });
     const stack = values.stack as string;
@@ -92,7 +92,7 @@ export async function runAdopt(argv: string[], options: AdoptOptions = {}): Prom
     return 0;
   } catch (err) {
     const message = err instanceof ValidationError || err instanceof AmbiguousMatchError || err instanceof SecretsError ? err.message : String((err as Error).message ?? err);
-    stderr(`${message}\n${file} was not changed\n`);
+    stderr(`${message}\n${file ? `${file} was not changed` : "no stack file was changed"}\n`);
     return 1;
   }
 }

@@ -28,6 +28,10 @@ export interface TreeNode {
   custom: boolean;
   /** URNs the resource was registered as depending on (dependsOn and inputs). */
   dependencies: string[];
+  /** The `import` option: the id of an existing object the resource takes over; "" when it is created. */
+  importId: string;
+  /** The `ignoreChanges` option. */
+  ignoreChanges: string[];
 }
 
 export interface ProgramRun {
@@ -46,6 +50,27 @@ export interface ProgramRun {
  * registration has reached the mocks.
  */
 export async function runProgram(stack: string, extra: Record<string, string> = {}, secretKeys: string[] = [], account: FakeAccount = {}): Promise<ProgramRun> {
+  // A failed registration (an apply that throws, as the adoption check does)
+  // reaches the language host as an unhandled rejection, which fails the
+  // program; here it fails the run the same way, instead of the test worker.
+  const failures: unknown[] = [];
+  const onRejection = (err: unknown) => failures.push(err);
+  const others = process.listeners("unhandledRejection");
+  process.removeAllListeners("unhandledRejection");
+  process.on("unhandledRejection", onRejection);
+  try {
+    const run = await runMocked(stack, extra, secretKeys, account);
+    // Rejections are reported after the microtasks that raised them.
+    await new Promise((r) => setImmediate(r));
+    if (failures.length > 0) throw failures[0];
+    return run;
+  } finally {
+    process.removeListener("unhandledRejection", onRejection);
+    for (const l of others) process.on("unhandledRejection", l as (...args: unknown[]) => void);
+  }
+}
+
+async function runMocked(stack: string, extra: Record<string, string>, secretKeys: string[], account: FakeAccount): Promise<ProgramRun> {
   const registered: Registered[] = [];
   vi.resetModules();
   const runtime = await import("@pulumi/pulumi/runtime");
@@ -76,6 +101,8 @@ interface RegisterRequest {
   getParent(): string;
   getCustom(): boolean;
   getDependenciesList(): string[];
+  getImportid(): string;
+  getIgnorechangesList(): string[];
 }
 
 /**
@@ -89,7 +116,16 @@ function recordTree(monitor: unknown): TreeNode[] {
   const register = m.registerResource.bind(m);
   m.registerResource = (req, cb) => {
     // In the order the program asks, which does not depend on how fast the monitor answers.
-    const node: TreeNode = { type: req.getType(), name: req.getName(), urn: "", parent: req.getParent(), custom: req.getCustom(), dependencies: req.getDependenciesList() };
+    const node: TreeNode = {
+      type: req.getType(),
+      name: req.getName(),
+      urn: "",
+      parent: req.getParent(),
+      custom: req.getCustom(),
+      dependencies: req.getDependenciesList(),
+      importId: req.getImportid(),
+      ignoreChanges: req.getIgnorechangesList(),
+    };
     tree.push(node);
     return register(req, (err, resp) => {
       if (resp) node.urn = resp.getUrn();
