@@ -1,0 +1,143 @@
+import { execFileSync } from "node:child_process";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EngineEvent, OpType, Stack } from "@pulumi/pulumi/automation";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runAdopt } from "../../components/adopt/cli";
+import { startCloudflareApi, type CloudflareApi } from "../support/cloudflare-api";
+import { OWNER_ACCOUNT, OWNER_TUNNEL_ID, OWNER_TUNNEL_ROUTES, OWNER_ZONE, ownerLab } from "../support/owner-lab";
+import { findProgram } from "../support/tiers";
+
+/**
+ * The owner's adoption through the real Pulumi engine and the real
+ * cloudflare provider plugin, against the local Cloudflare API stand-in
+ * (the provider's CLOUDFLARE_BASE_URL): `npm run adopt`, then preview, up
+ * and a second preview, for the prod stack without its host (deploy false)
+ * and with its docs built by Pages from git, so no upload runs.
+ */
+const ROOT = join(__dirname, "..", "..");
+const CLOUDFLARE_VERSION = (require("@pulumi/cloudflare/package.json") as { version: string }).version;
+
+function engineMissing(): string | undefined {
+  const pulumi = findProgram("pulumi");
+  if (!pulumi) return "no pulumi CLI on PATH; the cloudflare provider plugin and the Node.js language host cannot be built from this machine's registries";
+  if (!findProgram("pulumi-language-nodejs")) return "pulumi is on PATH but pulumi-language-nodejs is not";
+  const plugins = JSON.parse(execFileSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }) || "[]") as { name: string; kind: string; version: string }[];
+  if (!plugins.some((p) => p.name === "cloudflare" && p.kind === "resource" && p.version === CLOUDFLARE_VERSION)) {
+    return `the cloudflare provider plugin ${CLOUDFLARE_VERSION} is not installed (pulumi plugin install resource cloudflare ${CLOUDFLARE_VERSION})`;
+  }
+  return undefined;
+}
+
+const missing = engineMissing();
+if (missing) process.stderr.write(`\n[SKIPPED] engine adoption tier skipped: ${missing}\n`);
+
+const REPLACEMENT_STEPS = new Set<OpType>(["replace", "create-replacement", "delete-replaced"]);
+
+interface Step {
+  op: OpType;
+  /** Property paths the provider reports as changing. */
+  diffs: string[];
+}
+
+function recorder(): { steps: Map<string, Step>; onEvent: (e: EngineEvent) => void } {
+  const steps = new Map<string, Step>();
+  return {
+    steps,
+    onEvent: (e) => {
+      const meta = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
+      if (!meta) return;
+      const name = meta.urn.split("::").at(-1)!;
+      const op: OpType = REPLACEMENT_STEPS.has(meta.op) ? "replace" : meta.op;
+      const previous = steps.get(name);
+      const diffs = [...new Set([...(previous?.diffs ?? []), ...(meta.diffs ?? [])])].sort();
+      if (!previous || previous.op === "same" || op === "replace" || op === "delete") steps.set(name, { op, diffs });
+      else steps.set(name, { ...previous, diffs });
+    },
+  };
+}
+
+describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge adopted through the real engine and cloudflare provider", () => {
+  let api: CloudflareApi;
+  let scratch: string;
+  let project: string;
+  let stack: Stack;
+  let adopted: Record<string, string>;
+
+  beforeAll(async () => {
+    const { LocalWorkspace } = await import("@pulumi/pulumi/automation");
+    api = await startCloudflareApi(ownerLab());
+    scratch = mkdtempSync(join(tmpdir(), "homelab-engine-adopt-"));
+    project = join(scratch, "project");
+    for (const entry of ["Pulumi.yaml", "Pulumi.prod.yaml", "package.json", "tsconfig.json", "index.ts", "components", "nixos", "assets"]) {
+      cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
+    }
+    symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+    mkdirSync(join(scratch, "state"));
+    const file = join(project, "Pulumi.prod.yaml");
+    writeFileSync(
+      file,
+      readFileSync(file, "utf8")
+        .replace(/homelab:cloudflareAccountId: "0{32}"/, `homelab:cloudflareAccountId: "${OWNER_ACCOUNT}"`)
+        .replace(/homelab:cloudflareZoneId: "0{32}"/, `homelab:cloudflareZoneId: "${OWNER_ZONE}"`)
+        .replace("homelab:credentialsSource: 1password", "homelab:credentialsSource: config") +
+        "  homelab:deploy: false\n  homelab:docsSource: git\n  homelab:docsRepository: github:javiersc/homelab\n",
+    );
+    const code = await runAdopt(["--stack", "prod"], { root: project, env: { CLOUDFLARE_API_TOKEN: api.token, CLOUDFLARE_BASE_URL: api.url }, stdout: () => undefined });
+    expect(code).toBe(0);
+    adopted = (JSON.parse(JSON.stringify((await import("yaml")).parse(readFileSync(file, "utf8")))) as { config: Record<string, Record<string, string>> }).config["homelab:adopt"];
+    stack = await LocalWorkspace.createOrSelectStack(
+      { stackName: "prod", workDir: project },
+      {
+        envVars: {
+          PULUMI_BACKEND_URL: `file://${join(scratch, "state")}`,
+          PULUMI_CONFIG_PASSPHRASE: "engine-tier",
+          PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+          PULUMI_SKIP_UPDATE_CHECK: "true",
+          CLOUDFLARE_BASE_URL: api.url,
+        },
+      },
+    );
+    await stack.setAllConfig({ "homelab:cloudflareApiToken": { value: api.token, secret: true } });
+  }, 180_000);
+
+  afterAll(async () => {
+    await api?.close();
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  });
+
+  it("previews imports for every adopted object, and no replace or delete", async () => {
+    const rec = recorder();
+    const preview = await stack.preview({ onEvent: rec.onEvent, diff: true });
+    for (const name of Object.keys(adopted)) {
+      expect(rec.steps.get(name)?.op, `${name}\n${preview.stdout}`).toMatch(/^import/);
+    }
+    const destructive = [...rec.steps].filter(([, s]) => s.op === "replace" || s.op === "delete" || s.op === "import-replacement");
+    expect(destructive, preview.stdout).toEqual([]);
+    expect([...rec.steps].filter(([name, s]) => s.op === "create" && name.endsWith("-cloudflared"))).toEqual([]);
+  });
+
+  it("pulumi up imports, updates what differs, and leaves one tunnel, remotely managed, serving every route", async () => {
+    const writesBefore = api.requests.filter((r) => r.method !== "GET").length;
+    const rec = recorder();
+    const up = await stack.up({ onEvent: rec.onEvent });
+    expect(up.summary.result, up.stdout).toBe("succeeded");
+    expect([...rec.steps].filter(([, s]) => s.op === "replace" || s.op === "delete"), up.stdout).toEqual([]);
+    expect(api.requests.slice(writesBefore).filter((r) => r.method === "DELETE")).toEqual([]);
+    const live = api.state.tunnels.filter((t) => t.deleted_at === null);
+    expect(live.map((t) => t.id)).toEqual([OWNER_TUNNEL_ID]);
+    expect(live[0].config_src).toBe("cloudflare");
+    for (const hostname of OWNER_TUNNEL_ROUTES) {
+      const records = api.state.dnsRecords.filter((r) => r.name === hostname);
+      expect(records.map((r) => r.content), hostname).toEqual([`${OWNER_TUNNEL_ID}.cfargotunnel.com`]);
+    }
+    const ingress = (api.state.tunnelConfigs[OWNER_TUNNEL_ID].config as { ingress: { hostname?: string }[] }).ingress;
+    expect(ingress.flatMap((r) => (r.hostname ? [r.hostname] : [])).sort()).toEqual([...OWNER_TUNNEL_ROUTES].sort());
+  });
+
+  it("a second preview shows no changes", async () => {
+    const preview = await stack.preview({ diff: true });
+    expect(Object.keys(preview.changeSummary), preview.stdout).toEqual(["same"]);
+  });
+});
