@@ -12,6 +12,8 @@ import { DEFAULT_SSH_KEY_CONFIG, HOST_SSH_KEY_NAME } from "./components/config/h
 import { readPulumiStack } from "./components/config/pulumi";
 import { pinnedHostKey } from "./components/host/commands";
 import { Homelab } from "./components/homelab";
+import { ValidationError } from "./components/catalog/validate";
+import { SecretsError } from "./components/secrets/source";
 import { resolveStackSecrets } from "./components/secrets/stack";
 
 /** Deploy prerequisites, checked before anything is declared so a failure changes nothing. */
@@ -57,7 +59,17 @@ async function main() {
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));
 }
 
-const program = main();
+/**
+ * A mistake in the stack's config or secrets is reported as its own
+ * formatted text: the Pulumi runtime prints any other error with
+ * util.inspect, a coloured object dump with a trace.
+ */
+function asUserError(err: unknown): never {
+  if (err instanceof ValidationError || err instanceof SecretsError) throw new pulumi.RunError(err.message);
+  throw err;
+}
+
+const program = main().catch(asUserError);
 // The Pulumi runtime awaits this promise only after a failing program has
 // rejected it; handled now, Node does not add a PromiseRejectionHandledWarning
 // to the program's own error, which the runtime still reports.

@@ -51,7 +51,7 @@ export function deployScript(stack: string, projectName: string): string {
  */
 export function deployDocsSite(
   name: string,
-  args: { config: StackConfig; project: cloudflare.PagesProject; docs: DocsDeployInputs },
+  args: { config: StackConfig; project: cloudflare.PagesProject; docs: DocsDeployInputs; access?: cloudflare.ZeroTrustAccessApplication },
   opts: pulumi.CustomResourceOptions,
 ): command.local.Command | undefined {
   const { config, project, docs } = args;
@@ -67,6 +67,6 @@ export function deployDocsSite(
       // Pages keeps every deployment; a destroy deletes the project, and with it the uploads.
       addPreviousOutputInEnv: false,
     },
-    { ...opts, dependsOn: [project] },
+    { ...opts, dependsOn: [project, ...(args.access ? [args.access] : [])] },
   );
 }

@@ -94,6 +94,10 @@ export class HomelabService extends pulumi.ComponentResource {
     this.createDnsRecord(name, args, pages);
     const tokenPolicy = this.createServiceToken(name, args);
     this.accessAudience = this.createAccessApplication(name, args, tokenPolicy, pages);
+    if (pages && args.edge?.docs) {
+      // The first upload waits for the Access application, so the site is never public on pages.dev, even if creating Access fails.
+      pages.deploy = deployDocsSite(name, { config: args.config, project: pages.project, docs: args.edge.docs, access: this.resources.accessApplication }, { parent: this });
+    }
     const token = this.resources.serviceToken?.token;
     this.serviceTokenCredentials = token
       ? pulumi.secret(pulumi.all([token.clientId, token.clientSecret]).apply(([clientId, clientSecret]) => ({ clientId, clientSecret })))
@@ -141,8 +145,7 @@ export class HomelabService extends pulumi.ComponentResource {
       { accountId: cf.accountId, projectName: project.name, name: service.publicHostname },
       this.adoptable(args, edgeNames.pagesDomain(name)),
     );
-    const deploy = args.edge.docs ? deployDocsSite(name, { config, project, docs: args.edge.docs }, { parent: this }) : undefined;
-    this.resources.pages = { project, domain, deploy };
+    this.resources.pages = { project, domain };
     return this.resources.pages;
   }
 

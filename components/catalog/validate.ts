@@ -329,17 +329,22 @@ export function formatProblem(p: Problem): string {
   return `${where}: ${p.message}. Fix: ${p.fix}.`;
 }
 
-/** Raised when validation fails; the message lists every problem. */
+/**
+ * Raised when validation fails; the message lists every problem. Its
+ * `stack` is that list too, with no trace: the Pulumi runtime prints an
+ * error's `stack`, and a user's config mistake is not a program crash.
+ */
 export class ValidationError extends Error {
   constructor(
-    public readonly stack: string,
+    public readonly stackName: string,
     public readonly problems: Problem[],
   ) {
     super(
-      `stack "${stack}" has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
+      `stack "${stackName}" has ${problems.length} problem${problems.length === 1 ? "" : "s"}:\n` +
         problems.map((p) => `  - ${formatProblem(p)}`).join("\n"),
     );
     this.name = "ValidationError";
+    this.stack = `${this.name}: ${this.message}`;
   }
 }
 

@@ -149,3 +149,16 @@ describe("homelab:adopt is checked before anything is declared", () => {
     expect(edgeNames.dnsRecord("jellyfin")).toBe("jellyfin-dns");
   });
 });
+
+describe("a config mistake under the Pulumi runtime", () => {
+  it("reaches the runtime as a RunError holding the formatted problems, which the runtime prints as text with no object dump", async () => {
+    const { RunError } = await import("@pulumi/pulumi");
+    vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
+    const failed = await runProgram("prod", { ...CONFIG, "homelab:adopt": JSON.stringify({ "jelyfin-dns": `${OWNER_ZONE}/${RECORD(1)}` }) }, ["homelab:sshPrivateKey"]).catch((e: unknown) => e);
+    expect(RunError.isInstance(failed)).toBe(true);
+    expect((failed as Error).message).toBe(
+      'stack "prod" has 1 problem:\n  - homelab:adopt.jelyfin-dns: the stack declares no Cloudflare resource named "jelyfin-dns". ' +
+        "Fix: run npm run adopt -- --stack prod to rewrite homelab:adopt, or remove the entry from Pulumi.prod.yaml.",
+    );
+  });
+});

@@ -33,6 +33,12 @@ describe("the docs site's upload (prod, under mocks)", () => {
     );
   });
 
+  it("waits for the docs Access application as well as the project, so no upload is ever public on pages.dev", () => {
+    const urn = (name: string) => run.tree.find((n) => n.name === name)!.urn;
+    const deploy = run.tree.find((n) => n.name === "docs-deploy")!;
+    expect(deploy.dependencies).toEqual(expect.arrayContaining([urn("docs-pages"), urn("docs-access")]));
+  });
+
   it("keeps the same trigger when nothing the site shows changed", () => {
     expect(deployOf(again)?.inputs.triggers).toEqual(deployOf(run)?.inputs.triggers);
   });
