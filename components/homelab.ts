@@ -283,6 +283,7 @@ export class Homelab extends pulumi.ComponentResource {
         paths: config.paths,
         healthChecks: healthChecksFor(enabledServices(view)),
         keepGenerations: config.keepGenerations,
+        flake: host.flake,
         healthTimeoutSeconds: config.healthTimeoutSeconds,
         detectDrift: config.detectDrift,
         after: after ? [after.rebuild] : undefined,

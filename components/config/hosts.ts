@@ -31,7 +31,26 @@ export interface HostConfig {
    * @default "sshPrivateKey"
    */
   sshKeyConfig: string;
+  /**
+   * A host configured by a flake: the flake and its nixosConfigurations
+   * attribute, and the input through which that flake imports the bundle.
+   * Undefined for a channel host, whose /etc/nixos/configuration.nix
+   * imports the bundle directory.
+   * @example { ref: "/etc/nixos#nixos", input: "homelab" }
+   */
+  flake?: NixosFlake;
 }
+
+/** How a flake host's own flake is built with each release (homelab:nixosFlake, homelab:nixosFlakeInput). */
+export interface NixosFlake {
+  /** `<absolute path>#<nixosConfigurations attribute>`. @example "/etc/nixos#nixos" */
+  ref: string;
+  /** The flake's input that the deploy overrides with the release. @default "homelab" */
+  input: string;
+}
+
+/** The default name of the flake input that carries the bundle. */
+export const DEFAULT_FLAKE_INPUT = "homelab";
 
 /** The default login key every host uses unless it names its own. */
 export const DEFAULT_SSH_KEY_CONFIG = "sshPrivateKey";
@@ -46,10 +65,10 @@ export const DEFAULT_SSH_KEY_CONFIG = "sshPrivateKey";
 export const HOST_SSH_KEY_NAME = /^sshPrivateKey(?:[A-Z][A-Za-z0-9]{0,31})?$/;
 
 /** The fields a `homelab:hosts.<name>` map may hold, with the single-host key each mirrors. */
-export const HOST_FIELDS = ["lanAddress", "lanHostname", "sshHost", "sshPort", "sshUser", "sshHostKey", "sshKeyConfig"] as const;
+export const HOST_FIELDS = ["lanAddress", "lanHostname", "sshHost", "sshPort", "sshUser", "sshHostKey", "sshKeyConfig", "nixosFlake", "nixosFlakeInput"] as const;
 
 /** The single-host keys that `homelab:hosts` replaces; setting both would leave one silently unused. */
-export const SINGLE_HOST_KEYS = ["lanAddress", "lanHostname", "sshHost", "sshPort", "sshUser", "sshHostKey"] as const;
+export const SINGLE_HOST_KEYS = ["lanAddress", "lanHostname", "sshHost", "sshPort", "sshUser", "sshHostKey", "nixosFlake", "nixosFlakeInput"] as const;
 
 /** Enough for a rack; the plan benchmark runs ten. */
 export const MAX_HOSTS = 64;

@@ -27,7 +27,7 @@ import {
 } from "../catalog/rules";
 import { opReferenceError } from "../catalog/opref";
 import { DOCS_CONFIG_KEYS, parseDocsConfig, type DocsConfig } from "./docs";
-import { DEFAULT_SSH_KEY_CONFIG, HOST_FIELDS, HOST_SSH_KEY_NAME, MAX_HOSTS, SINGLE_HOST_KEYS, singleHostName, type HostConfig } from "./hosts";
+import { DEFAULT_FLAKE_INPUT, DEFAULT_SSH_KEY_CONFIG, HOST_FIELDS, HOST_SSH_KEY_NAME, MAX_HOSTS, SINGLE_HOST_KEYS, singleHostName, type HostConfig, type NixosFlake } from "./hosts";
 
 export const CONFIG_NAMESPACE = "homelab";
 
@@ -149,6 +149,23 @@ const hostPath = (v: string): string | undefined => {
   return why ? `${show(v)} ${why}` : undefined;
 };
 
+/** A Nix identifier, which a flake input's name must be. */
+const FLAKE_INPUT = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
+
+/** Why `v` is not `<absolute path>#<attribute>` of a host's flake, or undefined. */
+function nixosFlakeProblem(v: string): string | undefined {
+  const at = v.indexOf("#");
+  if (at < 0) return `${show(v)} names no configuration: add #<attribute> of nixosConfigurations, e.g. /etc/nixos#nixos`;
+  const path = v.slice(0, at);
+  const attr = v.slice(at + 1);
+  if (!path.startsWith("/")) return `${show(v)} is not an absolute path: the deploy runs on the host, from no particular directory`;
+  if (!/^\/(?:[A-Za-z0-9._+-]+\/?)*$/.test(path) || path.split("/").some((seg) => seg === "." || seg === "..") || path.includes("//")) {
+    return `${show(v)} has a path that is not plain: use letters, digits and . _ + - between single slashes, no . or .. segments`;
+  }
+  if (!FLAKE_INPUT.test(attr)) return `${show(v)} has ${show(attr)} after #, which is not a nixosConfigurations attribute name Nix accepts`;
+  return undefined;
+}
+
 /** 1Password vault and item titles as they appear inside an op:// reference and in JSON. */
 const OP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$/;
 const OP_ITEM = /^[A-Za-z0-9](?:[A-Za-z0-9 ._:-]{0,62}[A-Za-z0-9._-])?$/;
@@ -264,6 +281,20 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     maxLength: 16384,
   },
   sshPrivateKey: { kind: "string", secret: true, doc: "private key the program logs in with" },
+  nixosFlake: {
+    kind: "string",
+    doc: "a flake host's flake and configuration, e.g. /etc/nixos#nixos; unset for a host whose configuration.nix imports the bundle",
+    check: (v: string) => nixosFlakeProblem(v),
+    expect: "<absolute path of the host's flake>#<its nixosConfigurations attribute>, e.g. /etc/nixos#nixos",
+    maxLength: 512,
+  },
+  nixosFlakeInput: {
+    kind: "string",
+    doc: "with nixosFlake: the input of the host's flake that carries the bundle; default homelab",
+    check: text((v) => FLAKE_INPUT.test(v), "a flake input name Nix accepts"),
+    expect: "a Nix identifier such as homelab: a letter or _, then letters, digits, _, ' or -",
+    maxLength: 64,
+  },
   bundleDir: { kind: "string", doc: "where the NixOS bundle lands; default /etc/nixos/homelab", check: hostPath, expect: HOST_PATH_EXPECT },
   credentialsDir: { kind: "string", doc: "where secret files land; default /var/lib/homelab/secrets", check: hostPath, expect: HOST_PATH_EXPECT },
   stateDir: { kind: "string", doc: "deploy bookkeeping on the host; default /var/lib/homelab/state", check: hostPath, expect: HOST_PATH_EXPECT },
@@ -508,6 +539,10 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
     refuse("backupBucket", `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`, `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`);
   }
 
+  if (values.nixosFlakeInput !== undefined && values.nixosFlake === undefined && raw.hosts === undefined) {
+    refuse("nixosFlakeInput", "names a flake input, but the stack sets no nixosFlake", `set ${CONFIG_NAMESPACE}:nixosFlake too (e.g. /etc/nixos#nixos), or remove ${CONFIG_NAMESPACE}:nixosFlakeInput from ${file}`);
+  }
+
   const docs = parseDocsConfig(stack, values, problems);
   const machines = parseHosts(stack, values, secretKeys, refuse);
 
@@ -541,6 +576,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
           lanHostname: str("lanHostname", "nixos.local"),
           ssh: { host: str("sshHost", lanAddress), port: num("sshPort", 22), user: str("sshUser", "root"), hostKey: values.sshHostKey as string | undefined },
           sshKeyConfig: DEFAULT_SSH_KEY_CONFIG,
+          flake: flakeOf(values.nixosFlake, values.nixosFlakeInput),
         },
       ],
       hostsDeclared: machines.hosts !== undefined,
@@ -565,6 +601,11 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
       docs,
     },
   };
+}
+
+/** A flake host's flake, or undefined for a channel host. */
+function flakeOf(ref: unknown, input: unknown): NixosFlake | undefined {
+  return typeof ref === "string" ? { ref, input: typeof input === "string" ? input : DEFAULT_FLAKE_INPUT } : undefined;
 }
 
 /** homelab:adopt with only string ids; every entry is checked against the declared resources once the catalog is resolved. */
@@ -645,7 +686,11 @@ function parseHosts(
         lanHostname: (got.lanHostname as string | undefined) ?? `${name}.local`,
         ssh: { host: (got.sshHost as string | undefined) ?? lanAddress, port: (got.sshPort as number | undefined) ?? 22, user: (got.sshUser as string | undefined) ?? "root", hostKey: got.sshHostKey as string | undefined },
         sshKeyConfig,
+        flake: flakeOf(got.nixosFlake, got.nixosFlakeInput),
       });
+      if (got.nixosFlakeInput !== undefined && got.nixosFlake === undefined) {
+        refuse(`${where}.nixosFlakeInput`, "names a flake input, but the host has no nixosFlake", `set ${CONFIG_NAMESPACE}:hosts.${name}.nixosFlake too, or remove nixosFlakeInput`);
+      }
     }
     const seen = new Map<string, string>();
     for (const h of hosts) {

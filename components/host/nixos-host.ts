@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecret } from "../catalog/resolve";
+import type { NixosFlake } from "../config/hosts";
 import { DEPLOY_SCRIPT_PATH, bundleEntries, bundleHash, bundleStdin, sha256Hex, type BundleInput } from "./bundle";
 import {
   applyCommand,
@@ -88,6 +89,12 @@ export interface NixosHostArgs {
   /** Seconds the health checks have to pass after a switch (homelab:healthTimeoutSeconds). @default 120 */
   healthTimeoutSeconds?: number;
   /**
+   * A host configured by its own flake (homelab:nixosFlake): the rebuild
+   * builds and switches that flake with the release as its bundle input.
+   * @default unset: a channel host, whose configuration.nix imports the bundle directory
+   */
+  flake?: NixosFlake;
+  /**
    * Read the host over SSH (read-only) when the program runs, and turn
    * changes made outside Pulumi into updates that `pulumi preview` shows.
    * @default true
@@ -165,6 +172,7 @@ interface HostPlan {
   checks: readonly HostHealthCheck[];
   keepGenerations: number;
   healthTimeoutSeconds: number;
+  flake?: NixosFlake;
   hostName?: string;
 }
 
@@ -468,6 +476,7 @@ export function planHost(args: NixosHostArgs): HostPlan {
     services,
     checks: args.healthChecks,
     keepGenerations: args.keepGenerations ?? 10,
+    flake: args.flake,
     healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
     hostName: args.hostName,
   };
@@ -491,7 +500,7 @@ function namingHost(command: string, hostName: string | undefined): string {
 }
 
 function applyOptions(plan: HostPlan) {
-  return { keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds };
+  return { keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds, flake: plan.flake };
 }
 
 /**

@@ -12,7 +12,7 @@ import {
   type SpeedPeriod,
 } from "../catalog/schedules";
 import { defaultBackupBucket } from "../config/schema";
-import { deployLists, healthChecksFor } from "../host/commands";
+import { deployLists, healthChecksFor, takeoverList } from "../host/commands";
 import { renderPortalFiles } from "./portal";
 import { stableJson } from "./stable";
 
@@ -28,6 +28,7 @@ import { stableJson } from "./stable";
  *          + renderNixosData(lab)     generated/homelab.json, pure
  *          + renderPortalFiles(lab)   nginx sites, Homepage config, toggle, icons
  *          + deployLists(...)         generated/health-checks.tsv, secret-files.list
+ *          + takeoverList(...)        generated/takeover.tsv, the first deploy's report
  */
 export function renderNixosBundle(lab: Homelab, host?: string): Map<string, string> {
   if (host === undefined && isMultiHost(lab)) throw new Error("a stack of several hosts has one bundle per host: pass the host's name");
@@ -36,7 +37,8 @@ export function renderNixosBundle(lab: Homelab, host?: string): Map<string, stri
   // What the apply reads from the release: this host's health checks and secret files.
   const view = isMultiHost(lab) ? hostView(lab, name) : lab;
   const lists = deployLists(healthChecksFor(enabledServices(view)), hostSecrets(lab, name).map((s) => s.path), lab.config.paths);
-  for (const [path, content] of [...renderNixosData(lab, name), ...renderPortalFiles(portalLab(lab, name)), ...lists]) {
+  const takeover = takeoverList(enabledServices(view).filter((s) => s.entry.runsOn === "host").map((s) => ({ id: s.id, units: s.units, port: s.port, paths: s.entry.backup?.paths ?? [] })));
+  for (const [path, content] of [...renderNixosData(lab, name), ...renderPortalFiles(portalLab(lab, name)), ...lists, ...takeover]) {
     if (files.has(path)) throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
     files.set(path, content);
   }

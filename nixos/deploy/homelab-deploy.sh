@@ -17,6 +17,11 @@
 #              release declares it: then once a release without it is live and
 #              healthy. A file no deploy wrote is left alone
 #   apply <hash>
+#              build the system of release <hash> (a flake host before anything
+#              changes; a channel host, whose configuration.nix imports the
+#              bundle directory, once the link points at it, putting the link
+#              back if the build fails), list the units the switch will stop,
+#              start, restart and reload, then
 #              link release <hash> as the bundle directory, nixos-rebuild switch,
 #              health checks, and on failure roll back the system and the link to
 #              what the apply journal recorded before it changed anything. An
@@ -33,6 +38,10 @@
 # the stage (a hash of its inputs and the drift it repaired). It is kept only
 # once the stage succeeds, and observe reports it back, so an in-sync host
 # gives the program the inputs the stack's state already holds.
+#
+# A flake host's apply takes --flake <path>#<attr> and --flake-input <name>:
+# its own flake is built and switched with that input overridden by the
+# release (--override-input <name> path:<release>), never by editing its lock.
 #
 # Every subcommand takes --bundle-dir, --secrets-dir and --state-dir. The system
 # profile is /nix/var/nix/profiles/system unless HOMELAB_SYSTEM_PROFILE says
@@ -51,6 +60,8 @@ CHECK_TIMEOUT=5
 POLL_SECONDS=2
 RECORD=""
 DETACHED=""
+FLAKE=""
+FLAKE_INPUT=homelab
 SERVICE=""
 CHECKS=()
 SECRET_FILES=()
@@ -64,6 +75,7 @@ RELEASE_SCRIPT=deploy/homelab-deploy.sh
 SCRIPT_COPY=bin/homelab-deploy.sh
 CHECKS_FILE=generated/health-checks.tsv
 SECRET_FILES_FILE=generated/secret-files.list
+TAKEOVER_FILE=generated/takeover.tsv
 FAILED=()
 
 die() {
@@ -906,6 +918,102 @@ recover_interrupted() {
   esac
 }
 
+# The first deploy to a host that may already run the catalog's services by
+# hand: which of the release's units are active, which of its ports are
+# bound and by what, and where each service's state is. Read-only.
+report_takeover() {
+  local release=$1 id units port paths unit p bound n=0
+  [[ -f $release/$TAKEOVER_FILE ]] || return 0
+  log "apply: first deploy to this host; what of the release already runs here (the switch takes it over):"
+  while IFS=$'\t' read -r id units port paths; do
+    n=$((n + 1))
+    [[ -z $id || $id == \#* ]] && continue
+    if ! [[ $id =~ ^[a-z0-9][a-z0-9-]*$ && $units =~ ^[A-Za-z0-9@._:\ -]+$ && $port =~ ^(-|[1-9][0-9]{0,4})$ && $paths =~ ^(-|[A-Za-z0-9._@+/\ -]+)$ ]]; then
+      log "warning: $TAKEOVER_FILE line $n is not id, units, port and paths; skipped"
+      continue
+    fi
+    local -a running=() states=()
+    if [[ $units != - ]]; then
+      for unit in $units; do
+        if systemctl is-active --quiet -- "$unit" 2>/dev/null; then running+=("$unit"); fi
+      done
+    fi
+    bound=-
+    if [[ $port != - ]]; then
+      if command -v ss >/dev/null 2>&1; then
+        bound=$(ss -Htlnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\).*/\1/p' | sort -u | tr '\n' ' ')
+        bound=${bound% }
+        [[ -n $bound ]] || bound=free
+      else
+        bound="unknown (no ss)"
+      fi
+    fi
+    if [[ $paths != - ]]; then
+      for p in $paths; do
+        if [[ -e $p ]]; then states+=("$p ($(stat -c '%U:%G' -- "$p" 2>/dev/null || echo '?'))"); else states+=("$p (absent)"); fi
+      done
+    fi
+    printf '  | %s: running %s; port %s%s; state %s\n' "$id" "${running[*]:-none}" "${port}" "$([[ $port == - ]] || echo " ($bound)")" "${states[*]:--}"
+  done <"$release/$TAKEOVER_FILE"
+}
+
+# Before the first deploy changes a host that backs up with restic by hand
+# (services.restic.backups: restic-backups-<name>.service), one snapshot of
+# what it backs up, so the takeover can be undone from the repository.
+snapshot_before_takeover() {
+  local units unit
+  units=$(systemctl list-unit-files --no-legend --plain 'restic-backups-*.service' 2>/dev/null | awk '{print $1}')
+  [[ -n $units ]] || return 0
+  for unit in $units; do
+    [[ $unit =~ ^restic-backups-[A-Za-z0-9@._:-]+\.service$ ]] || continue
+    log "apply: first deploy to a host that backs up with restic: running $unit for a snapshot before anything changes"
+    systemctl start --wait -- "$unit" || die "apply: the snapshot before the first deploy failed ($unit; journalctl -u $unit says why); nothing was changed. Fix the backup, or run it by hand, then pulumi up again"
+  done
+}
+
+# nixos-rebuild for this host: a flake host's own flake with the release as
+# its bundle input, a channel host's configuration.nix as it stands.
+rebuild_args() {
+  local action=$1 release=$2
+  REBUILD=(nixos-rebuild "$action")
+  if [[ -n $FLAKE ]]; then REBUILD+=(--flake "$FLAKE" --override-input "$FLAKE_INPUT" "path:$release"); fi
+}
+
+# Build the system of a release without activating it; BUILT is its store
+# path. On failure the output of nixos-rebuild (the options and files it
+# names) is in BUILD_LOG.
+BUILT=""
+BUILD_LOG=""
+build_system() {
+  local release=$1 dir=$STATE_DIR/build
+  mkdir -p -- "$dir"
+  BUILD_LOG=$dir/build.log
+  rm -f -- "$dir/result"
+  rebuild_args build "$release"
+  log "apply: building the system of release ${release##*/} (${REBUILD[*]})"
+  (cd -- "$dir" && "${REBUILD[@]}") >"$BUILD_LOG" 2>&1 || return 1
+  BUILT=$(readlink -f -- "$dir/result") || return 1
+  [[ -x $BUILT/bin/switch-to-configuration ]] || { echo "the build made $BUILT, which has no bin/switch-to-configuration" >>"$BUILD_LOG"; return 1; }
+}
+
+# The build's failure in nixos-rebuild's own words: its last lines.
+build_failure() {
+  tail -n 40 -- "$BUILD_LOG" | sed 's/^/  | /'
+}
+
+# What activating the built system will do to the running units, as
+# switch-to-configuration dry-activate says it (would stop/start/restart/reload).
+report_activation() {
+  local out
+  if out=$("$BUILT/bin/switch-to-configuration" dry-activate 2>&1); then
+    log "apply: the switch will change these units (switch-to-configuration dry-activate):"
+    if [[ -n $out ]]; then printf '%s\n' "$out" | sed 's/^/  | /'; else echo "  | (no unit changes)"; fi
+  else
+    log "warning: switch-to-configuration dry-activate failed, so the units the switch will touch are not known:"
+    printf '%s\n' "$out" | sed 's/^/  | /'
+  fi
+}
+
 cmd_apply() {
   (($# == 1)) || die "usage: apply <hash>"
   local hash=$1 gen_before cur applied deployed prev_link="" backup=""
@@ -930,6 +1038,19 @@ cmd_apply() {
     return 0
   fi
 
+  if [[ -z $applied && ! -L $BUNDLE_DIR ]]; then
+    report_takeover "$STATE_DIR/releases/$hash"
+    snapshot_before_takeover
+  fi
+
+  # A flake host builds the release as its input before anything changes.
+  if [[ -n $FLAKE ]]; then
+    build_system "$STATE_DIR/releases/$hash" ||
+      die "apply: building release $hash with $FLAKE failed; nothing on the host was changed (no link, no switch). nixos-rebuild said:
+$(build_failure)"
+    report_activation
+  fi
+
   # Remember what to return to, durably, before anything changes.
   if [[ -L $BUNDLE_DIR ]]; then
     prev_link=$(readlink -- "$BUNDLE_DIR")
@@ -949,12 +1070,25 @@ cmd_apply() {
   write_state previous-release "$cur"
   mkdir -p -- "${BUNDLE_DIR%/*}"
   flip_link "$STATE_DIR/releases/$hash" "$BUNDLE_DIR"
-  log "apply: $BUNDLE_DIR now links release $hash (was $cur); nixos-rebuild switch from generation $gen_before"
+  log "apply: $BUNDLE_DIR now links release $hash (was $cur)"
   step linked
+  # A channel host's configuration.nix reads the bundle through the link.
+  if [[ -z $FLAKE ]]; then
+    if ! build_system "$STATE_DIR/releases/$hash"; then
+      restore_from_journal
+      remove_journal
+      die "apply: building release $hash failed, so nothing was switched and $BUNDLE_DIR was put back as it was. nixos-rebuild said:
+$(build_failure)"
+    fi
+    report_activation
+  fi
+  step built
   J[phase]=switching
   write_journal
 
-  if ! nixos-rebuild switch; then
+  log "apply: nixos-rebuild switch from generation $gen_before"
+  rebuild_args switch "$STATE_DIR/releases/$hash"
+  if ! "${REBUILD[@]}"; then
     roll_back "nixos-rebuild switch failed"
   fi
   step switched
@@ -1148,6 +1282,8 @@ main() {
     --service) SERVICE=${2:?--service needs a value} && shift 2 ;;
     --record) RECORD=${2:?--record needs a value} && shift 2 ;;
     --detached) DETACHED=${2:?--detached needs a value} && shift 2 ;;
+    --flake) FLAKE=${2:?--flake needs a value} && shift 2 ;;
+    --flake-input) FLAKE_INPUT=${2:?--flake-input needs a value} && shift 2 ;;
     -*) die "unknown option $1" ;;
     *) ARGS+=("$1") && shift ;;
     esac
@@ -1156,6 +1292,8 @@ main() {
   [[ $KEEP =~ ^[1-9][0-9]*$ ]] || die "--keep must be a whole number of at least 1"
   [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a whole number of seconds"
   [[ $RECORD =~ ^[A-Za-z0-9+/=]*$ ]] || die "--record must be base64"
+  [[ -z $FLAKE || $FLAKE =~ ^/[A-Za-z0-9._+/-]*#[A-Za-z_][A-Za-z0-9_\'-]*$ ]] || die "--flake must be <absolute path>#<attribute>"
+  [[ $FLAKE_INPUT =~ ^[A-Za-z_][A-Za-z0-9_\'-]*$ ]] || die "--flake-input must be a flake input name"
   if [[ -n $DETACHED ]]; then
     # Internal: set by run_detached for the process it starts.
     [[ $cmd == apply && $DETACHED == "$(apply_log_dir)"/* && $DETACHED != *..* ]] || die "--detached is internal to apply"

@@ -1,5 +1,5 @@
-import { existsSync, readFileSync, readlinkSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
 import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleHash, bundleStdin } from "../../components/host/bundle";
@@ -18,7 +18,7 @@ const sshd = sshdTier();
  * release, healthy, or to the one before, with the links, the generations,
  * the records and the secret files to match.
  */
-describe.skipIf(!sshd.available)("an apply killed at any point is finished by the next one", () => {
+describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("an apply killed at any point is finished by the next one (%s host)", (mode) => {
   let host: TestHost;
   let listeners: Listeners;
   let lab: Homelab;
@@ -33,13 +33,16 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
   const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
   const failingChecks = (): HostHealthCheck[] => [...testChecks(lab, listeners), { id: "jellyfin", kind: "http", port: deadPort, path: "/health" }];
 
+  /** A flake host's own flake, beside the bundle directory, as /etc/nixos holds it. */
+  const flake = () => (mode === "flake" ? { ref: `${dirname(host.paths.bundleDir)}#nixos`, input: "homelab" } : undefined);
+
   /** A program run for a bundle of its own: a marker file tells its system apart in the store. */
   async function release(o: { failing?: boolean; marker?: string } = {}): Promise<ProgramRun & { marker: string }> {
     const marker = o.marker ?? `release ${++counter}`;
     const bundle = testBundle({ "modules/marker.nix": `# ${marker}\n` });
     const run = await runProgram(
       NixosHost,
-      hostArgs(host.target(), host.paths, lab, listeners, { bundle, detectDrift: false, ...(o.failing ? { checks: failingChecks(), healthTimeoutSeconds: 1 } : {}) }),
+      hostArgs(host.target(), host.paths, lab, listeners, { bundle, detectDrift: false, flake: flake(), ...(o.failing ? { checks: failingChecks(), healthTimeoutSeconds: 1 } : {}) }),
     );
     return { ...run, marker };
   }
@@ -94,6 +97,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
     session = await startHostSession();
     ({ host, listeners, NixosHost } = session);
     lab = testLab(host.paths);
+    if (mode === "flake") writeFileSync(join(dirname(host.paths.bundleDir), "flake.nix"), "{ inputs.homelab.url = \"path:./homelab\"; outputs = _: { }; }\n");
     deadPort = await freePort();
   });
 
@@ -219,6 +223,7 @@ describe.skipIf(!sshd.available)("an apply killed at any point is finished by th
   const STEPS: [string, RegExp][] = [
     ["journal", /interrupted before it finished; rolled back/],
     ["linked", /interrupted before it finished; rolled back/],
+    ["built", /interrupted before it finished; rolled back/],
     ["switched", /interrupted before it finished; rolled back/],
     ["health", /interrupted before it finished; rolled back/],
     ["healthy", /interrupted before it finished; rolled back/],

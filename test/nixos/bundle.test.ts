@@ -20,6 +20,7 @@ import {
 } from "../../components/render/nixos";
 import { bundleOf, dataOf, stackFromFile, stackWith, writeTree } from "./helpers";
 import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH } from "../../components/host/bundle";
+import { TAKEOVER_PATH } from "../../components/host/commands";
 
 function handWritten(dir: string, rel = ""): string[] {
   return readdirSync(join(dir, rel))
@@ -46,9 +47,9 @@ describe("the NixOS bundle", () => {
     }
   });
 
-  it("is the hand-written tree plus generated data, the portal's files and the deploy lists, nothing else", () => {
+  it("is the hand-written tree plus generated data, the portal's files, the deploy lists and the takeover list, nothing else", () => {
     const portal = [...renderPortalFiles(prod).keys()];
-    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, ...portal, HEALTH_CHECKS_PATH, SECRET_FILES_PATH].sort();
+    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, ...portal, HEALTH_CHECKS_PATH, SECRET_FILES_PATH, TAKEOVER_PATH].sort();
     expect([...bundle.keys()].sort()).toEqual(expected);
   });
 

@@ -60,3 +60,46 @@ describe("config key names and the Pulumi CLI's secret heuristic", () => {
     expect(problems).toEqual([{ key: `homelab:${old}`, message: `was renamed to homelab:${renamed}`, fix: `rename it to homelab:${renamed} in Pulumi.prod.yaml` }]);
   });
 });
+
+describe("homelab:nixosFlake and homelab:nixosFlakeInput", () => {
+  const parse = (extra: Record<string, unknown>) =>
+    parseStackConfig("prod", {
+      domain: "javiersc.com",
+      ...(extra.hosts ? {} : { lanAddress: "192.0.2.10" }),
+      accessEmails: ["o@javiersc.com"],
+      accessTeamName: "javiersc",
+      cloudflareAccountId: "0".repeat(32),
+      cloudflareZoneId: "0".repeat(32),
+      ...extra,
+    });
+  const problem = (extra: Record<string, unknown>) => parse(extra).problems.map((p) => `${p.key}: ${p.message}`).join("\n");
+
+  it("makes the one host a flake host with the default input homelab", () => {
+    expect(parse({ nixosFlake: "/etc/nixos#nixos" }).config?.hosts?.[0].flake).toEqual({ ref: "/etc/nixos#nixos", input: "homelab" });
+    expect(parse({}).config?.hosts?.[0].flake).toBeUndefined();
+  });
+
+  it.each([
+    ["/etc/nixos", /names no configuration/],
+    ["etc/nixos#nixos", /is not an absolute path/],
+    ["/etc/../nixos#nixos", /path that is not plain/],
+    ["/etc/nix os#nixos", /path that is not plain/],
+    ["/etc/nixos#1nixos", /not a nixosConfigurations attribute name/],
+    ["/etc/nixos#nixos#x", /not a nixosConfigurations attribute name/],
+  ])("refuses %s, naming the key", (ref, says) => {
+    expect(problem({ nixosFlake: ref })).toMatch(new RegExp(`homelab:nixosFlake: .*${says.source}`));
+  });
+
+  it("refuses an input name Nix would refuse, and an input without a flake", () => {
+    expect(problem({ nixosFlake: "/etc/nixos#nixos", nixosFlakeInput: "home lab" })).toMatch(/homelab:nixosFlakeInput: "home lab" is not a flake input name Nix accepts/);
+    expect(problem({ nixosFlakeInput: "homelab" })).toMatch(/homelab:nixosFlakeInput: names a flake input, but the stack sets no nixosFlake/);
+  });
+
+  it("is a host field of homelab:hosts", () => {
+    const hosts = { main: { lanAddress: "192.0.2.10", nixosFlake: "/etc/nixos#main", nixosFlakeInput: "lab" }, gpu: { lanAddress: "192.0.2.11" } };
+    const parsed = parse({ hosts });
+    expect(parsed.problems).toEqual([]);
+    const config = parsed.config!;
+    expect(config.hosts!.map((h) => h.flake)).toEqual([{ ref: "/etc/nixos#main", input: "lab" }, undefined]);
+  });
+});

@@ -1,3 +1,4 @@
+import type { NixosFlake } from "../../../components/config/hosts";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
@@ -119,6 +120,8 @@ export interface ArgsOptions {
   healthTimeoutSeconds?: number;
   hostKey?: string;
   detectDrift?: boolean;
+  /** A flake host's flake and input; unset for a channel host. */
+  flake?: NixosFlake;
 }
 
 export function hostArgs(target: SshTarget, paths: HostPaths, lab: Homelab, listeners: Listeners, o: ArgsOptions = {}): NixosHostArgs {
@@ -129,6 +132,7 @@ export function hostArgs(target: SshTarget, paths: HostPaths, lab: Homelab, list
     paths,
     healthChecks: o.checks ?? testChecks(lab, listeners),
     keepGenerations: 3,
+    flake: o.flake,
     healthTimeoutSeconds: o.healthTimeoutSeconds ?? 10,
     detectDrift: o.detectDrift,
   };

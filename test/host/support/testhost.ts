@@ -58,7 +58,10 @@ export interface TestHost {
   /** Calls the fakes recorded (`nixos-rebuild switch`, `systemctl try-restart -- x`, ...). */
   hostLog(): string[];
   /**
-   * Files that steer the fakes: switch-fails, switch-delay (seconds),
+   * Files that steer the fakes: build-fails (nixos-rebuild's error text for
+   * build), dry-activate (what switch-to-configuration dry-activate prints),
+   * unit-files (units systemctl list-unit-files shows), start-fails,
+   * switch-fails, switch-delay (seconds),
    * switch-killed (the switch's process group is SIGKILLed once the profile
    * moved), activation-fails, failed-units, missing-units, restart-fails; and kill-at
    * (<step>: homelab-deploy.sh SIGKILLs itself at that step boundary).
@@ -123,9 +126,12 @@ exec bash -c "$SSH_ORIGINAL_COMMAND"
 const FAKE_NIXOS_REBUILD = `#!/bin/bash
 # Fake nixos-rebuild, modelled on the real one: "builds" the bundle into a
 # store path named by its content (an identical configuration is the same
-# path), sets the system profile to it with nix-env --set (which makes no new
-# generation when the newest one already holds that path), then runs the
-# path's bin/switch-to-configuration switch, which activates it.
+# path). build leaves ./result pointing at it; switch sets the system
+# profile to it with nix-env --set (which makes no new generation when the
+# newest one already holds that path), then runs the path's
+# bin/switch-to-configuration switch, which activates it. A channel host's
+# bundle is the bundle directory; a flake host's (--flake <ref>
+# --override-input <input> path:<release>) is the release the input names.
 set -euo pipefail
 R=\${FAKE_ROOT:?}
 echo "nixos-rebuild $*" >>"$R/log/host.log"
@@ -133,12 +139,19 @@ profiles=$R/host/nix/var/nix/profiles
 mkdir -p "$profiles" "$R/host/nix/store"
 gens() { find "$profiles" -maxdepth 1 -name 'system-*-link' -printf '%f\\n' | sed 's/^system-\\([0-9]*\\)-link$/\\1/' | sort -n; }
 cur=$(readlink "$profiles/system" 2>/dev/null || echo system-0-link); cur=\${cur#system-}; cur=\${cur%-link}
-case "$*" in
-switch)
-  if [[ -e $R/control/switch-fails ]]; then echo "error: builder for '/nix/store/fake-nixos-system.drv' failed with exit code 1" >&2; exit 1; fi
-  # A long build: the test drops the SSH connection meanwhile.
-  if [[ -s $R/control/switch-delay ]]; then echo "building the system configuration..."; sleep "$(cat "$R/control/switch-delay")"; fi
-  bundle=\${FAKE_BUNDLE_DIR:?}
+action=""; flake=""; bundle=\${FAKE_BUNDLE_DIR:?}; rollback=""
+while (($#)); do case $1 in
+  --flake) flake=$2; shift 2 ;;
+  --override-input) [[ $3 == path:* ]] || { echo "error: input '$3' is not a path: reference" >&2; exit 1; }; bundle=\${3#path:}; shift 3 ;;
+  --rollback) rollback=1; shift ;;
+  build|switch|dry-build|dry-activate) action=$1; shift ;;
+  *) echo "fake nixos-rebuild: unsupported arguments: $*" >&2; exit 2 ;;
+esac; done
+if [[ -n $flake && ! -f \${flake%%#*}/flake.nix ]]; then echo "error: path '\${flake%%#*}' does not contain a 'flake.nix'" >&2; exit 1; fi
+# The system of the bundle, "built" into the store.
+build() {
+  # An evaluation or build error, in nixos-rebuild's words (the test writes them).
+  if [[ -e $R/control/build-fails ]]; then cat "$R/control/build-fails" >&2; exit 1; fi
   [[ -d $bundle ]] || { echo "error: $bundle does not exist" >&2; exit 1; }
   sum=$(cd "$bundle/" && find -L . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -c1-32)
   out=$R/host/nix/store/$sum-nixos-system
@@ -147,19 +160,31 @@ switch)
     mkdir -p "$out.tmp/bin"; cp "$R/fake/switch-to-configuration" "$out.tmp/bin/switch-to-configuration"
     mv -T "$out.tmp" "$out"
   fi
+}
+case $action$rollback in
+build)
+  build
+  ln -sfn "$out" result
+  ;;
+dry-build) build ;;
+switch)
+  if [[ -e $R/control/switch-fails ]]; then echo "error: builder for '/nix/store/fake-nixos-system.drv' failed with exit code 1" >&2; exit 1; fi
+  # A long switch: the test drops the SSH connection meanwhile.
+  if [[ -s $R/control/switch-delay ]]; then echo "building the system configuration..."; sleep "$(cat "$R/control/switch-delay")"; fi
+  build
   nix-env -p "$profiles/system" --set "$out" >/dev/null
   # A crash in the middle of the switch (power, OOM): the profile has moved,
   # nothing is activated, and the whole process group dies with no trap run.
   if [[ -e $R/control/switch-killed ]]; then kill -KILL 0; fi
   FAKE_NEW_SYSTEM=1 "$out/bin/switch-to-configuration" switch
   ;;
-"switch --rollback")
+switch1)
   prev=$(gens | awk -v c="$cur" '$1 < c' | tail -n 1)
   [[ -n $prev ]] || { echo "error: no generation older than $cur" >&2; exit 1; }
   nix-env -p "$profiles/system" --switch-generation "$prev" >/dev/null
   "$profiles/system/bin/switch-to-configuration" switch
   ;;
-*) echo "fake nixos-rebuild: unsupported arguments: $*" >&2; exit 2 ;;
+*) echo "fake nixos-rebuild: unsupported action $action" >&2; exit 2 ;;
 esac
 `;
 
@@ -173,6 +198,11 @@ set -euo pipefail
 R=\${FAKE_ROOT:?}
 self=$(cd -- "$(dirname -- "$0")/.." && pwd)
 echo "switch-to-configuration $* (\${self##*/})" >>"$R/log/host.log"
+# What activating would do, as NixOS prints it; the test says which units.
+if [[ $1 == dry-activate ]]; then
+  [[ -f $R/control/dry-activate ]] && cat "$R/control/dry-activate"
+  exit 0
+fi
 if [[ -f $self/fake-host/groups ]]; then
   while read -r g; do [[ -n $g ]] && groupadd -f "$g"; done <"$self/fake-host/groups"
 fi
@@ -232,6 +262,12 @@ echo "systemctl $*" >>"$R/log/host.log"
 unit=\${*: -1}
 missing() { [[ -f $R/control/missing-units ]] && grep -qxF -- "$unit" "$R/control/missing-units"; }
 case $1 in
+list-unit-files)
+  # Units the host defined by hand, e.g. its own restic backups (control/unit-files).
+  [[ -f $R/control/unit-files ]] && sed 's/$/ enabled enabled/' "$R/control/unit-files"
+  ;;
+start)
+  [[ -e $R/control/start-fails ]] && exit 1 ;;
 list-units)
   if [[ -f $R/control/failed-units ]]; then
     while read -r u; do [[ -n $u ]] && echo "$u loaded failed failed Fake unit"; done <"$R/control/failed-units"
