@@ -990,10 +990,13 @@ build_system() {
   BUILD_LOG=$dir/build.log
   rm -f -- "$dir/result"
   rebuild_args build "$release"
+  local started
+  started=$(date +%s%N)
   log "apply: building the system of release ${release##*/} (${REBUILD[*]})"
   (cd -- "$dir" && "${REBUILD[@]}") >"$BUILD_LOG" 2>&1 || return 1
   BUILT=$(readlink -f -- "$dir/result") || return 1
   [[ -x $BUILT/bin/switch-to-configuration ]] || { echo "the build made $BUILT, which has no bin/switch-to-configuration" >>"$BUILD_LOG"; return 1; }
+  log "apply: built $BUILT in $((($(date +%s%N) - started) / 1000000)) ms"
 }
 
 # The build's failure in nixos-rebuild's own words: its last lines.
@@ -1038,7 +1041,7 @@ cmd_apply() {
     return 0
   fi
 
-  if [[ -z $applied && ! -L $BUNDLE_DIR ]]; then
+  if [[ $applied == - && ! -L $BUNDLE_DIR ]]; then
     report_takeover "$STATE_DIR/releases/$hash"
     snapshot_before_takeover
   fi

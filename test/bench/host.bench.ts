@@ -5,7 +5,10 @@
  * it reports what the program sends (the longest command line and its
  * longest argument, against the kernel's limits; the push's stdin, which
  * Pulumi keeps in state) and how long each stage takes: push, every
- * service's secrets command, and the apply with its health checks.
+ * service's secrets command, and the apply with its health checks, and
+ * within the apply the build it runs before the switch (the fake
+ * nixos-rebuild copies the release into its store, as Nix copies a path
+ * source; the apply logs how long it took).
  *
  * Needs root and sshd, like the host test tier; without them it says so and
  * measures only the sizes.
@@ -111,7 +114,7 @@ async function main(): Promise<void> {
   const sshd = sshdTier();
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`host stages benchmark (sshd test host on loopback, ${PARALLEL} secrets commands at a time)`);
-  const measured: { size: string; services: number; pushMs?: number; secretsMs?: number; applyMs?: number }[] = [];
+  const measured: { size: string; services: number; pushMs?: number; secretsMs?: number; applyMs?: number; buildMs?: number }[] = [];
   // `tsx test/bench/host.bench.ts 5000` measures one size; the secrets stage of 5,000 services takes a while.
   const asked = process.argv.slice(2).map((a) => (a === "prod" ? "prod" : Number(a)));
   const sizes: ("prod" | number)[] = asked.length > 0 ? asked : ["prod", 1000, 5000];
@@ -140,9 +143,17 @@ async function main(): Promise<void> {
           await timed(`secrets of ${s.id}`, () => runOverSsh(target, s.command, s.stdin, { timeoutMs: 600_000 }));
         });
         const secretsMs = Number(process.hrtime.bigint() - secretsStart) / 1e6;
-        const applyMs = await timed("apply", () => runOverSsh(target, st.apply, undefined, { timeoutMs: 1_200_000 }));
-        measured.push({ size: String(size), services, pushMs, secretsMs, applyMs });
-        say(`${String(size).padEnd(5)} push ${pushMs.toFixed(0)} ms, secrets ${secretsMs.toFixed(0)} ms (${st.secrets.length} commands), apply ${applyMs.toFixed(0)} ms`);
+        let applyOut = "";
+        const applyMs = await timed("apply", async () => {
+          const r = await runOverSsh(target, st.apply, undefined, { timeoutMs: 1_200_000 });
+          applyOut = r.stdout;
+          return r;
+        });
+        const built = /apply: built \S+ in (\d+) ms/.exec(applyOut);
+        if (!built) throw new Error(`the apply did not say how long its build took:\n${applyOut}`);
+        const buildMs = Number(built[1]);
+        measured.push({ size: String(size), services, pushMs, secretsMs, applyMs, buildMs });
+        say(`${String(size).padEnd(5)} push ${pushMs.toFixed(0)} ms, secrets ${secretsMs.toFixed(0)} ms (${st.secrets.length} commands), apply ${applyMs.toFixed(0)} ms, of which the build before the switch ${buildMs} ms`);
       } finally {
         await listeners.close();
         await host.stop();

@@ -6,6 +6,7 @@ import { hostArgs, testBundle, testLab, type Listeners } from "./support/fixture
 import { startHostSession, type HostSession } from "./support/session";
 import { FakeEngine, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
 import { sshdTier, type TestHost } from "./support/testhost";
+import { takeoverList } from "../../components/host/commands";
 
 const sshd = sshdTier();
 
@@ -32,8 +33,17 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
   let counter = 0;
   const flakeDir = () => dirname(host.paths.bundleDir);
   const flake = () => (mode === "flake" ? { ref: `${flakeDir()}#nixos`, input: "homelab" } : undefined);
+  // Each release lists its services for the first deploy's takeover report, as renderNixosBundle does.
+  const takeover = () => takeoverList([{ id: "mosquitto", units: ["mosquitto.service"], port: 1883, paths: ["/var/lib/mosquitto"] }]);
   const release = (): Promise<ProgramRun> =>
-    runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { bundle: testBundle({ "modules/marker.nix": `# release ${++counter}\n` }), detectDrift: false, flake: flake() }));
+    runProgram(
+      NixosHost,
+      hostArgs(host.target(), host.paths, lab, listeners, {
+        bundle: testBundle({ "modules/marker.nix": `# release ${++counter}\n`, ...Object.fromEntries(takeover()) }),
+        detectDrift: false,
+        flake: flake(),
+      }),
+    );
   const journal = () => join(host.paths.stateDir, "apply-journal");
   const linked = () => (existsSync(host.paths.bundleDir) ? readlinkSync(host.paths.bundleDir) : null);
 
@@ -116,7 +126,7 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
     const before = rebuilds();
     try {
       const result = await engine.up(await release());
-      expect(result.failed?.stage).toBe("rebuild");
+      expect(result.failed?.stage, JSON.stringify(result.steps.map((s) => s.result.stdout + s.result.stderr))).toBe("rebuild");
       expect(result.failed!.result.stderr).toContain("the snapshot before the first deploy failed (restic-backups-b2.service");
       expect(linked(), "nothing linked").toBe(null);
       expect(rebuilds(), "nothing built").toBe(before);
@@ -125,6 +135,7 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
       host.clearControl("start-fails");
       rmSync(host.paths.stateDir, { recursive: true, force: true });
       renameSync(saved, host.paths.stateDir);
+      rmSync(host.paths.bundleDir, { force: true });
       if (live) symlinkSync(live, host.paths.bundleDir);
     }
   });
