@@ -1,13 +1,12 @@
-import { execFileSync } from "node:child_process";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EngineEvent, OpType, Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAdopt } from "../../components/adopt/cli";
 import { startCloudflareApi, type CloudflareApi } from "../support/cloudflare-api";
 import { OWNER_ACCOUNT, OWNER_TUNNEL_ID, OWNER_TUNNEL_ROUTES, OWNER_ZONE, ownerLab } from "../support/owner-lab";
-import { findProgram } from "../support/tiers";
+import { engineMissing, pluginVersion, recorder } from "./support";
 
 /**
  * The owner's adoption through the real Pulumi engine and the real
@@ -17,46 +16,9 @@ import { findProgram } from "../support/tiers";
  * and with its docs built by Pages from git, so no upload runs.
  */
 const ROOT = join(__dirname, "..", "..");
-const CLOUDFLARE_VERSION = (require("@pulumi/cloudflare/package.json") as { version: string }).version;
 
-function engineMissing(): string | undefined {
-  const pulumi = findProgram("pulumi");
-  if (!pulumi) return "no pulumi CLI on PATH; the cloudflare provider plugin and the Node.js language host cannot be built from this machine's registries";
-  if (!findProgram("pulumi-language-nodejs")) return "pulumi is on PATH but pulumi-language-nodejs is not";
-  const plugins = JSON.parse(execFileSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }) || "[]") as { name: string; kind: string; version: string }[];
-  if (!plugins.some((p) => p.name === "cloudflare" && p.kind === "resource" && p.version === CLOUDFLARE_VERSION)) {
-    return `the cloudflare provider plugin ${CLOUDFLARE_VERSION} is not installed (pulumi plugin install resource cloudflare ${CLOUDFLARE_VERSION})`;
-  }
-  return undefined;
-}
-
-const missing = engineMissing();
+const missing = engineMissing([{ name: "cloudflare", version: pluginVersion("@pulumi/cloudflare") }]);
 if (missing) process.stderr.write(`\n[SKIPPED] engine adoption tier skipped: ${missing}\n`);
-
-const REPLACEMENT_STEPS = new Set<OpType>(["replace", "create-replacement", "delete-replaced"]);
-
-interface Step {
-  op: OpType;
-  /** Property paths the provider reports as changing. */
-  diffs: string[];
-}
-
-function recorder(): { steps: Map<string, Step>; onEvent: (e: EngineEvent) => void } {
-  const steps = new Map<string, Step>();
-  return {
-    steps,
-    onEvent: (e) => {
-      const meta = e.resourcePreEvent?.metadata ?? e.resOutputsEvent?.metadata;
-      if (!meta) return;
-      const name = meta.urn.split("::").at(-1)!;
-      const op: OpType = REPLACEMENT_STEPS.has(meta.op) ? "replace" : meta.op;
-      const previous = steps.get(name);
-      const diffs = [...new Set([...(previous?.diffs ?? []), ...(meta.diffs ?? [])])].sort();
-      if (!previous || previous.op === "same" || op === "replace" || op === "delete") steps.set(name, { op, diffs });
-      else steps.set(name, { ...previous, diffs });
-    },
-  };
-}
 
 describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge adopted through the real engine and cloudflare provider", () => {
   let api: CloudflareApi;

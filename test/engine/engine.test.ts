@@ -1,11 +1,10 @@
-import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { EngineEvent, OpType, Stack } from "@pulumi/pulumi/automation";
+import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findProgram } from "../support/tiers";
 import { sshdTier, startTestHost, type TestHost } from "../host/support/testhost";
+import { engineMissing, pluginVersion, recorder, type Step } from "./support";
 
 /**
  * The ci stack through the real Pulumi engine, with the Automation API: the
@@ -18,48 +17,18 @@ import { sshdTier, startTestHost, type TestHost } from "../host/support/testhost
  * so the fake host needs no listeners on the catalog's fixed ports.
  */
 const ROOT = join(__dirname, "..", "..");
-const COMMAND_VERSION = (require("@pulumi/command/package.json") as { version: string }).version;
 
-function engineMissing(): string | undefined {
-  const pulumi = findProgram("pulumi");
-  if (!pulumi) return "no pulumi CLI on PATH; the Go module proxy serves the CLI but refuses the Node.js language host and the command provider (HTTP 403), so this machine cannot build the engine from modules";
-  if (!findProgram("pulumi-language-nodejs")) return "pulumi is on PATH but pulumi-language-nodejs is not";
-  const plugins = JSON.parse(execFileSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }) || "[]") as { name: string; kind: string; version: string }[];
-  if (!plugins.some((p) => p.name === "command" && p.kind === "resource" && p.version === COMMAND_VERSION)) {
-    return `the command provider plugin ${COMMAND_VERSION} is not installed (pulumi plugin install resource command ${COMMAND_VERSION})`;
-  }
-  return undefined;
-}
-
-const missing = engineMissing();
+const missing = engineMissing([{ name: "command", version: pluginVersion("@pulumi/command") }]);
 const sshd = missing ? { available: false } : sshdTier();
 if (missing) process.stderr.write(`\n[SKIPPED] engine tier skipped: ${missing}\n`);
 
-const REPLACEMENT_STEPS = new Set<OpType>(["replace", "create-replacement", "delete-replaced"]);
-
-/** Resource name → what the engine did to it, from the engine's own events. */
-type Ops = Map<string, OpType>;
-
-function recorder(): { ops: Ops; onEvent: (e: EngineEvent) => void } {
-  const ops: Ops = new Map();
-  return {
-    ops,
-    onEvent: (e) => {
-      const meta = e.resOutputsEvent?.metadata ?? e.resourcePreEvent?.metadata;
-      if (!meta) return;
-      const name = meta.urn.split("::").at(-1)!;
-      // A replacement arrives as several steps (create-replacement, replace, delete-replaced): one replace.
-      const op: OpType = REPLACEMENT_STEPS.has(meta.op) ? "replace" : meta.op;
-      if (!ops.has(name) || ops.get(name) === "same") ops.set(name, op);
-    },
-  };
-}
+type Ops = Map<string, Step>;
 
 /** What the program's own resources went through: the engine's stack resource and default providers left out. */
 const changed = (ops: Ops) =>
   [...ops]
-    .filter(([name, op]) => op !== "same" && name !== "homelab-ci" && !name.startsWith("default"))
-    .map(([name, op]) => `${name}:${op}`)
+    .filter(([name, { op }]) => op !== "same" && name !== "homelab-ci" && !name.startsWith("default"))
+    .map(([name, { op }]) => `${name}:${op}`)
     .sort();
 
 describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through the real Pulumi engine", () => {
@@ -116,7 +85,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const rec = recorder();
     const up = await stack.up({ onEvent: rec.onEvent });
     expect(up.summary.result).toBe("succeeded");
-    expect(changed(rec.ops)).toEqual(
+    expect(changed(rec.steps)).toEqual(
       ["ci:create", "ci-host:create", "ci-host-preflight:create", "ci-host-push:create", "ci-host-rebuild:create", "tailscale:create", "tailscale-secrets:create"].sort(),
     );
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-first");
@@ -132,7 +101,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     await stack.setConfig("homelab:secretValues", { value: JSON.stringify({ "tailscale.auth-key": "tskey-second" }), secret: true });
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
+    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });
   });
@@ -151,7 +120,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     writeFileSync(secretFile, "changed by hand");
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
+    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });
   });
@@ -160,7 +129,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     await stack.setConfig("homelab:timeZone", { value: "Europe/Madrid" });
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace"]);
+    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace"]);
     expect(readFileSync(join(host.paths.bundleDir, "generated", "homelab.json"), "utf8")).toContain("Europe/Madrid");
   });
 
@@ -171,7 +140,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const rec = recorder();
     const up = await stack.up({ onEvent: rec.onEvent });
     expect(up.summary.result).toBe("succeeded");
-    const ops = changed(rec.ops);
+    const ops = changed(rec.steps);
     expect(ops.filter((o) => o.startsWith("tailscale-secrets:")), up.stdout).toEqual(["tailscale-secrets:update"]);
     expect(ops.filter((o) => /:(replace|delete)$/.test(o) && !o.startsWith("ci-host-preflight")), "nothing replaced or deleted").toEqual([]);
     expect(host.sshLog().slice(sshBefore).filter((c) => c.includes("secrets --service tailscale")), "the secrets command ran again, through the new address").toHaveLength(1);
@@ -186,7 +155,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     expect(preview.changeSummary.replace ?? 0, preview.stdout).toBeGreaterThanOrEqual(4);
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.ops)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace", "tailscale-secrets:replace"]);
+    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace", "tailscale-secrets:replace"]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });
   });
