@@ -238,7 +238,9 @@ function servicesIndex(lab: Homelab): string {
  */
 function tunnelPathText(lab: Homelab, s: ResolvedService): string {
   if (!isMultiHost(lab)) return `The tunnel carries it to nginx on port 80, which proxies to port ${s.upstreamPort}.`;
-  return `Whichever host's connector the tunnel picks sends it over the LAN to ${code(ingressOrigin(lab, s))} on ${code(s.host ?? "")}.`;
+  // The origin names the host's LAN address, which the pages show only when homelab:docsShowLanAddresses says so.
+  const origin = lab.config.docs?.showLanAddresses ? ingressOrigin(lab, s) : `http://${lanAddress(lab, s)}:${s.port}`;
+  return `Whichever host's connector the tunnel picks sends it over the LAN to ${code(origin)} on ${code(s.host ?? "")}.`;
 }
 
 function home(lab: Homelab): string {

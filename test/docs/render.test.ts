@@ -77,6 +77,17 @@ describe("the LAN address on the site", () => {
     }
   });
 
+  it("is left out of every page of the two-host stack too, each host's address and the tunnel's origins alike", () => {
+    const lab = stackLab("multihost");
+    const addresses = (lab.config.hosts ?? []).map((h) => h.lanAddress);
+    expect(addresses.length).toBeGreaterThan(1);
+    for (const [path, content] of renderDocsPages(lab)) {
+      for (const address of addresses) expect(content.includes(address), `multihost ${path}: ${address}`).toBe(false);
+    }
+    const shown = stackLab("multihost", { "homelab:docsShowLanAddresses": "true" });
+    expect([...renderDocsPages(shown).values()].some((c) => c.includes(addresses[1]))).toBe(true);
+  });
+
   it("is shown when the owner opts in with homelab:docsShowLanAddresses", () => {
     const lab = stackLab("prod", { "homelab:docsShowLanAddresses": "true" });
     expect(pageOf(renderDocsPages(lab), "services/index.md")).toContain("http://192.0.2.10:8123");
