@@ -120,7 +120,7 @@ function nativeClientsText(lab: Homelab, s: ResolvedService): string[] {
   if (s.nativeClients?.via === "service-token") {
     const where = lab.config.secrets.generatedItem
       ? `or from the 1Password item ${code(lab.config.secrets.generatedItem)}`
-      : "(set homelab:generatedSecretsItem to also get them in 1Password)";
+      : "(set homelab:generatedCredentialsItem to also get them in 1Password)";
     return [
       `With a Cloudflare Access service token through ${publicRoute(s)}: send the headers ${code("CF-Access-Client-Id")} and ${code("CF-Access-Client-Secret")}. ${esc(s.nativeClients.why)}`,
       "",
@@ -368,7 +368,7 @@ function runbooks(lab: Homelab): Map<string, string> {
       "",
       ...table(["Secret", "Reference", "Command", "Units restarted"], rows),
       "",
-      `The tunnel token: ${code(`pulumi config set homelab:tunnelSecretGeneration <next number> ${st}`)}. API client keys (Access service tokens): ${code(`pulumi config set homelab:apiClientKeyVersion <next number> ${st}`)}, with homelab:apiClientKeyOverlapUntil for an overlap.`,
+      `The tunnel token: ${code(`pulumi config set homelab:tunnelCredentialGeneration <next number> ${st}`)}. API client keys (Access service tokens): ${code(`pulumi config set homelab:apiClientKeyVersion <next number> ${st}`)}, with homelab:apiClientKeyOverlapUntil for an overlap.`,
       "",
     ]),
   );

@@ -173,3 +173,18 @@ describe("docs stack config", () => {
     expect(keys({ docsSource: "ftp" })).toEqual(["homelab:docsSource"]);
   });
 });
+
+describe("the config keys the pages teach", () => {
+  it.each(["prod", "staging", "ci", "multihost"])("are all keys the %s stack's program accepts, none of them a renamed one", async (stack) => {
+    const { CONFIG_KEYS, RENAMED_KEYS } = await import("../../components/config/schema");
+    const named = new Set<string>();
+    for (const content of renderDocsPages(stackLab(stack)).values()) {
+      // A key, not a resource type token such as homelab:cloudflare:Tunnel.
+      for (const m of content.matchAll(/homelab:([A-Za-z][A-Za-z0-9]*)(?![A-Za-z0-9:])/g)) named.add(m[1]);
+    }
+    expect(named.size).toBeGreaterThan(3);
+    const unknown = [...named].filter((k) => !(k in CONFIG_KEYS) && !/^sshPrivateKey[A-Z]/.test(k));
+    expect(unknown, "keys the schema does not know").toEqual([]);
+    expect([...named].filter((k) => k in RENAMED_KEYS)).toEqual([]);
+  });
+});
