@@ -201,8 +201,8 @@ export class HomelabService extends pulumi.ComponentResource {
         name: app.serviceToken.name,
         duration: app.serviceToken.duration,
         // A new version makes Cloudflare issue a new secret; the old one keeps working until the overlap ends.
-        clientSecretVersion: app.serviceToken.version,
-        previousClientSecretExpiresAt: args.config.apiClientKeyOverlapUntil,
+        // The provider takes the two together or neither (an AlsoRequires validator on each), and version 1 is its default.
+        ...(app.serviceToken.version > 1 ? { clientSecretVersion: app.serviceToken.version, previousClientSecretExpiresAt: args.config.apiClientKeyOverlapUntil } : {}),
       },
       { ...this.adoptable(args, edgeNames.serviceToken(name)), additionalSecretOutputs: ["clientSecret"] },
     );

@@ -539,6 +539,15 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
     refuse("backupBucket", `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`, `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`);
   }
 
+  // The provider refuses a rotated service token without the time its previous secret stops working.
+  if ((values.apiClientKeyVersion as number | undefined) !== undefined && (values.apiClientKeyVersion as number) > 1 && values.apiClientKeyOverlapUntil === undefined) {
+    refuse(
+      "apiClientKeyOverlapUntil",
+      `is unset, but homelab:apiClientKeyVersion ${values.apiClientKeyVersion as number} rotates the API client keys, and Cloudflare needs the time the previous keys stop working`,
+      `pulumi config set ${CONFIG_NAMESPACE}:apiClientKeyOverlapUntil <UTC time, e.g. 2026-12-31T00:00:00Z; the current time for no overlap> --stack ${stack}`,
+    );
+  }
+
   if (values.nixosFlakeInput !== undefined && values.nixosFlake === undefined && raw.hosts === undefined) {
     refuse("nixosFlakeInput", "names a flake input, but the stack sets no nixosFlake", `set ${CONFIG_NAMESPACE}:nixosFlake too (e.g. /etc/nixos#nixos), or remove ${CONFIG_NAMESPACE}:nixosFlakeInput from ${file}`);
   }

@@ -368,7 +368,7 @@ function runbooks(lab: Homelab): Map<string, string> {
       "",
       ...table(["Secret", "Reference", "Command", "Units restarted"], rows),
       "",
-      `The tunnel token: ${code(`pulumi config set homelab:tunnelCredentialGeneration <next number> ${st}`)}. API client keys (Access service tokens): ${code(`pulumi config set homelab:apiClientKeyVersion <next number> ${st}`)}, with homelab:apiClientKeyOverlapUntil for an overlap.`,
+      `The tunnel token: ${code(`pulumi config set homelab:tunnelCredentialGeneration <next number> ${st}`)}. API client keys (Access service tokens): ${code(`pulumi config set homelab:apiClientKeyVersion <next number> ${st}`)}, with homelab:apiClientKeyOverlapUntil for when the old keys stop working (required with a new version; the current time for no overlap).`,
       "",
     ]),
   );

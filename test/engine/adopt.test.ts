@@ -1,9 +1,12 @@
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runAdopt } from "../../components/adopt/cli";
+import { readStackFile } from "../../components/config/file";
+import { loadStack } from "../../components/config/load";
+import { referencedSecrets } from "../../components/secrets/source";
 import { startCloudflareApi, type CloudflareApi } from "../support/cloudflare-api";
 import { OWNER_ACCOUNT, OWNER_TUNNEL_ID, OWNER_TUNNEL_ROUTES, OWNER_ZONE, ownerLab } from "../support/owner-lab";
 import { engineMissing, pluginVersion, recorder } from "./support";
@@ -13,7 +16,7 @@ import { engineMissing, pluginVersion, recorder } from "./support";
  * cloudflare provider plugin, against the local Cloudflare API stand-in
  * (the provider's CLOUDFLARE_BASE_URL): `npm run adopt`, then preview, up
  * and a second preview, for the prod stack without its host (deploy false)
- * and with its docs built by Pages from git, so no upload runs.
+ * and with the docs upload's wrangler replaced by one that only prints.
  */
 const ROOT = join(__dirname, "..", "..");
 
@@ -32,10 +35,18 @@ describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge ad
     api = await startCloudflareApi(ownerLab());
     scratch = mkdtempSync(join(tmpdir(), "homelab-engine-adopt-"));
     project = join(scratch, "project");
-    for (const entry of ["Pulumi.yaml", "Pulumi.prod.yaml", "package.json", "tsconfig.json", "index.ts", "components", "nixos", "assets"]) {
+    for (const entry of ["Pulumi.yaml", "Pulumi.prod.yaml", "package.json", "package-lock.json", "tsconfig.json", "index.ts", "components", "nixos", "assets", "docs"]) {
       cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
     }
-    symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
+    // The docs upload (wrangler pages deploy) needs Cloudflare's asset upload, which the stand-in does not serve:
+    // the scratch project gets every package but a wrangler that only says what it would do, and no site build.
+    mkdirSync(join(project, "node_modules", ".bin"), { recursive: true });
+    for (const entry of readdirSync(join(ROOT, "node_modules"))) if (entry !== ".bin") symlinkSync(join(ROOT, "node_modules", entry), join(project, "node_modules", entry));
+    for (const bin of readdirSync(join(ROOT, "node_modules", ".bin"))) if (bin !== "wrangler") symlinkSync(join(ROOT, "node_modules", ".bin", bin), join(project, "node_modules", ".bin", bin));
+    writeFileSync(join(project, "node_modules", ".bin", "wrangler"), '#!/bin/sh\necho "wrangler (engine tier stand-in): $*"\n', { mode: 0o755 });
+    const pkg = JSON.parse(readFileSync(join(project, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    pkg.scripts.docs = "true";
+    writeFileSync(join(project, "package.json"), JSON.stringify(pkg, null, 2));
     mkdirSync(join(scratch, "state"));
     const file = join(project, "Pulumi.prod.yaml");
     writeFileSync(
@@ -44,7 +55,7 @@ describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge ad
         .replace(/homelab:cloudflareAccountId: "0{32}"/, `homelab:cloudflareAccountId: "${OWNER_ACCOUNT}"`)
         .replace(/homelab:cloudflareZoneId: "0{32}"/, `homelab:cloudflareZoneId: "${OWNER_ZONE}"`)
         .replace("homelab:credentialsSource: 1password", "homelab:credentialsSource: config") +
-        "  homelab:deploy: false\n  homelab:docsSource: git\n  homelab:docsRepository: github:javiersc/homelab\n",
+        "  homelab:deploy: false\n",
     );
     const code = await runAdopt(["--stack", "prod"], { root: project, env: { CLOUDFLARE_API_TOKEN: api.token, CLOUDFLARE_BASE_URL: api.url }, stdout: () => undefined });
     expect(code).toBe(0);
@@ -61,7 +72,13 @@ describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge ad
         },
       },
     );
-    await stack.setAllConfig({ "homelab:cloudflareApiToken": { value: api.token, secret: true } });
+    // Without a host the secrets go nowhere, but the program still resolves every one it declares.
+    const { lab } = loadStack("prod", readStackFile(project, "prod"));
+    const values = Object.fromEntries(referencedSecrets(lab).map((s) => [s.key, `engine-tier ${s.key}`]));
+    await stack.setAllConfig({
+      "homelab:cloudflareApiToken": { value: api.token, secret: true },
+      "homelab:secretValues": { value: JSON.stringify(values), secret: true },
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -75,6 +92,18 @@ describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge ad
     for (const name of Object.keys(adopted)) {
       expect(rec.steps.get(name)?.op, `${name}\n${preview.stdout}`).toMatch(/^import/);
     }
+    // Every field the first up changes on what it adopts, as the provider reports it. The inputs that change:
+    // each record's comment (the stack's), the tunnel's name (homelab -> homelab-prod), the ingress (the
+    // catalog's, which makes the locally managed tunnel remotely managed). The rest are outputs the update
+    // recomputes. The Pages project and its domain import with no change.
+    const diffs = (name: string) => rec.steps.get(name)?.diffs;
+    for (const name of Object.keys(adopted).filter((n) => n.endsWith("-dns"))) expect(diffs(name), name).toEqual(["comment", "commentModifiedOn", "modifiedOn"]);
+    expect(diffs("prod-ingress")).toEqual(["config", "createdAt", "source", "version"]);
+    expect(diffs("prod-tunnel-cloudflared")).toEqual(
+      ["accountTag", "connections", "connsActiveAt", "connsInactiveAt", "createdAt", "deletedAt", "metadata", "name", "remoteConfig", "status", "tunType"],
+    );
+    expect(diffs("docs-pages")).toEqual([]);
+    expect(diffs("docs-pages-domain")).toEqual([]);
     const destructive = [...rec.steps].filter(([, s]) => s.op === "replace" || s.op === "delete" || s.op === "import-replacement");
     expect(destructive, preview.stdout).toEqual([]);
     expect([...rec.steps].filter(([name, s]) => s.op === "create" && name.endsWith("-cloudflared"))).toEqual([]);
@@ -99,7 +128,10 @@ describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge ad
   });
 
   it("a second preview shows no changes", async () => {
-    const preview = await stack.preview({ diff: true });
-    expect(Object.keys(preview.changeSummary), preview.stdout).toEqual(["same"]);
+    const rec = recorder();
+    const preview = await stack.preview({ diff: true, onEvent: rec.onEvent });
+    const changing = [...rec.steps].filter(([, s]) => s.op !== "same").map(([name, s]) => `${name}:${s.op} ${s.diffs.join(",")}`);
+    expect(changing, preview.stdout).toEqual([]);
+    expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
   });
 });

@@ -103,3 +103,15 @@ describe("homelab:nixosFlake and homelab:nixosFlakeInput", () => {
     expect(config.hosts!.map((h) => h.flake)).toEqual([{ ref: "/etc/nixos#main", input: "lab" }, undefined]);
   });
 });
+
+describe("homelab:apiClientKeyVersion", () => {
+  const base = { domain: "javiersc.com", lanAddress: "192.0.2.10", accessEmails: ["o@javiersc.com"], accessTeamName: "javiersc", cloudflareAccountId: "0".repeat(32), cloudflareZoneId: "0".repeat(32) };
+  it("above 1 needs homelab:apiClientKeyOverlapUntil, which Cloudflare requires with a rotation, and says so", () => {
+    const { problems } = parseStackConfig("prod", { ...base, apiClientKeyVersion: 2 });
+    expect(problems.map((p) => `${p.key}: ${p.message}`)).toEqual([
+      "homelab:apiClientKeyOverlapUntil: is unset, but homelab:apiClientKeyVersion 2 rotates the API client keys, and Cloudflare needs the time the previous keys stop working",
+    ]);
+    expect(parseStackConfig("prod", { ...base, apiClientKeyVersion: 2, apiClientKeyOverlapUntil: "2026-12-31T00:00:00Z" }).problems).toEqual([]);
+    expect(parseStackConfig("prod", { ...base, apiClientKeyVersion: 1 }).problems).toEqual([]);
+  });
+});

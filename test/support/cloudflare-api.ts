@@ -339,9 +339,34 @@ function serviceTokens(state: CloudflareState, method: string, rest: string[], q
   return { ...r, result: Array.isArray(r.result) ? (r.result as Obj[]).map(hide) : hide(r.result as Obj) };
 }
 
+/**
+ * A project as the API returns it: every member of build_config and of a git
+ * source's config present, with the defaults Pages gives the ones never set.
+ */
+function projectView(state: CloudflareState, p: Obj): Obj {
+  const build = { build_caching: false, build_command: "", destination_dir: "", root_dir: "", web_analytics_tag: null, web_analytics_token: null, ...((p.build_config as Obj | undefined) ?? {}) };
+  const source = p.source as { type?: string; config?: Obj } | null | undefined;
+  const config = source?.config
+    ? {
+        owner_id: "1234567",
+        repo_id: "7654321",
+        path_excludes: [],
+        path_includes: ["*"],
+        pr_comments_enabled: true,
+        preview_branch_excludes: [],
+        preview_branch_includes: ["*"],
+        preview_deployment_setting: "all",
+        deployments_enabled: true,
+        production_deployments_enabled: true,
+        ...source.config,
+      }
+    : undefined;
+  return { ...p, build_config: build, source: source ? { ...source, config } : null, domains: (state.pagesDomains[String(p.name)] ?? []).map((d) => d.name) };
+}
+
 function pages(state: CloudflareState, method: string, rest: string[], query: URLSearchParams, body: Obj): { result: unknown; result_info?: Obj } {
   const [name, sub, domain] = rest;
-  const view = (p: Obj) => ({ ...p, domains: (state.pagesDomains[String(p.name)] ?? []).map((d) => d.name) });
+  const view = (p: Obj) => projectView(state, p);
   if (!name) {
     if (method === "GET") return page(state.pagesProjects.map(view), query, 10);
     if (method === "POST") {

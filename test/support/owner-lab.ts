@@ -21,6 +21,30 @@ export const OWNER_TUNNEL_ROUTES = [
 
 export const OWNER_DOCS_HOSTNAME = "docs-home.javiersc.com";
 
+/** A direct-upload production deployment as the API returns it (Deployment of the SDK). */
+function ownerDeployment(): Record<string, unknown> {
+  const stage = { name: "deploy", status: "success", started_on: "2026-11-20T09:00:05Z", ended_on: "2026-11-20T09:00:20Z" };
+  return {
+    id: "9f3c1a2b-4d5e-4f60-8a7b-1c2d3e4f5a6b",
+    short_id: "9f3c1a2b",
+    project_id: "4b1f8c2e-7a3d-4e5f-9c1b-2d6e8f0a1b3c",
+    project_name: OWNER_PAGES_PROJECT,
+    environment: "production",
+    url: `https://9f3c1a2b.${OWNER_PAGES_PROJECT}.pages.dev`,
+    created_on: "2026-11-20T09:00:00Z",
+    modified_on: "2026-11-20T09:00:20Z",
+    aliases: null,
+    is_skipped: false,
+    build_config: { build_caching: false, build_command: "", destination_dir: "", root_dir: "", web_analytics_tag: null, web_analytics_token: null },
+    deployment_trigger: { type: "ad_hoc", metadata: { branch: "main", commit_hash: "", commit_message: "", commit_dirty: true } },
+    env_vars: {},
+    latest_stage: stage,
+    stages: [stage],
+    source: { type: "github", config: {} },
+    uses_functions: false,
+  };
+}
+
 export function ownerLab(): CloudflareState {
   const state = emptyState(OWNER_ACCOUNT, OWNER_ZONE, "javiersc.com");
   tunnel(state, { name: "homelab", config_src: "local", id: OWNER_TUNNEL_ID });
@@ -36,8 +60,9 @@ export function ownerLab(): CloudflareState {
     build_config: {},
     deployment_configs: { preview: {}, production: {} },
     source: null,
-    canonical_deployment: null,
-    latest_deployment: null,
+    // The live site: one upload from the owner's machine (wrangler pages deploy), the production deployment.
+    canonical_deployment: ownerDeployment(),
+    latest_deployment: ownerDeployment(),
   });
   state.pagesDomains[OWNER_PAGES_PROJECT] = [pagesDomain(state, OWNER_DOCS_HOSTNAME)];
   state.dnsRecords.push(dnsRecord({ name: OWNER_DOCS_HOSTNAME, type: "CNAME", content: `${OWNER_PAGES_PROJECT}.pages.dev`, proxied: true }));
