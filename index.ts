@@ -16,6 +16,11 @@ import { ValidationError } from "./components/catalog/validate";
 import { SecretsError } from "./components/secrets/source";
 import { resolveStackSecrets } from "./components/secrets/stack";
 
+/** The value of an output the preview knows (an invoke's result). */
+function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((v) => (resolve(v), v)));
+}
+
 /** Deploy prerequisites, checked before anything is declared so a failure changes nothing. */
 function checkDeployConfig(lab: Lab, secretKeys: Record<string, string>): void {
   const { config } = lab;
@@ -42,6 +47,14 @@ async function main() {
     sshPrivateKey: secretKeys.sshPrivateKey === undefined ? undefined : pulumi.secret(secretKeys.sshPrivateKey),
     sshPrivateKeys: Object.fromEntries(Object.entries(secretKeys).filter(([k]) => HOST_SSH_KEY_NAME.test(k)).map(([k, v]) => [k, pulumi.secret(v)])),
   });
+
+  // A route whose hostname already holds a record the stack neither made nor adopts: every one, before anything changes.
+  const conflicts = (await Promise.all(Object.values(homelab.services).flatMap((s) => (s.dnsConflict ? [valueOf(s.dnsConflict)] : [])))).filter((c): c is string => c !== undefined);
+  if (conflicts.length > 0) {
+    throw new pulumi.RunError(
+      `${conflicts.length} route${conflicts.length === 1 ? "" : "s"} of stack ${lab.config.stack} already ${conflicts.length === 1 ? "has a record" : "have records"} in Cloudflare:\n${conflicts.map((c) => `  - ${c}`).join("\n")}`,
+    );
+  }
 
   const outputs = {
     stack: lab.config.stack,

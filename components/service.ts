@@ -75,6 +75,8 @@ export class HomelabService extends pulumi.ComponentResource {
   public readonly accessAudience: pulumi.Output<string> | undefined;
   /** Access service-token credentials for API clients, when the catalog gives the service one. Secret. */
   public readonly serviceTokenCredentials: pulumi.Output<ServiceTokenCredentials> | undefined;
+  /** Why its route's record cannot be created (one exists that the stack neither made nor adopts); undefined for none. */
+  public dnsConflict: pulumi.Output<string | undefined> | undefined;
   /** When that service token expires (RFC 3339); `pulumi preview` warns a month before. */
   public readonly serviceTokenExpiresAt: pulumi.Output<string> | undefined;
   private readonly resources: ServiceNodes = {};
@@ -155,15 +157,14 @@ export class HomelabService extends pulumi.ComponentResource {
     const cf = args.config.cloudflare;
     if (!args.edge || !cf || !record) return;
     const resourceName = edgeNames.dnsRecord(name);
-    const target = pages ? pages.project.subdomain : args.edge.tunnelTarget;
+    this.dnsConflict = this.findConflict(resourceName, record, args);
     this.resources.dnsRecord = new cloudflare.DnsRecord(
       resourceName,
       {
         zoneId: cf.zoneId,
         name: record.name,
         type: record.type,
-        // The record waits for the zone to be read, so a conflict stops the preview before anything changes.
-        content: pulumi.all([this.checkNoConflict(resourceName, record, args), target]).apply(([, t]) => t),
+        content: pages ? pages.project.subdomain : args.edge.tunnelTarget,
         proxied: record.proxied,
         ttl: record.ttl,
         comment: record.comment,
@@ -172,14 +173,18 @@ export class HomelabService extends pulumi.ComponentResource {
     );
   }
 
-  /** Reads the zone's records of the route's name; a record the stack neither made nor adopts fails the preview. */
-  private checkNoConflict(resourceName: string, record: DnsRecordPlan, args: HomelabServiceArgs): pulumi.Output<true> {
+  /**
+   * Reads the zone's records of the route's name: why creating the record
+   * would fail (one the stack neither made nor adopts), or undefined. The
+   * program fails on it before the preview ends (index.ts), so `pulumi up`
+   * stops before it changes anything.
+   */
+  private findConflict(resourceName: string, record: DnsRecordPlan, args: HomelabServiceArgs): pulumi.Output<string | undefined> {
     const cf = args.config.cloudflare!;
     const live = cloudflare.getDnsRecordsOutput({ zoneId: cf.zoneId, name: { exact: record.name } }, { parent: this });
     return live.results.apply((results) => {
       const why = dnsConflict(args.config.stack, resourceName, record, adoptedId(args, resourceName), results);
-      if (why) throw new pulumi.RunError(`${record.name}: ${why}`);
-      return true as const;
+      return why === undefined ? undefined : `${record.name}: ${why}`;
     });
   }
 

@@ -93,6 +93,7 @@ describe("a route whose hostname already has a record", () => {
     const failed = runProgram("prod", CONFIG, ["homelab:sshPrivateKey"], { dnsRecords: [{ id: RECORD(9), ...jellyfin }] });
     await expect(failed).rejects.toThrow(/jellyfin-home\.javiersc\.com: the zone already has CNAME jellyfin-home\.javiersc\.com → 6f1c2b9e-[^ ]+ \(id 0+9\)/);
     await expect(failed).rejects.toThrow(/npm run adopt -- --stack prod/);
+    await expect(failed).rejects.toThrow(/^1 route of stack prod already has a record in Cloudflare:\n {2}- jellyfin-home/);
   });
 
   it("passes when the record carries this stack's comment: an earlier up made it", async () => {

@@ -57,9 +57,6 @@ describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge ad
         .replace("homelab:credentialsSource: 1password", "homelab:credentialsSource: config") +
         "  homelab:deploy: false\n",
     );
-    const code = await runAdopt(["--stack", "prod"], { root: project, env: { CLOUDFLARE_API_TOKEN: api.token, CLOUDFLARE_BASE_URL: api.url }, stdout: () => undefined });
-    expect(code).toBe(0);
-    adopted = (JSON.parse(JSON.stringify((await import("yaml")).parse(readFileSync(file, "utf8")))) as { config: Record<string, Record<string, string>> }).config["homelab:adopt"];
     stack = await LocalWorkspace.createOrSelectStack(
       { stackName: "prod", workDir: project },
       {
@@ -86,7 +83,32 @@ describe.skipIf(missing !== undefined)("the owner's hand-made Cloudflare edge ad
     if (scratch) rmSync(scratch, { recursive: true, force: true });
   });
 
+  it("with only the tunnel adopted, preview fails listing every route that already has a record and npm run adopt, and changes nothing", async () => {
+    // The tunnel adopted by hand, the records not: the program would otherwise create each record and meet Cloudflare's 81053.
+    const tunnel = `${OWNER_ACCOUNT}/${OWNER_TUNNEL_ID}`;
+    await stack.setConfig("homelab:adopt", { value: JSON.stringify({ "prod-tunnel-cloudflared": tunnel, "prod-ingress": tunnel }) });
+    const writes = () => api.requests.filter((r) => r.method !== "GET").length;
+    const before = writes();
+    const failed = await stack.preview({ onOutput: process.env.HOMELAB_SHOW_OUTPUT ? (o) => process.stdout.write(o) : undefined }).catch((e: Error) => e);
+    expect(failed).toBeInstanceOf(Error);
+    const text = String((failed as Error).message);
+    // Every route at once, the tunnel's fourteen and the docs site's, each naming its record.
+    expect(text).toContain("error: 15 routes of stack prod already have records in Cloudflare:");
+    expect(text).toMatch(/ {6}- jellyfin-home\.javiersc\.com: the zone already has CNAME jellyfin-home\.javiersc\.com → 6f1c2b9e-3d4a-4c8e-9b7f-2a5d8e1c4b60\.cfargotunnel\.com \(id [0-9a-f]{32}\), and homelab:adopt does not name it for jellyfin-dns/);
+    expect(text).toMatch(/ {6}- docs-home\.javiersc\.com: the zone already has CNAME docs-home\.javiersc\.com → javiersc-homelab-docs\.pages\.dev/);
+    expect(text).toContain("Run npm run adopt -- --stack prod to take it over");
+    // The runtime prints the message alone: no stack trace, no object dump.
+    expect(text).not.toMatch(/ at .*\.ts:\d+/);
+    expect(writes()).toBe(before);
+  });
+
   it("previews imports for every adopted object, and no replace or delete", async () => {
+    const file = join(project, "Pulumi.prod.yaml");
+    const code = await runAdopt(["--stack", "prod"], { root: project, env: { CLOUDFLARE_API_TOKEN: api.token, CLOUDFLARE_BASE_URL: api.url }, stdout: () => undefined });
+    expect(code).toBe(0);
+    adopted = ((await import("yaml")).parse(readFileSync(file, "utf8")) as { config: Record<string, Record<string, string>> }).config["homelab:adopt"];
+    // The stack's encrypted settings, written by the engine, survive the rewrite.
+    expect(readFileSync(file, "utf8")).toMatch(/homelab:cloudflareApiToken:\n\s+secure: /);
     const rec = recorder();
     const preview = await stack.preview({ onEvent: rec.onEvent, diff: true });
     for (const name of Object.keys(adopted)) {
