@@ -167,6 +167,10 @@ build)
   ln -sfn "$out" result
   ;;
 dry-build) build ;;
+dry-activate)
+  build
+  "$out/bin/switch-to-configuration" dry-activate
+  ;;
 switch)
   if [[ -e $R/control/switch-fails ]]; then echo "error: builder for '/nix/store/fake-nixos-system.drv' failed with exit code 1" >&2; exit 1; fi
   # A long switch: the test drops the SSH connection meanwhile.
