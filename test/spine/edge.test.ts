@@ -60,7 +60,7 @@ describe("Access applications", () => {
   it("API clients' service tokens last a year and carry the stack's key version", () => {
     const litellm = lab.services.find((s) => s.id === "litellm")!;
     expect(accessApplicationFor(lab.config, litellm)?.serviceToken).toMatchObject({ duration: "8760h", version: 1 });
-    const rotated = resolveHomelab(CATALOG, config({ apiClientKeyVersion: 2 }));
+    const rotated = resolveHomelab(CATALOG, config({ apiClientKeyVersion: 2, apiClientKeyOverlapUntil: "2026-12-07T00:00:00Z" }));
     expect(accessApplicationFor(rotated.config, rotated.services.find((s) => s.id === "litellm")!)?.serviceToken?.version).toBe(2);
   });
 });
