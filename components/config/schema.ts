@@ -226,6 +226,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   lanHostname: { kind: "string", doc: "the host's mDNS name; default nixos.local", check: text(isHostname, "a hostname"), expect: "a lowercase name such as nixos.local" },
   timeZone: { kind: "string", doc: "IANA time zone of the host; default UTC", check: text(isTimeZone, "an IANA time zone"), expect: "an IANA zone name such as Europe/Madrid or UTC" },
   services: { kind: "string[]", doc: "enabled catalog ids this stack runs; default all", check: text(isDnsLabel, "a catalog id"), expect: "a list of catalog ids" },
+  removeAllServices: { kind: "boolean", doc: "with homelab:services empty: the deploy removes every service and its secrets from the host, on purpose; default false" },
   edge: { kind: "string", doc: "cloudflare or none; default cloudflare", oneOf: ["cloudflare", "none"] },
   cloudflareAccountId: {
     kind: "string",
@@ -537,6 +538,15 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   const backupBucket = str("backupBucket", defaultBackupBucket(stack));
   if (values.backupBucket === undefined && !isB2BucketName(backupBucket)) {
     refuse("backupBucket", `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`, `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`);
+  }
+
+  // An empty list strips every service and its secret files from the host at the next deploy: only on purpose.
+  if ((values.services as string[] | undefined)?.length === 0 && values.removeAllServices !== true) {
+    refuse(
+      "services",
+      "is empty, so the next deploy would remove every service and its secret files from the host",
+      `list the services this stack runs under ${CONFIG_NAMESPACE}:services in ${file}, remove the key to run every enabled service, or set ${CONFIG_NAMESPACE}:removeAllServices true to empty the host on purpose`,
+    );
   }
 
   // The provider refuses a rotated service token without the time its previous secret stops working.

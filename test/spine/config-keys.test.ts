@@ -115,3 +115,20 @@ describe("homelab:apiClientKeyVersion", () => {
     expect(parseStackConfig("prod", { ...base, apiClientKeyVersion: 1 }).problems).toEqual([]);
   });
 });
+
+describe("an empty homelab:services", () => {
+  const base = { domain: "javiersc.com", lanAddress: "192.0.2.10", accessEmails: ["o@javiersc.com"], accessTeamName: "javiersc", cloudflareAccountId: "0".repeat(32), cloudflareZoneId: "0".repeat(32) };
+  it("is refused on a one-host stack, naming the key and the way to empty the host on purpose", () => {
+    const { problems } = parseStackConfig("prod", { ...base, services: [] });
+    expect(problems).toHaveLength(1);
+    expect(problems[0].key).toBe("homelab:services");
+    expect(problems[0].message).toBe("is empty, so the next deploy would remove every service and its secret files from the host");
+    expect(problems[0].fix).toContain("homelab:removeAllServices true");
+  });
+
+  it("is taken with homelab:removeAllServices true, and only then", () => {
+    expect(parseStackConfig("prod", { ...base, services: [], removeAllServices: true }).problems).toEqual([]);
+    expect(parseStackConfig("prod", { ...base, services: [], removeAllServices: false }).problems.map((p) => p.key)).toEqual(["homelab:services"]);
+    expect(parseStackConfig("prod", { ...base, services: ["jellyfin"] }).problems).toEqual([]);
+  });
+});
