@@ -23,6 +23,7 @@ export default defineConfig({
         { label: "Services", autogenerate: { directory: "services" } },
         { label: "Reference", autogenerate: { directory: "reference" } },
         { label: "Runbooks", autogenerate: { directory: "runbooks" } },
+        { label: "Operator", autogenerate: { directory: "operator" } },
         { label: "Notes", autogenerate: { directory: "notes" } },
       ],
     }),

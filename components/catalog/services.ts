@@ -2,7 +2,7 @@ import type { ServiceEntry } from "./types";
 
 /**
  * The service catalog: the one place where a homelab service is declared.
- * Adding a service is one entry here; see the README's "Adding a service".
+ * Adding a service is one entry here; see docs/src/content/docs/operator/extending.md.
  *
  * Ports and routes follow the owner's Core & Portal page. Secrets are
  * 1Password references in the Homelab vault; a stack may point them at

@@ -134,7 +134,7 @@ export function bundleTar(bundle: BundleInput): Buffer {
  * base64-encoded on one line that ends with a newline (the host takes a
  * stream without it for a cut one). The remote.Command provider keeps stdin
  * in the stack's state in plaintext: the bundle holds no secret, and the
- * compression keeps that copy small (see the README).
+ * compression keeps that copy small (see the operator pages, "Deploying and drift").
  */
 export function bundleStdin(bundle: BundleInput): string {
   // Level 9 and zlib's fixed header (no name, mtime 0): the same bundle is the same bytes.

@@ -13,7 +13,7 @@ import { BACKUP_SERVICE, backupService, enabledServices, isMultiHost, labHosts }
 import { ingressOrigin } from "./edge";
 import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
-import { defaultBackupBucket } from "../config/schema";
+import { CONFIG_KEYS, CONFIG_NAMESPACE, defaultBackupBucket } from "../config/schema";
 import { generatedHeader, stableJson } from "./stable";
 import { topologyMermaid } from "./topology";
 
@@ -37,6 +37,7 @@ const REFERENCE = {
   toggle: "/reference/local-remote-toggle/",
   transmission: "/reference/transmission-schedule/",
   backups: "/reference/backups/",
+  config: "/reference/configuration/",
 } as const;
 const RUNBOOKS = {
   addService: "/runbooks/add-a-service/",
@@ -270,7 +271,7 @@ function home(lab: Homelab): string {
     `- [Backups](${REFERENCE.backups})`,
     `- Runbooks: [add a service](${RUNBOOKS.addService}), [rotate a secret](${RUNBOOKS.rotateSecret}), [recover from a failed deploy](${RUNBOOKS.failedDeploy}), [read drift](${RUNBOOKS.drift}), [add a host](${RUNBOOKS.addHost})`,
     "",
-    `Pages under Services, Reference and Runbooks are generated from the catalog and the stack config by ${code("npm run docs")}; pages under Notes are written by hand in ${code("docs/src/content/docs/notes/")}.`,
+    `Pages under Services, Reference and Runbooks are generated from the catalog and the stack config by ${code("npm run docs")}; pages under Notes (the owner's) and Operator (the manual for running this program) are written by hand in ${code("docs/src/content/docs/notes/")} and ${code("docs/src/content/docs/operator/")}.`,
     "",
   ];
   return page(`Home lab: ${config.stack}`, `The ${config.stack} home lab`, 0, body);
@@ -334,6 +335,23 @@ function backupsPage(lab: Homelab): string {
     "",
   ];
   return page("Backups", "The backup policy", 3, body);
+}
+
+/** Every stack config key, from the schema the program validates against, so the reference cannot fall behind it. */
+function configPage(lab: Homelab): string {
+  const rows = Object.entries(CONFIG_KEYS)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, spec]) => {
+      const how = [spec.required ? "required" : "", spec.secret ? "secret" : ""].filter(Boolean).join(", ");
+      const values = spec.oneOf ? ` One of ${spec.oneOf.map(code).join(", ")}.` : "";
+      return [code(`${CONFIG_NAMESPACE}:${key}`), spec.kind === "string[]" ? "list" : spec.kind, how || "—", `${esc(spec.doc)}.${values}`];
+    });
+  return page("Configuration", "Every key of the stack config", 4, [
+    `Each stack reads these keys from ${code(`Pulumi.${lab.config.stack}.yaml`)} (${code("pulumi config set homelab:<key> <value>")}; secret keys with ${code("--secret")}). Any other key under ${code(`${CONFIG_NAMESPACE}:`)} is refused with the key it most likely meant. The table is generated from ${code("components/config/schema.ts")}, the code that validates the keys.`,
+    "",
+    ...table(["Key", "Type", "Required, secret", "What it is"], rows),
+    "",
+  ]);
 }
 
 function runbooks(lab: Homelab): Map<string, string> {
@@ -427,7 +445,7 @@ function runbooks(lab: Homelab): Map<string, string> {
       `4. On the new host, import the bundle once in ${code("/etc/nixos/configuration.nix")}: ${code("imports = [ ./hardware-configuration.nix ./homelab ];")}.`,
       `5. ${code(`npm start -- --stack ${stack}`)} to check the plan (one ${code("hosts/<name>/nixos/")} bundle per host), then ${code("pulumi preview --diff")} and ${code("pulumi up")}.`,
       "",
-      `The README's "Adding a second machine" walks through moving Ollama to a GPU box. A machine that should be its own environment (its own tunnel, routes and Pages project) is a stack of its own instead: copy ${code(`Pulumi.${stack}.yaml`)} to ${code("Pulumi.<new>.yaml")} with its own ${code("homelab:routePattern")}, ${code("homelab:tunnelName")} and ${code("homelab:pagesProject")}.`,
+      `The operator page "Adding a service or a machine" walks through moving Ollama to a GPU box. A machine that should be its own environment (its own tunnel, routes and Pages project) is a stack of its own instead: copy ${code(`Pulumi.${stack}.yaml`)} to ${code("Pulumi.<new>.yaml")} with its own ${code("homelab:routePattern")}, ${code("homelab:tunnelName")} and ${code("homelab:pagesProject")}.`,
       "",
     ]),
   );
@@ -454,6 +472,7 @@ export function renderDocsPages(lab: Homelab): Map<string, string> {
   add("reference/local-remote-toggle.md", togglePage(lab));
   add("reference/transmission-schedule.md", transmissionPage(lab));
   add("reference/backups.md", backupsPage(lab));
+  add("reference/configuration.md", configPage(lab));
   for (const [slug, content] of runbooks(lab)) add(`runbooks/${slug}.md`, content);
   files.set(TOPOLOGY_SOURCE_FILE, topologyMermaid(lab));
   files.set(SITE_FILE, stableJson({ stack: lab.config.stack, title: `Home lab (${lab.config.stack})`, site: docsSiteUrl(lab) }));

@@ -147,7 +147,7 @@ export function serviceTokenExpiryWarning(serviceId: string, expiresAt: string |
   const left = Date.parse(expiresAt) - now.getTime();
   if (Number.isNaN(left) || left > SERVICE_TOKEN_WARN_DAYS * 86_400_000) return null;
   const when = left <= 0 ? `expired on ${expiresAt}` : `expires on ${expiresAt}, in ${Math.ceil(left / 86_400_000)} days`;
-  return `the Access service token of ${serviceId} ${when}; API clients will get 401s. Rotate it: pulumi config set homelab:apiClientKeyVersion <next number> --stack ${stack}, then pulumi up (see the README, "Rotating API client keys")`;
+  return `the Access service token of ${serviceId} ${when}; API clients will get 401s. Rotate it: pulumi config set homelab:apiClientKeyVersion <next number> --stack ${stack}, then pulumi up (the operator manual's "The edge and secrets", "Rotating API client keys")`;
 }
 
 /** The tunnel's CNAME target before Cloudflare assigns the tunnel an id. */

@@ -3,7 +3,7 @@
 #
 # It ships inside the NixOS bundle (deploy/homelab-deploy.sh) and the Pulumi
 # program (components/host/) runs it over SSH, so the script the tests run is
-# the one the host runs. See the README, "What a deploy does on the host".
+# the one the host runs. See docs/src/content/docs/operator/deploying.md, "What a deploy does on the host".
 #
 #   preflight  read-only: root login, the tools a deploy needs
 #   push <dir> <hash>

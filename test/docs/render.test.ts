@@ -188,3 +188,33 @@ describe("the config keys the pages teach", () => {
     expect([...named].filter((k) => k in RENAMED_KEYS)).toEqual([]);
   });
 });
+
+describe("the configuration reference page", () => {
+  it("has one row per key the schema accepts, with its type and whether it is secret", async () => {
+    const { CONFIG_KEYS } = await import("../../components/config/schema");
+    const text = pageOf(renderDocsPages(stackLab("prod")), "reference/configuration.md") as string;
+    const rows = [...text.matchAll(/^\| `homelab:([A-Za-z]+)` \| (\S+) \| ([^|]+) \|/gm)];
+    expect(rows.map((r) => r[1]).sort()).toEqual(Object.keys(CONFIG_KEYS).sort());
+    const row = (key: string) => rows.find((r) => r[1] === key) as RegExpMatchArray;
+    expect(row("services")[2]).toBe("list");
+    expect(row("lanAddress")[3].trim()).toBe("required");
+    expect(row("sshPrivateKey")[3].trim()).toContain("secret");
+  });
+});
+
+describe("the README", () => {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  it("is the front door: at most 250 lines, the reference is on the site", () => {
+    expect(readme.split("\n").length).toBeLessThanOrEqual(250);
+  });
+
+  it("has exactly the two set-up commands, and names every operator page, each of which exists", async () => {
+    expect(readme).toContain("npm ci && npm start\n");
+    expect(readme).toContain("npm ci && bash test/install-deps.sh && npm test\n");
+    const { readdirSync } = await import("node:fs");
+    const pages = readdirSync(join(ROOT, "docs", "src", "content", "docs", "operator")).sort();
+    expect(pages.length).toBeGreaterThan(5);
+    const named = [...readme.matchAll(/^\| `([a-z-]+\.md)` \|/gm)].map((m) => m[1]).sort();
+    expect(named).toEqual(pages);
+  });
+});

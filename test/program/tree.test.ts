@@ -149,20 +149,23 @@ describe("rotating one service's secret", () => {
   });
 });
 
-describe("the README's tree", () => {
+/** The operator page that shows the tree `pulumi preview` prints. */
+const TREE_PAGE = join(ROOT, "docs", "src", "content", "docs", "operator", "deploying.md");
+
+describe("the operator manual's tree", () => {
   it("is the prod stack's tree as the program declares it", async () => {
     const tree = renderTree((await run("prod")).tree);
-    const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+    const readme = readFileSync(TREE_PAGE, "utf8");
     const begin = "<!-- tree:prod -->\n```text\n";
     const end = "```\n<!-- /tree:prod -->";
     const start = readme.indexOf(begin);
     const stop = readme.indexOf(end, start);
-    expect(start, "README.md has the <!-- tree:prod --> block").toBeGreaterThan(-1);
+    expect(start, "deploying.md has the <!-- tree:prod --> block").toBeGreaterThan(-1);
     const current = readme.slice(start + begin.length, stop);
-    if (process.env.UPDATE_README_TREE && current !== tree) {
-      writeFileSync(join(ROOT, "README.md"), readme.slice(0, start + begin.length) + tree + readme.slice(stop));
+    if (process.env.UPDATE_DOCS_TREE && current !== tree) {
+      writeFileSync(TREE_PAGE, readme.slice(0, start + begin.length) + tree + readme.slice(stop));
       return;
     }
-    expect(current, "README.md's tree is stale: run npm run readme:tree").toBe(tree);
+    expect(current, "deploying.md's tree is stale: run npm run docs:tree").toBe(tree);
   });
 });

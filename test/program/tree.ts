@@ -2,7 +2,7 @@ import type { TreeNode } from "./run";
 
 /**
  * The resource tree as `pulumi preview` lists it: type and name, children
- * under their parent. The README's "What `pulumi
+ * under their parent. The operator page's "What `pulumi
  * preview` shows" is this text for the prod stack.
  */
 export function renderTree(tree: readonly TreeNode[]): string {
