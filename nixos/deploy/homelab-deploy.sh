@@ -941,7 +941,7 @@ report_takeover() {
     bound=-
     if [[ $port != - ]]; then
       if command -v ss >/dev/null 2>&1; then
-        bound=$(ss -Htlnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\).*/\1/p' | sort -u | tr '\n' ' ')
+        bound=$(ss -Htlnp "sport = :$port" 2>/dev/null | sed -n 's/.*users:((\("[^"]*"\).*/\1/p' | sort -u | tr '\n' ' ' || true)
         bound=${bound% }
         [[ -n $bound ]] || bound=free
       else
@@ -962,7 +962,8 @@ report_takeover() {
 # what it backs up, so the takeover can be undone from the repository.
 snapshot_before_takeover() {
   local units unit
-  units=$(systemctl list-unit-files --no-legend --plain 'restic-backups-*.service' 2>/dev/null | awk '{print $1}')
+  # A pattern that matches nothing exits 1 (systemd 246 and later): no units, not an error.
+  units=$(systemctl list-unit-files --no-legend --plain 'restic-backups-*.service' 2>/dev/null | awk '{print $1}' || true)
   [[ -n $units ]] || return 0
   for unit in $units; do
     [[ $unit =~ ^restic-backups-[A-Za-z0-9@._:-]+\.service$ ]] || continue

@@ -268,7 +268,9 @@ missing() { [[ -f $R/control/missing-units ]] && grep -qxF -- "$unit" "$R/contro
 case $1 in
 list-unit-files)
   # Units the host defined by hand, e.g. its own restic backups (control/unit-files).
-  [[ -f $R/control/unit-files ]] && sed 's/$/ enabled enabled/' "$R/control/unit-files"
+  # A pattern that matches nothing exits 1, as systemd 246 and later do.
+  [[ -s $R/control/unit-files ]] || exit 1
+  sed 's/$/ enabled enabled/' "$R/control/unit-files"
   ;;
 start)
   [[ -e $R/control/start-fails ]] && exit 1 ;;
