@@ -7,17 +7,16 @@
  */
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { withVault } from "../catalog/resolve";
 import { ValidationError } from "../catalog/validate";
 import { readStackFile } from "../config/file";
 import { loadStack, stackNameProblem } from "../config/load";
 import { CONFIG_NAMESPACE } from "../config/schema";
 import { connectOnePassword } from "../secrets/onepassword";
 import { OnePasswordSource, SecretsError, onePasswordToken, type OnePasswordSecretsApi } from "../secrets/source";
-import { DEFAULT_CLOUDFLARE_TOKEN_REF, checkCloudflareApiToken } from "../secrets/stack";
+import { checkCloudflareApiToken, cloudflareApiTokenRef } from "../secrets/stack";
 import type { Homelab } from "../catalog/resolve";
 import { cloudflareClient, readInventory } from "./inventory";
-import { AmbiguousMatchError, matchInventory, renderAdoptTable, type Inventory } from "./match";
+import { matchInventory, renderAdoptTable, type Inventory } from "./match";
 import { writeAdoption } from "./stackfile";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -51,7 +50,7 @@ async function apiToken(lab: Homelab, env: NodeJS.ProcessEnv, connect: AdoptOpti
       `stack ${config.stack} keeps the Cloudflare API token in homelab:cloudflareApiToken, which only the Pulumi CLI decrypts: run CLOUDFLARE_API_TOKEN="$(pulumi config get ${CONFIG_NAMESPACE}:cloudflareApiToken --stack ${config.stack})" npm run adopt -- --stack ${config.stack}`,
     );
   }
-  const ref = withVault(config.cloudflareApiTokenRef ?? DEFAULT_CLOUDFLARE_TOKEN_REF, config.secrets.vault);
+  const ref = cloudflareApiTokenRef(config);
   const token = onePasswordToken(env, undefined, config.stack);
   const source = new OnePasswordSource(() => (connect ?? connectOnePassword)(token), new Map([[ref, ["npm run adopt"]]]));
   const value = (await source.resolveAll([ref])).get(ref) as string;
@@ -72,7 +71,10 @@ export async function runAdopt(argv: string[], options: AdoptOptions = {}): Prom
     if (badName) throw new ValidationError(stack, [{ field: "--stack", message: badName, fix: "pass a stack name: letters, digits, hyphens, underscores and periods" }]);
     file = `Pulumi.${stack}.yaml`;
     // Read for the program: the placeholder account and zone ids are refused, as Cloudflare would.
-    const { lab } = loadStack(stack, readStackFile(root, stack), undefined, "program");
+    // The old homelab:adopt is left out: this run replaces it, so an entry that no
+    // longer names a declared resource must not stop the run that repairs it.
+    const { [`${CONFIG_NAMESPACE}:adopt`]: _previous, ...raw } = readStackFile(root, stack);
+    const { lab } = loadStack(stack, raw, undefined, "program");
     const cf = lab.config.cloudflare;
     if (!cf) throw new Error(`stack ${stack} has no Cloudflare edge (homelab:edge none): there is nothing to adopt`);
     const token = await apiToken(lab, env, options.connect);
@@ -89,9 +91,15 @@ export async function runAdopt(argv: string[], options: AdoptOptions = {}): Prom
       `\n${changed ? "wrote" : "unchanged:"} ${CONFIG_NAMESPACE}:adopt (${Object.keys(plan.adopt).length} entries)${pinned.length ? ` and ${pinned.join(", ")}` : ""} in ${file}\n` +
         `next: pulumi preview --diff --stack ${stack} (imports, and each field the first up will change), then pulumi up --stack ${stack}\n`,
     );
-    return 0;
+    const conflicts = plan.rows.filter((r) => r.status === "conflict").length;
+    if (conflicts === 0) return 0;
+    // The adopted rows are written all the same; the exit status tells a script the edge is not ready for pulumi up.
+    stderr(
+      `${conflicts} conflicting ${conflicts === 1 ? "row" : "rows"}: resolve each before pulumi up (a conflicting DNS record stops pulumi preview). Change or delete the object in the Cloudflare dashboard (or change the catalog), then run npm run adopt -- --stack ${stack} again\n`,
+    );
+    return 1;
   } catch (err) {
-    const message = err instanceof ValidationError || err instanceof AmbiguousMatchError || err instanceof SecretsError ? err.message : String((err as Error).message ?? err);
+    const message = err instanceof Error ? err.message : String(err);
     stderr(`${message}\n${file ? `${file} was not changed` : "no stack file was changed"}\n`);
     return 1;
   }

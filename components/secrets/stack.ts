@@ -41,6 +41,11 @@ export function checkCloudflareApiToken(token: string, from: string): void {
 /** Where the Cloudflare API token lives in 1Password unless the stack says otherwise. */
 export const DEFAULT_CLOUDFLARE_TOKEN_REF = "op://Homelab/Cloudflare/api-token";
 
+/** The 1Password reference of the stack's Cloudflare API token, for the program and for npm run adopt. */
+export function cloudflareApiTokenRef(config: Homelab["config"]): string {
+  return withVault(config.cloudflareApiTokenRef ?? DEFAULT_CLOUDFLARE_TOKEN_REF, config.secrets.vault);
+}
+
 /**
  * Resolve every secret the stack needs in one request, before any resource
  * is declared, so a missing token or a bad reference changes nothing.
@@ -60,7 +65,7 @@ export async function resolveStackSecrets(
     if (config.secrets.source !== "1password") {
       throw new SecretsError(`no Cloudflare API token: run pulumi config set --secret homelab:cloudflareApiToken <token> --stack ${config.stack}`);
     }
-    cloudflareRef = withVault(config.cloudflareApiTokenRef ?? DEFAULT_CLOUDFLARE_TOKEN_REF, config.secrets.vault);
+    cloudflareRef = cloudflareApiTokenRef(config);
     users.set(cloudflareRef, [...(users.get(cloudflareRef) ?? []), "the Cloudflare provider"]);
   }
   const refs = [...users.keys()].sort();

@@ -109,11 +109,22 @@ describe("npm run adopt against the owner's Cloudflare account (local API stand-
     expect(out).toMatch(/19 adopted, \d+ to be created, 0 conflicting, 4 unmanaged \(listed, never touched\)/);
   });
 
+  it("repairs a homelab:adopt that names a resource the stack no longer declares, which stops every preview", async () => {
+    writeFileSync(file, `${readFileSync(file, "utf8")}  homelab:adopt:\n    removed-service-dns: ${OWNER_ZONE}/${"f".repeat(32)}\n`);
+    const ran = await adopt();
+    expect(ran.err).toBe("");
+    expect(ran.code).toBe(0);
+    const map = written()["homelab:adopt"] as Record<string, string>;
+    expect(map["removed-service-dns"]).toBeUndefined();
+    expect(map["prod-tunnel-cloudflared"]).toBe(`${OWNER_ACCOUNT}/${OWNER_TUNNEL_ID}`);
+  });
+
   it("reports a hostname whose record has another type or target as conflicting, and leaves it out of the map", async () => {
     const record = api.state.dnsRecords.find((r) => r.name === "sonarr-home.javiersc.com")!;
     Object.assign(record, { type: "A", content: "198.51.100.4" });
-    const { out, code } = await adopt();
-    expect(code).toBe(0);
+    const { out, err, code } = await adopt();
+    expect(code, "the edge is not ready for pulumi up").toBe(1);
+    expect(err).toContain("1 conflicting row: resolve each before pulumi up");
     expect(out).toMatch(/conflict +sonarr-dns +A sonarr-home\.javiersc\.com → 198\.51\.100\.4 +[0-9a-f]{32} +the stack wants CNAME → 6f1c2b9e/);
     expect((written()["homelab:adopt"] as Record<string, string>)["sonarr-dns"]).toBeUndefined();
   });
