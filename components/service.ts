@@ -41,7 +41,16 @@ export interface ServiceNodes {
   /** The Access application in front of its route. */
   accessApplication?: cloudflare.ZeroTrustAccessApplication;
   /** The Access service token of its API clients, and the policy that admits it. */
-  serviceToken?: { token: cloudflare.ZeroTrustAccessServiceToken; policy: cloudflare.ZeroTrustAccessPolicy };
+  serviceToken?: {
+    token: cloudflare.ZeroTrustAccessServiceToken;
+    policy: cloudflare.ZeroTrustAccessPolicy;
+    /**
+     * Whether this program holds the client secret. Cloudflare shows it only
+     * when it issues one, so a token adopted at version 1 has none (an empty
+     * value after the import) until homelab:apiClientKeyVersion rotates it.
+     */
+    secretKnown: boolean;
+  };
   /** The Pages project of a Pages site, its custom domain, and the command that uploads the site (homelab:docsSource upload). */
   pages?: { project: cloudflare.PagesProject; domain: cloudflare.PagesDomain; deploy?: command.local.Command };
 }
@@ -101,7 +110,7 @@ export class HomelabService extends pulumi.ComponentResource {
       pages.deploy = deployDocsSite(name, { config: args.config, project: pages.project, docs: args.edge.docs, access: this.resources.accessApplication }, { parent: this });
     }
     const token = this.resources.serviceToken?.token;
-    this.serviceTokenCredentials = token
+    this.serviceTokenCredentials = token && this.resources.serviceToken?.secretKnown
       ? pulumi.secret(pulumi.all([token.clientId, token.clientSecret]).apply(([clientId, clientSecret]) => ({ clientId, clientSecret })))
       : undefined;
     this.serviceTokenExpiresAt = token ? this.watchExpiry(token, args) : undefined;
@@ -221,7 +230,8 @@ export class HomelabService extends pulumi.ComponentResource {
       },
       this.adoptable(args, edgeNames.serviceTokenPolicy(name)),
     );
-    this.resources.serviceToken = { token, policy };
+    const adopted = adoptedId(args, edgeNames.serviceToken(name)) !== undefined;
+    this.resources.serviceToken = { token, policy, secretKnown: !adopted || app.serviceToken.version > 1 };
     return policy;
   }
 

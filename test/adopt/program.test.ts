@@ -163,3 +163,32 @@ describe("a config mistake under the Pulumi runtime", () => {
     );
   });
 });
+
+describe("an adopted Access service token (strict mocks)", () => {
+  // Cloudflare shows a token's client secret only when it issues it: an import reads none.
+  const adopt = { "litellm-token": `accounts/${OWNER_ACCOUNT}/5e0b8a8c-7a52-4c39-9a4b-3f1d2e6b9c10` };
+  const run = (version: number) => {
+    vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
+    const rotation = version > 1 ? { "homelab:apiClientKeyVersion": String(version), "homelab:apiClientKeyOverlapUntil": "2026-12-31T00:00:00Z" } : {};
+    return runProgram(
+      "prod",
+      { ...CONFIG, ...rotation, "homelab:generatedCredentialsItem": "homelab prod: generated", "homelab:adopt": JSON.stringify(adopt) },
+      ["homelab:sshPrivateKey"],
+      { dnsRecords: [] },
+    );
+  };
+  // The fields reach the engine as a secret: { <signature>, value }.
+  const fields = (r: ProgramRun) => Object.keys((r.byType("pulumi-nodejs:dynamic:Resource")[0].inputs.fields as { value: object }).value);
+
+  it("publishes no client secret for it until a rotation issues one, in the stack output or in 1Password", async () => {
+    const before = await run(1);
+    expect(Object.keys(before.outputs.accessServiceTokens as object)).not.toContain("litellm");
+    expect(Object.keys(before.outputs.accessServiceTokens as object)).toContain("ollama");
+    expect(fields(before)).not.toContain("litellm-access-client-secret");
+    expect(fields(before)).toContain("ollama-access-client-secret");
+
+    const rotated = await run(2);
+    expect(Object.keys(rotated.outputs.accessServiceTokens as object)).toContain("litellm");
+    expect(fields(rotated)).toContain("litellm-access-client-secret");
+  });
+});
