@@ -7,7 +7,7 @@
  */
 import type { Homelab } from "../catalog/resolve";
 import { routedServices } from "../catalog/resolve";
-import { CLOUDFLARE_ID } from "../catalog/rules";
+import { CLOUDFLARE_ID, PAGES_PROJECT_NAME } from "../catalog/rules";
 import type { Problem } from "../catalog/validate";
 import { CONFIG_NAMESPACE, show } from "../config/schema";
 import { accessApplicationFor, allowPolicyFor, dnsRecordFor } from "../render/edge";
@@ -88,7 +88,6 @@ export function declaredEdge(lab: Homelab): DeclaredEdgeResource[] {
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
-const PAGES_NAME = /^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$/;
 
 /** The stack's Cloudflare ids that every import id is scoped by. */
 export interface EdgeScope {
@@ -141,10 +140,10 @@ export function importIdProblem(kind: EdgeKind, scope: EdgeScope, id: string, ex
       if (parts.length !== 3 || at(0) !== "accounts" || !UUID.test(at(2))) break;
       return wrongScope(at(1), scope.accountId, "account");
     case "pages-project":
-      if (parts.length !== 2 || !PAGES_NAME.test(at(1))) break;
+      if (parts.length !== 2 || !PAGES_PROJECT_NAME.test(at(1))) break;
       return wrongScope(at(0), scope.accountId, "account");
     case "pages-domain":
-      if (parts.length !== 3 || !PAGES_NAME.test(at(1))) break;
+      if (parts.length !== 3 || !PAGES_PROJECT_NAME.test(at(1))) break;
       if (expectDomain !== undefined && at(2) !== expectDomain) return `names the domain ${show(at(2))}, but the resource is the custom domain ${expectDomain}`;
       return wrongScope(at(0), scope.accountId, "account");
     default:

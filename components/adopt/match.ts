@@ -4,6 +4,7 @@
  * components/adopt/inventory.ts (Cloudflare's API) or from a test.
  */
 import type { Homelab } from "../catalog/resolve";
+import { TUNNEL_CNAME_DOMAIN } from "../catalog/rules";
 import { pagesTarget } from "../render/edge";
 import { declaredEdge, importId, type DeclaredEdgeResource, type EdgeKind } from "./declared";
 
@@ -54,7 +55,7 @@ export class AmbiguousMatchError extends Error {
   }
 }
 
-const TUNNEL_SUFFIX = ".cfargotunnel.com";
+const TUNNEL_SUFFIX = `.${TUNNEL_CNAME_DOMAIN}`;
 
 /** The single element of `found`, undefined for none; more than one is refused. */
 function single<T>(resource: string, found: T[], describe: (t: T) => string): T | undefined {

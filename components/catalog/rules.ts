@@ -96,6 +96,12 @@ export const HOST_KEY =
 /** Cloudflare account and zone ids: 32 lowercase hex characters. */
 export const CLOUDFLARE_ID = /^[0-9a-f]{32}$/;
 
+/** A Pages project name; it becomes `<project>.pages.dev`. */
+export const PAGES_PROJECT_NAME = /^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$/;
+
+/** The domain a tunnel's routes are CNAMEs into: `<tunnel id>.cfargotunnel.com`. */
+export const TUNNEL_CNAME_DOMAIN = "cfargotunnel.com";
+
 /** What the stack files hold until the owner sets the real ids. */
 export const PLACEHOLDER_CLOUDFLARE_ID = "0".repeat(32);
 

@@ -22,6 +22,7 @@ import {
   isIPv4,
   isSshHost,
   isTimeZone,
+  PAGES_PROJECT_NAME,
   wholeNumber,
   type Range,
 } from "../catalog/rules";
@@ -261,7 +262,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   pagesProject: {
     kind: "string",
     doc: "Pages project of the docs site; default homelab-docs-<stack>",
-    check: text((v) => /^[a-z0-9]([a-z0-9-]{0,56}[a-z0-9])?$/.test(v), "a Pages project name"),
+    check: text((v) => PAGES_PROJECT_NAME.test(v), "a Pages project name"),
     expect: "1-58 lowercase letters, digits or inner hyphens (it becomes <project>.pages.dev)",
   },
   accessEmails: { kind: "string[]", doc: "emails the Access policy allows (edge: cloudflare)", check: text(isEmail, "an email address"), expect: "a list of email addresses" },
@@ -333,8 +334,8 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   },
   hosts: {
     kind: "map",
-    doc: "the stack's machines: host name to lanAddress, lanHostname, sshHost, sshPort, sshUser, sshHostKey and sshKeyConfig; default one host from the single-host keys",
-    expect: "a map from host name to { lanAddress, lanHostname?, sshHost?, sshPort?, sshUser?, sshHostKey?, sshKeyConfig? }",
+    doc: `the stack's machines: host name to ${HOST_FIELDS.join(", ")}; default one host from the single-host keys`,
+    expect: `a map from host name to { ${HOST_FIELDS.map((f) => (f === "lanAddress" ? f : `${f}?`)).join(", ")} }`,
   },
   placement: {
     kind: "map",

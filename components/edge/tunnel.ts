@@ -1,6 +1,7 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { TUNNEL_CNAME_DOMAIN } from "../catalog/rules";
 
 export interface TunnelArgs {
   /** Cloudflare account that owns the tunnel. */
@@ -51,7 +52,7 @@ export class Tunnel extends pulumi.ComponentResource {
     const tunnel = args.adoptedImportId ? this.adopt(name, args, args.adoptedImportId) : this.create(name, args);
     this.tunnelSecret = tunnel.tunnelSecret;
     this.tunnelId = tunnel.id;
-    this.cnameTarget = pulumi.interpolate`${tunnel.id}.cfargotunnel.com`;
+    this.cnameTarget = pulumi.interpolate`${tunnel.id}.${TUNNEL_CNAME_DOMAIN}`;
     this.token = pulumi.secret(
       cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId: args.accountId, tunnelId: tunnel.id }, { parent: this }).token,
     );

@@ -1,5 +1,6 @@
 import type { Homelab, ResolvedService } from "../catalog/resolve";
 import { isMultiHost, labHosts, routedServices } from "../catalog/resolve";
+import { TUNNEL_CNAME_DOMAIN } from "../catalog/rules";
 import type { StackConfig } from "../config/schema";
 
 /**
@@ -151,7 +152,7 @@ export function serviceTokenExpiryWarning(serviceId: string, expiresAt: string |
 }
 
 /** The tunnel's CNAME target before Cloudflare assigns the tunnel an id. */
-export const TUNNEL_TARGET_PLACEHOLDER = "<tunnel-id>.cfargotunnel.com";
+export const TUNNEL_TARGET_PLACEHOLDER = `<tunnel-id>.${TUNNEL_CNAME_DOMAIN}`;
 
 /**
  * The Pages site's expected hostname. Cloudflare adds a suffix when the name

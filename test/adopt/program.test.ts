@@ -169,7 +169,7 @@ describe("an adopted Access service token (strict mocks)", () => {
   const adopt = { "litellm-token": `accounts/${OWNER_ACCOUNT}/5e0b8a8c-7a52-4c39-9a4b-3f1d2e6b9c10` };
   const run = (version: number) => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
-    const rotation = version > 1 ? { "homelab:apiClientKeyVersion": String(version), "homelab:apiClientKeyOverlapUntil": "2026-12-31T00:00:00Z" } : {};
+    const rotation: Record<string, string> = version > 1 ? { "homelab:apiClientKeyVersion": String(version), "homelab:apiClientKeyOverlapUntil": "2026-12-31T00:00:00Z" } : {};
     return runProgram(
       "prod",
       { ...CONFIG, ...rotation, "homelab:generatedCredentialsItem": "homelab prod: generated", "homelab:adopt": JSON.stringify(adopt) },
