@@ -14,32 +14,44 @@ import { pinnedHostKey } from "./components/host/commands";
 import { Homelab } from "./components/homelab";
 import { ValidationError } from "./components/catalog/validate";
 import { SecretsError } from "./components/secrets/source";
-import { resolveStackSecrets } from "./components/secrets/stack";
+import { resolveStackSecrets, type StackSecrets } from "./components/secrets/stack";
 
 /** The value of an output the preview knows (an invoke's result). */
 function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply((v) => (resolve(v), v)));
 }
 
-/** Deploy prerequisites, checked before anything is declared so a failure changes nothing. */
-function checkDeployConfig(lab: Lab, secretKeys: Record<string, string>): void {
+/** Deploy prerequisites, checked before anything is declared so a failure changes nothing: the login keys that are missing. */
+function missingLoginKeys(lab: Lab, secretKeys: Record<string, string>): string[] {
   const { config } = lab;
-  if (!config.deploy) return;
-  for (const host of labHosts(lab)) {
+  if (!config.deploy) return [];
+  return labHosts(lab).flatMap((host) => {
     pinnedHostKey(host.ssh.hostKey, host.ssh.host, host.ssh.port);
-    if (!secretKeys[host.sshKeyConfig]) {
-      const which = host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG && !config.hostsDeclared ? "" : ` (host "${host.name}")`;
-      throw new Error(
-        `no SSH private key for ${host.ssh.user}@${host.ssh.host}${which}: run pulumi config set --secret homelab:${host.sshKeyConfig} < ~/.ssh/<key> --stack ${config.stack}, or set homelab:deploy false`,
-      );
-    }
+    if (secretKeys[host.sshKeyConfig]) return [];
+    const which = host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG && !config.hostsDeclared ? "" : ` (host "${host.name}")`;
+    return [
+      `no SSH private key for ${host.ssh.user}@${host.ssh.host}${which}: run pulumi config set --secret homelab:${host.sshKeyConfig} < ~/.ssh/<key> --stack ${config.stack}, or set homelab:deploy false`,
+    ];
+  });
+}
+
+/** The stack's secrets; every missing credential, login keys included, is named in one error. */
+async function stackSecrets(lab: Lab, secretKeys: Record<string, string>) {
+  const missing = missingLoginKeys(lab, secretKeys);
+  let secrets: StackSecrets | undefined;
+  try {
+    secrets = await resolveStackSecrets(lab, secretKeys);
+  } catch (err) {
+    if (!(err instanceof SecretsError) || missing.length === 0) throw err;
+    missing.push(...err.problems);
   }
+  if (missing.length > 0 || secrets === undefined) throw SecretsError.all(lab.config.stack, missing);
+  return secrets;
 }
 
 async function main() {
   const { lab, secretKeys } = readPulumiStack();
-  checkDeployConfig(lab, secretKeys);
-  const secrets = await resolveStackSecrets(lab, secretKeys);
+  const secrets = await stackSecrets(lab, secretKeys);
 
   const homelab = new Homelab(lab.config.stack, {
     lab,

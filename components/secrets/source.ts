@@ -20,9 +20,19 @@ export interface OnePasswordSecretsApi {
 }
 
 export class SecretsError extends Error {
-  constructor(message: string) {
+  /** Each missing or bad credential, one sentence with its fix. */
+  readonly problems: string[];
+
+  constructor(message: string, problems: string[] = [message]) {
     super(message);
     this.name = "SecretsError";
+    this.problems = problems;
+  }
+
+  /** One error for several missing credentials, so a run names them all at once. */
+  static all(stack: string, problems: string[]): SecretsError {
+    if (problems.length === 1) return new SecretsError(problems[0]);
+    return new SecretsError(`stack ${stack} lacks ${problems.length} credentials:\n${problems.map((m) => `  - ${m}`).join("\n")}`, problems);
   }
 }
 

@@ -61,12 +61,15 @@ export async function resolveStackSecrets(
   const users = referenceUsers(secrets);
 
   let cloudflareRef: string | undefined;
+  // Every missing credential is named in one run, not one per run.
+  const missing: string[] = [];
   if (config.edge === "cloudflare" && secretKeys.cloudflareApiToken === undefined) {
     if (config.secrets.source !== "1password") {
-      throw new SecretsError(`no Cloudflare API token: run pulumi config set --secret homelab:cloudflareApiToken <token> --stack ${config.stack}`);
+      missing.push(`no Cloudflare API token: run pulumi config set --secret homelab:cloudflareApiToken <token> --stack ${config.stack}`);
+    } else {
+      cloudflareRef = cloudflareApiTokenRef(config);
+      users.set(cloudflareRef, [...(users.get(cloudflareRef) ?? []), "the Cloudflare provider"]);
     }
-    cloudflareRef = cloudflareApiTokenRef(config);
-    users.set(cloudflareRef, [...(users.get(cloudflareRef) ?? []), "the Cloudflare provider"]);
   }
   const refs = [...users.keys()].sort();
 
@@ -79,7 +82,14 @@ export async function resolveStackSecrets(
   } else {
     source = new ConfigSource(config.stack, secrets, secretKeys.secretValues);
   }
-  const byRef = await source.resolveAll(refs);
+  let byRef = new Map<string, string>();
+  try {
+    byRef = await source.resolveAll(refs);
+  } catch (err) {
+    if (!(err instanceof SecretsError) || missing.length === 0) throw err;
+    missing.push(...err.problems);
+  }
+  if (missing.length > 0) throw SecretsError.all(config.stack, missing);
 
   const values = new Map<string, pulumi.Output<string>>();
   for (const [key, value] of valuesByKey(secrets, byRef)) values.set(key, pulumi.secret(value));

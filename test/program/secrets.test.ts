@@ -101,3 +101,16 @@ describe("the LAN-only ci stack under mocks", () => {
     for (const r of run.registered) expect(JSON.stringify(plaintext(r.inputs)), r.name).not.toMatch(CANARY);
   });
 });
+
+describe("credentials missing from a stack that keeps them in config", () => {
+  it("are all named in one run, as a RunError the runtime prints as text: the login key and each secret value", async () => {
+    const { RunError } = await import("@pulumi/pulumi");
+    const { "homelab:sshPrivateKey": _key, ...withoutKey } = DEPLOY_CONFIG;
+    const failed = await runProgram("ci", { ...withoutKey, "homelab:secretValues": JSON.stringify({ "mosquitto.username": "u" }) }, ["homelab:secretValues"]).catch((e: unknown) => e);
+    expect(RunError.isInstance(failed), String(failed)).toBe(true);
+    const message = (failed as Error).message;
+    expect(message).toMatch(/^stack ci lacks 2 credentials:\n/);
+    expect(message).toContain("  - no SSH private key for root@127.0.0.1: run pulumi config set --secret homelab:sshPrivateKey");
+    expect(message).toContain("  - homelab:secretValues lacks dashboard.hass-token, home-assistant.openai-api-key, home-assistant.anthropic-api-key, mosquitto.password;");
+  });
+});
