@@ -70,8 +70,10 @@ export function withVault(ref: string, vault: string): string {
   return slash < 0 ? ref : `op://${vault}${rest.slice(slash)}`;
 }
 
-function localUrl(address: string, port: number): string {
-  return port === 80 ? `http://${address}` : `http://${address}:${port}`;
+/** `<scheme>://<address>:<port>`; HTTP's own port 80 is left out. */
+export function serviceUrl(entry: ServiceEntry, address: string, port: number): string {
+  const scheme = entry.scheme ?? "http";
+  return scheme === "http" && port === 80 ? `http://${address}` : `${scheme}://${address}:${port}`;
 }
 
 /** Is this entry part of the stack? Pending entries always are; they generate nothing. */
@@ -101,7 +103,7 @@ export function resolveService(entry: ServiceEntry, config: StackConfig, catalog
     host: onHost ? placed.lanHostname : null,
     hostName: onHost ? placed.name : null,
     hostNames: onHost ? on.map((h) => h.name) : [],
-    localUrl: onHost && port !== null ? localUrl(address, port) : null,
+    localUrl: onHost && port !== null ? serviceUrl(entry, address, port) : null,
     publicHostname: routed ? `${label}.${config.domain}` : null,
     protection: routed ? (entry.protection ?? "access") : "none",
     nativeClients: entry.nativeClients ?? null,

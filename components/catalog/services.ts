@@ -75,6 +75,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     status: "enabled",
     runsOn: "host",
     port: 1883,
+    scheme: "mqtt",
     bind: "127.0.0.1",
     route: false,
     // Home Assistant reaches the broker on 127.0.0.1, so both sit on one host.

@@ -104,6 +104,11 @@ export interface ServiceEntry {
   runsOn: "host" | "pages";
   /** TCP port on the host. Absent for Pages and for host services without a listener. */
   port?: number;
+  /**
+   * What a client speaks to the port, the scheme of its local URL.
+   * @default "http"
+   */
+  scheme?: "http" | "mqtt";
   /** Address the listener binds. `127.0.0.1` means never reachable from outside the host. */
   bind?: "0.0.0.0" | "127.0.0.1";
   /**

@@ -35,7 +35,7 @@ const CATALOG_FILE = "components/catalog/services.ts";
 
 /** Every field a catalog entry may have; anything else is a typo or a value nothing would check. */
 const ENTRY_FIELDS: ReadonlySet<string> = new Set([
-  "id", "title", "group", "description", "status", "runsOn", "port", "bind", "route", "protection",
+  "id", "title", "group", "description", "status", "runsOn", "port", "scheme", "bind", "route", "protection",
   "nativeClients", "proxyTo", "colocateWith", "everyHostWith", "card", "link", "icon", "health", "units", "backup", "secrets",
 ]);
 
@@ -98,6 +98,7 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   checkEnum(add, "group", e.group, DASHBOARD_GROUPS);
   const statusOk = checkEnum(add, "status", e.status, ["enabled", "pending"]);
   const runsOnOk = checkEnum(add, "runsOn", e.runsOn, ["host", "pages"]);
+  checkEnum(add, "scheme", e.scheme, ["http", "mqtt"], true);
   checkEnum(add, "bind", e.bind, ["0.0.0.0", "127.0.0.1"], true);
   checkEnum(add, "protection", e.protection, ["access", "public"], true);
   if (e.port !== undefined && (typeof e.port !== "number" || !Number.isInteger(e.port) || e.port < RANGES.port.min || e.port > RANGES.port.max)) {
