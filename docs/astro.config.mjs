@@ -1,7 +1,8 @@
 // The docs site's Astro project. `npm run docs` copies this folder, adds the
 // pages generated from the catalog (components/render/docs.ts) and the stack's
 // homelab-site.json, and builds it; edit the hand-written pages in
-// src/content/docs/notes/, never the generated ones.
+// src/content/docs/notes/ and src/content/docs/operator/, never the
+// generated ones.
 import { readFileSync } from "node:fs";
 import { defineConfig } from "astro/config";
 import starlight from "@astrojs/starlight";
@@ -15,9 +16,9 @@ export default defineConfig({
   integrations: [
     starlight({
       title: site.title,
-      // Search would add a WebAssembly index and seconds to every build for a
-      // site of a few dozen pages that the sidebar already lists.
-      pagefind: false,
+      customCss: ["./src/styles/tables.css"],
+      // Search is Starlight's pagefind: the index is built locally after the
+      // pages and served with the site, so it works offline and behind Access.
       sidebar: [
         { label: "Home", link: "/" },
         { label: "Services", autogenerate: { directory: "services" } },

@@ -11,7 +11,7 @@ import { dirname, join, relative } from "node:path";
 import type { Homelab } from "../catalog/resolve";
 import { writeTreeAtomically } from "../plan/write";
 import { renderDocsPages, TOPOLOGY_FILE } from "../render/docs";
-import { renderTopologySvg } from "../render/topology";
+import { renderTopologyPictures, TOPOLOGY_PICTURES } from "../render/topology";
 
 export const ROOT = join(__dirname, "..", "..");
 /** The Astro project: its config and the hand-written pages. */
@@ -35,7 +35,7 @@ export function readDocsProject(dir = DOCS_PROJECT): Map<string, string> {
 }
 
 /**
- * The whole Astro project for one stack, except the topology SVG: the
+ * The whole Astro project for one stack, except the topology SVGs: the
  * hand-written files and the generated pages. A hand-written page where a
  * generated one goes is an error, never a silent overwrite.
  */
@@ -83,9 +83,21 @@ export interface BuildResult {
   astroMs: number;
 }
 
+/**
+ * The caller's environment without what a Vite-based caller adds to it
+ * (vitest sets NODE_ENV=test, MODE, DEV=1, PROD, BASE_URL, VITEST...): Astro
+ * would read them and build a development site, which has no search. The
+ * site is the same whoever builds it: npm run docs, pulumi up or a test.
+ */
+function buildEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const clean = Object.fromEntries(Object.entries(env).filter(([k]) => !/^(VITEST.*|TEST|MODE|DEV|PROD|SSR|BASE_URL)$/.test(k)));
+  return { ...clean, NODE_ENV: "production" };
+}
+
 function run(cmd: string, args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ASTRO_TELEMETRY_DISABLED: "1" }, stdio: ["ignore", "pipe", "pipe"] });
+    const env = { ...buildEnv(process.env), ASTRO_TELEMETRY_DISABLED: "1" };
+    const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     let log = "";
     child.stdout.on("data", (d) => (log += d));
     child.stderr.on("data", (d) => (log += d));
@@ -103,7 +115,10 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
 export async function buildDocsSite(lab: Homelab, outDir: string): Promise<BuildResult> {
   const started = performance.now();
   const files = docsSources(lab);
-  files.set(TOPOLOGY_FILE, await renderTopologySvg(lab));
+  // The picture in both of Starlight's themes; the home page shows the one the reader's theme asks for.
+  const pictures = await renderTopologyPictures(lab);
+  files.set(TOPOLOGY_FILE, pictures.light);
+  files.set(`public${TOPOLOGY_PICTURES.dark}`, pictures.dark);
   const renderMs = performance.now() - started;
 
   const work = join(ROOT, "out", `.docs-build-${lab.config.stack}-${process.pid}`);

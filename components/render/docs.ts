@@ -9,13 +9,13 @@
  * set, the host's LAN address.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, backupService, enabledServices, isMultiHost, labHosts } from "../catalog/resolve";
+import { BACKUP_SERVICE, backupService, enabledServices, isMultiHost, labHosts, serviceUrl } from "../catalog/resolve";
 import { ingressOrigin } from "./edge";
 import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, defaultBackupBucket } from "../config/schema";
 import { generatedHeader, stableJson } from "./stable";
-import { topologyMermaid } from "./topology";
+import { topologyMarkdown, topologyMermaid } from "./topology";
 
 /** Where `npm run docs` puts the built site inside out/<stack>/. */
 export const DOCS_SITE_DIR = "docs";
@@ -78,14 +78,12 @@ function lanAddress(lab: Homelab, s: ResolvedService): string {
 /** `http://<address>:<port>` for the LAN, or where a loopback service can be reached. */
 function localUrl(lab: Homelab, s: ResolvedService): string | null {
   if (s.port === null || s.bind === null) return null;
-  const host = s.bind === "127.0.0.1" ? "127.0.0.1" : lanAddress(lab, s);
-  return s.port === 80 ? `http://${host}` : `http://${host}:${s.port}`;
+  return serviceUrl(s.entry, s.bind === "127.0.0.1" ? "127.0.0.1" : lanAddress(lab, s), s.port);
 }
 
 function mdnsUrl(lab: Homelab, s: ResolvedService): string | null {
   if (s.port === null || s.bind !== "0.0.0.0") return null;
-  const name = hostOf(lab, s).lanHostname;
-  return s.port === 80 ? `http://${name}` : `http://${name}:${s.port}`;
+  return serviceUrl(s.entry, hostOf(lab, s).lanHostname, s.port);
 }
 
 function protectionText(s: ResolvedService): string {
@@ -128,9 +126,11 @@ function nativeClientsText(lab: Homelab, s: ResolvedService): string[] {
       `Read the credentials with ${code(`pulumi stack output --show-secrets accessServiceTokens --stack ${stack}`)} ${where}. A request without valid headers gets a 401, not the login page. The token lasts a year; see [rotate a secret](${RUNBOOKS.rotateSecret}).`,
     ];
   }
-  if (s.protection === "access") return ["Browsers only, through the Access login page; on the LAN, use the local URL."];
+  if (s.protection === "access") {
+    return [s.entry.runsOn === "pages" ? "Browsers only, through the Access login page, on the LAN too: Pages serves it from Cloudflare, not from the host." : "Browsers only, through the Access login page; on the LAN, use the local URL."];
+  }
   if (s.protection === "public") return ["Anyone can reach the public route; the service's own login is the only gate."];
-  return ["Only on the LAN or the host; there is no public route."];
+  return [s.bind === "127.0.0.1" ? "Only on the host itself (loopback); there is no public route." : "Only on the LAN or the host; there is no public route."];
 }
 
 function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
@@ -144,15 +144,10 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
   } else {
     const bindText = s.bind === "127.0.0.1" ? "loopback only: never reachable from outside the host" : "all interfaces: reachable on the LAN";
     body.push(
-      ...table(
-        ["", ""],
-        [
-          ["Port", code(String(s.port))],
-          ["Bind", `${code(s.bind ?? "")} (${bindText})`],
-          ["Local URL", code(localUrl(lab, s) ?? "")],
-          ["mDNS alias", mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—"],
-        ],
-      ),
+      `- Port: ${code(String(s.port))}`,
+      `- Bind: ${code(s.bind ?? "")} (${bindText})`,
+      `- Local URL: ${code(localUrl(lab, s) ?? "")}`,
+      `- mDNS alias: ${mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—"}`,
       "",
     );
     if (s.entry.proxyTo) body.push(`nginx on port ${s.port} serves the ${esc(s.entry.proxyTo)} app (port ${s.upstreamPort}) under this route.`, "");
@@ -172,7 +167,10 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
   body.push("## Health check", "", healthText(lab, s), "");
   body.push("## Units", "");
   body.push(s.units.length > 0 ? s.units.map((u) => `- ${code(u)}`).join("\n") : "None on the host.", "");
-  if (s.units.length > 0) body.push(`They restart when one of the service's secret files changes. Logs: ${code(`journalctl -u ${s.units[0]}`)}.`, "");
+  if (s.units.length > 0) {
+    const restart = s.secrets.length > 0 ? "They restart when one of the service's secret files changes. " : "";
+    body.push(`${restart}Logs: ${code(`journalctl -u ${s.units[0]}`)}.`, "");
+  }
 
   body.push("## Backups", "");
   if (s.backup.paths.length === 0) body.push("Nothing of this service is backed up.", "");
@@ -212,21 +210,19 @@ function servicesIndex(lab: Homelab): string {
     `[${esc(s.title)}](${servicePath(s.id)})`,
     localUrl(lab, s) ? code(localUrl(lab, s) as string) : s.entry.runsOn === "pages" ? "Cloudflare Pages" : "—",
     mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—",
-    publicRoute(s),
-    protectionText(s),
-    s.status,
+    s.publicHostname ? `${publicRoute(s)} (${s.protection === "access" ? "Access" : "public"})` : s.entry.route === false ? "never routed" : "—",
   ]);
   const body = [
     `Every service of the ${code(lab.config.stack)} stack, from the catalog (${code("components/catalog/services.ts")}).`,
     lab.config.docs?.showLanAddresses ? "" : `The host's LAN address is written ${code(REDACTED_LAN)}, as in the owner's pages; set homelab:docsShowLanAddresses to show it.`,
     "",
-    ...table(["Service", "Local URL", "mDNS alias", "Public route", "Protection", "Status"], rows),
+    ...table(["Service", "Local URL", "mDNS alias", "Public route"], rows),
     "",
     "## Pending",
     "",
     pending.length === 0
       ? "No service is pending."
-      : "Declared so their names and routes stay reserved; nothing of them is deployed yet.\n\n" + pending.map((s) => `- ${esc(s.title)}: ${esc(s.entry.description)} (pending)`).join("\n"),
+      : "Declared so their names and routes stay reserved; nothing of them is deployed yet.\n\n" + pending.map((s) => `- ${esc(s.title)}: ${esc(s.entry.description)}`).join("\n"),
     "",
   ];
   return page("Services", `The services of the ${lab.config.stack} stack`, 0, body);
@@ -259,9 +255,7 @@ function home(lab: Homelab): string {
   const body = [
     `The home lab of the ${code(config.stack)} stack ${where}: ${enabled.length} services enabled, ${pending.length} pending. ${edge}`,
     "",
-    `![Topology of the ${esc(config.stack)} stack: Internet, Cloudflare, cloudflared, nginx, the services and their units, secrets and backups](/topology.svg)`,
-    "",
-    "Dashed lines: secret files pushed to the services, and the paths restic backs up.",
+    ...topologyMarkdown(lab),
     "",
     "## Start here",
     "",

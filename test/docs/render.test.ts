@@ -26,12 +26,31 @@ describe.each(STACKS)("the %s stack's generated pages", (stack) => {
     }
   });
 
+  it("says only what holds for each service: restarts on secrets only with secrets, a local URL only where one exists, no empty table header", () => {
+    for (const s of enabledServices(lab)) {
+      const text = pageOf(files, `services/${s.id}.md`) as string;
+      expect(text.includes("restart when one of the service's secret files changes"), s.id).toBe(s.secrets.length > 0 && s.units.length > 0);
+      if (s.entry.runsOn === "pages") expect(text, s.id).not.toContain("use the local URL");
+      expect(text, s.id).not.toMatch(/^\|(\s*\|)+\s*$/m);
+    }
+    for (const text of files.values()) expect(text).not.toMatch(/^\|(\s*\|)+\s*$/m);
+  });
+
+  it("gives each local URL the scheme its service speaks: MQTT for the broker", () => {
+    const mosquitto = enabledServices(lab).find((s) => s.id === "mosquitto");
+    if (!mosquitto) return expect(stack, "a stack without the broker").not.toBe("prod");
+    expect(pageOf(files, "services/mosquitto.md")).toContain("- Local URL: `mqtt://127.0.0.1:1883`");
+    expect(pageOf(files, "services/index.md")).not.toContain("http://127.0.0.1:1883");
+  });
+
   it("lists every pending service as pending, and gives none a page", () => {
     const index = pageOf(files, "services/index.md") as string;
     const pending = lab.services.filter((s) => s.status === "pending");
+    const section = index.slice(index.indexOf("\n## Pending\n"));
+    expect(section.length, "a Pending section").toBeLessThan(index.length);
     for (const s of pending) {
-      expect(index, s.id).toContain(`- ${s.title}: `);
-      expect(index, s.id).toMatch(new RegExp(`- ${s.title}: .*\\(pending\\)`));
+      expect(section, s.id).toContain(`- ${s.title}: ${s.entry.description}\n`);
+      expect(index.indexOf(`${s.title}:`), `${s.id} only under Pending`).toBe(index.indexOf(section) + section.indexOf(`${s.title}:`));
       expect(files.has(`${DOCS_CONTENT_DIR}/services/${s.id}.md`), s.id).toBe(false);
     }
   });
@@ -106,7 +125,7 @@ describe("the topology", () => {
     for (const edge of ["internet --> access", "access --> tunnel", "tunnel --> cloudflared", "cloudflared --> nginx", "nginx --> svc_jellyfin", "access --> pages"]) {
       expect(text, edge).toContain(edge);
     }
-    expect(text).toContain("1Password · vault Homelab");
+    expect(text).toContain("1Password<br/>vault Homelab");
     expect(text).toContain("svc_backrest -->|restic daily| b2");
     expect(text).not.toContain("nginx --> svc_ssh_mcp");
   });

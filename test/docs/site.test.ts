@@ -1,8 +1,9 @@
 /**
  * The docs site as Astro builds it, offline, for every stack; and the prod
- * site in a real Chromium, served from the built folder by a tiny static
- * server: the home page loads without console errors, the topology renders,
- * and every internal link resolves.
+ * and multihost sites in a real Chromium, served from the built folder by a
+ * tiny static server: the home page loads without console errors, the
+ * topology renders, every internal link resolves, no table scrolls sideways
+ * and the search finds a service's page.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -25,7 +26,10 @@ function files(dir: string): string[] {
 
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
-describe.each(STACKS)("the %s site, built offline", (stack) => {
+/** Every stack file's site: multihost draws one box per machine and names each service's host. */
+const SITE_STACKS = [...STACKS, "multihost"] as const;
+
+describe.each(SITE_STACKS)("the %s site, built offline", (stack) => {
   const lab = stackLab(stack);
   let dir: string;
 
@@ -40,7 +44,8 @@ describe.each(STACKS)("the %s site, built offline", (stack) => {
       expect(html, s.id).toMatch(new RegExp(`<h1 id="_top"[^>]*>${s.title}</h1>`));
     }
     const index = readFileSync(join(dir, "services", "index.html"), "utf8");
-    for (const s of lab.services.filter((x) => x.status === "pending")) expect(index, s.id).toMatch(new RegExp(`${s.title}: [^<]*\\(pending\\)`));
+    const pendingSection = index.slice(index.indexOf('id="pending"'));
+    for (const s of lab.services.filter((x) => x.status === "pending")) expect(pendingSection, s.id).toContain(`<li>${s.title}: `);
   });
 
   it("holds no secret-looking string, and no LAN address unless the stack is the loopback ci one", () => {
@@ -89,13 +94,15 @@ function serve(root: string): Server {
   });
 }
 
-describe.skipIf(!browserTier.available)("the prod site in Chromium", () => {
+describe.skipIf(!browserTier.available).each(["prod", "multihost"])("the %s site in Chromium", (stack) => {
   let server: Server;
   let base = "";
   let browser: Browser;
+  /** The HTML pages the crawl reached, for the checks after it. */
+  const pages: string[] = [];
 
   beforeAll(async () => {
-    server = serve(built.get("prod") as string);
+    server = serve(built.get(stack) as string);
     base = await listenOnLoopback(server);
     browser = await launchChromium();
   });
@@ -154,8 +161,41 @@ describe.skipIf(!browserTier.available)("the prod site in Chromium", () => {
       }
     }
     expect(broken).toEqual([]);
+    pages.push(...[...seen].filter((p) => p.endsWith("/")));
     // Every service page was reached from the home page, not just listed on disk.
-    for (const s of enabledServices(stackLab("prod"))) expect(seen.has(`/services/${s.id}/`), s.id).toBe(true);
+    for (const s of enabledServices(stackLab(stack))) expect(seen.has(`/services/${s.id}/`), s.id).toBe(true);
+    await page.close();
+  });
+
+  it("shows every table whole in the content column, with no sideways scroll, on a 1280 px window", async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    const wide: string[] = [];
+    let tables = 0;
+    for (const path of pages) {
+      await page.goto(`${base}${path}`, { waitUntil: "load" });
+      const sizes = await page.$$eval(".sl-markdown-content table", (ts) => ts.map((t) => ({ scroll: t.scrollWidth, client: t.clientWidth })));
+      tables += sizes.length;
+      sizes.forEach((s, i) => s.scroll > s.client && wide.push(`${path} table ${i + 1}: ${s.scroll} px in ${s.client} px`));
+    }
+    expect(tables, "the services index and the reference pages have tables").toBeGreaterThan(3);
+    expect(wide).toEqual([]);
+    await page.close();
+  });
+
+  it("finds a service's page by its name with the site's search, offline", async () => {
+    const service = enabledServices(stackLab(stack)).find((s) => s.id === "jellyfin");
+    expect(service, "jellyfin is in the stack").toBeDefined();
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    await page.goto(`${base}/`, { waitUntil: "load" });
+    await page.click("site-search button[data-open-modal]");
+    await page.fill("#starlight__search input", service!.title);
+    const results = page.locator("#starlight__search .pagefind-ui__result-link");
+    await expect.poll(() => results.count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    const hrefs = await results.evaluateAll((links) => links.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
+    expect(hrefs).toContain(`/services/${service!.id}/`);
+    expect(errors).toEqual([]);
     await page.close();
   });
 });
