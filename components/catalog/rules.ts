@@ -46,11 +46,43 @@ export function isDnsLabel(label: string): boolean {
   return LABEL.test(label);
 }
 
-/** A hostname or domain: dot-separated labels, at most 253 characters, with at least two labels. */
+/**
+ * A hostname or domain: dot-separated labels, at most 253 characters, with at
+ * least two labels, and not ending in a number (see endsInNumber): such a
+ * name is read as an IPv4 address, never looked up.
+ */
 export function isHostname(name: string): boolean {
-  if (name.length > 253) return false;
+  if (name.length > 253 || endsInNumber(name)) return false;
   const labels = name.split(".");
   return labels.length >= 2 && labels.every(isDnsLabel);
+}
+
+/**
+ * Whether a name's last label (a trailing dot aside) is a number: decimal
+ * digits, or 0x and hex digits. The WHATWG URL parser (browsers, fetch) reads
+ * such a host as an IPv4 address, and so does inet_aton (ssh, curl, glibc),
+ * octal, hex and shortened forms included: `0x7f.1`, `127.1` and `0177.0.0.1`
+ * are all 127.0.0.1, and `1.2.3.4.5` or `256.1.1.1` are no address at all.
+ * So a value that ends in a number is an address or an error, never a name:
+ * it must be a canonical IPv4 address (isIPv4), or it is refused.
+ */
+export function endsInNumber(name: string): boolean {
+  const labels = name.split(".");
+  if (labels.length > 1 && labels[labels.length - 1] === "") labels.pop();
+  return /^(?:[0-9]+|0[xX][0-9A-Fa-f]*)$/.test(labels[labels.length - 1]);
+}
+
+/**
+ * Why a value that ends in a number (and so is read as an IPv4 address) is
+ * refused, or undefined for any other value. `name` says what the key takes:
+ * a key that takes addresses accepts the canonical form; a key that takes
+ * names refuses every address.
+ */
+export function numericHostProblem(value: string, takes: "name" | "address"): string | undefined {
+  // An IPv6 address may end in dotted numbers (::ffff:192.0.2.1); it is checked as IPv6.
+  if (value.includes(":") || !endsInNumber(value)) return undefined;
+  if (isIPv4(value)) return takes === "address" ? undefined : "is an IPv4 address, and this key takes a name";
+  return "ends in a number, so ssh, browsers and resolvers read it as an IPv4 address, but it is not one in canonical form: four numbers from 0 to 255 in plain decimal, without leading zeros";
 }
 
 /**
@@ -67,11 +99,13 @@ export function hasLeadingZeroOctet(value: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(value) && value.split(".").some((o) => o.length > 1 && o.startsWith("0"));
 }
 
-/** What ssh may be pointed at: a hostname (one label or more), an IPv4 or an IPv6 address. Never starts with "-". */
+/**
+ * What ssh may be pointed at: a hostname (one label or more) that does not end
+ * in a number, a canonical IPv4 or an IPv6 address. Never starts with "-".
+ */
 export function isSshHost(value: string): boolean {
-  if (isIPv4(value)) return true;
-  if (/^[0-9.]+$/.test(value)) return false;
-  if (isIPv6(value)) return true;
+  if (isIPv4(value) || isIPv6(value)) return true;
+  if (endsInNumber(value)) return false;
   return value.length <= 253 && value.split(".").every(isDnsLabel);
 }
 
@@ -161,6 +195,73 @@ export function hostPathProblem(value: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The allow-lists of the deploy's own directories on the host, beyond the
+ * shape hostPathProblem checks. What homelab-deploy.sh does with each decides
+ * where it may be:
+ *
+ * - bundleDir: the apply moves whatever is at the path aside (to
+ *   `<path>.pre-homelab`) and puts a link to the release in its place, and a
+ *   channel host's /etc/nixos/configuration.nix imports it. So it is a folder
+ *   of the host's configuration directory, /etc/nixos/, named with letters,
+ *   digits, _ and - only: a name with a dot could be configuration.nix,
+ *   flake.nix, flake.lock or .git, which the apply would move aside. Anywhere
+ *   else it could replace a directory the system runs on (/etc/pam.d,
+ *   /var/lib/nixos, ...).
+ * - stateDir and credentialsDir: the deploy chowns the credentials directory
+ *   to root and sets it 0711, writes, renames and removes files in both, and
+ *   the services read their secrets from there at every start, after a reboot
+ *   too. Secrets are written by `pulumi up` only, never at boot, so a tmpfs
+ *   (/run, /tmp, /dev/shm) would leave the services without them after a
+ *   reboot; /tmp, /var/tmp and /home are shared with other users, and another
+ *   service's /var/lib directory would be chowned away from it. So both live
+ *   in a directory the home lab owns, on persistent storage:
+ *   /var/lib/homelab or /var/lib/homelab-<name> (or _<name>), or below it.
+ */
+export const HOST_DIR_ROOTS = {
+  bundle: "/etc/nixos/",
+  persistent: "/var/lib/homelab",
+} as const;
+
+/** A folder name below /etc/nixos that cannot be a file of the configuration or a hidden folder. */
+const CONFIG_FOLDER = /^[A-Za-z0-9_][A-Za-z0-9_-]*$/;
+/** /var/lib/homelab, /var/lib/homelab-staging, /var/lib/homelab_ci, and anything below one of them. */
+const HOMELAB_VAR_LIB = /^\/var\/lib\/homelab(?:[-_][A-Za-z0-9_-]+)?(?:\/.+)?$/;
+
+export type HostDirKind = keyof typeof HOST_DIR_ROOTS;
+
+/**
+ * Why a directory the deploy owns is refused, or undefined: the shape of
+ * hostPathProblem, then the allow-list of its kind (HOST_DIR_ROOTS).
+ * `hostRoot` is the root of a test host's file system (test/host/support/
+ * testhost.ts keeps a fake host under a temporary directory): the path must
+ * be inside it, and what follows the root is checked as the host's path.
+ */
+export function hostDirProblem(kind: HostDirKind, value: string, hostRoot?: string): string | undefined {
+  const shape = hostPathProblem(value);
+  if (shape) return shape;
+  let path = value;
+  if (hostRoot !== undefined) {
+    if (hostPathProblem(hostRoot) !== undefined) return `cannot be checked: the test host's root ${JSON.stringify(hostRoot)} is not an absolute, normalised path`;
+    if (!value.startsWith(`${hostRoot}/`)) return `is outside the test host's root ${hostRoot}`;
+    path = value.slice(hostRoot.length);
+  }
+  if (kind === "bundle") {
+    if (!path.startsWith(HOST_DIR_ROOTS.bundle)) {
+      return "is outside /etc/nixos/: the deploy moves whatever is at this path aside and links the release in its place, so it must be a folder of the host's configuration directory";
+    }
+    const bad = path.slice(HOST_DIR_ROOTS.bundle.length).split("/").find((seg) => !CONFIG_FOLDER.test(seg));
+    if (bad !== undefined) {
+      return `has ${JSON.stringify(bad)} below /etc/nixos/, which is not a plain folder name (letters, digits, _ and -): a name with a dot could be configuration.nix, flake.lock or .git, which the deploy would move aside`;
+    }
+    return undefined;
+  }
+  if (!HOMELAB_VAR_LIB.test(path)) {
+    return "is outside /var/lib/homelab: the deploy makes this directory root's and keeps files there that must outlive a reboot, so it must be the home lab's own directory on persistent storage, /var/lib/homelab or /var/lib/homelab-<name>, or below it (never /tmp, /run, /var/tmp, /dev/shm, /home or another service's /var/lib directory)";
+  }
+  return undefined;
+}
+
 /** An http(s) URL, written the way WHATWG URL writes it back, with no credentials in it. */
 export function httpUrlProblem(value: string): string | undefined {
   if (value.length > 2048) return "is longer than 2048 characters";
@@ -192,3 +293,64 @@ export function isEmail(value: string): boolean {
   const at = value.lastIndexOf("@");
   return at > 0 && value.length <= 254 && /^[A-Za-z0-9._%+-]{1,64}$/.test(value.slice(0, at)) && isHostname(value.slice(at + 1).toLowerCase());
 }
+
+/**
+ * Why `name` is not a branch name, or undefined. git check-ref-format's rules
+ * (no `..`, no component starting with `.` or ending in `.lock`, no empty
+ * component, not ending in `.`, no `@{`, no space, control character or any
+ * of ~ ^ : ? * [ \\), narrowed to an allow-list of characters, letters,
+ * digits and . _ - /, and not starting with - (git would read an option).
+ */
+export function gitBranchProblem(name: string): string | undefined {
+  if (name.length > 200) return "is longer than 200 characters";
+  if (!/^[A-Za-z0-9._/-]+$/.test(name)) return "has a character other than letters, digits and . _ - / (git refuses spaces, control characters, ~ ^ : ? * [ \\ and @{ in a branch name)";
+  if (name.startsWith("-")) return "starts with -, which git reads as an option";
+  if (name === "HEAD") return "is HEAD, which is not a branch";
+  if (name.includes("..")) return "contains .., which git refuses in a branch name";
+  if (name.endsWith(".")) return "ends with ., which git refuses in a branch name";
+  for (const part of name.split("/")) {
+    if (part === "") return "has an empty component: it starts or ends with / or has //";
+    if (part.startsWith(".")) return `has the component ${JSON.stringify(part)}, and git refuses one starting with .`;
+    if (part.endsWith(".lock")) return `has the component ${JSON.stringify(part)}, and git refuses one ending in .lock`;
+  }
+  return undefined;
+}
+
+/**
+ * Why `path` is not a folder inside a repository, given relative to its
+ * root, or undefined: segments of letters, digits and . _ - between single
+ * slashes, no `.` or `..` segment, no leading or trailing /.
+ */
+export function repoFolderProblem(path: string): string | undefined {
+  if (path.length > 200) return "is longer than 200 characters";
+  if (path.startsWith("/")) return "is an absolute path, not a folder relative to the repository's root";
+  if (!/^[A-Za-z0-9._/-]+$/.test(path)) return "has a character other than letters, digits and . _ - /";
+  for (const seg of path.split("/")) {
+    if (seg === "") return "has an empty segment: it ends with / or has //";
+    if (seg === "..") return "has a .. segment, so it may climb out of the repository";
+    if (seg === ".") return "has a . segment; write the folder without it";
+  }
+  return undefined;
+}
+
+/** The years apiClientKeyOverlapUntil may fall in: a fixed window, so the offline plan never reads the clock. */
+export const OVERLAP_YEARS = { min: 2020, max: 2099 } as const;
+
+/**
+ * Why `value` is not a UTC time `YYYY-MM-DDTHH:MM:SSZ` that is on the
+ * calendar and in OVERLAP_YEARS, or undefined. Date.parse rolls an impossible
+ * date over (2026-02-31 is read as 2026-03-03, 24:00:00 as the next day), so
+ * the parsed time must print back as the same text.
+ */
+export function utcTimeProblem(value: string): string | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(value)) return "is not a UTC time written as YYYY-MM-DDTHH:MM:SSZ";
+  const ms = Date.parse(value);
+  const back = Number.isNaN(ms) ? undefined : new Date(ms).toISOString().replace(/\.000Z$/, "Z");
+  if (back !== value) return back ? `is not on the calendar (it would be read as ${back})` : "is not on the calendar";
+  const year = Number(value.slice(0, 4));
+  if (year < OVERLAP_YEARS.min || year > OVERLAP_YEARS.max) return `is in ${year}, outside ${OVERLAP_YEARS.min}-${OVERLAP_YEARS.max}`;
+  return undefined;
+}
+
+/** The armour line of a PEM (or PGP) private key: RSA, EC, DSA, OPENSSH, ENCRYPTED, PKCS#8, ... */
+export const PEM_PRIVATE_KEY = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----/;

@@ -3,7 +3,17 @@
  * the generated pages may show. Parsed here so components/config/schema.ts
  * only lists the keys and calls this once.
  */
+import { gitBranchProblem, repoFolderProblem } from "../catalog/rules";
 import type { ConfigProblem } from "./schema";
+
+/** `github:<owner>/<repo>` or `gitlab:<owner>/<repo>`; neither name starts with a dot or a hyphen, so neither is . or .. */
+const REPOSITORY = /^(github|gitlab):([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})\/([A-Za-z0-9_][A-Za-z0-9_.-]{0,99})$/;
+
+/** A check of the config schema: the problem with a value, quoted, or undefined. */
+const quoted = (problem: (v: string) => string | undefined) => (v: string) => {
+  const why = problem(v);
+  return why ? `${JSON.stringify(v)} ${why}` : undefined;
+};
 
 /** Where the Pages project gets the site from. */
 export type DocsSource =
@@ -38,10 +48,26 @@ export interface DocsConfig {
 /** The keys, for CONFIG_KEYS in schema.ts. */
 export const DOCS_CONFIG_KEYS = {
   docsSource: { kind: "string", doc: "how Pages gets the docs site: upload (pulumi up builds and uploads it) or git; default upload" },
-  docsRepository: { kind: "string", doc: "with docsSource git: the repository Pages builds, github:<owner>/<repo> or gitlab:<owner>/<repo>" },
-  docsBranch: { kind: "string", doc: "with docsSource git: the production branch; default main" },
+  docsRepository: {
+    kind: "string",
+    doc: "with docsSource git: the repository Pages builds, github:<owner>/<repo> or gitlab:<owner>/<repo>",
+    check: quoted((v) => (REPOSITORY.test(v) ? undefined : "is not github:<owner>/<repo> or gitlab:<owner>/<repo>")),
+    expect: "github:<owner>/<repo> or gitlab:<owner>/<repo>, each name of letters, digits and . _ -, starting with a letter, digit or _",
+  },
+  docsBranch: {
+    kind: "string",
+    doc: "with docsSource git: the production branch; default main",
+    check: quoted(gitBranchProblem),
+    expect: "a git branch name such as main or release/docs: letters, digits and . _ - /, no .., no component starting with . or ending in .lock, not starting with - or ending in / or .",
+  },
+  // The build command is the owner's, run by Cloudflare's build in the owner's repository, not on the host: any one-line command is taken.
   docsBuildCommand: { kind: "string", doc: "with docsSource git: the build command Pages runs; default npm run docs -- --stack <stack>" },
-  docsOutputDir: { kind: "string", doc: "with docsSource git: the built site's folder in the repository; default out/<stack>/docs" },
+  docsOutputDir: {
+    kind: "string",
+    doc: "with docsSource git: the built site's folder in the repository; default out/<stack>/docs",
+    check: quoted(repoFolderProblem),
+    expect: "a folder relative to the repository's root, such as out/<stack>/docs: letters, digits and . _ - between single slashes, no . or .. segment, no leading or trailing /",
+  },
   docsShowLanAddresses: { kind: "boolean", doc: "show the host's LAN address on the docs site; default false" },
 } as const;
 
@@ -50,6 +76,8 @@ const GIT_ONLY = ["docsRepository", "docsBranch", "docsBuildCommand", "docsOutpu
 /** Parse the docs keys from the typed values; problems are appended to `problems`. */
 export function parseDocsConfig(stack: string, values: Record<string, unknown>, problems: ConfigProblem[]): DocsConfig {
   const file = `Pulumi.${stack}.yaml`;
+  // A key whose value the schema already refused is not refused again here.
+  const refused = (key: string) => problems.some((p) => p.key === `homelab:${key}`);
   const showLanAddresses = (values.docsShowLanAddresses as boolean | undefined) ?? false;
   const kind = (values.docsSource as string | undefined) ?? "upload";
   if (kind === "upload") {
@@ -69,8 +97,8 @@ export function parseDocsConfig(stack: string, values: Record<string, unknown>, 
     return { source: { kind: "upload" }, showLanAddresses };
   }
   const repository = values.docsRepository as string | undefined;
-  const m = repository === undefined ? null : /^(github|gitlab):([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)$/.exec(repository);
-  if (!m) {
+  const m = repository === undefined ? null : REPOSITORY.exec(repository);
+  if (!m && !refused("docsRepository")) {
     problems.push({
       key: "homelab:docsRepository",
       message: repository === undefined ? "missing; homelab:docsSource git needs the repository Pages builds" : `"${repository}" is not github:<owner>/<repo> or gitlab:<owner>/<repo>`,
@@ -78,7 +106,7 @@ export function parseDocsConfig(stack: string, values: Record<string, unknown>, 
     });
   }
   const outputDir = (values.docsOutputDir as string | undefined) ?? `out/${stack}/docs`;
-  if (outputDir.startsWith("/") || outputDir.split("/").includes("..")) {
+  if (repoFolderProblem(outputDir) && !refused("docsOutputDir")) {
     problems.push({ key: "homelab:docsOutputDir", message: `"${outputDir}" is not a folder inside the repository`, fix: `set homelab:docsOutputDir in ${file} to a relative path such as out/${stack}/docs` });
   }
   return {

@@ -15,15 +15,20 @@ import {
   containsPath,
   forbiddenCharacter,
   hasLeadingZeroOctet,
-  hostPathProblem,
+  hostDirProblem,
   isDnsLabel,
   isEmail,
   isHostname,
   isIPv4,
   isSshHost,
   isTimeZone,
+  numericHostProblem,
+  OVERLAP_YEARS,
   PAGES_PROJECT_NAME,
+  PEM_PRIVATE_KEY,
+  utcTimeProblem,
   wholeNumber,
+  type HostDirKind,
   type Range,
 } from "../catalog/rules";
 import { opReferenceError } from "../catalog/opref";
@@ -144,11 +149,28 @@ export interface StackConfig {
 /** Where the owner finds the real Cloudflare ids; said by every message that refuses one. */
 export const CLOUDFLARE_ID_WHERE = "the Cloudflare dashboard, the domain's Overview page, \"API\" section";
 
-const HOST_PATH_EXPECT = "an absolute, normalised path of plain segments that is not /, not in /nix/store and neither is nor contains a system directory (/etc, /etc/nixos, /nix, /var, /var/lib, /run, /boot, /home, /root, /usr)";
-const hostPath = (v: string): string | undefined => {
-  const why = hostPathProblem(v);
-  return why ? `${show(v)} ${why}` : undefined;
+/** What the deploy's directories may be (HOST_DIR_ROOTS in components/catalog/rules.ts says why). */
+const HOST_DIR_EXPECT: Record<HostDirKind, string> = {
+  bundle:
+    "an absolute, normalised path of a folder below /etc/nixos/, such as /etc/nixos/homelab, named with letters, digits, _ and - (the deploy moves what is there aside and links the release in its place)",
+  persistent:
+    "an absolute, normalised path in the home lab's own directory on persistent storage: /var/lib/homelab or /var/lib/homelab-<name>, or below it, such as /var/lib/homelab/state (not /tmp, /run, /var/tmp, /dev/shm, /home or another service's directory)",
 };
+const hostDir =
+  (kind: HostDirKind): Check =>
+  (v, ctx) => {
+    const why = hostDirProblem(kind, v, ctx.hostRoot);
+    return why ? `${show(v)} ${why}` : undefined;
+  };
+
+/** A key that takes a name: a hostname that does not end in a number (an IPv4 address, canonical or not, is refused). */
+const hostName =
+  (what: string): Check =>
+  (v) => {
+    const numeric = numericHostProblem(v, "name");
+    if (numeric) return `${show(v)} ${numeric}`;
+    return isHostname(v) ? undefined : `${show(v)} is not ${what}`;
+  };
 
 /** A Nix identifier, which a flake input's name must be. */
 const FLAKE_INPUT = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
@@ -174,7 +196,13 @@ const OP_ITEM = /^[A-Za-z0-9](?:[A-Za-z0-9 ._:-]{0,62}[A-Za-z0-9._-])?$/;
 type Kind = "string" | "number" | "boolean" | "string[]" | "map";
 
 /** What a value is checked against once it has the right type: a problem message (without the key), or undefined. */
-type Check = (value: string) => string | undefined;
+type Check = (value: string, ctx: CheckContext) => string | undefined;
+
+/** What a check may need besides the value. */
+interface CheckContext {
+  /** The root of a test host's file system (ConfigSource.hostRoot). */
+  hostRoot?: string;
+}
 
 interface KeySpec {
   kind: Kind;
@@ -204,7 +232,7 @@ const text = (test: (v: string) => boolean, what: string): Check => (v) => (test
 
 /** Every key the program understands. Anything else under `homelab:` is an error. */
 export const CONFIG_KEYS: Record<string, KeySpec> = {
-  domain: { kind: "string", required: true, doc: "zone of every public route, e.g. javiersc.com", check: text(isHostname, "a domain"), expect: "a lowercase domain such as example.com" },
+  domain: { kind: "string", required: true, doc: "zone of every public route, e.g. javiersc.com", check: hostName("a domain"), expect: "a lowercase domain such as example.com" },
   routePattern: {
     kind: "string",
     doc: "first label of a route, with {name}; default {name}-home",
@@ -224,7 +252,7 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
           : `${show(v)} is not an IPv4 address`,
     expect: "the host's IPv4 address in plain decimal, e.g. 192.168.1.10",
   },
-  lanHostname: { kind: "string", doc: "the host's mDNS name; default nixos.local", check: text(isHostname, "a hostname"), expect: "a lowercase name such as nixos.local" },
+  lanHostname: { kind: "string", doc: "the host's mDNS name; default nixos.local", check: hostName("a hostname"), expect: "a lowercase name such as nixos.local" },
   timeZone: { kind: "string", doc: "IANA time zone of the host; default UTC", check: text(isTimeZone, "an IANA time zone"), expect: "an IANA zone name such as Europe/Madrid or UTC" },
   services: { kind: "string[]", doc: "enabled catalog ids this stack runs; default all", check: text(isDnsLabel, "a catalog id"), expect: "a list of catalog ids" },
   removeAllServices: { kind: "boolean", doc: "with homelab:services empty: the deploy removes every service and its secrets from the host, on purpose; default false" },
@@ -272,7 +300,16 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     check: text(isDnsLabel, "a team name"),
     expect: "the <team> of <team>.cloudflareaccess.com, a lowercase DNS label",
   },
-  sshHost: { kind: "string", doc: "address the program connects to; default lanAddress", check: text(isSshHost, "a hostname or IP address"), expect: "a hostname such as nixos.local, or an IPv4 or IPv6 address" },
+  sshHost: {
+    kind: "string",
+    doc: "address the program connects to; default lanAddress",
+    check: (v: string) => {
+      const numeric = numericHostProblem(v, "address");
+      if (numeric) return `${show(v)} ${numeric}`;
+      return isSshHost(v) ? undefined : `${show(v)} is not a hostname or IP address`;
+    },
+    expect: "a hostname such as nixos.local, or an IPv4 or IPv6 address (IPv4 as four numbers 0-255 in plain decimal, e.g. 192.168.1.10)",
+  },
   sshPort: { kind: "number", doc: "SSH port; default 22", range: RANGES.sshPort },
   sshUser: { kind: "string", doc: "SSH user; default root", check: text((v) => POSIX_NAME.test(v), "a user name"), expect: "a login name such as root" },
   sshHostKey: {
@@ -297,9 +334,9 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     expect: "a Nix identifier such as homelab: a letter or _, then letters, digits, _, ' or -",
     maxLength: 64,
   },
-  bundleDir: { kind: "string", doc: "where the NixOS bundle lands; default /etc/nixos/homelab", check: hostPath, expect: HOST_PATH_EXPECT },
-  credentialsDir: { kind: "string", doc: "where secret files land; default /var/lib/homelab/secrets", check: hostPath, expect: HOST_PATH_EXPECT },
-  stateDir: { kind: "string", doc: "deploy bookkeeping on the host; default /var/lib/homelab/state", check: hostPath, expect: HOST_PATH_EXPECT },
+  bundleDir: { kind: "string", doc: "where the NixOS bundle lands; default /etc/nixos/homelab", check: hostDir("bundle"), expect: HOST_DIR_EXPECT.bundle },
+  credentialsDir: { kind: "string", doc: "where secret files land; default /var/lib/homelab/secrets", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent },
+  stateDir: { kind: "string", doc: "deploy bookkeeping on the host; default /var/lib/homelab/state", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent },
   deploy: { kind: "boolean", doc: "push to the host on pulumi up; default true" },
   detectDrift: { kind: "boolean", doc: "read the host over SSH on every preview to show drift; default true" },
   keepGenerations: { kind: "number", doc: "system generations to keep; default 10", range: RANGES.keepGenerations },
@@ -329,8 +366,12 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
   apiClientKeyOverlapUntil: {
     kind: "string",
     doc: "after a rotation, until when the previous API client key still works, e.g. 2026-12-31T00:00:00Z",
-    check: text((v) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/.test(v) && !Number.isNaN(Date.parse(v)), "a UTC timestamp"),
-    expect: "a UTC time like 2026-12-31T00:00:00Z",
+    check: (v: string) => {
+      const why = utcTimeProblem(v);
+      return why ? `${show(v)} ${why}` : undefined;
+    },
+    // A fixed window, not one around today: the offline plan reads no clock, so the same stack file gives the same answer on every machine and every day.
+    expect: `a real UTC time like 2026-12-31T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ), a date on the calendar in ${OVERLAP_YEARS.min}-${OVERLAP_YEARS.max}; the current time for no overlap`,
   },
   hosts: {
     kind: "map",
@@ -424,21 +465,93 @@ function editDistance(a: string, b: string): number {
 /** What the config is read for: the offline plan, or the Pulumi program, which calls Cloudflare with the ids. */
 export type ConfigUse = "plan" | "program";
 
+/** Where the raw values came from, beyond the values themselves. */
+export interface ConfigSource {
+  /**
+   * Given when the values are the Pulumi engine's, decrypted: the keys it
+   * holds as secrets (set with --secret). Without it the values are the stack
+   * file's YAML, where a secret is `secure:` ciphertext. Keys as the caller's
+   * `raw` names them: without the namespace for parseStackConfig, with it
+   * for loadStack.
+   */
+  engineSecrets?: readonly string[];
+  /**
+   * The root of a test host's file system: the test host keeps a fake host
+   * under a temporary directory, and its bundleDir, credentialsDir and
+   * stateDir are checked as the paths below that root (hostDirProblem).
+   * Never set for a real host.
+   */
+  hostRoot?: string;
+}
+
+/** `{ secure: "v1:..." }`: a value `pulumi config set --secret` wrote to the stack file. */
+function isSecureValue(value: unknown): boolean {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  return keys.length === 1 && keys[0] === "secure" && typeof (value as { secure: unknown }).secure === "string";
+}
+
+/**
+ * The first part of a stack-file value that is not `secure:` ciphertext, as a
+ * `--path` suffix ("" for the value itself, `["mosquitto.password"]` for one
+ * entry of a map set with --path), or undefined when all of it is encrypted.
+ */
+function plainPart(value: unknown, at = ""): string | undefined {
+  if (isSecureValue(value)) return undefined;
+  if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const found = plainPart(v, `${at}[${Array.isArray(value) ? k : JSON.stringify(k)}]`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  return at;
+}
+
+/**
+ * Where a plain (not `secure:`) value holds a PEM private key: "" for the
+ * value itself, or the dotted path inside a map or list. The Pulumi engine
+ * gives structured values as JSON text, which is searched as one string.
+ */
+export function plainPrivateKeys(value: unknown, at = ""): string[] {
+  if (typeof value === "string") return PEM_PRIVATE_KEY.test(value) ? [at] : [];
+  if (typeof value !== "object" || value === null || isSecureValue(value)) return [];
+  return Object.entries(value).flatMap(([k, v]) => plainPrivateKeys(v, at ? `${at}.${k}` : k));
+}
+
+/**
+ * The fix for a private key written in plain text under any key of the stack
+ * file: under one of ours it is in the wrong key (the login keys are the only
+ * private keys the home lab takes); under a provider's, it is that key's value
+ * and only needs to be a secret.
+ */
+export function plainPrivateKeyFix(key: string, stack: string): string {
+  const rotate = "the key was readable by anyone with the file, so replace it if the file was ever committed or shared";
+  if (key.startsWith(`${CONFIG_NAMESPACE}:`)) {
+    return `remove it from Pulumi.${stack}.yaml; the home lab's login key belongs in ${CONFIG_NAMESPACE}:sshPrivateKey (or a host's ${CONFIG_NAMESPACE}:sshPrivateKey<Host>), set with pulumi config set --secret ${CONFIG_NAMESPACE}:sshPrivateKey < <key file> --stack ${stack}; ${rotate}`;
+  }
+  return `pulumi config set --secret ${key} < <key file> --stack ${stack}, which replaces the plain value in Pulumi.${stack}.yaml (if it is the home lab's login key, set ${CONFIG_NAMESPACE}:sshPrivateKey that way instead and remove ${key}); ${rotate}`;
+}
+
 /**
  * Parse the `homelab:` keys of a stack. `raw` maps keys without the namespace
  * to their values: strings, numbers, booleans or arrays as YAML gives them, or
- * the JSON strings the Pulumi engine gives for structured values.
+ * the JSON strings the Pulumi engine gives for structured values (then
+ * `from.engineSecrets` says which of them are secrets).
  */
-export function parseStackConfig(stack: string, raw: Record<string, unknown>, use: ConfigUse = "plan"): ParsedConfig {
+export function parseStackConfig(stack: string, raw: Record<string, unknown>, use: ConfigUse = "plan", from: ConfigSource = {}): ParsedConfig {
   const problems: ConfigProblem[] = [];
   const values: Record<string, unknown> = {};
   const secretKeys: Record<string, string> = {};
   const file = `Pulumi.${stack}.yaml`;
   const refuse = (key: string, message: string, fix: string) => problems.push({ key: `${CONFIG_NAMESPACE}:${key}`, message, fix });
+  const ctx: CheckContext = { hostRoot: from.hostRoot };
+  const engineSecret = (key: string) => from.engineSecrets?.includes(key) ?? false;
 
   for (const [key, value] of Object.entries(raw)) {
     const spec = CONFIG_KEYS[key] ?? (HOST_SSH_KEY_NAME.test(key) ? HOST_LOGIN_KEY : undefined);
     if (!spec) {
+      if (!engineSecret(key) && plainPrivateKeys(value).length > 0) refuse(key, "holds a private key in plain text", plainPrivateKeyFix(`${CONFIG_NAMESPACE}:${key}`, stack));
       const renamed = RENAMED_KEYS[key];
       const guess = renamed ?? closest(key);
       refuse(
@@ -452,13 +565,34 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
     }
     if (spec.secret) {
       // Secret keys hold `secure:` ciphertext in the stack file, as one value or,
-      // set with --path, as a map; the program gets them decrypted as JSON text.
+      // set with --path, as a map; the program gets them decrypted as JSON text,
+      // with the engine's list of the keys that are secrets. A secret in plain
+      // text is readable by anyone with the file or its history: refused.
+      const plain = from.engineSecrets ? (engineSecret(key) ? undefined : "") : plainPart(value);
+      if (plain !== undefined) {
+        const pem = plainPrivateKeys(value).length > 0 ? "; it is a private key" : "";
+        const input = HOST_SSH_KEY_NAME.test(key) ? "< <key file>" : "<value>";
+        refuse(
+          key,
+          `${plain ? `has ${plain} ` : "is "}written in plain text in ${file}, not as a Pulumi secret (secure: ciphertext)${pem}`,
+          `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} ${input} --stack ${stack}${
+            plain && !Array.isArray(value) ? ` (or, for that entry alone, pulumi config set --secret --path '${CONFIG_NAMESPACE}:${key}${plain}' <value> --stack ${stack})` : ""
+          }, which replaces the plain value in the file (${spec.doc}); rotate the value if the file was ever committed or shared`,
+        );
+        continue;
+      }
       if (typeof value === "string") secretKeys[key] = value;
       else if (typeof value === "object" && value !== null && !Array.isArray(value)) secretKeys[key] = JSON.stringify(value);
       else refuse(key, `expected a secret string, got ${show(value)}`, `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${spec.doc})`);
       continue;
     }
-    const checked = checkValue(spec, value);
+    // A private key pasted into any other key: refused before any message could quote it.
+    const pem = engineSecret(key) ? [] : plainPrivateKeys(value);
+    if (pem.length > 0) {
+      for (const at of pem) refuse(at ? `${key}.${at}` : key, "holds a private key in plain text", plainPrivateKeyFix(`${CONFIG_NAMESPACE}:${key}`, stack));
+      continue;
+    }
+    const checked = checkValue(spec, value, ctx);
     if ("error" in checked) {
       refuse(key, checked.error, `set ${CONFIG_NAMESPACE}:${key} in ${file} to ${describe(spec)} (${spec.doc})`);
       continue;
@@ -551,7 +685,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   }
 
   // The provider refuses a rotated service token without the time its previous secret stops working.
-  if ((values.apiClientKeyVersion as number | undefined) !== undefined && (values.apiClientKeyVersion as number) > 1 && values.apiClientKeyOverlapUntil === undefined) {
+  if ((values.apiClientKeyVersion as number | undefined) !== undefined && (values.apiClientKeyVersion as number) > 1 && raw.apiClientKeyOverlapUntil === undefined) {
     refuse(
       "apiClientKeyOverlapUntil",
       `is unset, but homelab:apiClientKeyVersion ${values.apiClientKeyVersion as number} rotates the API client keys, and Cloudflare needs the time the previous keys stop working`,
@@ -564,7 +698,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   }
 
   const docs = parseDocsConfig(stack, values, problems);
-  const machines = parseHosts(stack, values, secretKeys, refuse);
+  const machines = parseHosts(stack, values, secretKeys, refuse, ctx);
 
   if (problems.length > 0) return { problems, secretKeys };
 
@@ -650,6 +784,7 @@ function parseHosts(
   values: Record<string, unknown>,
   secretKeys: Record<string, string>,
   refuse: Refuse,
+  ctx: CheckContext,
 ): { hosts?: HostConfig[]; placement?: Record<string, string>; rollout?: string[] } {
   const file = `Pulumi.${stack}.yaml`;
   const named = new Set<string>([DEFAULT_SSH_KEY_CONFIG]);
@@ -689,7 +824,7 @@ function parseHosts(
           continue;
         }
         const spec = CONFIG_KEYS[field];
-        const checked = checkValue(spec, value);
+        const checked = checkValue(spec, value, ctx);
         if ("error" in checked) refuse(`${where}.${field}`, checked.error, `set ${CONFIG_NAMESPACE}:hosts.${name}.${field} in ${file} to ${describe(spec)} (${spec.doc})`);
         else got[field] = checked.value;
       }
@@ -765,7 +900,7 @@ function describe(spec: KeySpec): string {
 }
 
 /** Type, range, enum, length and character set of one non-secret value. */
-function checkValue(spec: KeySpec, value: unknown): { value: unknown } | { error: string } {
+function checkValue(spec: KeySpec, value: unknown, ctx: CheckContext): { value: unknown } | { error: string } {
   switch (spec.kind) {
     case "number":
       return wholeNumber(value, spec.range ?? { min: 1, max: Number.MAX_SAFE_INTEGER });
@@ -775,7 +910,7 @@ function checkValue(spec: KeySpec, value: unknown): { value: unknown } | { error
       return { error: `expected true or false, got ${show(value)}` };
     case "string": {
       if (typeof value !== "string") return { error: `expected a string, got ${show(value)}` };
-      const bad = stringProblem(spec, value);
+      const bad = stringProblem(spec, value, ctx);
       return bad ? { error: bad } : { value };
     }
     case "string[]": {
@@ -789,7 +924,7 @@ function checkValue(spec: KeySpec, value: unknown): { value: unknown } | { error
       }
       if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) return { error: `expected a list of strings, got ${show(value)}` };
       for (const item of v as string[]) {
-        const bad = stringProblem(spec, item);
+        const bad = stringProblem(spec, item, ctx);
         if (bad) return { error: bad };
       }
       if (new Set(v).size !== v.length) return { error: `lists an entry twice: ${show(v)}` };
@@ -810,12 +945,12 @@ function checkValue(spec: KeySpec, value: unknown): { value: unknown } | { error
   }
 }
 
-function stringProblem(spec: KeySpec, value: string): string | undefined {
+function stringProblem(spec: KeySpec, value: string, ctx: CheckContext): string | undefined {
   const bad = forbiddenCharacter(value);
   if (bad) return `${show(value)} contains the control character ${bad}`;
   const max = spec.maxLength ?? 253;
   if (value.length === 0) return "is empty";
   if (value.length > max) return `is ${value.length} characters long, more than ${max}`;
   if (spec.oneOf && !spec.oneOf.includes(value)) return `${show(value)} is not one of: ${spec.oneOf.join(", ")}`;
-  return spec.check?.(value);
+  return spec.check?.(value, ctx);
 }

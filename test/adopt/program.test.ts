@@ -123,7 +123,7 @@ describe("a route whose hostname already has a record", () => {
 
 describe("homelab:adopt is checked before anything is declared", () => {
   const load = (adopt: Record<string, string>) =>
-    loadStack("prod", { ...readStackFile(ROOT, "prod"), ...CONFIG, "homelab:adopt": adopt }, undefined, "program");
+    loadStack("prod", { ...readStackFile(ROOT, "prod"), ...CONFIG, "homelab:adopt": adopt }, undefined, "program", { engineSecrets: ["homelab:sshPrivateKey"] });
 
   it("refuses a name the stack does not declare", () => {
     expect(() => load({ "jelyfin-dns": `${OWNER_ZONE}/${RECORD(1)}` })).toThrow(/homelab:adopt\.jelyfin-dns.*declares no Cloudflare resource named "jelyfin-dns"/);

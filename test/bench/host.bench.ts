@@ -22,7 +22,7 @@ import { bundleFromOutputs, bundleHash, bundleStdin } from "../../components/hos
 import { applyCommand, deployLists, healthChecksFor, pushCommand, secretsCommand, secretsStdin, type HostHealthCheck, type HostPaths } from "../../components/host/commands";
 import { renderOutputs } from "../../components/render/outputs";
 import { catalogWithGroupPrefix, startListeners } from "../host/support/fixture";
-import { groupExists, runOverSsh, startTestHost, sshdTier, type SshTarget } from "../host/support/testhost";
+import { groupExists, runOverSsh, startTestHost, sshdTier, testHostRoot, type SshTarget } from "../host/support/testhost";
 import { syntheticCatalog } from "./synthetic";
 import { randomBytes } from "node:crypto";
 import { CATALOG } from "../../components/catalog/services";
@@ -51,7 +51,7 @@ function labFor(size: number | "prod", paths: HostPaths, groupPrefix: string): H
     "homelab:stateDir": paths.stateDir,
   };
   const catalog = catalogWithGroupPrefix(size === "prod" ? CATALOG : syntheticCatalog(size), groupPrefix);
-  return loadStack("prod", raw, catalog).lab;
+  return loadStack("prod", raw, catalog, "plan", { hostRoot: testHostRoot(paths) }).lab;
 }
 
 /** Everything the NixosHost component would send, built by the same pure functions. */

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { sshdTier, startTestHost, type TestHost } from "../host/support/testhost";
+import { sshdTier, startTestHost, testHostRoot, type TestHost } from "../host/support/testhost";
 import { engineMissing, pluginVersion, recorder, type Step } from "./support";
 
 /**
@@ -55,6 +55,8 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
           PULUMI_CONFIG_PASSPHRASE: "engine-tier",
           PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
           PULUMI_SKIP_UPDATE_CHECK: "true",
+          // The host directories below are the test host's, checked below its root (components/config/pulumi.ts).
+          HOMELAB_TEST_HOST_ROOT: testHostRoot(host.paths) ?? "",
         },
       },
     );

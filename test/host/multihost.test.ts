@@ -7,7 +7,7 @@ import { parseStackConfig } from "../../components/config/schema";
 import type { NixosHostArgs } from "../../components/host/nixos-host";
 import { SECRET_GROUPS, SERVICES, TEST_CATALOG, hostSecrets, secretValues, startListeners, testBundle, testChecks, type Listeners } from "./support/fixture";
 import { FakeEngine, installMocks, runCaptured, runProgram, type NixosHostClass, type ProgramRun, type UpResult } from "./support/program";
-import { freePort, groupExists, sshdTier, startTestHost, type TestHost } from "./support/testhost";
+import { freePort, groupExists, sshdTier, startTestHost, testHostRoot, type TestHost } from "./support/testhost";
 
 /**
  * Two sshd test hosts at once on loopback, each a machine of one stack: the
@@ -67,7 +67,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
       bundleDir: h.paths.bundleDir,
       credentialsDir: h.paths.secretsDir,
       stateDir: h.paths.stateDir,
-    });
+    }, "plan", { hostRoot: testHostRoot(h.paths) });
     if (!parsed.config) throw new Error(JSON.stringify(parsed.problems));
     return hostView(resolveHomelab(TEST_CATALOG, parsed.config), name);
   }

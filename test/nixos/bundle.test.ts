@@ -121,8 +121,8 @@ describe("generated/homelab.json", () => {
       const expected = Object.fromEntries((e.secrets ?? []).map((s) => [s.name, `/var/lib/homelab/secrets/${e.id}/${s.name}`]));
       expect(data.services[e.id].secrets, e.id).toEqual(expected);
     }
-    const moved = dataOf(bundleOf(stackWith({ credentialsDir: "/srv/secrets" })));
-    expect(moved.services.cloudflared.secrets["tunnel-token"]).toBe("/srv/secrets/cloudflared/tunnel-token");
+    const moved = dataOf(bundleOf(stackWith({ credentialsDir: "/var/lib/homelab-secrets" })));
+    expect(moved.services.cloudflared.secrets["tunnel-token"]).toBe("/var/lib/homelab-secrets/cloudflared/tunnel-token");
   });
 
   it("publishes the mDNS name and the public routes", () => {

@@ -24,7 +24,8 @@ describe("secret values never reach the bundle", () => {
       secretValues: JSON.stringify(everySecret),
     }),
   };
-  const loaded = loadStack("prod", raw);
+  // As the program gets them: decrypted, with the engine's list of secret keys.
+  const loaded = loadStack("prod", raw, undefined, "plan", { engineSecrets: secretKeys.map((key) => `homelab:${key}`) });
   const outputs = renderOutputs(loaded.lab);
 
   it("accepts the canary through every secret config key", () => {

@@ -44,7 +44,8 @@ describe("hosts in stack config", () => {
   });
 
   it("a host's own login key is a secret key the program reads, apart from the typed config", () => {
-    const parsed = parseStackConfig("prod", { domain: "javiersc.com", edge: "none", hosts: TWO_HOSTS, placement: { ollama: "gpu" }, sshPrivateKeyGpu: "key-b" });
+    // As the program gets it: decrypted, with the engine's list of secret keys.
+    const parsed = parseStackConfig("prod", { domain: "javiersc.com", edge: "none", hosts: TWO_HOSTS, placement: { ollama: "gpu" }, sshPrivateKeyGpu: "key-b" }, "program", { engineSecrets: ["sshPrivateKeyGpu"] });
     expect(parsed.problems).toEqual([]);
     expect(parsed.secretKeys).toEqual({ sshPrivateKeyGpu: "key-b" });
   });

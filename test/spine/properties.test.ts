@@ -169,7 +169,7 @@ describe("a string either is refused or round-trips through every renderer", () 
     ["tunnelName", label, (f: Map<string, string>) => json(f, "plan.json").tunnel.name],
     ["pagesProject", label, (f: Map<string, string>) => json(f, "plan.json").dns.find((d: { name: string }) => d.name.startsWith("docs-home.")).content.replace(/\.pages\.dev$/, "")],
     ["backupBucket", fc.stringMatching(/^[A-Za-z0-9-]{6,20}$/), (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").backups.repository.replace(/^b2:(.*):homelab$/, "$1")],
-    ["credentialsDir", label.map((l) => `/srv/${l}`), (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").secretsDir],
+    ["credentialsDir", label.map((l) => `/var/lib/homelab-${l}`), (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").secretsDir],
   ] as const)("homelab:%s", (key, valid, readBack) => {
     fc.assert(
       fc.property(hostile(valid as fc.Arbitrary<string>), (value) => {

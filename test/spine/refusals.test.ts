@@ -95,7 +95,7 @@ const ROWS: Row[] = [
   hostsRow("homelab:hosts empty", { "homelab:hosts": {}, "homelab:placement": null }, "homelab:hosts:", /at least one host/),
   hostsRow("two hosts with one LAN address", { "homelab:hosts": withHost({ lanAddress: "192.0.2.10" }) }, "homelab:hosts.gpu.lanAddress:", /its own lanAddress/),
   hostsRow("a single-host key beside homelab:hosts", { "homelab:lanAddress": "192.0.2.10" }, "homelab:lanAddress: is set beside homelab:hosts", /homelab:hosts\.<host>\.lanAddress/),
-  hostsRow("a login key no host names", { "homelab:sshPrivateKeyNas": "x" }, "homelab:sshPrivateKeyNas: no host names", /sshKeyConfig to sshPrivateKeyNas/),
+  hostsRow("a login key no host names", { "homelab:sshPrivateKeyNas": { secure: "v1:x" } }, "homelab:sshPrivateKeyNas: no host names", /sshKeyConfig to sshPrivateKeyNas/),
   // Placement: unknown hosts and services, co-location, ports per host, idle hosts.
   hostsRow("a service placed on an unknown host", { "homelab:placement": { ollama: "nas" } }, "homelab:placement.ollama:", /one of: main, gpu/),
   hostsRow("an unknown service placed", { "homelab:placement": { ollama: "gpu", plex: "gpu" } }, "homelab:placement.plex:", /remove it from homelab:placement/),
@@ -120,7 +120,8 @@ const ROWS: Row[] = [
   // Host directories.
   ...cfg("bundleDir", ["/", "/etc", "/etc/nixos", "/var/lib", "/nix/store/abc-homelab", "relative/dir", "/etc/nixos/homelab/", "/etc//nixos/homelab", "/etc/nixos/../homelab", "/home", "/usr", "/boot", "/root", "/run", "/srv/my dir", "/srv/$(reboot)"], PATH_FIX),
   ...cfg("credentialsDir", ["/var", "/nix", "./secrets"], PATH_FIX),
-  { name: "credentialsDir inside bundleDir", config: { "homelab:credentialsDir": "/etc/nixos/homelab/secrets" }, where: "homelab:credentialsDir:", fix: SEPARATE },
+  { name: "credentialsDir inside bundleDir", config: { "homelab:credentialsDir": "/etc/nixos/homelab/secrets" }, where: "homelab:credentialsDir:", fix: /\/var\/lib\/homelab or \/var\/lib\/homelab-<name>/ },
+  { name: "credentialsDir inside stateDir", config: { "homelab:credentialsDir": "/var/lib/homelab/state/secrets" }, where: "homelab:credentialsDir:", fix: SEPARATE },
   { name: "stateDir equal to credentialsDir", config: { "homelab:stateDir": "/var/lib/homelab/secrets" }, where: "homelab:stateDir:", fix: SEPARATE },
   { name: "stateDir holding credentialsDir", config: { "homelab:stateDir": "/var/lib/homelab" }, where: "homelab:credentialsDir:", fix: SEPARATE },
   // Renamed, unknown and mistyped keys.

@@ -11,7 +11,7 @@ import { parseStackConfig } from "../../../components/config/schema";
 import { DEPLOY_SCRIPT_PATH } from "../../../components/host/bundle";
 import { healthChecksFor, type HostHealthCheck, type HostPaths } from "../../../components/host/commands";
 import type { NixosHostArgs, NixosHostSecret } from "../../../components/host/nixos-host";
-import type { SshTarget } from "./testhost";
+import { testHostRoot, type SshTarget } from "./testhost";
 
 export const REPO = join(__dirname, "../../..");
 export const SCRIPT_FILE = join(REPO, "nixos", DEPLOY_SCRIPT_PATH);
@@ -54,7 +54,7 @@ export function testLab(paths: HostPaths, services: readonly string[] = SERVICES
     bundleDir: paths.bundleDir,
     credentialsDir: paths.secretsDir,
     stateDir: paths.stateDir,
-  });
+  }, "plan", { hostRoot: testHostRoot(paths) });
   if (!parsed.config) throw new Error(JSON.stringify(parsed.problems));
   return resolveHomelab(TEST_CATALOG, parsed.config);
 }

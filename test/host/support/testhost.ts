@@ -42,6 +42,22 @@ export interface SshTarget {
   hostKey: string;
 }
 
+/** Where startTestHost puts the fake host's bundle directory, below the fake host's root. */
+const TEST_BUNDLE_DIR = "/etc/nixos/homelab";
+
+/**
+ * The root of the fake host's file system that `paths` were made under
+ * (startTestHost keeps the host at <root>/host: <root>/host/etc/nixos/homelab,
+ * <root>/host/var/lib/homelab/...), or undefined for a real host's paths. The
+ * config schema checks the host directories below it (ConfigSource.hostRoot;
+ * HOMELAB_TEST_HOST_ROOT for the Pulumi program).
+ */
+export function testHostRoot(paths: HostPaths): string | undefined {
+  if (!paths.bundleDir.endsWith(TEST_BUNDLE_DIR)) return undefined;
+  const root = paths.bundleDir.slice(0, -TEST_BUNDLE_DIR.length);
+  return root === "" ? undefined : root;
+}
+
 export interface TestHost {
   root: string;
   port: number;
@@ -353,7 +369,7 @@ export async function startTestHost(): Promise<TestHost> {
   }
 
   const paths: HostPaths = {
-    bundleDir: join(root, "host/etc/nixos/homelab"),
+    bundleDir: join(root, "host", TEST_BUNDLE_DIR),
     secretsDir: join(root, "host/var/lib/homelab/secrets"),
     stateDir: join(root, "host/var/lib/homelab/state"),
   };
