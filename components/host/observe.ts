@@ -87,9 +87,7 @@ export async function observeHost(connection: ObserveConnection, request: Observ
     const result = await run(request.ssh ?? "ssh", args, request.script, (request.timeoutSeconds ?? 60) * 1000);
     if (result.code !== 0) {
       const detail = result.stderr.trim() || `ssh exited with ${result.code}`;
-      const why = /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(detail)
-        ? `the host's key does not match homelab:sshHostKey (${detail})`
-        : detail;
+      const why = /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(detail) ? hostKeyMismatch(detail, connection.host) : detail;
       return { reachable: false, error: why };
     }
     return parseObservation(result.stdout);
@@ -99,6 +97,21 @@ export async function observeHost(connection: ObserveConnection, request: Observ
     await rm(dir, { recursive: true, force: true });
     releaseKeyDir(dir);
   }
+}
+
+/**
+ * ssh's refusal of the host's key, retold: its banner names the temporary
+ * known_hosts file, already gone when anyone reads it, and a fix (ssh-keygen
+ * -R) that does not apply to a pinned key. Only the offered key's fingerprint
+ * is kept, with how to compare and re-pin.
+ */
+function hostKeyMismatch(sshError: string, host: string): string {
+  const offered = /key sent by the remote host is\s+(SHA256:[A-Za-z0-9+/=]+)/.exec(sshError)?.[1];
+  return (
+    `the host's key does not match homelab:sshHostKey${offered ? ` (it offered ${offered})` : ""}. ` +
+    `If the host was reinstalled or its key rotated, compare on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then re-pin it: ` +
+    `pulumi config set homelab:sshHostKey "$(ssh-keyscan -t ed25519 ${host} | cut -d' ' -f2-)"; otherwise something else answers at that address`
+  );
 }
 
 /**

@@ -250,7 +250,11 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(refused.stderr).toMatch(/Host key verification failed/);
     const observed = await observeHost({ ...host.target(), hostKey: otherKey }, { paths: host.paths, script: SCRIPT });
     expect(observed).toMatchObject({ reachable: false });
-    expect(observed.reachable === false && observed.error).toContain("does not match homelab:sshHostKey");
+    const error = observed.reachable === false ? observed.error : "";
+    expect(error).toContain("does not match homelab:sshHostKey");
+    expect(error, "the temporary known_hosts file is gone by the time anyone reads this").not.toMatch(/known_hosts|homelab-ssh-/);
+    expect(error).toMatch(/it offered SHA256:[A-Za-z0-9+/=]+\)/);
+    expect(error).toContain("ssh-keyscan -t ed25519 127.0.0.1");
     expect(host.sshLog().length, "nothing ran on the host").toBe(before);
   });
 
