@@ -81,7 +81,7 @@ const FACTS: Fact[] = [
   row("PicoClaw", 18800, "picoclaw"),
   row("Cockpit", 9090, "cockpit"),
   row("OTBR", 8091, "otbr"),
-  { seed: CORE, fact: "the SSH MCP endpoint binds to 127.0.0.1:19000 and is not routed", expect: /\[Homelab SSH MCP\]\([^)]*\) \| http:\/\/127\.0\.0\.1:19000 \| — \| — \| not routed/ },
+  { seed: CORE, fact: "the SSH MCP endpoint binds to 127.0.0.1:19000 and is not routed", expect: /\[Homelab SSH MCP\]\([^)]*\) \| http:\/\/127\.0\.0\.1:19000 \| — \| never routed/ },
   { seed: CORE, fact: "the SSH MCP endpoint must never be routed (kept out of homelab.proxies)", expect: /must never be routed\. The owner keeps it out of homelab\.proxies/ },
 
   // Core & Portal: key integration logic.
@@ -126,7 +126,7 @@ const FACTS: Fact[] = [
   {
     seed: CORE,
     fact: "Appwrite (Backend), Immich (Photos), Penpot (Design) and Postiz (Social) are pending migration",
-    expect: /Appwrite: Backend platform; pending NixOS migration \(pending\) - Immich: Photos; pending NixOS migration \(pending\) - Penpot: Design; pending NixOS migration \(pending\) - Postiz: Social media scheduling; pending NixOS migration \(pending\)/,
+    expect: /## Pending .*- Appwrite: Backend platform; pending NixOS migration - Immich: Photos; pending NixOS migration - Penpot: Design; pending NixOS migration - Postiz: Social media scheduling; pending NixOS migration/,
   },
 
   // Home Assistant: overview and access.
