@@ -76,9 +76,17 @@ async function main() {
     tunnelId: homelab.tunnelId,
     /** For API clients of LiteLLM and Ollama: `pulumi stack output --show-secrets accessServiceTokens`. */
     accessServiceTokens: homelab.accessServiceTokens,
-    bundleHash: homelab.host?.bundleHash,
-    /** With several hosts: each host's bundle hash, by host name. */
-    bundleHashes: lab.config.hostsDeclared && Object.keys(homelab.hosts).length > 1 ? Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.bundleHash])) : undefined,
+    /** The bundle this program declares; the host runs it once an up succeeds. */
+    declaredBundleHash: homelab.host?.bundleHash,
+    /** The bundle the host runs, as the last successful apply reported it; after a failed up it is still the previous one. */
+    appliedBundleHash: homelab.host?.appliedBundleHash,
+    /** With several hosts: each host's declared and applied bundle, by host name. */
+    ...(lab.config.hostsDeclared && Object.keys(homelab.hosts).length > 1
+      ? {
+          declaredBundleHashes: Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.bundleHash])),
+          appliedBundleHashes: Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.appliedBundleHash])),
+        }
+      : {}),
   };
   // An undefined output only earns a warning on every run (the LAN-only ci stack has no tunnel).
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));

@@ -140,3 +140,11 @@ export function bundleStdin(bundle: BundleInput): string {
   // Level 9 and zlib's fixed header (no name, mtime 0): the same bundle is the same bytes.
   return gzipSync(bundleTar(bundle), { level: 9 }).toString("base64") + "\n";
 }
+
+/**
+ * The release an apply's output says is live: the hash of its last "bundle
+ * <hash> is live" or "is already live" line (homelab-deploy.sh's apply).
+ */
+export function liveBundleOf(applyLog: string): string | undefined {
+  return [...applyLog.matchAll(/\bbundle ([0-9a-f]{64}) is (?:already )?live as system generation/g)].at(-1)?.[1];
+}

@@ -2,7 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecret } from "../catalog/resolve";
 import type { NixosFlake } from "../config/hosts";
-import { DEPLOY_SCRIPT_PATH, bundleEntries, bundleHash, bundleStdin, sha256Hex, type BundleInput } from "./bundle";
+import { DEPLOY_SCRIPT_PATH, bundleEntries, bundleHash, bundleStdin, liveBundleOf, sha256Hex, type BundleInput } from "./bundle";
 import {
   applyCommand,
   deployLists,
@@ -198,6 +198,13 @@ export class NixosHost extends pulumi.ComponentResource {
   /** Content hash of the declared bundle; the release's name on the host. */
   public readonly bundleHash: string;
   /**
+   * The bundle the host runs, as the last apply that succeeded reported it.
+   * A failed apply leaves the rebuild's recorded output as it was, so after
+   * a rollback this is still the live release, not the declared one; "none"
+   * until an apply of this stack has succeeded.
+   */
+  public readonly appliedBundleHash: pulumi.Output<string>;
+  /**
    * Readable reasons the host differed from the last deploy when this run
    * read it; empty when it is in sync. They show as warnings and as
    * `drift:` entries in the triggers of the commands that repair them.
@@ -238,9 +245,10 @@ export class NixosHost extends pulumi.ComponentResource {
       secrets.map(({ svc, stage }) => [svc.id, this.createSecrets(name, plan, connection, svc, stage, args.secretOwners?.[svc.id])]),
     );
     this.rebuild = this.createRebuild(name, plan, connection, rebuild);
+    this.appliedBundleHash = this.rebuild.stdout.apply((out) => liveBundleOf(out ?? "") ?? "none");
 
     // Not drift: it is read before the deploy repairs what it finds, so stored in state it would be stale after every up.
-    this.registerOutputs({ bundleHash: this.bundleHash });
+    this.registerOutputs({ bundleHash: this.bundleHash, appliedBundleHash: this.appliedBundleHash });
   }
 
   private connection(args: NixosHostArgs, plan: HostPlan): command.types.input.remote.ConnectionArgs {

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileS
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
+import { liveBundleOf } from "../../components/host/bundle";
 import type { HostHealthCheck } from "../../components/host/commands";
 import { hostArgs, secretValues, testBundle, testChecks, testLab, SERVICES, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
@@ -184,6 +185,9 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     const again = await runCaptured(run.commands.get("rebuild")!);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`bundle ${hash} is already live as system generation 4; no rebuild`);
+    // What the stack output appliedBundleHash reads from the rebuild's output: nothing from the cut run, whose state Pulumi keeps.
+    expect(liveBundleOf(again.stdout)).toBe(hash);
+    expect(liveBundleOf(r.cut.stdout)).toBeUndefined();
     // The apply's own log says the checks ran, for whoever looks after a dropped deploy.
     const log = r.applyLog();
     expect(log.status, log.stderr).toBe("0");

@@ -3,7 +3,7 @@ import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
 import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleStdin } from "../../components/host/bundle";
 import { renderHostBundles } from "../../components/render/nixos";
-import { DEPLOY_CONFIG, ROOT, runProgram, type ProgramRun } from "./run";
+import { DEPLOY_CONFIG, ROOT, UNKNOWN, runProgram, type ProgramRun } from "./run";
 
 vi.mock("@1password/sdk", async (importOriginal) =>
   (await import("./fake-onepassword")).fakeOnePasswordSdk(await importOriginal<object>(), "value-of-"),
@@ -158,8 +158,11 @@ describe("the two-host stack's resource tree", () => {
     expect(shape(await run())).toBe(shape(r));
   }, 120_000);
 
-  it("exports each host's bundle hash", () => {
-    expect(Object.keys(r.outputs.bundleHashes as Record<string, string>).sort()).toEqual(["gpu", "main"]);
+  it("exports each host's declared bundle, and the one it runs as unknown until the rebuild has run", () => {
+    expect(Object.keys(r.outputs.declaredBundleHashes as Record<string, string>).sort()).toEqual(["gpu", "main"]);
+    for (const hash of Object.values(r.outputs.declaredBundleHashes as Record<string, string>)) expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    // Read from the rebuild's output, which a preview cannot know: never the declared hash standing in for it.
+    expect(r.outputs.appliedBundleHashes).toBe(UNKNOWN);
   });
 });
 

@@ -82,16 +82,27 @@ async function runMocked(stack: string, extra: Record<string, string>, secretKey
   const outputs: Record<string, unknown> = {};
   const secretOutputs: string[] = [];
   for (const [k, v] of Object.entries(exported ?? {})) {
-    if (!pulumi.Output.isInstance(v)) {
+    if (!pulumi.Output.isInstance(v) && !holdsOutput(v)) {
       outputs[k] = v;
       continue;
     }
-    const out = v as pulumi.Output<unknown>;
-    outputs[k] = await new Promise((r) => out.apply((x) => { r(x); return x; }));
-    if (await (out as unknown as { isSecret: Promise<boolean> }).isSecret) secretOutputs.push(k);
+    // An object of outputs (one per host) is exported as the engine would: lifted into one output.
+    const out = pulumi.output(v) as pulumi.Output<unknown>;
+    const internal = out as unknown as { isKnown: Promise<boolean>; isSecret: Promise<boolean> };
+    // A preview leaves what a provider computes unknown (a command's stdout); apply never runs on it.
+    outputs[k] = (await internal.isKnown) ? await new Promise((r) => out.apply((x) => { r(x); return x; })) : UNKNOWN;
+    if (await internal.isSecret) secretOutputs.push(k);
   }
   await (runtime as unknown as { disconnect(): Promise<void> }).disconnect();
   return { registered, tree, outputs, secretOutputs, byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)) };
+}
+
+/** A stack output whose value a preview cannot know yet, as the engine shows `output<string>`. */
+export const UNKNOWN = Symbol("unknown output");
+
+function holdsOutput(value: unknown): boolean {
+  if (pulumi.Output.isInstance(value)) return true;
+  return value !== null && typeof value === "object" && Object.values(value).some(holdsOutput);
 }
 
 type RegisterCallback = (err: Error | null, resp?: { getUrn(): string }) => void;

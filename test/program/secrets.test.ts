@@ -93,7 +93,7 @@ describe("the LAN-only ci stack under mocks", () => {
   });
 
   it("exports only outputs that have values, so the engine prints no undefined-output warning", () => {
-    expect(Object.keys(run.outputs).sort()).toEqual(["bundleHash", "hostnames", "services", "stack"]);
+    expect(Object.keys(run.outputs).sort()).toEqual(["appliedBundleHash", "declaredBundleHash", "hostnames", "services", "stack"]);
     for (const [k, v] of Object.entries(run.outputs)) expect(v, k).not.toBeUndefined();
   });
 
