@@ -17,8 +17,13 @@ import { SecretsError } from "./components/secrets/source";
 import { resolveStackSecrets, type StackSecrets } from "./components/secrets/stack";
 
 /** The value of an output the preview knows (an invoke's result). */
-function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply((v) => (resolve(v), v)));
+function settled<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) =>
+    output.apply((v) => {
+      resolve(v);
+      return v;
+    }),
+  );
 }
 
 /** Deploy prerequisites, checked before anything is declared so a failure changes nothing: the login keys that are missing. */
@@ -61,7 +66,7 @@ async function main() {
   });
 
   // A route whose hostname already holds a record the stack neither made nor adopts: every one, before anything changes.
-  const conflicts = (await Promise.all(Object.values(homelab.services).flatMap((s) => (s.dnsConflict ? [valueOf(s.dnsConflict)] : [])))).filter((c): c is string => c !== undefined);
+  const conflicts = (await Promise.all(Object.values(homelab.services).flatMap((s) => (s.dnsConflict ? [settled(s.dnsConflict)] : [])))).filter((c): c is string => c !== undefined);
   if (conflicts.length > 0) {
     throw new pulumi.RunError(
       `${conflicts.length} route${conflicts.length === 1 ? "" : "s"} of stack ${lab.config.stack} already ${conflicts.length === 1 ? "has a record" : "have records"} in Cloudflare:\n${conflicts.map((c) => `  - ${c}`).join("\n")}`,

@@ -166,7 +166,7 @@ export class HomelabService extends pulumi.ComponentResource {
     const cf = args.config.cloudflare;
     if (!args.edge || !cf || !record) return;
     const resourceName = edgeNames.dnsRecord(name);
-    this.dnsConflict = this.findConflict(resourceName, record, args);
+    this.dnsConflict = this.findConflict(resourceName, record, cf.zoneId, args);
     this.resources.dnsRecord = new cloudflare.DnsRecord(
       resourceName,
       {
@@ -188,9 +188,8 @@ export class HomelabService extends pulumi.ComponentResource {
    * program fails on it before the preview ends (index.ts), so `pulumi up`
    * stops before it changes anything.
    */
-  private findConflict(resourceName: string, record: DnsRecordPlan, args: HomelabServiceArgs): pulumi.Output<string | undefined> {
-    const cf = args.config.cloudflare!;
-    const live = cloudflare.getDnsRecordsOutput({ zoneId: cf.zoneId, name: { exact: record.name } }, { parent: this });
+  private findConflict(resourceName: string, record: DnsRecordPlan, zoneId: string, args: HomelabServiceArgs): pulumi.Output<string | undefined> {
+    const live = cloudflare.getDnsRecordsOutput({ zoneId, name: { exact: record.name } }, { parent: this });
     return live.results.apply((results) => {
       const why = dnsConflict(args.config.stack, resourceName, record, adoptedId(args, resourceName), results);
       return why === undefined ? undefined : `${record.name}: ${why}`;

@@ -92,7 +92,8 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
   const routed = new Set(
     inv.dnsRecords.filter((d) => hostnames.has(d.name) && d.type === "CNAME" && d.content.endsWith(TUNNEL_SUFFIX)).map((d) => d.content.slice(0, -TUNNEL_SUFFIX.length)),
   );
-  const tunnelResource = declared.find((r) => r.kind === "tunnel")!;
+  const tunnelResource = declared.find((r) => r.kind === "tunnel");
+  if (!tunnelResource) throw new Error("the declared edge has no tunnel; adoption needs edge: cloudflare");
   const tunnel = single(
     tunnelResource.name,
     tunnels.filter((t) => t.name === cf.tunnelName || routed.has(t.id) || (inv.tunnelHostnames[t.id] ?? []).some((h) => hostnames.has(h))),

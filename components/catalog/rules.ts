@@ -26,6 +26,10 @@ export const TEXT_LIMITS = {
   reason: 200,
 } as const;
 
+/** The characters forbiddenCharacter() refuses; finding control characters is this pattern's purpose. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: it matches control characters on purpose, to refuse them.
+export const UNWRITABLE_CHARACTER = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udfff]/u;
+
 /**
  * The first character that may not appear in text written to a config file,
  * described for an error message, or undefined. C0 and C1 controls and DEL
@@ -34,7 +38,7 @@ export const TEXT_LIMITS = {
  * come back as U+FFFD.
  */
 export function forbiddenCharacter(value: string): string | undefined {
-  const m = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udfff]/u.exec(value);
+  const m = UNWRITABLE_CHARACTER.exec(value);
   if (!m) return undefined;
   const code = m[0].codePointAt(0) as number;
   return `U+${code.toString(16).toUpperCase().padStart(4, "0")}`;

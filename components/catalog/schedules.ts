@@ -86,7 +86,7 @@ export function scheduleProblems(schedule: readonly SpeedPeriod[]): string[] {
       covered[minute] = p.name;
     }
   }
-  const gap = covered.findIndex((c) => c === undefined);
+  const gap = covered.indexOf(undefined);
   if (gap >= 0 && problems.length === 0) problems.push(`no period covers ${formatMinute(gap)}`);
   return problems;
 }

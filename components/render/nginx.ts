@@ -1,4 +1,5 @@
 import type { Homelab, ResolvedService } from "../catalog/resolve";
+import { UNWRITABLE_CHARACTER } from "../catalog/rules";
 import { dashboardService, FAVICON_PATHS, MASK_ICON, portalHostnames, portalService, proxiedServices } from "./portal-common";
 import { generatedHeader } from "./stable";
 
@@ -72,7 +73,7 @@ function listenLines(listen: string[], defaultServer = false): string[] {
  * past on the comment line.
  */
 export function commentLine(text: string): string {
-  return `# ${text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]|[\ud800-\udfff]/gu, " ")}`;
+  return `# ${text.replace(new RegExp(UNWRITABLE_CHARACTER.source, "gu"), " ")}`;
 }
 
 /** A server block that proxies every path of `names` to a local port. */
@@ -180,5 +181,5 @@ export function renderNginxSites(lab: Homelab, options: NginxOptions = {}): stri
     if (s.id === portal.id) continue;
     out.push("", ...proxyServer(`${s.id}: ${s.title}`, [s.publicHostname as string], listen, upstreamPort(s, options)));
   }
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }

@@ -3,7 +3,7 @@
  * Every generated JSON file goes through this so two runs are byte-identical.
  */
 export function stableJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value), null, 2) + "\n";
+  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
 }
 
 function sortKeys(value: unknown): unknown {

@@ -60,7 +60,7 @@ function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthChec
   const groups = [...new Set(secrets.flatMap((s) => (s.group === "root" ? [] : [s.group])))].sort();
   const bundle = bundleFromOutputs(renderOutputs(lab));
   // The fake switch creates the groups NixOS would.
-  bundle.set("fake-host/groups", groups.join("\n") + "\n");
+  bundle.set("fake-host/groups", `${groups.join("\n")}\n`);
   const checks = healthChecksFor(enabledServices(lab)).map((c) => ({ ...c, port: checkPort(c) }));
   // The checks point at the test host's stand-in listeners, as in the host tests.
   for (const [path, content] of deployLists(checks, secrets.map((s) => s.path), paths)) bundle.set(path, content);

@@ -21,7 +21,7 @@ function spreadOverHosts(raw: Record<string, unknown>, catalog: readonly Service
   const { "homelab:lanAddress": _a, "homelab:lanHostname": _h, ...rest } = raw;
   const names = Array.from({ length: hosts }, (_, i) => `host-${i}`);
   const placement: Record<string, string> = {};
-  catalog.filter((e) => e.id.startsWith("svc-")).forEach((e, i) => (placement[e.id] = names[i % hosts]));
+  for (const [i, e] of catalog.filter((e) => e.id.startsWith("svc-")).entries()) placement[e.id] = names[i % hosts];
   return {
     ...rest,
     "homelab:hosts": Object.fromEntries(names.map((n, i) => [n, { lanAddress: `192.0.2.${10 + i}`, lanHostname: `${n}.local` }])),

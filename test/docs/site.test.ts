@@ -183,7 +183,7 @@ describe.skipIf(!browserTier.available).each(["prod", "multihost"])("the %s site
       await page.goto(`${base}${path}`, { waitUntil: "load" });
       const sizes = await page.$$eval(".sl-markdown-content table", (ts) => ts.map((t) => ({ scroll: t.scrollWidth, client: t.clientWidth })));
       tables += sizes.length;
-      sizes.forEach((s, i) => s.scroll > s.client && wide.push(`${path} table ${i + 1}: ${s.scroll} px in ${s.client} px`));
+      for (const [i, s] of sizes.entries()) if (s.scroll > s.client) wide.push(`${path} table ${i + 1}: ${s.scroll} px in ${s.client} px`);
     }
     expect(tables, "the services index and the reference pages have tables").toBeGreaterThan(3);
     expect(wide).toEqual([]);

@@ -109,7 +109,7 @@ function collisions(svg: string): string[] {
     }
   }
   for (const l of labels) for (const n of nodes) if (overlap(l, n)) found.push(`label ${l.id} lies on box ${n.id}`);
-  nodes.forEach((n, i) => nodes.slice(i + 1).forEach((m) => overlap(n, m) && found.push(`boxes ${n.id} and ${m.id} overlap`)));
+  for (const [i, n] of nodes.entries()) for (const m of nodes.slice(i + 1)) if (overlap(n, m)) found.push(`boxes ${n.id} and ${m.id} overlap`);
   return [...new Set(found)];
 }
 

@@ -139,7 +139,7 @@ describe("Homepage config", () => {
   it("puts Documentation and Cloudflare under Infrastructure", () => {
     const infra = cards().filter(([g]) => g === "Infrastructure");
     const byTitle = Object.fromEntries(infra.map(([, t, c]) => [t, c]));
-    expect(byTitle["Documentation"]?.href).toBe("https://docs-home.javiersc.com");
+    expect(byTitle.Documentation?.href).toBe("https://docs-home.javiersc.com");
     expect(byTitle["Cloudflare Tunnel"]?.href).toBe("https://one.dash.cloudflare.com/");
   });
 

@@ -233,7 +233,7 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
           let n = 0;
           const clock = document.querySelector("#information-widgets-right .information-widget-datetime");
           const obs = new MutationObserver((records) => {
-            n += records.filter((r) => !(clock && clock.contains(r.target))).length;
+            n += records.filter((r) => !clock?.contains(r.target)).length;
           });
           obs.observe(document.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
           setTimeout(() => {

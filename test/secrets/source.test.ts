@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it, vi } from "vitest";
 import type { ResolveAllResponse } from "@1password/sdk";
 import { CATALOG } from "../../components/catalog/services";
@@ -93,7 +93,7 @@ describe("the 1Password source", () => {
   it("rejects malformed references offline with the SDK's validator, before connecting", async () => {
     const connect = vi.fn();
     const err = await new OnePasswordSource(connect, new Map([["op://Homelab/OpenAI", ["home-assistant"]]])).resolveAll(["op://Homelab/OpenAI"]).catch((e: Error) => e);
-    expect(String(err)).toMatch(/malformed 1Password references:\n  - op:\/\/Homelab\/OpenAI \(used by home-assistant\): .*invalid format/);
+    expect(String(err)).toMatch(/malformed 1Password references:\n {2}- op:\/\/Homelab\/OpenAI \(used by home-assistant\): .*invalid format/);
     expect(connect).not.toHaveBeenCalled();
   });
 

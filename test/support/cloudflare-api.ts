@@ -401,7 +401,8 @@ function pages(state: CloudflareState, method: string, rest: string[], query: UR
     }
   }
   if (sub === "domains") {
-    const domains = (state.pagesDomains[name] ??= []);
+    state.pagesDomains[name] ??= [];
+    const domains = state.pagesDomains[name];
     if (!domain && method === "GET") return page(domains, query, 100);
     if (!domain && method === "POST") {
       if (domains.some((d) => d.name === body.name)) throw new HttpError(409, [{ code: 8000018, message: "You have already added this custom domain." }]);
