@@ -1,6 +1,6 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { BACKUP_SERVICE, backupCredentialsFor, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, routedServices, type Homelab as Lab } from "./catalog/resolve";
+import { backupCredentialsFor, backupService, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, routedServices, type Homelab as Lab } from "./catalog/resolve";
 import { DEFAULT_SSH_KEY_CONFIG, type HostConfig } from "./config/hosts";
 import { adoptedId, edgeNames, tunnelUuid } from "./adopt/declared";
 import { Tunnel } from "./edge/tunnel";
@@ -89,7 +89,7 @@ export class Homelab extends pulumi.ComponentResource {
     this.cloudflare = this.createProvider(name, args);
     this.edge = this.createSharedEdge(name, args);
     this.services = this.createServices(args);
-    this.ingress = this.createIngress(name, args);
+    this.ingress = this.createIngress(args);
     this.edge?.ingressDeclared(this.ingress ? [this.ingress] : []);
     this.createGeneratedSecretsItem(name, args);
     this.hosts = this.createHosts(name, args);
@@ -174,7 +174,7 @@ export class Homelab extends pulumi.ComponentResource {
    * against the team Cloudflare reports for the account, checked against
    * homelab:accessTeamName before the ingress can change.
    */
-  private createIngress(name: string, args: HomelabArgs): cloudflare.ZeroTrustTunnelCloudflaredConfig | undefined {
+  private createIngress(args: HomelabArgs): cloudflare.ZeroTrustTunnelCloudflaredConfig | undefined {
     const cf = args.lab.config.cloudflare;
     if (!this.edge || !cf) return undefined;
     const invoke = { parent: this, provider: this.cloudflare };
@@ -201,7 +201,7 @@ export class Homelab extends pulumi.ComponentResource {
           ingresses: ingressWithAccess<pulumi.Input<string>>(args.lab, audiences, teamName).map((rule) => ({
             hostname: rule.hostname,
             service: rule.service,
-            originRequest: rule.access ? { access: rule.access } : undefined,
+            originRequest: rule.access || rule.noTlsVerify ? { ...(rule.access && { access: rule.access }), ...(rule.noTlsVerify && { noTlsVerify: true }) } : undefined,
           })),
         },
       },
@@ -258,7 +258,11 @@ export class Homelab extends pulumi.ComponentResource {
         `stack ${config.stack} deploys to host "${host.name}" but has no SSH private key for it: set homelab:${host.sshKeyConfig} with pulumi config set --secret, or homelab:deploy false`,
       );
     }
-    const generated: Record<string, pulumi.Output<string> | undefined> = { "cloudflared.tunnel-token": this.edge?.tunnel.token };
+    // The tunnel's token is the generated secret of the tunnel's connector (the entry on every host with a route).
+    const connector = enabledServices(lab).find((s) => s.entry.everyHostWith === "routes");
+    const generated: Record<string, pulumi.Output<string> | undefined> = Object.fromEntries(
+      (connector?.secrets ?? []).filter((s) => s.ref === "generated").map((s) => [s.key, this.edge?.tunnel.token]),
+    );
     // A service on several hosts (the tunnel's connector) gets one command per host; the first keeps the plain name.
     const secretOwners: Record<string, SecretOwner> = Object.fromEntries(
       enabledServices(view).flatMap((s) => {
@@ -267,8 +271,9 @@ export class Homelab extends pulumi.ComponentResource {
       }),
     );
     // The backup credentials on a host that backs up without running Backrest: a command under Backrest, named for the host.
-    const backup = this.services[BACKUP_SERVICE];
-    if (backup && backupCredentialsFor(lab, host.name).length > 0) secretOwners[BACKUP_SERVICE] = { resource: backup, name: `${BACKUP_SERVICE}-${host.name}` };
+    const backupId = backupService(lab)?.id;
+    const backup = backupId === undefined ? undefined : this.services[backupId];
+    if (backupId && backup && backupCredentialsFor(lab, host.name).length > 0) secretOwners[backupId] = { resource: backup, name: `${backupId}-${host.name}` };
     return new NixosHost(
       name,
       {
@@ -285,8 +290,9 @@ export class Homelab extends pulumi.ComponentResource {
         keepGenerations: config.keepGenerations,
         flake: host.flake,
         healthTimeoutSeconds: config.healthTimeoutSeconds,
+        confirmTimeoutSeconds: config.confirmTimeoutSeconds,
         detectDrift: config.detectDrift,
-        after: after ? [after.rebuild] : undefined,
+        after: after ? [after.confirm] : undefined,
         hostName: isMultiHost(lab) ? host.name : undefined,
       },
       // The tunnel, its ingress and the routes' records exist before cloudflared starts with the new token.

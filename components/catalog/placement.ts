@@ -41,7 +41,8 @@ const EVERY_HOST: Record<EveryHostWith, { needs: (e: ServiceEntry, config: Stack
 /** The kind of an entry that runs beside others, when it is one validateCatalog accepts (it reports the others). */
 const everyHostKind = (e: ServiceEntry) => (e.everyHostWith !== undefined && Object.hasOwn(EVERY_HOST, e.everyHostWith) ? EVERY_HOST[e.everyHostWith] : undefined);
 
-const PORTAL_PAIR = new Set(["portal", "dashboard"]);
+/** Are the two the portal (the `portal` role) and the dashboard app it proxies to? */
+const isPortalPair = (a: ServiceEntry, b: ServiceEntry) => (a.role === "portal" && a.proxyTo === b.id) || (b.role === "portal" && b.proxyTo === a.id);
 
 export function placeServices(catalog: readonly ServiceEntry[], config: StackConfig): Placement {
   const hosts = stackHosts(config);
@@ -83,7 +84,7 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
     const [mine] = hostsOf.get(e.id) as string[];
     const [theirs] = hostsOf.get(partner.id) as string[];
     if (mine === theirs) continue;
-    const portal = PORTAL_PAIR.has(e.id) && PORTAL_PAIR.has(partner.id);
+    const portal = isPortalPair(e, partner);
     const moved = usable.has(e.id) ? e.id : partner.id;
     problems.push({
       service: e.id,
@@ -115,9 +116,4 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
     }
   }
   return { hostsOf, problems };
-}
-
-/** The host that runs the portal, or undefined when the stack has none. */
-export function portalHostName(placement: Placement): string | undefined {
-  return placement.hostsOf.get("portal")?.[0];
 }

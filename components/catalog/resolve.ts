@@ -1,7 +1,7 @@
 import { stackHosts, type HostConfig } from "../config/hosts";
 import type { StackConfig } from "../config/schema";
 import { placeServices } from "./placement";
-import { secretFilePath, type HealthCheck, type NativeClientAccess, type ServiceEntry } from "./types";
+import { secretFilePath, type HealthCheck, type NativeClientAccess, type ServiceEntry, type ServiceRole } from "./types";
 
 /** A secret as one stack sees it: the vault rewritten, its file path fixed. */
 export interface ResolvedSecret {
@@ -51,6 +51,12 @@ export interface ResolvedService {
 
 export interface Homelab {
   config: StackConfig;
+  /**
+   * The whole catalog the stack was resolved from, its other stacks'
+   * services included: the NixOS option set declares every host service
+   * of it, so a module can read a service this stack does not run.
+   */
+  catalog: readonly ServiceEntry[];
   /** Every service the stack declares, enabled first in catalog order, then pending. */
   services: ResolvedService[];
 }
@@ -134,7 +140,7 @@ export function resolveHomelab(catalog: readonly ServiceEntry[], config: StackCo
   const byName = new Map(hosts.map((h) => [h.name, h]));
   const { hostsOf } = placeServices(catalog, config);
   const on = (e: ServiceEntry) => (hostsOf.get(e.id) ?? [hosts[0].name]).map((n) => byName.get(n) ?? hosts[0]);
-  return { config, services: ordered.map((e) => resolveService(e, config, catalog, on(e))) };
+  return { config, catalog, services: ordered.map((e) => resolveService(e, config, catalog, on(e))) };
 }
 
 /** The stack's hosts, first = default. */
@@ -163,12 +169,17 @@ export function servicesOn(lab: Homelab, host: string): ResolvedService[] {
 export function hostView(lab: Homelab, host: string): Homelab {
   const h = labHosts(lab).find((x) => x.name === host);
   if (!h) throw new Error(`host "${host}" is not in homelab:hosts`);
-  return { config: { ...lab.config, lanAddress: h.lanAddress, lanHostname: h.lanHostname, ssh: { ...h.ssh } }, services: servicesOn(lab, host) };
+  return { config: { ...lab.config, lanAddress: h.lanAddress, lanHostname: h.lanHostname, ssh: { ...h.ssh } }, catalog: lab.catalog, services: servicesOn(lab, host) };
+}
+
+/** The enabled service with a role (see ServiceEntry.role), or undefined when the stack runs none. */
+export function serviceWithRole(lab: Homelab, role: ServiceRole): ResolvedService | undefined {
+  return lab.services.find((s) => s.entry.role === role && s.status === "enabled");
 }
 
 /** The host that runs the portal (nginx and the dashboard), or undefined when the stack has none. */
 export function portalHost(lab: Homelab): string | undefined {
-  return lab.services.find((s) => s.id === "portal" && s.status === "enabled")?.hostName ?? undefined;
+  return serviceWithRole(lab, "portal")?.hostName ?? undefined;
 }
 
 /** The hosts that run the tunnel's connector (the `everyHostWith: "routes"` entry); none without one. */
@@ -185,13 +196,17 @@ export function routedServices(lab: Homelab): ResolvedService[] {
   return lab.services.filter((s) => s.publicHostname !== null);
 }
 
-/** The service whose secrets unlock the restic repository, and whose host runs the Backrest UI. */
-export const BACKUP_SERVICE = "backrest";
-
-/** Backrest when the stack runs it: the repository's credentials and the UI. */
+/**
+ * The service with the backup role (Backrest) when the stack runs it: its
+ * secrets unlock the restic repository, and its host runs the backup UI.
+ */
 export function backupService(lab: Homelab): ResolvedService | undefined {
-  return enabledServices(lab).find((s) => s.id === BACKUP_SERVICE && s.entry.runsOn === "host");
+  const backup = serviceWithRole(lab, "backup");
+  return backup?.entry.runsOn === "host" ? backup : undefined;
 }
+
+/** The backup service's secrets that unlock the restic repository; restic on every host with backup paths needs them. */
+export const REPOSITORY_SECRETS: readonly string[] = ["restic-password", "b2-account-id", "b2-account-key"];
 
 /**
  * The backup credentials (Backrest's restic password and B2 keys) a host
@@ -205,7 +220,8 @@ export function backupCredentialsFor(lab: Homelab, host: string): ResolvedSecret
   const backrest = backupService(lab);
   if (!backrest || backrest.hostNames.includes(host)) return [];
   const backsUp = servicesOn(lab, host).some((s) => s.status === "enabled" && s.backup.paths.length > 0);
-  return backsUp ? backrest.secrets.map((s) => ({ ...s, units: [] })) : [];
+  // The repository's credentials only: the UI's login password stays on the UI's host.
+  return backsUp ? backrest.secrets.filter((s) => REPOSITORY_SECRETS.includes(s.name)).map((s) => ({ ...s, units: [] })) : [];
 }
 
 /** Every secret file one host receives: its services' secrets and, where it backs up without Backrest, the backup credentials. */

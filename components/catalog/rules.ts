@@ -15,6 +15,7 @@ export const RANGES = {
   sshPort: { min: 1, max: 65535 },
   keepGenerations: { min: 1, max: 100 },
   healthTimeoutSeconds: { min: 1, max: 3600 },
+  confirmTimeoutSeconds: { min: 10, max: 3600 },
 } as const;
 
 export type Range = { readonly min: number; readonly max: number };

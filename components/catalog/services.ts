@@ -1,3 +1,4 @@
+import { TRANSMISSION_SCHEDULE } from "./schedules";
 import type { ServiceEntry } from "./types";
 
 /**
@@ -18,7 +19,10 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 80,
     bind: "0.0.0.0",
+    lanOpen: "The dashboard shows links, and Home Assistant states read with a token kept on the server; the services it links to each have their own login or their own entry here",
     route: { name: "homepage" },
+    // nginx itself: the LAN's single entry point, in front of the dashboard app.
+    role: "portal",
     proxyTo: "dashboard",
     // The portal is the dashboard itself; a card linking to it would be a loop.
     card: false,
@@ -54,10 +58,13 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 8123,
     bind: "0.0.0.0",
+    login: "Home Assistant's own login: its users, and the app's tokens",
     nativeClients: {
       via: "tailscale",
       why: "The companion app cannot show the Access login page; it uses the host's Tailscale address as internal and external URL.",
     },
+    // Its card shows the hub's states, read with the dashboard's hass-token.
+    dashboardWidget: { type: "homeassistant", secret: "hass-token" },
     icon: { simpleIcons: "homeassistant" },
     health: { kind: "http", path: "/manifest.json" },
     units: ["home-assistant.service"],
@@ -98,6 +105,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 8096,
     bind: "0.0.0.0",
+    login: "Jellyfin's own login: its users",
     nativeClients: {
       via: "tailscale",
       why: "The Jellyfin apps cannot send Access service-token headers or show the login page; they connect over the tailnet.",
@@ -113,9 +121,11 @@ export const CATALOG: readonly ServiceEntry[] = [
     group: "Media & Entertainment",
     description: "BitTorrent client on a day/night bandwidth schedule",
     status: "enabled",
+    speedSchedule: TRANSMISSION_SCHEDULE,
     runsOn: "host",
     port: 9091,
     bind: "0.0.0.0",
+    login: "RPC user and password (rpc-authentication-required), the password from the rpc-password secret",
     icon: { simpleIcons: "transmission" },
     health: { kind: "tcp" },
     units: ["transmission.service"],
@@ -131,6 +141,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 8989,
     bind: "0.0.0.0",
+    login: "Sonarr's own login (forms), which it requires since v4: the account made on first start",
     icon: { simpleIcons: "sonarr" },
     health: { kind: "http", path: "/ping" },
     units: ["sonarr.service"],
@@ -145,6 +156,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 7878,
     bind: "0.0.0.0",
+    login: "Radarr's own login (forms), which it requires since v5: the account made on first start",
     icon: { simpleIcons: "radarr" },
     health: { kind: "http", path: "/ping" },
     units: ["radarr.service"],
@@ -159,6 +171,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 9696,
     bind: "0.0.0.0",
+    login: "Prowlarr's own login (forms), which it requires: the account made on first start",
     // No icon set carries the Prowlarr brand: a radar for the indexer search.
     icon: { mdi: "radar", color: "#fb923c" },
     health: { kind: "http", path: "/ping" },
@@ -175,6 +188,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 9117,
     bind: "0.0.0.0",
+    lanOpen: "Its Torznab feeds check the API key the Arr apps send; its dashboard is open on the LAN until an admin password is set in it",
     // No icon set carries the Jackett brand: a search over remote trackers.
     icon: { mdi: "cloud-search", color: "#fbbf24" },
     health: { kind: "tcp" },
@@ -188,9 +202,12 @@ export const CATALOG: readonly ServiceEntry[] = [
     group: "Infrastructure",
     description: "Restic backups to Backblaze B2, and their web UI",
     status: "enabled",
+    // Its secrets unlock the restic repository every host backs up to.
+    role: "backup",
     runsOn: "host",
     port: 9898,
     bind: "0.0.0.0",
+    login: "Backrest's own login: user homelab, whose bcrypt hash is made from the ui-password secret before each start",
     // No icon set carries the Backrest brand.
     icon: { mdi: "backup-restore", color: "#38bdf8" },
     health: { kind: "tcp" },
@@ -201,6 +218,8 @@ export const CATALOG: readonly ServiceEntry[] = [
       { name: "restic-password", ref: "op://Homelab/Restic/password" },
       { name: "b2-account-id", ref: "op://Homelab/Backblaze B2/keyID" },
       { name: "b2-account-key", ref: "op://Homelab/Backblaze B2/applicationKey" },
+      // The UI's login password; only its bcrypt hash reaches Backrest's config (nixos/modules/backups.nix).
+      { name: "ui-password", ref: "op://Homelab/Backrest/password" },
     ],
   },
   {
@@ -224,6 +243,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 14000,
     bind: "0.0.0.0",
+    login: "The master key (master-key secret): every API call sends it, or a key made with it, as a Bearer token",
     // It serves the local models through Ollama on 127.0.0.1 (nixos/modules/ai.nix).
     colocateWith: "ollama",
     nativeClients: {
@@ -252,6 +272,12 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 11434,
     bind: "0.0.0.0",
+    // Not loopback behind LiteLLM: the owner's Local and public links open it
+    // directly, Home Assistant's Ollama integration speaks Ollama's own API
+    // (LiteLLM does not), and homelab:placement may move Ollama to a GPU box,
+    // away from Home Assistant. What it exposes is models and compute, no
+    // secret or personal data.
+    lanOpen: "Ollama's API has no login. Home Assistant's Ollama integration calls it by address, from another host once Ollama is placed on one; clients that can send a key use LiteLLM",
     nativeClients: {
       via: "service-token",
       why: "API clients cannot log in interactively; they send an Access service token.",
@@ -274,6 +300,10 @@ export const CATALOG: readonly ServiceEntry[] = [
     // 18800 route reaches the gateway. See nixos/modules/ai.nix.
     port: 18800,
     bind: "0.0.0.0",
+    // Kept on the LAN for the owner's Local link. The assistant's tools act
+    // only for messages from its chat channels (Telegram and the like,
+    // reached outbound), not for requests to this port.
+    lanOpen: "The gateway's port serves its health checks and the chat channels' webhooks; the assistant takes orders through its chat channels, limited to their allowed users",
     // No icon set carries the PicoClaw brand.
     icon: { mdi: "robot-happy", color: "#f472b6" },
     health: { kind: "tcp" },
@@ -289,7 +319,12 @@ export const CATALOG: readonly ServiceEntry[] = [
     status: "enabled",
     runsOn: "host",
     port: 9090,
+    scheme: "https",
     bind: "0.0.0.0",
+    // TLS rather than loopback behind nginx: nginx here speaks plain HTTP, so
+    // the owner's Local link would still carry the root-capable password in
+    // clear text. See nixos/modules/cockpit.nix.
+    login: "The host's PAM accounts, over TLS: Cockpit redirects plain HTTP to HTTPS except from the host itself (nginx, the tunnel)",
     icon: { simpleIcons: "cockpit" },
     health: { kind: "tcp" },
     units: ["cockpit.socket"],
@@ -304,6 +339,7 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 8091,
     bind: "0.0.0.0",
+    lanOpen: "otbr-web has no login. The owner's Local link opens it on the LAN; Home Assistant uses the REST API on 127.0.0.1",
     // Home Assistant's otbr integration calls the REST API, which stays on 127.0.0.1.
     colocateWith: "home-assistant",
     // No icon set carries the OpenThread brand: a wireless router for the border router.

@@ -1,3 +1,5 @@
+import type { SpeedPeriod } from "./schedules";
+
 /**
  * The shape of a catalog entry. A service's everything starts at its entry in
  * `services.ts`: DNS, Access, tunnel ingress, nginx, dashboard cards, backups,
@@ -82,6 +84,16 @@ export type IconSpec =
    */
   | { file: string };
 
+/**
+ * What part a service plays for the rest of the lab, beyond serving itself.
+ * Renderers and validation find a service by its role, never by its id, so
+ * any entry can take one. Each role is held by at most one entry.
+ * The tunnel's connector and the tailnet node are roles too, expressed by
+ * where they run: `everyHostWith: "routes"` and `"tailnet-clients"`.
+ */
+export const SERVICE_ROLES = ["portal", "backup"] as const;
+export type ServiceRole = (typeof SERVICE_ROLES)[number];
+
 /** What brings a service that runs beside others onto a host; see `ServiceEntry.everyHostWith`. */
 export const EVERY_HOST_WITH = ["routes", "tailnet-clients"] as const;
 export type EveryHostWith = (typeof EVERY_HOST_WITH)[number];
@@ -105,12 +117,29 @@ export interface ServiceEntry {
   /** TCP port on the host. Absent for Pages and for host services without a listener. */
   port?: number;
   /**
-   * What a client speaks to the port, the scheme of its local URL.
+   * What a client speaks to the port, the scheme of its local URL. `https`:
+   * the service serves TLS itself, with the certificate it makes on the host
+   * (self-signed), and refuses plain HTTP except from the host itself.
    * @default "http"
    */
-  scheme?: "http" | "mqtt";
+  scheme?: "http" | "https" | "mqtt";
   /** Address the listener binds. `127.0.0.1` means never reachable from outside the host. */
   bind?: "0.0.0.0" | "127.0.0.1";
+  /**
+   * How a client on the LAN proves who it is before the service acts for
+   * it: the service's own login, a key, a password from its secrets. A
+   * service bound beyond loopback carries this or `lanOpen`; validation
+   * refuses one with neither.
+   * @example "Backrest's own login: the homelab user, whose bcrypt hash is made from the ui-password secret"
+   */
+  login?: string;
+  /**
+   * Why a service bound beyond loopback may answer anyone on the LAN with
+   * no login of its own. The docs site lists every such service with this
+   * reason.
+   * @example "Ollama's API has no login; Home Assistant's Ollama integration calls it by address"
+   */
+  lanOpen?: string;
   /**
    * Public route. `{ name }` publishes `<routePattern(name)>.<domain>`; the
    * default name is the id. `false` means never routed: no tunnel rule, no
@@ -146,6 +175,33 @@ export interface ServiceEntry {
    * those apps connect to). With no such host, the first host.
    */
   everyHostWith?: EveryHostWith;
+  /**
+   * The part the service plays for the rest of the lab; see SERVICE_ROLES.
+   * `portal`: nginx itself, the single entry point on port 80. Its `proxyTo`
+   * names the dashboard app, which must share its host; nginx, the
+   * dashboard's cards and the favicons are rendered on the portal's host.
+   * `backup`: the backup UI. Its secrets `restic-password`, `b2-account-id`
+   * and `b2-account-key` unlock the one restic repository every host with
+   * backup paths writes to; without it the stack runs no backups.
+   */
+  role?: ServiceRole;
+  /**
+   * Day/night speed windows, for a service whose bandwidth follows the time
+   * of day. They must cover the day exactly once. The bundle gives them,
+   * in the service's own units, to its module as `homelab.<id>.schedule`,
+   * with the Host names it answers on as `homelab.<id>.hostWhitelist`; the
+   * module declares both. The docs site publishes them.
+   * @example TRANSMISSION_SCHEDULE
+   */
+  speedSchedule?: readonly SpeedPeriod[];
+  /**
+   * A Homepage widget on the service's dashboard card: Homepage's widget
+   * type, and the name of the dashboard entry's secret that holds the
+   * service's API key. Homepage's server calls the service, so the key
+   * never reaches the browser.
+   * @example { type: "homeassistant", secret: "hass-token" }
+   */
+  dashboardWidget?: { type: string; secret: string };
   /** Whether the service gets a dashboard card. Routed services get one unless this is false. */
   card?: boolean;
   /**

@@ -2,7 +2,7 @@ import { missingFromSet } from "../render/icons";
 import type { ConfigProblem, StackConfig } from "../config/schema";
 import { opReferenceError } from "./opref";
 import { placeServices } from "./placement";
-import { inStack, routeLabel } from "./resolve";
+import { REPOSITORY_SECRETS, inStack, routeLabel } from "./resolve";
 import {
   HEALTH_PATH,
   POSIX_NAME,
@@ -16,7 +16,8 @@ import {
   isDnsLabel,
   isHostname,
 } from "./rules";
-import { DASHBOARD_GROUPS, EVERY_HOST_WITH, type ServiceEntry } from "./types";
+import { scheduleProblems, type SpeedPeriod } from "./schedules";
+import { DASHBOARD_GROUPS, EVERY_HOST_WITH, SERVICE_ROLES, type ServiceEntry } from "./types";
 
 export { isDnsLabel, isHostname } from "./rules";
 export { opReferenceError } from "./opref";
@@ -37,6 +38,8 @@ const CATALOG_FILE = "components/catalog/services.ts";
 const ENTRY_FIELDS: ReadonlySet<string> = new Set([
   "id", "title", "group", "description", "status", "runsOn", "port", "scheme", "bind", "route", "protection",
   "nativeClients", "proxyTo", "colocateWith", "everyHostWith", "card", "link", "icon", "health", "units", "backup", "secrets",
+  "role", "speedSchedule", "dashboardWidget",
+  "login", "lanOpen",
 ]);
 
 const ICON_FILE = /^[a-z0-9][a-z0-9._-]{0,100}\.svg$/;
@@ -98,7 +101,7 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   checkEnum(add, "group", e.group, DASHBOARD_GROUPS);
   const statusOk = checkEnum(add, "status", e.status, ["enabled", "pending"]);
   const runsOnOk = checkEnum(add, "runsOn", e.runsOn, ["host", "pages"]);
-  checkEnum(add, "scheme", e.scheme, ["http", "mqtt"], true);
+  checkEnum(add, "scheme", e.scheme, ["http", "https", "mqtt"], true);
   checkEnum(add, "bind", e.bind, ["0.0.0.0", "127.0.0.1"], true);
   checkEnum(add, "protection", e.protection, ["access", "public"], true);
   if (e.port !== undefined && (typeof e.port !== "number" || !Number.isInteger(e.port) || e.port < RANGES.port.min || e.port > RANGES.port.max)) {
@@ -141,8 +144,13 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
     }
     if (new Set(e.units).size !== e.units.length) add("units", "lists a unit twice", "list each unit once");
   }
+  if (e.login !== undefined) checkText(add, "login", e.login, TEXT_LIMITS.reason);
+  if (e.lanOpen !== undefined) checkText(add, "lanOpen", e.lanOpen, TEXT_LIMITS.reason);
   checkBackupShape(add, e.backup);
   checkSecretsShape(add, e.secrets);
+  checkRoleShape(add, e);
+  checkSpeedSchedule(add, e.speedSchedule);
+  checkDashboardWidget(add, e.dashboardWidget);
   return statusOk && runsOnOk && typeof e.id === "string";
 }
 
@@ -170,11 +178,11 @@ function checkBackupShape(add: Add, backup: unknown): void {
       add(`backup.exclude[${i}]`, `${show(x)} is not inside one of the service's backup paths`, "exclude only paths under one of backup.paths, or remove it");
     }
   });
-  paths.forEach((a, i) =>
-    paths.forEach((b, j) => {
+  for (const [i, a] of paths.entries()) {
+    for (const [j, b] of paths.entries()) {
       if (i < j && (containsPath(a, b) || containsPath(b, a))) add(`backup.paths[${j}]`, `${show(b)} overlaps ${show(a)}`, "list each directory once, and not one inside another");
-    }),
-  );
+    }
+  }
 }
 
 function checkSecretsShape(add: Add, secrets: unknown): void {
@@ -263,6 +271,7 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
     if (loopback && e.proxyTo !== undefined) {
       add(e.id, "proxyTo", "a loopback-only service (bind 127.0.0.1) cannot be given a proxy", "remove proxyTo");
     }
+    checkLanGate(e, (field, message, fix) => add(e.id, field, message, fix));
     if (typeof e.colocateWith === "string" && isDnsLabel(e.colocateWith) && !ids.has(e.colocateWith)) {
       add(e.id, "colocateWith", `"${e.colocateWith}" is not a catalog id`, "point colocateWith at an existing entry's id");
     }
@@ -314,10 +323,74 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
     }
   }
   problems.push(...placement.problems);
-  if (config.edge === "none" && members.some((e) => e.id === "cloudflared" && e.status === "enabled")) {
-    add("cloudflared", "homelab:services", "a stack with homelab:edge none has no tunnel to run", "leave cloudflared out of homelab:services");
+  for (const role of SERVICE_ROLES) {
+    const holders = catalog.filter((e) => usable.has(e) && e.role === role);
+    for (const e of holders.slice(1)) {
+      add(e.id, "role", `"${holders[0].id}" already has the ${role} role; renderers would not know which one to use`, `give the ${role} role to one entry only`);
+    }
+  }
+  // The tunnel's connector is the entry on every host with a route.
+  for (const e of members.filter((x) => x.everyHostWith === "routes" && x.status === "enabled")) {
+    if (config.edge === "none") add(e.id, "homelab:services", "a stack with homelab:edge none has no tunnel to run", `leave ${e.id} out of homelab:services`);
   }
   return problems;
+}
+
+/**
+ * A listener the LAN can reach either checks who is calling (`login`) or
+ * says why it need not (`lanOpen`): an open door is a decision written in
+ * the catalog, never a default. Loopback listeners and entries without one
+ * (Pages, the tunnel, pending services) have no door to the LAN.
+ */
+function checkLanGate(e: ServiceEntry, add: Add): void {
+  const listens = e.status === "enabled" && e.runsOn === "host" && e.port !== undefined;
+  const lanBound = listens && e.bind !== "127.0.0.1";
+  if (!lanBound) {
+    if (e.lanOpen !== undefined) add("lanOpen", listens ? "is set on a service bound to 127.0.0.1, which the LAN cannot reach" : "is set on a service with no listener on the host", "remove lanOpen");
+    return;
+  }
+  const bind = e.bind ?? "0.0.0.0";
+  if (e.login !== undefined && e.lanOpen !== undefined) {
+    add("lanOpen", "is set beside login: a service either checks who calls it or is open", "keep login if the service checks credentials on every request, otherwise remove login and keep lanOpen");
+  } else if (e.login === undefined && e.lanOpen === undefined) {
+    add(
+      "login",
+      `port ${e.port} binds ${bind}, so anyone on the LAN reaches it, and the entry says neither how a caller logs in (login) nor why it may stay open (lanOpen)`,
+      `add login: "<how a LAN client authenticates>" (configure that login in its NixOS module), or lanOpen: "<why anyone on the LAN may use it>", or bind it to 127.0.0.1`,
+    );
+  }
+}
+
+/** A role's value, and what holding it needs from the entry (see ServiceEntry.role). */
+function checkRoleShape(add: Add, e: ServiceEntry): void {
+  if (!checkEnum(add, "role", e.role, SERVICE_ROLES, true) || e.role === undefined) return;
+  if (e.runsOn !== "host") add("role", `the ${e.role} role runs on a host, but the entry runs on ${show(e.runsOn)}`, `set runsOn: "host", or remove role`);
+  if (e.role === "portal" && e.proxyTo === undefined) add("proxyTo", "the portal shows the dashboard app, but the entry names none", "set proxyTo to the dashboard entry's id");
+  if (e.role === "backup") {
+    const names = Array.isArray(e.secrets) ? e.secrets.map((s) => (isObject(s as unknown) ? s.name : undefined)) : [];
+    const missing = REPOSITORY_SECRETS.filter((n) => !names.includes(n));
+    if (missing.length > 0) add("secrets", `the backup role unlocks the restic repository with ${missing.map((n) => `"${n}"`).join(", ")}, which the entry does not declare`, `add ${missing.join(", ")} to secrets`);
+  }
+}
+
+/** A Homepage widget: its type and the dashboard secret holding the key. */
+function checkDashboardWidget(add: Add, widget: unknown): void {
+  if (widget === undefined) return;
+  const fix = 'write dashboardWidget: { type: "<Homepage widget type>", secret: "<name of a secret of the dashboard entry>" }';
+  if (!isObject(widget) || Object.keys(widget).some((k) => k !== "type" && k !== "secret")) return add("dashboardWidget", `${show(widget)} is not { type, secret }`, fix);
+  if (typeof widget.type !== "string" || !/^[a-z][a-z0-9]{0,63}$/.test(widget.type)) add("dashboardWidget.type", `${show(widget.type)} is not a Homepage widget type`, "use the widget's type as Homepage names it, such as homeassistant");
+  if (typeof widget.secret !== "string" || !isDnsLabel(widget.secret)) add("dashboardWidget.secret", `${show(widget.secret)} is not a secret name`, "name a secret of the dashboard entry, such as hass-token");
+}
+
+/** A speed schedule: a list of windows that covers the day exactly once, with rates of zero or more. */
+function checkSpeedSchedule(add: Add, schedule: unknown): void {
+  if (schedule === undefined) return;
+  const fix = 'write speedSchedule: [{ name, from: "HH:MM", to: "HH:MM", download: { megabytesPerSecond }, upload: { megabytesPerSecond } }, ...], covering the day once';
+  const isRate = (r: unknown) => isObject(r) && typeof r.megabytesPerSecond === "number" && Number.isFinite(r.megabytesPerSecond);
+  const isWindow = (p: unknown) => isObject(p) && typeof p.name === "string" && typeof p.from === "string" && typeof p.to === "string" && isRate(p.download) && isRate(p.upload);
+  if (!Array.isArray(schedule) || schedule.length === 0 || !schedule.every(isWindow)) return add("speedSchedule", `${show(schedule)} is not a list of speed windows`, fix);
+  for (const p of schedule as SpeedPeriod[]) checkText(add, "speedSchedule.name", p.name, TEXT_LIMITS.title);
+  for (const problem of scheduleProblems(schedule as SpeedPeriod[])) add("speedSchedule", problem, fix);
 }
 
 /** Config problems in the same shape as catalog problems. */

@@ -13,14 +13,12 @@ export interface HostConfig {
   name: string;
   /** The host's LAN address; Local mode links to its services point here. */
   lanAddress: string;
-  /** The host's mDNS name. @default "nixos.local" */
+  /** The host's mDNS name: `homelab:lanHostname` for the one host of the single-host keys, `<name>.local` unless a declared host sets its own. */
   lanHostname: string;
+  /** Connection facts; unset ones take the defaults of the single-host keys' records (sshHost, sshPort, sshUser in CONFIG_KEYS). */
   ssh: {
-    /** @default lanAddress */
     host: string;
-    /** @default 22 */
     port: number;
-    /** @default "root" */
     user: string;
     /** The host's public key line; a deploy refuses to run without it. */
     hostKey?: string;
@@ -45,12 +43,9 @@ export interface HostConfig {
 export interface NixosFlake {
   /** `<absolute path>#<nixosConfigurations attribute>`. @example "/etc/nixos#nixos" */
   ref: string;
-  /** The flake's input that the deploy overrides with the release. @default "homelab" */
+  /** The flake's input that the deploy overrides with the release (`nixosFlakeInput`, whose record holds the default). */
   input: string;
 }
-
-/** The default name of the flake input that carries the bundle. */
-export const DEFAULT_FLAKE_INPUT = "homelab";
 
 /** The default login key every host uses unless it names its own. */
 export const DEFAULT_SSH_KEY_CONFIG = "sshPrivateKey";

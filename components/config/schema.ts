@@ -29,40 +29,48 @@ import {
   utcTimeProblem,
   wholeNumber,
   type HostDirKind,
-  type Range,
 } from "../catalog/rules";
 import { opReferenceError } from "../catalog/opref";
-import { DOCS_CONFIG_KEYS, parseDocsConfig, type DocsConfig } from "./docs";
-import { DEFAULT_FLAKE_INPUT, DEFAULT_SSH_KEY_CONFIG, HOST_FIELDS, HOST_SSH_KEY_NAME, MAX_HOSTS, SINGLE_HOST_KEYS, singleHostName, type HostConfig, type NixosFlake } from "./hosts";
+import { DOCS_CONFIG_KEYS, parseDocsConfig, type DocsConfig, type FilledDocs } from "./docs";
+import { DEFAULT_SSH_KEY_CONFIG, HOST_FIELDS, HOST_SSH_KEY_NAME, MAX_HOSTS, SINGLE_HOST_KEYS, singleHostName, type HostConfig, type NixosFlake } from "./hosts";
+import { defaultValue, keySummary, option, type Check, type CheckContext, type ConfigField, type KeySpec } from "./key";
 
 export const CONFIG_NAMESPACE = "homelab";
 
 export type EdgeKind = "cloudflare" | "none";
 export type SecretsSource = "1password" | "config";
 
+/**
+ * The typed stack config. A field filled from a key names it (`homelab:…`);
+ * that key's record in CONFIG_KEYS holds its default, which is not repeated
+ * here. `option()` makes the compiler check every record's target against
+ * this interface, and test/spine/config-keys.test.ts that every field is
+ * filled by a record or by parseStackConfig's cross-key code.
+ */
 export interface StackConfig {
   /** The stack name: prod, staging, ci. */
   stack: string;
-  /** Zone that holds every public route. @example "javiersc.com" */
+  /** Zone that holds every public route (`homelab:domain`). @example "javiersc.com" */
   domain: string;
-  /** First DNS label of a route; `{name}` is the route name. @default "{name}-home" */
+  /** First DNS label of a route; `{name}` is the route name (`homelab:routePattern`). */
   routePattern: string;
   /** The host's LAN address; the toggle's Local mode links point here. */
   lanAddress: string;
-  /** The host's mDNS name. @default "nixos.local" */
+  /** The host's mDNS name (`homelab:lanHostname`). */
   lanHostname: string;
-  /** Time zone of the host; the Transmission schedule follows it. @default "UTC" */
+  /** Time zone of the host; the Transmission schedule follows it (`homelab:timeZone`). */
   timeZone: string;
-  /** Ids of the catalog's enabled services this stack runs. @default every enabled service */
+  /** Ids of the catalog's enabled services this stack runs (`homelab:services`); undefined runs every enabled service. */
   services?: string[];
   /** `cloudflare` publishes routes through a tunnel; `none` is a LAN/Tailscale-only home lab. */
   edge: EdgeKind;
+  /** The edge's account, zone and Access facts; present only with edge cloudflare. */
   cloudflare?: {
     accountId: string;
     zoneId: string;
-    /** @default "homelab-<stack>" */
+    /** `homelab:tunnelName`. */
     tunnelName: string;
-    /** @default "homelab-docs-<stack>" */
+    /** `homelab:pagesProject`. */
     pagesProject: string;
     /** Emails the Access allow policy lets in. */
     accessEmails: string[];
@@ -71,53 +79,60 @@ export interface StackConfig {
   };
   /** How the program reaches the host. */
   ssh: {
-    /** @default lanAddress */
+    /** `homelab:sshHost`. */
     host: string;
-    /** @default 22 */
+    /** `homelab:sshPort`. */
     port: number;
-    /** @default "root" */
+    /** `homelab:sshUser`. */
     user: string;
     /** The host's public key line (`ssh-ed25519 AAAA…`); a deploy refuses to run without it. */
     hostKey?: string;
   };
   /** Where the host keeps things. Overridable so the test host can run unprivileged. */
   paths: {
-    /** @default "/etc/nixos/homelab" */
+    /** `homelab:bundleDir`. */
     bundleDir: string;
-    /** @default "/var/lib/homelab/secrets" */
+    /** `homelab:credentialsDir`: the key was renamed from secretsDir (RENAMED_KEYS says why), the field was not. */
     secretsDir: string;
-    /** @default "/var/lib/homelab/state" */
+    /** `homelab:stateDir`. */
     stateDir: string;
   };
-  /** Whether `pulumi up` pushes to the host and rebuilds. @default true */
+  /** Whether `pulumi up` pushes to the host and rebuilds (`homelab:deploy`). */
   deploy: boolean;
-  /** Whether every preview and up reads the host (read-only) to show drift. @default true */
+  /** Whether every preview and up reads the host (read-only) to show drift (`homelab:detectDrift`). */
   detectDrift: boolean;
-  /** NixOS system generations kept after a successful switch. @default 10 */
+  /** NixOS system generations kept after a successful switch (`homelab:keepGenerations`). */
   keepGenerations: number;
-  /** Seconds every health check has to pass after a switch. @default 120 */
+  /** Seconds every health check has to pass after a switch (`homelab:healthTimeoutSeconds`). */
   healthTimeoutSeconds: number;
   /**
-   * Backblaze B2 bucket that restic backs up to, as `b2:<bucket>:homelab`.
+   * Seconds the host waits after a healthy switch for the deployer to confirm it over a new SSH connection before it rolls back by itself (`homelab:confirmTimeoutSeconds`).
    * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
-   * @default "homelab-<stack>"
+   */
+  confirmTimeoutSeconds?: number;
+  /**
+   * Backblaze B2 bucket that restic backs up to, as `b2:<bucket>:homelab` (`homelab:backupBucket`).
+   * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
    */
   backupBucket?: string;
   secrets: {
-    /** @default "1password" */
+    /** `homelab:credentialsSource`. */
     source: SecretsSource;
-    /** Vault that replaces the catalog references' vault. @default "Homelab" */
+    /** Vault that replaces the catalog references' vault (`homelab:opVault`). */
     vault: string;
-    /** 1Password item the generated secrets are written back to; unset means no write-back. */
+    /** 1Password item the generated secrets are written back to; unset means no write-back (`homelab:generatedCredentialsItem`). */
     generatedItem?: string;
   };
-  /** 1Password reference of the Cloudflare API token. @default "op://Homelab/Cloudflare/api-token" */
+  /**
+   * 1Password reference of the Cloudflare API token (`homelab:cloudflareCredentialRef`).
+   * Optional in the type so hand-built configs stay valid; parseStackConfig always fills it.
+   */
   cloudflareApiTokenRef?: string;
-  /** Bump to rotate the tunnel secret and the connector token. @default "1" */
+  /** Bump to rotate the tunnel secret and the connector token (`homelab:tunnelCredentialGeneration`). */
   tunnelSecretGeneration: string;
-  /** Version of the API clients' Access service-token keys; bump to rotate them. @default 1 */
+  /** Version of the API clients' Access service-token keys; bump to rotate them (`homelab:apiClientKeyVersion`). */
   apiClientKeyVersion: number;
-  /** After a rotation, until when the previous key is still accepted (RFC 3339, UTC). Unset: it stops at once. */
+  /** After a rotation, until when the previous key is still accepted (RFC 3339, UTC). Unset: it stops at once (`homelab:apiClientKeyOverlapUntil`). */
   apiClientKeyOverlapUntil?: string;
   /**
    * Every machine of the stack, first = the default host. Without
@@ -193,35 +208,6 @@ function nixosFlakeProblem(v: string): string | undefined {
 const OP_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?$/;
 const OP_ITEM = /^[A-Za-z0-9](?:[A-Za-z0-9 ._:-]{0,62}[A-Za-z0-9._-])?$/;
 
-type Kind = "string" | "number" | "boolean" | "string[]" | "map";
-
-/** What a value is checked against once it has the right type: a problem message (without the key), or undefined. */
-type Check = (value: string, ctx: CheckContext) => string | undefined;
-
-/** What a check may need besides the value. */
-interface CheckContext {
-  /** The root of a test host's file system (ConfigSource.hostRoot). */
-  hostRoot?: string;
-}
-
-interface KeySpec {
-  kind: Kind;
-  doc: string;
-  required?: boolean;
-  /** Secret keys are read by the Pulumi program only; the offline plan never needs them. */
-  secret?: boolean;
-  /** Allowed whole numbers, for kind number. */
-  range?: Range;
-  /** Allowed values, for an enum. */
-  oneOf?: readonly string[];
-  /** The allow-list of a string, or of each element of a list. */
-  check?: Check;
-  /** What a good value looks like, for the fix of a refused one. */
-  expect?: string;
-  /** Longest allowed string. @default 253 */
-  maxLength?: number;
-}
-
 /** A value quoted for an error message: escapes visible, long ones cut. */
 export function show(value: unknown): string {
   const json = JSON.stringify(value) ?? String(value);
@@ -230,18 +216,25 @@ export function show(value: unknown): string {
 
 const text = (test: (v: string) => boolean, what: string): Check => (v) => (test(v) ? undefined : `${show(v)} is not ${what}`);
 
-/** Every key the program understands. Anything else under `homelab:` is an error. */
-export const CONFIG_KEYS: Record<string, KeySpec> = {
-  domain: { kind: "string", required: true, doc: "zone of every public route, e.g. javiersc.com", check: hostName("a domain"), expect: "a lowercase domain such as example.com" },
-  routePattern: {
+/**
+ * Every key the program understands, each declared once by `option()`: its
+ * kind, default, doc, the StackConfig field it fills and its checks. Anything
+ * else under `homelab:` is an error.
+ */
+const KEYS = {
+  domain: option({ kind: "string", target: "domain", required: true, doc: "zone of every public route, e.g. javiersc.com", check: hostName("a domain"), expect: "a lowercase domain such as example.com" }),
+  routePattern: option({
     kind: "string",
-    doc: "first label of a route, with {name}; default {name}-home",
+    target: "routePattern",
+    default: "{name}-home",
+    doc: "first label of a route, with {name}",
     check: (v: string) =>
       /^[a-z0-9-]*\{name\}[a-z0-9-]*$/.test(v) ? undefined : `${show(v)} must hold {name} once, with only lowercase letters, digits and hyphens around it, or every route would get the same or an invalid hostname`,
     expect: "something like {name}-home",
-  },
-  lanAddress: {
+  }),
+  lanAddress: option({
     kind: "string",
+    target: "lanAddress",
     required: true,
     doc: "the host's LAN IPv4 address",
     check: (v: string) =>
@@ -251,120 +244,155 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
           ? undefined
           : `${show(v)} is not an IPv4 address`,
     expect: "the host's IPv4 address in plain decimal, e.g. 192.168.1.10",
-  },
-  lanHostname: { kind: "string", doc: "the host's mDNS name; default nixos.local", check: hostName("a hostname"), expect: "a lowercase name such as nixos.local" },
-  timeZone: { kind: "string", doc: "IANA time zone of the host; default UTC", check: text(isTimeZone, "an IANA time zone"), expect: "an IANA zone name such as Europe/Madrid or UTC" },
-  services: { kind: "string[]", doc: "enabled catalog ids this stack runs; default all", check: text(isDnsLabel, "a catalog id"), expect: "a list of catalog ids" },
-  removeAllServices: { kind: "boolean", doc: "with homelab:services empty: the deploy removes every service and its secrets from the host, on purpose; default false" },
-  edge: { kind: "string", doc: "cloudflare or none; default cloudflare", oneOf: ["cloudflare", "none"] },
-  cloudflareAccountId: {
+  }),
+  lanHostname: option({ kind: "string", target: "lanHostname", default: "nixos.local", doc: "the host's mDNS name", check: hostName("a hostname"), expect: "a lowercase name such as nixos.local" }),
+  timeZone: option({ kind: "string", target: "timeZone", default: "UTC", doc: "IANA time zone of the host", check: text(isTimeZone, "an IANA time zone"), expect: "an IANA zone name such as Europe/Madrid or UTC" }),
+  services: option({ kind: "string[]", target: "services", unsetMeans: "all", doc: "enabled catalog ids this stack runs", check: text(isDnsLabel, "a catalog id"), expect: "a list of catalog ids" }),
+  // No field: it only allows the empty homelab:services that the cross-key rules otherwise refuse.
+  removeAllServices: option({ kind: "boolean", default: false, doc: "with homelab:services empty: the deploy removes every service and its secrets from the host, on purpose" }),
+  edge: option({ kind: "string", target: "edge", default: "cloudflare", doc: "cloudflare or none", oneOf: ["cloudflare", "none"] }),
+  cloudflareAccountId: option({
     kind: "string",
+    target: "cloudflare.accountId",
     doc: "Cloudflare account id (edge: cloudflare)",
     check: text((v) => CLOUDFLARE_ID.test(v), "32 lowercase hex characters"),
     expect: `the account id: ${CLOUDFLARE_ID_WHERE}`,
-  },
-  cloudflareZoneId: {
+  }),
+  cloudflareZoneId: option({
     kind: "string",
+    target: "cloudflare.zoneId",
     doc: "Cloudflare zone id of the domain (edge: cloudflare)",
     check: text((v) => CLOUDFLARE_ID.test(v), "32 lowercase hex characters"),
     expect: `the zone id: ${CLOUDFLARE_ID_WHERE}`,
-  },
-  cloudflareApiToken: { kind: "string", secret: true, doc: "Cloudflare API token, when not read from 1Password" },
-  cloudflareCredentialRef: {
+  }),
+  cloudflareApiToken: option({ kind: "string", secret: true, doc: "Cloudflare API token, when not read from 1Password" }),
+  cloudflareCredentialRef: option({
     kind: "string",
-    doc: "1Password reference of the Cloudflare API token; default op://Homelab/Cloudflare/api-token",
+    target: "cloudflareApiTokenRef",
+    default: "op://Homelab/Cloudflare/api-token",
+    doc: "1Password reference of the Cloudflare API token",
     check: (v: string) => {
       const err = opReferenceError(v);
       return err ? `${show(v)} is not a 1Password reference: ${err}` : undefined;
     },
     expect: "op://<vault>/<item>/<field>",
     maxLength: 512,
-  },
-  tunnelName: { kind: "string", doc: "tunnel name; default homelab-<stack>", check: text((v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v), "a tunnel name"), expect: "1-64 letters, digits, dots, underscores or hyphens" },
-  tunnelCredentialGeneration: {
+  }),
+  tunnelName: option({
     kind: "string",
-    doc: "bump to rotate the tunnel secret and token; default 1",
+    target: "cloudflare.tunnelName",
+    default: (stack: string) => `homelab-${stack}`,
+    doc: "tunnel name",
+    check: text((v) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v), "a tunnel name"),
+    expect: "1-64 letters, digits, dots, underscores or hyphens",
+  }),
+  tunnelCredentialGeneration: option({
+    kind: "string",
+    target: "tunnelSecretGeneration",
+    default: "1",
+    doc: "bump to rotate the tunnel secret and token",
     check: text((v) => /^[A-Za-z0-9._-]{1,32}$/.test(v), "a generation label"),
     expect: "a short label such as 2",
-  },
-  pagesProject: {
+  }),
+  pagesProject: option({
     kind: "string",
-    doc: "Pages project of the docs site; default homelab-docs-<stack>",
+    target: "cloudflare.pagesProject",
+    default: (stack: string) => `homelab-docs-${stack}`,
+    doc: "Pages project of the docs site",
     check: text((v) => PAGES_PROJECT_NAME.test(v), "a Pages project name"),
     expect: "1-58 lowercase letters, digits or inner hyphens (it becomes <project>.pages.dev)",
-  },
-  accessEmails: { kind: "string[]", doc: "emails the Access policy allows (edge: cloudflare)", check: text(isEmail, "an email address"), expect: "a list of email addresses" },
-  accessTeamName: {
+  }),
+  accessEmails: option({ kind: "string[]", target: "cloudflare.accessEmails", doc: "emails the Access policy allows (edge: cloudflare)", check: text(isEmail, "an email address"), expect: "a list of email addresses" }),
+  accessTeamName: option({
     kind: "string",
+    target: "cloudflare.teamName",
     doc: "Zero Trust team name, the <team> of <team>.cloudflareaccess.com (edge: cloudflare)",
     check: text(isDnsLabel, "a team name"),
     expect: "the <team> of <team>.cloudflareaccess.com, a lowercase DNS label",
-  },
-  sshHost: {
+  }),
+  sshHost: option({
     kind: "string",
-    doc: "address the program connects to; default lanAddress",
+    target: "ssh.host",
+    defaultFrom: "lanAddress",
+    doc: "address the program connects to",
     check: (v: string) => {
       const numeric = numericHostProblem(v, "address");
       if (numeric) return `${show(v)} ${numeric}`;
       return isSshHost(v) ? undefined : `${show(v)} is not a hostname or IP address`;
     },
     expect: "a hostname such as nixos.local, or an IPv4 or IPv6 address (IPv4 as four numbers 0-255 in plain decimal, e.g. 192.168.1.10)",
-  },
-  sshPort: { kind: "number", doc: "SSH port; default 22", range: RANGES.sshPort },
-  sshUser: { kind: "string", doc: "SSH user; default root", check: text((v) => POSIX_NAME.test(v), "a user name"), expect: "a login name such as root" },
-  sshHostKey: {
+  }),
+  sshPort: option({ kind: "number", target: "ssh.port", default: 22, doc: "SSH port", range: RANGES.sshPort }),
+  sshUser: option({ kind: "string", target: "ssh.user", default: "root", doc: "SSH user", check: text((v) => POSIX_NAME.test(v), "a user name"), expect: "a login name such as root" }),
+  sshHostKey: option({
     kind: "string",
+    target: "ssh.hostKey",
     doc: "the host's public key line, pinned for every connection",
     check: text((v) => HOST_KEY.test(v), 'a public key line "<type> <base64>"'),
     expect: 'the host key as `ssh-keyscan -t ed25519 <host> | cut -d" " -f2-` prints it',
     maxLength: 16384,
-  },
-  sshPrivateKey: { kind: "string", secret: true, doc: "private key the program logs in with" },
-  nixosFlake: {
+  }),
+  sshPrivateKey: option({ kind: "string", secret: true, doc: "private key the program logs in with" }),
+  // No field of its own: with nixosFlakeInput it makes a host's `flake` (HostConfig), which the cross-key code builds.
+  nixosFlake: option({
     kind: "string",
     doc: "a flake host's flake and configuration, e.g. /etc/nixos#nixos; unset for a host whose configuration.nix imports the bundle",
     check: (v: string) => nixosFlakeProblem(v),
     expect: "<absolute path of the host's flake>#<its nixosConfigurations attribute>, e.g. /etc/nixos#nixos",
     maxLength: 512,
-  },
-  nixosFlakeInput: {
+  }),
+  nixosFlakeInput: option({
     kind: "string",
-    doc: "with nixosFlake: the input of the host's flake that carries the bundle; default homelab",
+    default: "homelab",
+    doc: "with nixosFlake: the input of the host's flake that carries the bundle",
     check: text((v) => FLAKE_INPUT.test(v), "a flake input name Nix accepts"),
     expect: "a Nix identifier such as homelab: a letter or _, then letters, digits, _, ' or -",
     maxLength: 64,
-  },
-  bundleDir: { kind: "string", doc: "where the NixOS bundle lands; default /etc/nixos/homelab", check: hostDir("bundle"), expect: HOST_DIR_EXPECT.bundle },
-  credentialsDir: { kind: "string", doc: "where secret files land; default /var/lib/homelab/secrets", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent },
-  stateDir: { kind: "string", doc: "deploy bookkeeping on the host; default /var/lib/homelab/state", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent },
-  deploy: { kind: "boolean", doc: "push to the host on pulumi up; default true" },
-  detectDrift: { kind: "boolean", doc: "read the host over SSH on every preview to show drift; default true" },
-  keepGenerations: { kind: "number", doc: "system generations to keep; default 10", range: RANGES.keepGenerations },
-  healthTimeoutSeconds: { kind: "number", doc: "seconds health checks have after a switch; default 120", range: RANGES.healthTimeoutSeconds },
-  credentialsSource: { kind: "string", doc: "1password or config; default 1password", oneOf: ["1password", "config"] },
-  opVault: {
+  }),
+  bundleDir: option({ kind: "string", target: "paths.bundleDir", default: "/etc/nixos/homelab", doc: "where the NixOS bundle lands", check: hostDir("bundle"), expect: HOST_DIR_EXPECT.bundle }),
+  credentialsDir: option({ kind: "string", target: "paths.secretsDir", default: "/var/lib/homelab/secrets", doc: "where secret files land", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent }),
+  stateDir: option({ kind: "string", target: "paths.stateDir", default: "/var/lib/homelab/state", doc: "deploy bookkeeping on the host", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent }),
+  deploy: option({ kind: "boolean", target: "deploy", default: true, doc: "push to the host on pulumi up" }),
+  detectDrift: option({ kind: "boolean", target: "detectDrift", default: true, doc: "read the host over SSH on every preview to show drift" }),
+  keepGenerations: option({ kind: "number", target: "keepGenerations", default: 10, doc: "system generations to keep", range: RANGES.keepGenerations }),
+  healthTimeoutSeconds: option({ kind: "number", target: "healthTimeoutSeconds", default: 120, doc: "seconds health checks have after a switch", range: RANGES.healthTimeoutSeconds }),
+  confirmTimeoutSeconds: option({
+    kind: "number",
+    target: "confirmTimeoutSeconds",
+    default: 120,
+    doc: "seconds the host waits after a healthy switch for the deployer to confirm it over a new SSH connection, else it rolls back by itself",
+    range: RANGES.confirmTimeoutSeconds,
+  }),
+  credentialsSource: option({ kind: "string", target: "secrets.source", default: "1password", doc: "1password or config", oneOf: ["1password", "config"] }),
+  opVault: option({
     kind: "string",
-    doc: "1Password vault that replaces the catalog's; default Homelab",
+    target: "secrets.vault",
+    default: "Homelab",
+    doc: "1Password vault that replaces the catalog's",
     check: (v: string) => (OP_NAME.test(v) && !opReferenceError(`op://${v}/item/field`) ? undefined : `${show(v)} is not a vault name`),
     expect: "1-64 letters, digits, spaces, dots, underscores or hyphens, starting and ending with a letter or digit",
-  },
-  onePasswordToken: { kind: "string", secret: true, doc: "1Password service-account token, when OP_SERVICE_ACCOUNT_TOKEN is unset" },
-  secretValues: { kind: "string", secret: true, doc: "with credentialsSource config: JSON map of <service>.<secret> to value" },
-  generatedCredentialsItem: {
+  }),
+  onePasswordToken: option({ kind: "string", secret: true, doc: "1Password service-account token, when OP_SERVICE_ACCOUNT_TOKEN is unset" }),
+  secretValues: option({ kind: "string", secret: true, doc: "with credentialsSource config: JSON map of <service>.<secret> to value" }),
+  generatedCredentialsItem: option({
     kind: "string",
+    target: "secrets.generatedItem",
     doc: "1Password item that generated secrets are written back to",
     check: text((v) => OP_ITEM.test(v), "an item title"),
     expect: "1-64 letters, digits, spaces or . _ : -, starting and ending with a letter or digit",
-  },
-  backupBucket: {
+  }),
+  backupBucket: option({
     kind: "string",
-    doc: "Backblaze B2 bucket restic backs up to; default homelab-<stack>",
+    target: "backupBucket",
+    default: defaultBackupBucket,
+    doc: "Backblaze B2 bucket restic backs up to",
     check: text(isB2BucketName, "a valid Backblaze B2 bucket name"),
     expect: "6-50 letters, digits or hyphens (not starting with b2-)",
-  },
-  apiClientKeyVersion: { kind: "number", doc: "version of the API clients' Access service-token keys; bump to rotate them; default 1", range: { min: 1, max: 1_000_000 } },
-  apiClientKeyOverlapUntil: {
+  }),
+  apiClientKeyVersion: option({ kind: "number", target: "apiClientKeyVersion", default: 1, doc: "version of the API clients' Access service-token keys; bump to rotate them", range: { min: 1, max: 1_000_000 } }),
+  apiClientKeyOverlapUntil: option({
     kind: "string",
+    target: "apiClientKeyOverlapUntil",
     doc: "after a rotation, until when the previous API client key still works, e.g. 2026-12-31T00:00:00Z",
     check: (v: string) => {
       const why = utcTimeProblem(v);
@@ -372,30 +400,44 @@ export const CONFIG_KEYS: Record<string, KeySpec> = {
     },
     // A fixed window, not one around today: the offline plan reads no clock, so the same stack file gives the same answer on every machine and every day.
     expect: `a real UTC time like 2026-12-31T00:00:00Z (YYYY-MM-DDTHH:MM:SSZ), a date on the calendar in ${OVERLAP_YEARS.min}-${OVERLAP_YEARS.max}; the current time for no overlap`,
-  },
-  hosts: {
+  }),
+  // hosts, placement and rollout are checked against one another, so parseHosts builds their fields.
+  hosts: option({
     kind: "map",
-    doc: `the stack's machines: host name to ${HOST_FIELDS.join(", ")}; default one host from the single-host keys`,
+    unsetMeans: "one host from the single-host keys",
+    doc: `the stack's machines: host name to ${HOST_FIELDS.join(", ")}`,
     expect: `a map from host name to { ${HOST_FIELDS.map((f) => (f === "lanAddress" ? f : `${f}?`)).join(", ")} }`,
-  },
-  placement: {
+  }),
+  placement: option({
     kind: "map",
-    doc: "service id to the host name it runs on; default the first host of homelab:hosts",
+    unsetMeans: "the first host of homelab:hosts",
+    doc: "service id to the host name it runs on",
     expect: "a map from catalog id to a host name of homelab:hosts",
-  },
-  rollout: {
+  }),
+  rollout: option({
     kind: "string[]",
     doc: "host names deployed one after another before the rest; the first is the canary",
     check: text(isDnsLabel, "a host name"),
     expect: "a list of host names of homelab:hosts",
-  },
-  adopt: {
+  }),
+  adopt: option({
     kind: "map",
+    target: "adopt",
+    apply: adoptMap,
     doc: "Cloudflare objects made by hand that this stack takes over: resource name (e.g. jellyfin-dns) to import id; written by npm run adopt",
     expect: "a map from a resource name of the preview (prod-tunnel-cloudflared, jellyfin-dns, ...) to its import id, as npm run adopt writes it",
-  },
+  }),
   ...DOCS_CONFIG_KEYS,
-};
+} satisfies Record<string, KeySpec>;
+
+/** The records' exact types, for the compile-time checks in test/spine/config-keys.test.ts. */
+export type ConfigRecords = typeof KEYS;
+
+/** StackConfig fields that no record fills one to one: parseStackConfig's cross-key code builds them. */
+export type FieldsBuiltByCode = "stack" | "hosts" | "hostsDeclared" | "placement" | "rollout" | "docs.source.kind" | "docs.source.provider" | "docs.source.owner" | "docs.source.repo";
+
+/** Every key the program understands, by name (KEYS holds each record's exact type for the compiler). */
+export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = KEYS;
 
 /**
  * Keys renamed because the Pulumi CLI refuses a plain `pulumi config set` of
@@ -577,13 +619,13 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
           `${plain ? `has ${plain} ` : "is "}written in plain text in ${file}, not as a Pulumi secret (secure: ciphertext)${pem}`,
           `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} ${input} --stack ${stack}${
             plain && !Array.isArray(value) ? ` (or, for that entry alone, pulumi config set --secret --path '${CONFIG_NAMESPACE}:${key}${plain}' <value> --stack ${stack})` : ""
-          }, which replaces the plain value in the file (${spec.doc}); rotate the value if the file was ever committed or shared`,
+          }, which replaces the plain value in the file (${keySummary(spec)}); rotate the value if the file was ever committed or shared`,
         );
         continue;
       }
       if (typeof value === "string") secretKeys[key] = value;
       else if (typeof value === "object" && value !== null && !Array.isArray(value)) secretKeys[key] = JSON.stringify(value);
-      else refuse(key, `expected a secret string, got ${show(value)}`, `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${spec.doc})`);
+      else refuse(key, `expected a secret string, got ${show(value)}`, `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${keySummary(spec)})`);
       continue;
     }
     // A private key pasted into any other key: refused before any message could quote it.
@@ -594,7 +636,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
     }
     const checked = checkValue(spec, value, ctx);
     if ("error" in checked) {
-      refuse(key, checked.error, `set ${CONFIG_NAMESPACE}:${key} in ${file} to ${describe(spec)} (${spec.doc})`);
+      refuse(key, checked.error, `set ${CONFIG_NAMESPACE}:${key} in ${file} to ${describe(spec)} (${keySummary(spec)})`);
       continue;
     }
     values[key] = checked.value;
@@ -603,23 +645,23 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
     if (key === "lanAddress" && raw.hosts !== undefined) continue;
     if (spec.required && values[key] === undefined && !problems.some((p) => p.key === `${CONFIG_NAMESPACE}:${key}`)) {
-      refuse(key, "missing required stack config key", `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${spec.doc})`);
+      refuse(key, "missing required stack config key", `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${keySummary(spec)})`);
     }
   }
 
-  const str = (k: string, d: string): string => (values[k] as string | undefined) ?? d;
-  const num = (k: string, d: number): number => (values[k] as number | undefined) ?? d;
-  const edge = str("edge", "cloudflare");
-  const source = str("credentialsSource", "1password");
+  // Each record fills its field with the key's value, or its default. The
+  // cross-key rules below check and shape what one key alone cannot.
+  const keys: KeyValues = { set: values, withDefaults: withDefaults(values, stack) };
+  const filled = fillTargets(keys.withDefaults, { stack });
 
-  let cloudflare: StackConfig["cloudflare"];
-  if (edge === "cloudflare") {
+  // The edge's fields exist only with edge cloudflare, which needs its account, zone and Access keys.
+  if (keys.withDefaults.edge === "cloudflare") {
     for (const key of ["cloudflareAccountId", "cloudflareZoneId", "accessEmails", "accessTeamName"]) {
       if (values[key] === undefined && !problems.some((p) => p.key === `${CONFIG_NAMESPACE}:${key}`)) {
         refuse(
           key,
           "missing; the Cloudflare edge needs it",
-          `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${CONFIG_KEYS[key].doc}), or set ${CONFIG_NAMESPACE}:edge to none for a LAN-only stack`,
+          `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${keySummary(CONFIG_KEYS[key])}), or set ${CONFIG_NAMESPACE}:edge to none for a LAN-only stack`,
         );
       }
     }
@@ -639,28 +681,15 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
         }
       }
     }
-    cloudflare = {
-      accountId: str("cloudflareAccountId", ""),
-      zoneId: str("cloudflareZoneId", ""),
-      tunnelName: str("tunnelName", `homelab-${stack}`),
-      pagesProject: str("pagesProject", `homelab-docs-${stack}`),
-      accessEmails: (values.accessEmails as string[] | undefined) ?? [],
-      teamName: str("accessTeamName", ""),
-    };
-  }
+  } else filled.cloudflare = undefined;
 
-  const paths = {
-    bundleDir: str("bundleDir", "/etc/nixos/homelab"),
-    secretsDir: str("credentialsDir", "/var/lib/homelab/secrets"),
-    stateDir: str("stateDir", "/var/lib/homelab/state"),
-  };
-  const pathKeys: Record<keyof typeof paths, string> = { bundleDir: "bundleDir", secretsDir: "credentialsDir", stateDir: "stateDir" };
+  const paths = filled.paths as StackConfig["paths"];
   const names = Object.keys(paths) as (keyof typeof paths)[];
   for (const a of names) {
     for (const b of names) {
       if (a === b || !containsPath(paths[a], paths[b])) continue;
-      const ka = pathKeys[a];
-      const kb = pathKeys[b];
+      const ka = keyFilling(`paths.${a}`);
+      const kb = keyFilling(`paths.${b}`);
       if (paths[a] === paths[b] && names.indexOf(a) > names.indexOf(b)) continue;
       refuse(
         kb,
@@ -670,7 +699,7 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
     }
   }
 
-  const backupBucket = str("backupBucket", defaultBackupBucket(stack));
+  const backupBucket = filled.backupBucket as string;
   if (values.backupBucket === undefined && !isB2BucketName(backupBucket)) {
     refuse("backupBucket", `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`, `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`);
   }
@@ -697,69 +726,83 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
     refuse("nixosFlakeInput", "names a flake input, but the stack sets no nixosFlake", `set ${CONFIG_NAMESPACE}:nixosFlake too (e.g. /etc/nixos#nixos), or remove ${CONFIG_NAMESPACE}:nixosFlakeInput from ${file}`);
   }
 
-  const docs = parseDocsConfig(stack, values, problems);
+  const docs = parseDocsConfig(stack, keys, filled.docs as FilledDocs, problems);
   const machines = parseHosts(stack, values, secretKeys, refuse, ctx);
 
   if (problems.length > 0) return { problems, secretKeys };
 
-  const lanAddress = machines.hosts?.[0].lanAddress ?? str("lanAddress", "");
+  const config = filled as unknown as StackConfig;
+  // With homelab:hosts, the single-host fields are the first host's; without
+  // it, the single-host keys make the stack's one host.
   const first = machines.hosts?.[0];
-  return {
-    problems,
-    secretKeys,
-    config: {
-      stack,
-      domain: str("domain", ""),
-      routePattern: str("routePattern", "{name}-home"),
-      lanAddress,
-      lanHostname: first?.lanHostname ?? str("lanHostname", "nixos.local"),
-      timeZone: str("timeZone", "UTC"),
-      services: values.services as string[] | undefined,
-      edge: edge as EdgeKind,
-      cloudflare,
-      ssh: first ? { ...first.ssh } : {
-        host: str("sshHost", lanAddress),
-        port: num("sshPort", 22),
-        user: str("sshUser", "root"),
-        hostKey: values.sshHostKey as string | undefined,
-      },
-      hosts: machines.hosts ?? [
-        {
-          name: singleHostName(str("lanHostname", "nixos.local")),
-          lanAddress,
-          lanHostname: str("lanHostname", "nixos.local"),
-          ssh: { host: str("sshHost", lanAddress), port: num("sshPort", 22), user: str("sshUser", "root"), hostKey: values.sshHostKey as string | undefined },
-          sshKeyConfig: DEFAULT_SSH_KEY_CONFIG,
-          flake: flakeOf(values.nixosFlake, values.nixosFlakeInput),
-        },
-      ],
-      hostsDeclared: machines.hosts !== undefined,
-      placement: machines.placement,
-      rollout: machines.rollout,
-      paths,
-      deploy: (values.deploy as boolean | undefined) ?? true,
-      detectDrift: (values.detectDrift as boolean | undefined) ?? true,
-      keepGenerations: num("keepGenerations", 10),
-      healthTimeoutSeconds: num("healthTimeoutSeconds", 120),
-      backupBucket,
-      secrets: {
-        source: source as SecretsSource,
-        vault: str("opVault", "Homelab"),
-        generatedItem: values.generatedCredentialsItem as string | undefined,
-      },
-      cloudflareApiTokenRef: values.cloudflareCredentialRef as string | undefined,
-      tunnelSecretGeneration: str("tunnelCredentialGeneration", "1"),
-      apiClientKeyVersion: num("apiClientKeyVersion", 1),
-      apiClientKeyOverlapUntil: values.apiClientKeyOverlapUntil as string | undefined,
-      adopt: adoptMap(values.adopt),
-      docs,
+  if (first) {
+    config.lanAddress = first.lanAddress;
+    config.lanHostname = first.lanHostname;
+    config.ssh = { ...first.ssh };
+  }
+  config.hosts = machines.hosts ?? [
+    {
+      name: singleHostName(config.lanHostname),
+      lanAddress: config.lanAddress,
+      lanHostname: config.lanHostname,
+      ssh: { ...config.ssh },
+      sshKeyConfig: DEFAULT_SSH_KEY_CONFIG,
+      flake: flakeOf(keys.withDefaults.nixosFlake, keys.withDefaults.nixosFlakeInput),
     },
-  };
+  ];
+  config.hostsDeclared = machines.hosts !== undefined;
+  config.placement = machines.placement;
+  config.rollout = machines.rollout;
+  config.docs = docs;
+  return { problems, secretKeys, config };
 }
 
-/** A flake host's flake, or undefined for a channel host. */
+/** The keys' values after the per-key step, for the cross-key rules: as the stack sets them, and with every record's default. */
+export interface KeyValues {
+  set: Record<string, unknown>;
+  withDefaults: Record<string, unknown>;
+}
+
+/**
+ * Each of `keys` with its value: the stack's, else its record's default for
+ * this stack, else (defaultFrom) the value of the key it copies. A key with
+ * none of these stays undefined.
+ */
+function withDefaults(set: Record<string, unknown>, stack: string, keys: readonly string[] = Object.keys(CONFIG_KEYS)): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...set };
+  for (const key of keys) out[key] ??= defaultValue(CONFIG_KEYS[key], stack);
+  for (const key of keys) {
+    const from = CONFIG_KEYS[key].defaultFrom;
+    if (from !== undefined) out[key] ??= out[from];
+  }
+  return out;
+}
+
+/** Puts each key's value (through its record's `apply`) at its record's target in `into`; keys without a target are the cross-key rules' to read. */
+function fillTargets(value: Record<string, unknown>, into: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+    if (spec.target === undefined) continue;
+    const path = spec.target.split(".");
+    let at = into;
+    for (const step of path.slice(0, -1)) {
+      at[step] ??= {};
+      at = at[step] as Record<string, unknown>;
+    }
+    at[path[path.length - 1]] = spec.apply ? (spec.apply as (v: unknown) => unknown)(value[key]) : value[key];
+  }
+  return into;
+}
+
+/** The key whose record fills a field: "paths.secretsDir" is homelab:credentialsDir. */
+function keyFilling(field: ConfigField): string {
+  const key = Object.keys(CONFIG_KEYS).find((k) => CONFIG_KEYS[k].target === field);
+  if (key === undefined) throw new Error(`no config key fills ${field}`);
+  return key;
+}
+
+/** A flake host's flake, or undefined for a channel host; `input` has its record's default by now. */
 function flakeOf(ref: unknown, input: unknown): NixosFlake | undefined {
-  return typeof ref === "string" ? { ref, input: typeof input === "string" ? input : DEFAULT_FLAKE_INPUT } : undefined;
+  return typeof ref === "string" ? { ref, input: input as string } : undefined;
 }
 
 /** homelab:adopt with only string ids; every entry is checked against the declared resources once the catalog is resolved. */
@@ -825,23 +868,24 @@ function parseHosts(
         }
         const spec = CONFIG_KEYS[field];
         const checked = checkValue(spec, value, ctx);
-        if ("error" in checked) refuse(`${where}.${field}`, checked.error, `set ${CONFIG_NAMESPACE}:hosts.${name}.${field} in ${file} to ${describe(spec)} (${spec.doc})`);
+        if ("error" in checked) refuse(`${where}.${field}`, checked.error, `set ${CONFIG_NAMESPACE}:hosts.${name}.${field} in ${file} to ${describe(spec)} (${keySummary(spec)})`);
         else got[field] = checked.value;
       }
       if (got.lanAddress === undefined) {
         if (!(fields as Record<string, unknown>).lanAddress) refuse(`${where}.lanAddress`, "missing; every host needs its LAN address", `set ${CONFIG_NAMESPACE}:hosts.${name}.lanAddress in ${file} to ${describe(CONFIG_KEYS.lanAddress)}`);
         continue;
       }
-      const lanAddress = got.lanAddress as string;
       const sshKeyConfig = (got.sshKeyConfig as string | undefined) ?? DEFAULT_SSH_KEY_CONFIG;
       named.add(sshKeyConfig);
+      // The host fields take the single-host keys' defaults, except the mDNS name, which follows the host's own name.
+      const field = withDefaults({ lanHostname: `${name}.local`, ...got }, stack, SINGLE_HOST_KEYS);
       hosts.push({
         name,
-        lanAddress,
-        lanHostname: (got.lanHostname as string | undefined) ?? `${name}.local`,
-        ssh: { host: (got.sshHost as string | undefined) ?? lanAddress, port: (got.sshPort as number | undefined) ?? 22, user: (got.sshUser as string | undefined) ?? "root", hostKey: got.sshHostKey as string | undefined },
+        lanAddress: field.lanAddress as string,
+        lanHostname: field.lanHostname as string,
+        ssh: { host: field.sshHost as string, port: field.sshPort as number, user: field.sshUser as string, hostKey: field.sshHostKey as string | undefined },
         sshKeyConfig,
-        flake: flakeOf(got.nixosFlake, got.nixosFlakeInput),
+        flake: flakeOf(field.nixosFlake, field.nixosFlakeInput),
       });
       if (got.nixosFlakeInput !== undefined && got.nixosFlake === undefined) {
         refuse(`${where}.nixosFlakeInput`, "names a flake input, but the host has no nixosFlake", `set ${CONFIG_NAMESPACE}:hosts.${name}.nixosFlake too, or remove nixosFlakeInput`);

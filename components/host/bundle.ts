@@ -81,7 +81,7 @@ const BLOCK = 512;
 
 function octal(value: number, width: number): string {
   // width includes the terminating NUL.
-  return value.toString(8).padStart(width - 1, "0") + "\0";
+  return `${value.toString(8).padStart(width - 1, "0")}\0`;
 }
 
 function splitName(path: string): { name: string; prefix: string } {
@@ -112,7 +112,7 @@ function header(path: string, size: number, mode: number): Buffer {
   buf.write(prefix, 345, 155, "utf8");
   let sum = 0;
   for (const byte of buf) sum += byte;
-  buf.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, 8, "ascii");
+  buf.write(`${sum.toString(8).padStart(6, "0")}\0 `, 148, 8, "ascii");
   return buf;
 }
 
@@ -138,7 +138,7 @@ export function bundleTar(bundle: BundleInput): Buffer {
  */
 export function bundleStdin(bundle: BundleInput): string {
   // Level 9 and zlib's fixed header (no name, mtime 0): the same bundle is the same bytes.
-  return gzipSync(bundleTar(bundle), { level: 9 }).toString("base64") + "\n";
+  return `${gzipSync(bundleTar(bundle), { level: 9 }).toString("base64")}\n`;
 }
 
 /**

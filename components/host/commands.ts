@@ -3,6 +3,7 @@ import type { ResolvedService } from "../catalog/resolve";
 import type { NixosFlake } from "../config/hosts";
 import { HEALTH_PATH, HOST_KEY, POSIX_NAME, RANGES, UNIT_NAME, containsPath, hostPathProblem, isSshHost } from "../catalog/rules";
 import { DEPLOY_SCRIPT_PATH, HEALTH_CHECKS_PATH, SCRIPT_COPY_PATH, SECRET_FILES_PATH } from "./bundle";
+import { SECRETS_STREAM, formatLine } from "./formats";
 
 /**
  * Every string the NixosHost component sends to the host, built by pure
@@ -264,18 +265,28 @@ export function pushCommand(paths: HostPaths, hash: string, record?: string): st
     'incoming=$(mktemp -d -- "$state/store/.incoming.XXXXXXXX")',
     'trap \'rm -rf -- "$incoming" "$incoming.upload" "$incoming.tgz"\' EXIT',
     "trap 'exit 129' HUP INT TERM PIPE",
-    'cat >"$incoming.upload"',
+    // A full disk is named as one, with its file system, mount point and free space: the
+    // tools' own words (a write error, a bad stream, "could not be unpacked") would send
+    // whoever reads them after the wrong problem.
+    "disk() { df -Pk -- \"$state/store\" 2>/dev/null | awk 'NR == 2 { printf \"file system %s mounted on %s: %d KiB free of %d KiB\", $1, $6, $4, $2 }'; }",
+    'full() { refuse "the disk that holds $state/store is full ($(disk)) $1. Free space there (nix-collect-garbage --delete-older-than 30d removes old system generations; du -sh $state/* shows what the deploy keeps)"; }',
+    'nospace() { [[ $1 == *"No space left on device"* || $1 == *"Disk quota exceeded"* ]]; }',
+    'err=$(cat 2>&1 >"$incoming.upload") || { if nospace "$err"; then full "while the bundle arrived"; fi; refuse "the bundle could not be stored on the host: ${err##*: }"; }',
     'size=$(stat -c %s -- "$incoming.upload")',
     '((size > 0)) || refuse "no bundle arrived, stdin was empty"',
     '[[ $(LC_ALL=C tr -d "A-Za-z0-9+/=\\n" <"$incoming.upload" | head -c 1 | wc -c) == 0 ]] || refuse "what arrived ($size bytes) is not a base64 bundle"',
     // The program ends the stream with a newline; without it the stream was cut.
     '[[ -z $(tail -c 1 -- "$incoming.upload") ]] || refuse "the bundle was cut off in transfer ($size bytes arrived, without the end of the stream)"',
-    'base64 -d <"$incoming.upload" >"$incoming.tgz" 2>/dev/null || refuse "what arrived ($size bytes) is not valid base64"',
+    'err=$(base64 -d <"$incoming.upload" 2>&1 >"$incoming.tgz") || { if nospace "$err"; then full "while the bundle was decoded"; fi; refuse "what arrived ($size bytes) is not valid base64"; }',
     '[[ $(head -c 2 -- "$incoming.tgz" | od -An -tx1 | tr -d " \\n") == 1f8b ]] || refuse "what arrived ($size bytes) is base64 but not a gzip-compressed tar bundle"',
     'gzip -t <"$incoming.tgz" 2>/dev/null || refuse "the bundle was cut off in transfer (the compressed stream of $size bytes ends early or is damaged)"',
     'types=$(tar -t -v -z -f "$incoming.tgz" 2>/dev/null | cut -c1 | LC_ALL=C sort -u | tr -d "\\n") || refuse "what arrived ($size bytes) is not a tar archive"',
     '[[ $types =~ ^[-d]+$ ]] || refuse "the bundle holds entries other than regular files and directories (link or device)"',
-    'tar -x -m -z --no-same-owner -f "$incoming.tgz" -C "$incoming" 2>/dev/null || refuse "the bundle could not be unpacked"',
+    // Room for the unpacked tree (gzip -l: the size of the tar, a little more than its files), checked before a file is written.
+    "need=$(gzip -l -- \"$incoming.tgz\" 2>/dev/null | awk 'NR == 2 { print int($2 / 1024) + 1 }') || true",
+    "avail=$(df -Pk -- \"$state/store\" 2>/dev/null | awk 'NR == 2 { print $4 }') || true",
+    'if [[ $need =~ ^[0-9]+$ && $avail =~ ^[0-9]+$ ]] && ((need > avail)); then full "for the unpacked bundle, which needs $need KiB"; fi',
+    'err=$(tar -x -m -z --no-same-owner -f "$incoming.tgz" -C "$incoming" 2>&1) || { if nospace "$err"; then full "while the bundle was unpacked"; fi; refuse "the bundle could not be unpacked"; }',
     '[[ -z $(find "$incoming/" -mindepth 1 ! -type f ! -type d -print -quit) ]] || refuse "the bundle holds entries other than regular files and directories (link or device)"',
     'got=$(cd -- "$incoming" && find . -type f -printf \'%P\\0\' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -d" " -f1)',
     '[[ $got == "$expected" ]] || refuse "the bundle arrived altered (content hash $got, the program declared $expected)"',
@@ -327,7 +338,7 @@ export function secretsDeleteCommand(paths: HostPaths, service: string, record: 
     "set -euo pipefail",
     `state=${shq(paths.stateDir)}`,
     `dir=${shq(`${paths.secretsDir}/${service}`)}`,
-    '[[ -d $state ]] || { echo "homelab-deploy: nothing of ' + service + ' to remove: no state directory"; exit 0; }',
+    `[[ -d $state ]] || { echo "homelab-deploy: nothing of ${service} to remove: no state directory"; exit 0; }`,
     'exec 9>>"$state/lock"',
     'flock -w 900 9 || { echo "homelab-deploy: another deploy has held $state/lock for 15 minutes" >&2; exit 1; }',
     `recorded=$(head -n 1 -- "$state/record.secrets.${service}" 2>/dev/null || true)`,
@@ -345,6 +356,12 @@ export interface ApplyOptions {
   keepGenerations: number;
   /** Seconds the release's health checks have to pass. */
   healthTimeoutSeconds: number;
+  /**
+   * Seconds the host waits, once the checks pass, for the deployer's
+   * confirmation over a new SSH connection (`confirmCommand`) before it rolls
+   * back by itself. Unset: the apply commits as soon as the checks pass.
+   */
+  confirmTimeoutSeconds?: number;
   /** A flake host's flake and bundle input; undefined for a channel host. */
   flake?: NixosFlake;
 }
@@ -366,14 +383,100 @@ export interface ApplyOptions {
  * host keeps once the stage succeeds; see `stageTriggers`.
  */
 export function applyCommand(paths: HostPaths, hash: string, options: ApplyOptions, record?: string): string {
-  const { keepGenerations, healthTimeoutSeconds } = options;
-  for (const [field, v] of [["keepGenerations", keepGenerations], ["healthTimeoutSeconds", healthTimeoutSeconds]] as const) {
-    const { min, max } = RANGES[field];
-    if (!Number.isSafeInteger(v) || v < min || v > max) throw new Error(`${field} must be a whole number from ${min} to ${max}, got ${v}`);
+  const { keepGenerations, healthTimeoutSeconds, confirmTimeoutSeconds } = options;
+  const numbers: [keyof typeof RANGES, number | undefined][] = [
+    ["keepGenerations", keepGenerations],
+    ["healthTimeoutSeconds", healthTimeoutSeconds],
+    ["confirmTimeoutSeconds", confirmTimeoutSeconds],
+  ];
+  for (const [field, v] of numbers) {
+    if (v === undefined && field === "confirmTimeoutSeconds") continue;
+    checkRange(field, v);
   }
   if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`"${hash}" is not a bundle hash`);
   const flake = options.flake ? ` --flake ${shq(options.flake.ref)} --flake-input ${shq(options.flake.input)}` : "";
-  return `bash ${shq(releaseScript(paths, hash))} apply ${pathArgs(paths)} --keep ${keepGenerations} --timeout ${healthTimeoutSeconds}${flake}${recordArg(record)} ${hash}`;
+  const confirm = confirmTimeoutSeconds === undefined ? "" : ` --confirm-timeout ${confirmTimeoutSeconds}`;
+  return `bash ${shq(releaseScript(paths, hash))} apply ${pathArgs(paths)} --keep ${keepGenerations} --timeout ${healthTimeoutSeconds}${confirm}${flake}${recordArg(record)} ${hash}`;
+}
+
+function checkRange(field: keyof typeof RANGES, v: number | undefined): void {
+  const { min, max } = RANGES[field];
+  if (v === undefined || !Number.isSafeInteger(v) || v < min || v > max) throw new Error(`${field} must be a whole number from ${min} to ${max}, got ${v}`);
+}
+
+/**
+ * What the deployer runs on the host over a new SSH connection once the
+ * apply has passed its checks: record release <hash> as live and disarm the
+ * rollback the apply armed. Reaching the host at all is the point: a release
+ * that broke sshd, the firewall or the network cannot be confirmed, and the
+ * host rolls it back by itself. Idempotent (an already confirmed release
+ * succeeds again), and it refuses any release but the one awaiting.
+ * `record` is the rebuild stage's, kept once the release is confirmed.
+ */
+export function confirmCommand(paths: HostPaths, hash: string, record?: string): string {
+  if (!/^[0-9a-f]{64}$/.test(hash)) throw new Error(`"${hash}" is not a bundle hash`);
+  return `bash ${shq(releaseScript(paths, hash))} confirm ${pathArgs(paths)}${recordArg(record)} ${hash}`;
+}
+
+/** The first line the confirming connection prints on the host: past it, a failure is the host's answer, not a connection that never came. */
+const CONNECTED = "homelab-deploy: confirm: connected";
+
+/** Where the deployer opens the confirming connection. */
+export interface ConfirmTarget {
+  host: string;
+  port: number;
+  user: string;
+  /** Pinned host key, `<type> <base64>`. */
+  hostKey: string;
+}
+
+/**
+ * The deployer-side command (local.Command, POSIX sh) that confirms a switch:
+ * a new ssh connection with the pinned host key only (a known_hosts file of
+ * that one key, StrictHostKeyChecking=yes), running `confirmCommand`. The
+ * private key arrives on stdin and lives in a 0700 temp dir for the call; it
+ * never appears in argv or the environment. While the host does not answer,
+ * it tries again for half the confirm timeout (a network restart takes a few
+ * seconds); then it fails, saying the host could not be reached after the
+ * switch and rolls back by itself.
+ */
+export function confirmLocalCommand(target: ConfirmTarget, remoteCommand: string, confirmTimeoutSeconds: number, hostName?: string): string {
+  sshTargetCheck(target.host, target.port, target.user);
+  checkRange("confirmTimeoutSeconds", confirmTimeoutSeconds);
+  if (!HOST_KEY.test(target.hostKey)) throw new Error("the confirm needs the pinned host key <type> <base64>");
+  const retry = Math.floor(confirmTimeoutSeconds / 2);
+  const where = hostName === undefined ? "the host" : `host ${hostName}`;
+  const unreachable =
+    `homelab-deploy: confirm: ${where} (${target.user}@${target.host}:${target.port}) could not be reached over a new SSH connection after the switch, for ${retry}s ($why). ` +
+    `Its health checks had passed, but without this confirmation it rolls back by itself within homelab:confirmTimeoutSeconds (${confirmTimeoutSeconds}s) of them: ` +
+    `the system, the bundle link and the records go back to the release before. Look at what the release changes in sshd, the firewall or the network, then run pulumi up again`;
+  const lines = [
+    "set -u",
+    'dir=$(mktemp -d "${TMPDIR:-/tmp}/homelab-confirm.XXXXXX") || exit 1',
+    "trap 'rm -rf \"$dir\"' EXIT",
+    "trap 'exit 129' HUP INT TERM",
+    "umask 077",
+    'cat >"$dir/id"',
+    `printf '%s\\n' ${shq(`homelab-deploy-target ${target.hostKey}`)} >"$dir/known_hosts"`,
+    `deadline=$(($(date +%s) + ${retry}))`,
+    "while :; do",
+    `  ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$dir/known_hosts" -o GlobalKnownHostsFile=/dev/null -o HostKeyAlias=homelab-deploy-target -o UpdateHostKeys=no -o IdentitiesOnly=yes -o IdentityAgent=none -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3 -o LogLevel=ERROR -i "$dir/id" -p ${target.port} -l ${shq(target.user)} -- ${shq(target.host)} ${shq(`echo ${CONNECTED}; ${remoteCommand}`)} </dev/null >"$dir/out" 2>"$dir/err"`,
+    "  rc=$?",
+    // 255 without the marker is ssh's own failure (no connection, refused key): try again. With it, the host answered.
+    `  if [ "$rc" -ne 255 ] || grep -qx ${shq(CONNECTED)} "$dir/out"; then`,
+    `    grep -vx ${shq(CONNECTED)} "$dir/out"; cat "$dir/err" >&2`,
+    `    if [ "$rc" -eq 255 ]; then echo ${shq(`homelab-deploy: confirm: the connection to ${where} dropped while it confirmed; run pulumi up again to confirm. Until then the host rolls back by itself within ${confirmTimeoutSeconds}s of its checks`)} >&2; exit 1; fi`,
+    '    exit "$rc"',
+    "  fi",
+    '  [ "$(date +%s)" -lt "$deadline" ] || break',
+    "  sleep 2",
+    "done",
+    `why=$(head -n 1 "$dir/err" | tr -d '\\r' | cut -c1-200)`,
+    '[ -n "$why" ] || why="ssh exited with 255"',
+    `echo "${unreachable.replace(/"/g, '\\"')}" >&2`,
+    "exit 1",
+  ];
+  return lines.join("\n");
 }
 
 function validateSecretSpec(spec: SecretFileSpec, paths: HostPaths): void {
@@ -399,10 +502,10 @@ export function sortedSecretSpecs<T extends SecretFileSpec>(secrets: readonly T[
 }
 
 /**
- * What a service's secrets command reads on stdin: a header, one
- * tab-separated record per secret with the value base64-encoded, and a
- * trailer with the count, so a cut stream is refused before any file is
- * written. No script: the command runs the push's copy on the host, which
+ * What a service's secrets command reads on stdin (SECRETS_STREAM in
+ * formats.ts): a header, one line per secret with the value base64-encoded,
+ * and an end line with the count, so a cut stream is refused before any file
+ * is written. No script: the command runs the push's copy on the host, which
  * keeps the stack's state and the transfer to the secrets themselves.
  */
 export function secretsStdin(secrets: readonly { spec: SecretFileSpec; value: string }[], paths: HostPaths): string {
@@ -410,12 +513,12 @@ export function secretsStdin(secrets: readonly { spec: SecretFileSpec; value: st
     secrets.map((s) => ({ ...s.spec, value: s.value })),
     paths,
   );
-  const lines = ["homelab-secrets v1"];
+  const lines = [SECRETS_STREAM.header];
   for (const s of sorted) {
-    const units = [...s.units].sort().join(",");
-    lines.push(["secret", s.key, s.path, s.group, s.mode, units || "-", Buffer.from(s.value, "utf8").toString("base64")].join("\t"));
+    const units = [...s.units].sort().join(",") || "-";
+    lines.push(formatLine(SECRETS_STREAM, "secret", { key: s.key, path: s.path, group: s.group, mode: s.mode, units, value: Buffer.from(s.value, "utf8").toString("base64") }));
   }
-  lines.push(`end\t${sorted.length}`);
+  lines.push(formatLine(SECRETS_STREAM, "end", { count: String(sorted.length) }));
   return `${lines.join("\n")}\n`;
 }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { sha256Hex } from "./bundle";
+import { OBSERVE_REPORT, parseStream } from "./formats";
 
 /**
  * Drift: what the host looks like compared with what the last deploy left
@@ -84,20 +85,38 @@ export interface ReachableObservation {
   /** Each stage's record of its last successful run. */
   records: Partial<Record<DeployStage, StageRecord>>;
   /**
-   * An apply that was killed before it finished (its journal is still on the
-   * host): the next apply finishes it first. Observe only reports it.
+   * An apply that was killed before it finished, or that waits for the
+   * deployer's confirmation (its journal is still on the host): the next
+   * apply finishes it first. Observe only reports it.
    */
   interruptedApply?: InterruptedApply;
+  /**
+   * The apply journal is there but cannot be read: no apply runs until the
+   * repair command (run on the host) has checked the host against its records.
+   */
+  damagedJournal?: DamagedJournal;
+  /** The last release the host rolled back by itself because the deployer never confirmed it. */
+  unconfirmedRollback?: { target: string; at: string };
+}
+
+/** What observe says about a journal it cannot read. */
+export interface DamagedJournal {
+  /** What is wrong with it. */
+  problem: string;
+  /** The exact command that repairs it, to run on the host. */
+  repairCommand: string;
 }
 
 /** What the journal of an unfinished apply says. */
 export interface InterruptedApply {
   /** The release it was applying. */
   target: string;
-  /** How far it got: `started`, `switching`, or `committed` (its checks had passed). */
+  /** How far it got: `started`, `switching`, `awaiting` (its checks passed; no confirmation yet), or `committed`. */
   phase: string;
   /** The release it returns to, "-" for none. */
   previousRelease: string;
+  /** While awaiting: when the host rolls back by itself, seconds since the epoch. */
+  confirmDeadline?: number;
 }
 
 export interface UnreachableObservation {
@@ -123,7 +142,13 @@ export const NO_DEPLOY_REASON = "no deploy recorded on the host (a first deploy,
  * declared value looks like a pending change the state already holds.
  */
 export function noDeployRecorded(obs: ReachableObservation): boolean {
-  return obs.appliedRelease === null && Object.keys(obs.records).length === 0 && obs.manifest.length === 0 && obs.interruptedApply === undefined;
+  return (
+    obs.appliedRelease === null &&
+    Object.keys(obs.records).length === 0 &&
+    obs.manifest.length === 0 &&
+    obs.interruptedApply === undefined &&
+    obs.damagedJournal === undefined
+  );
 }
 
 const dash = (v: string | undefined): string | null => (v === undefined || v === "-" ? null : v);
@@ -131,9 +156,6 @@ const int = (v: string | undefined): number | null => (v !== undefined && /^\d+$
 
 /** Parse `homelab-deploy.sh observe` output. Throws on a cut or foreign stream. */
 export function parseObservation(text: string): ReachableObservation {
-  const lines = text.split("\n");
-  if (lines[0] !== "homelab-observe v1") throw new Error("the host's observe output does not start with homelab-observe v1");
-  if (!lines.includes("end")) throw new Error("the host's observe output was cut before its end");
   const single = new Map<string, string>();
   const obs: ReachableObservation = {
     reachable: true,
@@ -151,36 +173,44 @@ export function parseObservation(text: string): ReachableObservation {
     failedUnits: [],
     records: {},
   };
-  for (const line of lines.slice(1)) {
-    if (line === "end") break;
-    if (line === "") continue;
-    const [kind, ...f] = line.split("\t");
+  // Field names and order: OBSERVE_REPORT in formats.ts, the definition the script prints by.
+  for (const { kind, fields: f } of parseStream(OBSERVE_REPORT, text, "the host's observe output")) {
     switch (kind) {
       case "manifest":
-        obs.manifest.push({ key: f[0], sha256: f[1], group: f[2], mode: f[3], path: f[4] });
+        obs.manifest.push({ key: f.key, sha256: f.sha256, group: f.group, mode: f.mode, path: f.path });
         break;
       case "pending":
-        obs.pending.push(f[0]);
+        obs.pending.push(f.path);
         break;
       case "applied-secret":
-        obs.appliedSecrets.push(f[0]);
+        obs.appliedSecrets.push(f.path);
         break;
       case "file":
-        obs.files.push({ sha256: f[0], owner: f[1], group: f[2], mode: f[3], path: f[4] });
+        obs.files.push({ sha256: f.sha256, owner: f.owner, group: f.group, mode: f.mode, path: f.path });
         break;
       case "failed-unit":
-        obs.failedUnits.push(f[0]);
+        obs.failedUnits.push(f.unit);
         break;
-      case "journal":
-        obs.interruptedApply = { target: f[0] ?? "", phase: f[1] ?? "", previousRelease: f[2] ?? "-" };
+      case "journal": {
+        obs.interruptedApply = { target: f.target, phase: f.phase, previousRelease: f.previousRelease || "-" };
+        const deadline = int(f.confirmDeadline);
+        if (deadline !== null) obs.interruptedApply.confirmDeadline = deadline;
+        break;
+      }
+      case "journal-damaged":
+        obs.damagedJournal = { problem: f.problem, repairCommand: f.repairCommand };
+        break;
+      case "unconfirmed-rollback":
+        obs.unconfirmedRollback = { target: f.target, at: f.at };
         break;
       case "record": {
-        const record = decodeRecord(f[1]);
-        if (record && STAGE.test(f[0])) obs.records[f[0] as DeployStage] = record;
+        const record = decodeRecord(f.record);
+        if (record && STAGE.test(f.stage)) obs.records[f.stage as DeployStage] = record;
         break;
       }
       default:
-        single.set(kind, f[0]);
+        // bundle-link, generation and the other one-value lines; an unknown kind has no fields and is never read.
+        single.set(kind, Object.values(f)[0]);
     }
   }
   obs.bundleLink = dash(single.get("bundle-link"));
@@ -237,7 +267,13 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string, dec
     }
   }
   const j = obs.interruptedApply;
-  if (j) {
+  const back = (j: InterruptedApply) => (/^[0-9a-f]{64}$/.test(j.previousRelease) ? `release ${j.previousRelease.slice(0, 12)}` : "the system before it");
+  if (j && j.phase === "awaiting") {
+    const by = j.confirmDeadline === undefined ? "" : ` at ${new Date(j.confirmDeadline * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+    system.push(
+      `an apply of release ${j.target.slice(0, 12)} passed its checks and waits for the deployer's confirmation; without it the host rolls back by itself to ${back(j)}${by}, and the next apply rolls it back first`,
+    );
+  } else if (j) {
     const what =
       j.phase === "committed"
         ? "after its health checks passed; the next apply records it as live"
@@ -246,7 +282,36 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string, dec
           : "before it finished; the next apply finishes it first";
     system.push(`an apply of release ${j.target.slice(0, 12)} was interrupted ${what}`);
   }
+  const u = obs.unconfirmedRollback;
+  if (u && u.target === declaredHash && obs.appliedRelease !== declaredHash && !j) {
+    system.push(unconfirmedRollbackReason(u.target, u.at));
+  }
   return { bundle, system };
+}
+
+/**
+ * The host rolled the declared release back by itself: the deployer could
+ * not reach it to confirm the switch. The rebuild runs again; like an
+ * unreachable host, each run's entry is its own (`stageTriggers`), since the
+ * rebuild's record on the host is the one from before that release.
+ */
+export function unconfirmedRollbackReason(target: string, at: string): string {
+  return `the host rolled back release ${target.slice(0, 12)} by itself at ${at}: the deployer could not confirm it over a new SSH connection after the switch (pulumi up applies it again)`;
+}
+
+const UNCONFIRMED = /^the host rolled back release [0-9a-f]{12} by itself at /;
+
+/**
+ * What a damaged apply journal means for the next deploy, as a warning: no
+ * apply runs (the rebuild refuses) until the repair command has run on the
+ * host. Not a trigger: no step of pulumi up can repair it.
+ */
+export function damagedJournalNotice(obs: ReachableObservation): string[] {
+  const d = obs.damagedJournal;
+  if (!d) return [];
+  return [
+    `the apply journal on the host is damaged (${d.problem}): pulumi up cannot finish or roll back the apply it belonged to, and every rebuild refuses until it is repaired. On the host run: ${d.repairCommand}`,
+  ];
 }
 
 /**
@@ -325,7 +390,8 @@ export function stageTriggers(
   run: string = randomUUID(),
 ): { triggers: string[]; record: StageRecord } {
   const hash = sha256Hex(JSON.stringify(base)).slice(0, 16);
-  const drift = reasons.length > 0 ? [...reasons.map(driftEntry), repairEntry(lastRepair(recorded) + 1), ...(reasons.some((r) => UNSETTLED.has(r)) ? [`drift run ${run}`] : [])] : recorded?.base === hash ? [...recorded.drift] : [];
+  const unsettled = reasons.some((r) => UNSETTLED.has(r) || UNCONFIRMED.test(r));
+  const drift = reasons.length > 0 ? [...reasons.map(driftEntry), repairEntry(lastRepair(recorded) + 1), ...(unsettled ? [`drift run ${run}`] : [])] : recorded?.base === hash ? [...recorded.drift] : [];
   return { triggers: [...base, ...drift], record: { base: hash, drift } };
 }
 

@@ -5,6 +5,8 @@ import type { NixosFlake } from "../config/hosts";
 import { DEPLOY_SCRIPT_PATH, bundleEntries, bundleHash, bundleStdin, liveBundleOf, sha256Hex, type BundleInput } from "./bundle";
 import {
   applyCommand,
+  confirmCommand,
+  confirmLocalCommand,
   deployLists,
   preflightCommand,
   pushCommand,
@@ -24,6 +26,7 @@ import {
   NO_DEPLOY_REASON,
   UNREACHABLE_REASON,
   bundleDrift,
+  damagedJournalNotice,
   failedUnitsNotice,
   encodeRecord,
   noDeployRecorded,
@@ -89,6 +92,14 @@ export interface NixosHostArgs {
   /** Seconds the health checks have to pass after a switch (homelab:healthTimeoutSeconds). @default 120 */
   healthTimeoutSeconds?: number;
   /**
+   * Seconds the host waits, once the checks pass, for the deployer to confirm
+   * the switch over a new SSH connection; without it the host rolls back by
+   * itself (homelab:confirmTimeoutSeconds). A release that breaks sshd, the
+   * firewall or the network passes the host's own checks; this one it fails.
+   * @default 120
+   */
+  confirmTimeoutSeconds?: number;
+  /**
    * A host configured by its own flake (homelab:nixosFlake): the rebuild
    * builds and switches that flake with the release as its bundle input.
    * @default unset: a channel host, whose configuration.nix imports the bundle directory
@@ -109,9 +120,10 @@ export interface NixosHostArgs {
    */
   secretOwners?: Readonly<Record<string, SecretOwner>>;
   /**
-   * What this host's deploy waits for before its preflight: the rebuild of
-   * the host before it in homelab:rollout. When that rebuild fails (its
-   * health checks fail and it rolls back), nothing runs here.
+   * What this host's deploy waits for before its preflight: the confirm of
+   * the host before it in homelab:rollout (`confirm`). When that host's
+   * rebuild fails (its health checks fail and it rolls back) or it cannot be
+   * confirmed (it rolls back by itself), nothing runs here.
    * @default [] (deploys in parallel with the other hosts)
    */
   after?: pulumi.Input<pulumi.Resource>[];
@@ -146,6 +158,8 @@ interface HostDrift {
   unmanaged: pulumi.Output<string[]>;
   /** Failed units: warnings only, no trigger. */
   failedUnits: pulumi.Output<string[]>;
+  /** A damaged apply journal, with the command that repairs it: a warning, no trigger (no step can repair it). */
+  damagedJournal: pulumi.Output<string[]>;
   /** Per service id: its declared secret files, repaired by its secrets command. */
   secrets: Record<string, pulumi.Output<string[]>>;
 }
@@ -172,6 +186,7 @@ interface HostPlan {
   checks: readonly HostHealthCheck[];
   keepGenerations: number;
   healthTimeoutSeconds: number;
+  confirmTimeoutSeconds: number;
   flake?: NixosFlake;
   hostName?: string;
 }
@@ -181,9 +196,10 @@ interface HostPlan {
  * switches with health-checked rollback. Remote commands, in order: preflight
  * (read-only), push (bundle staged as a release), one secrets command per
  * service with secrets (its files written, its units restarted), rebuild
- * (switch, checks, rollback). Each runs only when its inputs change, so an
- * unchanged program runs nothing on the host, and a rotated secret re-runs
- * only its service's command.
+ * (switch, checks, rollback), then confirm (from the deployer over a new
+ * SSH connection; without it the host rolls the switch back by itself). Each
+ * runs only when its inputs change, so an unchanged program runs nothing on
+ * the host, and a rotated secret re-runs only its service's command.
  *
  * @example
  * new NixosHost("prod-host", {
@@ -198,8 +214,8 @@ export class NixosHost extends pulumi.ComponentResource {
   /** Content hash of the declared bundle; the release's name on the host. */
   public readonly bundleHash: string;
   /**
-   * The bundle the host runs, as the last apply that succeeded reported it.
-   * A failed apply leaves the rebuild's recorded output as it was, so after
+   * The bundle the host runs, as the last confirm that succeeded reported it.
+   * A failed apply or confirm leaves the confirm's recorded output as it was, so after
    * a rollback this is still the live release, not the declared one; "none"
    * until an apply of this stack has succeeded.
    */
@@ -218,8 +234,18 @@ export class NixosHost extends pulumi.ComponentResource {
   public readonly push: command.remote.Command;
   /** Per service id: writes that service's secret files and restarts its units when one changed. */
   public readonly secretFiles: Readonly<Record<string, command.remote.Command>>;
-  /** Links the release, runs nixos-rebuild switch and the health checks, rolls back on failure. */
+  /**
+   * Links the release, runs nixos-rebuild switch and the health checks, rolls
+   * back on failure; once they pass, arms the host's rollback and waits for `confirm`.
+   */
   public readonly rebuild: command.remote.Command;
+  /**
+   * Runs on the deployer after the rebuild: a new SSH connection with the
+   * pinned key that confirms the switch, so the host keeps it. When the host
+   * cannot be reached, it fails and the host rolls back by itself. What
+   * another host's deploy waits for (`after`).
+   */
+  public readonly confirm: command.local.Command;
 
   constructor(name: string, args: NixosHostArgs, opts?: pulumi.ComponentResourceOptions) {
     super(NIXOS_HOST_TYPE, name, {}, opts);
@@ -245,7 +271,9 @@ export class NixosHost extends pulumi.ComponentResource {
       secrets.map(({ svc, stage }) => [svc.id, this.createSecrets(name, plan, connection, svc, stage, args.secretOwners?.[svc.id])]),
     );
     this.rebuild = this.createRebuild(name, plan, connection, rebuild);
-    this.appliedBundleHash = this.rebuild.stdout.apply((out) => liveBundleOf(out ?? "") ?? "none");
+    this.confirm = this.createConfirm(name, plan, args, rebuild);
+    // The confirm says which release is live: the rebuild's checks passing commits nothing until it.
+    this.appliedBundleHash = this.confirm.stdout.apply((out) => liveBundleOf(out ?? "") ?? "none");
 
     // Not drift: it is read before the deploy repairs what it finds, so stored in state it would be stale after every up.
     this.registerOutputs({ bundleHash: this.bundleHash, appliedBundleHash: this.appliedBundleHash });
@@ -291,6 +319,7 @@ export class NixosHost extends pulumi.ComponentResource {
     const declaredPaths = new Set(plan.secrets.map((s) => s.path));
     const unmanaged = observed.apply((obs) => (obs?.reachable ? unmanagedSecretFiles(obs, declaredPaths) : []));
     const failedUnits = observed.apply((obs) => (obs?.reachable ? failedUnitsNotice(obs) : []));
+    const damagedJournal = observed.apply((obs) => (obs?.reachable ? damagedJournalNotice(obs) : []));
     // Values are compared in memory; only the reasons, which name keys, leave this function.
     const secrets = Object.fromEntries(
       plan.services.map((svc) => {
@@ -303,7 +332,7 @@ export class NixosHost extends pulumi.ComponentResource {
         return [svc.id, pulumi.unsecret(reasons)];
       }),
     );
-    return { system, unmanaged, failedUnits, secrets };
+    return { system, unmanaged, failedUnits, damagedJournal, secrets };
   }
 
   /**
@@ -340,13 +369,20 @@ export class NixosHost extends pulumi.ComponentResource {
       }
       return files;
     });
+    const damagedJournal = drift.damagedJournal.apply((notes) => {
+      for (const note of notes) pulumi.log.warn(`${name}: ${note}`, this);
+      return notes;
+    });
     const failedUnits = drift.failedUnits.apply((units) => {
       if (units.length > 0) pulumi.log.warn(`${name}: ${units.join("; ")}. pulumi up does not restart them; look at journalctl -u <unit> on the host`, this);
       return units;
     });
     // A host with no deploy recorded is said once, by the bundle's reasons, not again for each service.
-    const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => r.filter((x) => x !== NO_DEPLOY_REASON)).apply((r) => (warn(r), r)));
-    return pulumi.unsecret(pulumi.all([system, failedUnits, unmanaged, ...secrets]).apply((all) => all.flat()));
+    const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => r.filter((x) => x !== NO_DEPLOY_REASON)).apply((r) => {
+      warn(r);
+      return r;
+    }));
+    return pulumi.unsecret(pulumi.all([system, damagedJournal, failedUnits, unmanaged, ...secrets]).apply((all) => all.flat()));
   }
 
   /** One entry per secret of the service: key, HMAC of the value, group and mode. Never the value. */
@@ -451,6 +487,29 @@ export class NixosHost extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.preflight, this.push, ...Object.values(this.secretFiles)] },
     );
   }
+
+  /**
+   * The confirmation, from the deployer and not through the provider's
+   * connection: a local ssh with the pinned key proves a new connection can
+   * still be made, and its failure can say what happens next on the host.
+   * It runs whenever the rebuild runs (the same triggers), and again on the
+   * next up after it failed; confirming a confirmed release changes nothing.
+   */
+  private createConfirm(name: string, plan: HostPlan, args: NixosHostArgs, stage: pulumi.Output<StageInputs>): command.local.Command {
+    const target = { host: plan.host, port: plan.port, user: plan.user, hostKey: plan.hostKey };
+    return new command.local.Command(
+      `${name}-confirm`,
+      {
+        create: stage.apply((s) => confirmLocalCommand(target, confirmCommand(plan.paths, plan.hash, s.record), plan.confirmTimeoutSeconds, plan.hostName)),
+        // The private key, for the one call; never argv or the environment.
+        stdin: pulumi.secret(args.connection.privateKey),
+        triggers: stage.apply((s) => s.triggers),
+        logging: command.types.enums.local.Logging.StdoutAndStderr,
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, dependsOn: [this.rebuild], additionalSecretOutputs: ["stdin"] },
+    );
+  }
 }
 
 /** Validate the args and derive what the commands are built from. Throws with the field and the fix. */
@@ -486,6 +545,7 @@ export function planHost(args: NixosHostArgs): HostPlan {
     keepGenerations: args.keepGenerations ?? 10,
     flake: args.flake,
     healthTimeoutSeconds: args.healthTimeoutSeconds ?? 120,
+    confirmTimeoutSeconds: args.confirmTimeoutSeconds ?? 120,
     hostName: args.hostName,
   };
   if (args.hostName !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(args.hostName)) {
@@ -493,6 +553,7 @@ export function planHost(args: NixosHostArgs): HostPlan {
   }
   // Build the commands once here so bad checks, ids or numbers throw before anything is declared.
   applyCommand(plan.paths, plan.hash, applyOptions(plan));
+  confirmLocalCommand({ host: plan.host, port: plan.port, user: plan.user, hostKey: plan.hostKey }, confirmCommand(plan.paths, plan.hash), plan.confirmTimeoutSeconds);
   for (const svc of services) secretsCommand(plan.paths, svc.id);
   return plan;
 }
@@ -508,7 +569,7 @@ function namingHost(command: string, hostName: string | undefined): string {
 }
 
 function applyOptions(plan: HostPlan) {
-  return { keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds, flake: plan.flake };
+  return { keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds, confirmTimeoutSeconds: plan.confirmTimeoutSeconds, flake: plan.flake };
 }
 
 /**

@@ -8,12 +8,14 @@
  * zone ids, the Access emails, and, unless homelab:docsShowLanAddresses is
  * set, the host's LAN address.
  */
+import { hostFormatsPage } from "../host/formats";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, backupService, enabledServices, isMultiHost, labHosts, serviceUrl } from "../catalog/resolve";
+import { backupService, enabledServices, isMultiHost, labHosts, serviceUrl } from "../catalog/resolve";
 import { ingressOrigin } from "./edge";
 import type { HostConfig } from "../config/hosts";
-import { BACKUP_RETENTION, BACKUP_SCHEDULE, TRANSMISSION_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
+import { BACKUP_RETENTION, BACKUP_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, defaultBackupBucket } from "../config/schema";
+import { defaultShown, type KeySpec } from "../config/key";
 import { generatedHeader, stableJson } from "./stable";
 import { topologyMarkdown, topologyMermaid } from "./topology";
 
@@ -35,7 +37,8 @@ export const servicePath = (id: string) => `/services/${id}/`;
 
 const REFERENCE = {
   toggle: "/reference/local-remote-toggle/",
-  transmission: "/reference/transmission-schedule/",
+  // The owner's notes link this path: it stays, whichever entry has the schedule.
+  speedSchedule: "/reference/transmission-schedule/",
   backups: "/reference/backups/",
   config: "/reference/configuration/",
 } as const;
@@ -46,6 +49,15 @@ const RUNBOOKS = {
   drift: "/runbooks/drift/",
   addHost: "/runbooks/add-a-host/",
 } as const;
+
+/**
+ * The name of the speed schedule page: the title of the catalog entry with
+ * a `speedSchedule`, whether or not this stack runs it, since the page and
+ * its links are on every stack's site.
+ */
+function scheduleName(lab: Homelab): string | undefined {
+  return lab.catalog.find((e) => e.status === "enabled" && e.speedSchedule !== undefined)?.title;
+}
 
 /** Text for a Markdown table cell or paragraph: Markdown and HTML characters escaped. */
 function esc(text: string): string {
@@ -135,7 +147,7 @@ function nativeClientsText(lab: Homelab, s: ResolvedService): string[] {
 
 function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
   const { config } = lab;
-  const body: string[] = [esc(s.entry.description) + ".", ""];
+  const body: string[] = [`${esc(s.entry.description)}.`, ""];
   body.push("## Where it runs", "");
   if (s.entry.runsOn === "pages") {
     body.push(`On Cloudflare Pages, project ${code(config.cloudflare?.pagesProject ?? "")}; nothing of it runs on the host.`, "");
@@ -146,6 +158,7 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
     body.push(
       `- Port: ${code(String(s.port))}`,
       `- Bind: ${code(s.bind ?? "")} (${bindText})`,
+      ...lanGateLines(s),
       `- Local URL: ${code(localUrl(lab, s) ?? "")}`,
       `- mDNS alias: ${mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—"}`,
       "",
@@ -198,9 +211,31 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
       "",
     );
   }
-  if (s.id === "transmission") body.push("## Schedule", "", `Speed limits switch between day and night modes; see [the Transmission schedule](${REFERENCE.transmission}).`, "");
+  if (s.entry.speedSchedule) body.push("## Schedule", "", `Speed limits switch between day and night modes; see [the ${esc(s.title)} schedule](${REFERENCE.speedSchedule}).`, "");
   if (s.card) body.push(`Linked from the dashboard, where [the Local/Remote toggle](${REFERENCE.toggle}) picks the public or the local URL.`, "");
   return page(s.title, s.entry.description, order, body);
+}
+
+/** Catalog text as a sentence on a page: escaped, with a full stop unless it has one. */
+const sentence = (text: string) => esc(text) + (/[.!?]$/.test(text) ? "" : ".");
+
+/** How a LAN client gets in: the service's login, or why it needs none. Loopback services have no door to the LAN. */
+function lanGateLines(s: ResolvedService): string[] {
+  if (s.bind !== "0.0.0.0") return [];
+  if (s.entry.login) return [`- Login on the LAN: ${sentence(s.entry.login)}`];
+  if (s.entry.lanOpen) return [`- Open on the LAN, without a login: ${sentence(s.entry.lanOpen)}`];
+  return [];
+}
+
+/** The services anyone on the LAN can use without logging in, each with the catalog's reason. */
+function openOnLanLines(enabled: ResolvedService[]): string[] {
+  const open = enabled.filter((s) => s.bind === "0.0.0.0" && s.entry.lanOpen);
+  if (open.length === 0) return ["Every service reachable from the LAN asks for a login."];
+  return [
+    `These answer anyone on the LAN without a login of their own; the catalog (${code("lanOpen")}) says why each may. Every other LAN-bound service asks for one (${code("login")}).`,
+    "",
+    ...open.map((s) => `- [${esc(s.title)}](${servicePath(s.id)}), port ${s.port}: ${sentence(s.entry.lanOpen as string)}`),
+  ];
 }
 
 function servicesIndex(lab: Homelab): string {
@@ -218,11 +253,15 @@ function servicesIndex(lab: Homelab): string {
     "",
     ...table(["Service", "Local URL", "mDNS alias", "Public route"], rows),
     "",
+    "## Open on the LAN",
+    "",
+    ...openOnLanLines(enabled),
+    "",
     "## Pending",
     "",
     pending.length === 0
       ? "No service is pending."
-      : "Declared so their names and routes stay reserved; nothing of them is deployed yet.\n\n" + pending.map((s) => `- ${esc(s.title)}: ${esc(s.entry.description)}`).join("\n"),
+      : `Declared so their names and routes stay reserved; nothing of them is deployed yet.\n\n${pending.map((s) => `- ${esc(s.title)}: ${esc(s.entry.description)}`).join("\n")}`,
     "",
   ];
   return page("Services", `The services of the ${lab.config.stack} stack`, 0, body);
@@ -261,7 +300,7 @@ function home(lab: Homelab): string {
     "",
     `- [Services](/services/): local URLs, routes and protection of every service`,
     `- [The Local/Remote toggle](${REFERENCE.toggle})`,
-    `- [The Transmission schedule](${REFERENCE.transmission})`,
+    `- [The ${esc(scheduleName(lab) ?? "speed")} schedule](${REFERENCE.speedSchedule})`,
     `- [Backups](${REFERENCE.backups})`,
     `- Runbooks: [add a service](${RUNBOOKS.addService}), [rotate a secret](${RUNBOOKS.rotateSecret}), [recover from a failed deploy](${RUNBOOKS.failedDeploy}), [read drift](${RUNBOOKS.drift}), [add a host](${RUNBOOKS.addHost})`,
     "",
@@ -288,15 +327,15 @@ function togglePage(lab: Homelab): string {
   return page("Local/Remote toggle", "How the dashboard switches between public and LAN links", 1, body);
 }
 
-function transmissionPage(lab: Homelab): string {
-  const on = enabledServices(lab).some((s) => s.id === "transmission");
-  const body = on
+function speedSchedulePage(lab: Homelab): string {
+  const on = enabledServices(lab).find((s) => s.entry.speedSchedule !== undefined);
+  const body = on?.entry.speedSchedule
     ? [
-        `Transmission switches its speed limits on a timer, in the host's time zone (${code(lab.config.timeZone)}, homelab:timeZone).`,
+        `${esc(on.title)} switches its speed limits on a timer, in the host's time zone (${code(lab.config.timeZone)}, homelab:timeZone).`,
         "",
         ...table(
           ["Mode", "From", "To", "Download", "Upload"],
-          TRANSMISSION_SCHEDULE.map((p) => [
+          on.entry.speedSchedule.map((p) => [
             p.name,
             p.from,
             p.to,
@@ -305,30 +344,41 @@ function transmissionPage(lab: Homelab): string {
           ]),
         ),
         "",
-        "The alternative speed (turtle) limits are left alone, for pausing by hand from Transmission's UI.",
+        `The alternative speed (turtle) limits are left alone, for pausing by hand from ${esc(on.title)}'s UI.`,
         "",
       ]
-    : [`The ${code(lab.config.stack)} stack does not run Transmission.`, ""];
-  return page("Transmission schedule", "Day and night speed limits", 2, body);
+    : [`The ${code(lab.config.stack)} stack does not run ${esc(scheduleName(lab) ?? "a service on a speed schedule")}.`, ""];
+  return page(`${scheduleName(lab) ?? "Speed"} schedule`, "Day and night speed limits", 2, body);
 }
 
 function backupsPage(lab: Homelab): string {
   const enabled = enabledServices(lab);
   const backrest = backupService(lab);
-  if (!backrest) return page("Backups", "The backup policy", 3, [`The ${code(lab.config.stack)} stack runs no backups: it does not enable Backrest.`, ""]);
+  if (!backrest) {
+    const ui = lab.catalog.find((e) => e.role === "backup")?.title ?? "a service with the backup role";
+    return page("Backups", "The backup policy", 3, [`The ${code(lab.config.stack)} stack runs no backups: it does not enable ${esc(ui)}.`, ""]);
+  }
   const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);
   const rows = enabled
     .filter((s) => s.backup.paths.length > 0)
     .map((s) => [`[${esc(s.title)}](${servicePath(s.id)})`, s.backup.paths.map(code).join(", "), s.backup.exclude.map(code).join(", ") || "—"]);
   const body = [
-    `restic backs up ${BACKUP_SCHEDULE} to ${code(`b2:${bucket}:homelab`)} on Backblaze B2 and keeps ${BACKUP_RETENTION.daily} daily, ${BACKUP_RETENTION.weekly} weekly and ${BACKUP_RETENTION.monthly} monthly snapshots. Backrest shows them.`,
+    `restic backs up ${BACKUP_SCHEDULE} to ${code(`b2:${bucket}:homelab`)} on Backblaze B2 and keeps ${BACKUP_RETENTION.daily} daily, ${BACKUP_RETENTION.weekly} weekly and ${BACKUP_RETENTION.monthly} monthly snapshots. ${esc(backrest.title)} shows them.`,
     "",
     ...table(["Service", "Paths", "Left out"], rows),
     "",
-    `The repository password and the B2 key are Backrest's secrets (see [Backrest](${servicePath(BACKUP_SERVICE)})); the backup job reads them at each run.`,
+    `The repository password and the B2 key are ${esc(backrest.title)}'s secrets (see [${esc(backrest.title)}](${servicePath(backrest.id)})); the backup job reads them at each run.`,
     "",
   ];
   return page("Backups", "The backup policy", 3, body);
+}
+
+/** A key's default as its record holds it: " Default: `22`.", or "" for a key without one. */
+function defaultCell(spec: KeySpec): string {
+  const shown = defaultShown(spec);
+  if (!shown) return "";
+  const text = shown.is === "value" ? code(shown.text) : shown.is === "key" ? `the value of ${code(`${CONFIG_NAMESPACE}:${shown.text}`)}` : esc(shown.text);
+  return ` Default: ${text}.`;
 }
 
 /** Every stack config key, from the schema the program validates against, so the reference cannot fall behind it. */
@@ -338,7 +388,7 @@ function configPage(lab: Homelab): string {
     .map(([key, spec]) => {
       const how = [spec.required ? "required" : "", spec.secret ? "secret" : ""].filter(Boolean).join(", ");
       const values = spec.oneOf ? ` One of ${spec.oneOf.map(code).join(", ")}.` : "";
-      return [code(`${CONFIG_NAMESPACE}:${key}`), spec.kind === "string[]" ? "list" : spec.kind, how || "—", `${esc(spec.doc)}.${values}`];
+      return [code(`${CONFIG_NAMESPACE}:${key}`), spec.kind === "string[]" ? "list" : spec.kind, how || "—", `${esc(spec.doc)}.${values}${defaultCell(spec)}`];
     });
   return page("Configuration", "Every key of the stack config", 4, [
     `Each stack reads these keys from ${code(`Pulumi.${lab.config.stack}.yaml`)} (${code("pulumi config set homelab:<key> <value>")}; secret keys with ${code("--secret")}). Any other key under ${code(`${CONFIG_NAMESPACE}:`)} is refused with the key it most likely meant. The table is generated from ${code("components/config/schema.ts")}, the code that validates the keys.`,
@@ -358,7 +408,7 @@ function runbooks(lab: Homelab): Map<string, string> {
   pages.set(
     "add-a-service",
     page("Add a service", "From a catalog entry to a deployed, routed service", 1, [
-      `1. Add one entry to ${code("components/catalog/services.ts")}: id, title, group, description, port and bind address, icon, health check, units, backup paths and the 1Password references of its secrets. The route defaults to ${code(config.routePattern.replace("{name}", "<id>") + "." + config.domain)}, behind Access.`,
+      `1. Add one entry to ${code("components/catalog/services.ts")}: id, title, group, description, port and bind address, how LAN clients log in (login) or why it may be open (lanOpen), icon, health check, units, backup paths and the 1Password references of its secrets. The route defaults to ${code(`${config.routePattern.replace("{name}", "<id>")}.${config.domain}`)}, behind Access.`,
       config.services ? `2. Add its id to ${code("homelab:services")} in ${code(`Pulumi.${stack}.yaml`)}: this stack runs only the services listed there.` : "2. This stack runs every enabled catalog entry; nothing to list.",
       `3. Run ${code(`npm start -- ${st}`)}: validation names any clash (port, hostname, group, reference) and the plan shows the new route.`,
       `4. If nixpkgs has a module for it, set it from the generated data in a module under ${code("nixos/modules/")}.`,
@@ -462,11 +512,12 @@ export function renderDocsPages(lab: Homelab): Map<string, string> {
   const add = (path: string, content: string) => files.set(`${DOCS_CONTENT_DIR}/${path}`, content);
   add("index.md", home(lab));
   add("services/index.md", servicesIndex(lab));
-  enabledServices(lab).forEach((s, i) => add(`services/${s.id}.md`, servicePage(lab, s, i + 1)));
+  for (const [i, s] of enabledServices(lab).entries()) add(`services/${s.id}.md`, servicePage(lab, s, i + 1));
   add("reference/local-remote-toggle.md", togglePage(lab));
-  add("reference/transmission-schedule.md", transmissionPage(lab));
+  add("reference/transmission-schedule.md", speedSchedulePage(lab));
   add("reference/backups.md", backupsPage(lab));
   add("reference/configuration.md", configPage(lab));
+  add("reference/host-formats.md", page("Host formats", "The text the program and the deploy script exchange, and the hashes both compute", 5, hostFormatsPage()));
   for (const [slug, content] of runbooks(lab)) add(`runbooks/${slug}.md`, content);
   files.set(TOPOLOGY_SOURCE_FILE, topologyMermaid(lab));
   files.set(SITE_FILE, stableJson({ stack: lab.config.stack, title: `Home lab (${lab.config.stack})`, site: docsSiteUrl(lab) }));

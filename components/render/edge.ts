@@ -13,6 +13,12 @@ export const CATCH_ALL = "http_status:404";
 export interface IngressRule {
   hostname?: string;
   service: string;
+  /**
+   * The origin serves TLS with the certificate it made itself on the host
+   * (catalog scheme `https`), which no CA vouches for: cloudflared encrypts
+   * to it without checking the certificate.
+   */
+  noTlsVerify?: true;
 }
 
 /** An ingress rule with the Access check cloudflared applies to it. */
@@ -73,14 +79,18 @@ export function ingressOrigin(lab: Homelab, s: ResolvedService): string {
   if (!isMultiHost(lab)) return TUNNEL_ORIGIN;
   const host = labHosts(lab).find((h) => h.name === s.hostName);
   if (!host || s.port === null) throw new Error(`service "${s.id}": a route needs a host and a port to send requests to`);
-  return `http://${host.lanAddress}:${s.port}`;
+  // A service that refuses plain HTTP from other machines (scheme https) is reached over its own TLS.
+  return `${s.entry.scheme === "https" ? "https" : "http"}://${host.lanAddress}:${s.port}`;
 }
 
 /** Ingress rules in evaluation order; the catch-all comes last. Empty without an edge. */
 export function renderIngress(lab: Homelab): IngressRule[] {
   if (lab.config.edge !== "cloudflare") return [];
   return [
-    ...tunnelServices(lab).map((s) => ({ hostname: s.publicHostname as string, service: ingressOrigin(lab, s) })),
+    ...tunnelServices(lab).map((s): IngressRule => {
+      const service = ingressOrigin(lab, s);
+      return { hostname: s.publicHostname as string, service, ...(service.startsWith("https:") ? { noTlsVerify: true as const } : {}) };
+    }),
     { service: CATCH_ALL },
   ];
 }

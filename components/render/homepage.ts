@@ -13,15 +13,6 @@ import { dashboardService, generatedNote, portalHostnames } from "./portal-commo
 /** The dashboard's background, as the Core & Portal page has it: an Unsplash photo. */
 export const BACKGROUND_IMAGE = "https://images.unsplash.com/photo-1502790671504-542ad42d5189?auto=format&fit=crop&w=2560&q=80";
 
-/**
- * Service widgets on dashboard cards, by catalog id: the widget type and the
- * dashboard secret that holds its API key. Homepage's server calls the
- * service at its loopback port, so the key never reaches the browser.
- */
-export const SERVICE_WIDGETS: Readonly<Record<string, { type: string; secret: string }>> = {
-  "home-assistant": { type: "homeassistant", secret: "hass-token" },
-};
-
 export interface HomepageCard {
   href?: string;
   description: string;
@@ -78,7 +69,8 @@ export const LAYOUT_COLUMNS = 4;
 
 function card(s: ResolvedService, dashboard: ResolvedService): HomepageCard {
   const out: HomepageCard = { href: cardHref(s), description: s.entry.description, icon: cardIcon(s) };
-  const widget = SERVICE_WIDGETS[s.id];
+  // The catalog entry's dashboardWidget; Homepage's server calls the service, so the key never reaches the browser.
+  const widget = s.entry.dashboardWidget;
   if (widget) {
     const secret = dashboard.secrets.find((x) => x.name === widget.secret);
     if (!secret) {

@@ -25,7 +25,7 @@ import { stableJson } from "./stable";
  * every generated value on the host.
  *
  *   bundle = readNixosTree()          hand-written, from disk
- *          + renderNixosData(lab)     generated/homelab.json, pure
+ *          + renderNixosData(lab)     generated/homelab.json and service-options.json, pure
  *          + renderPortalFiles(lab)   nginx sites, Homepage config, toggle, icons
  *          + deployLists(...)         generated/health-checks.tsv, secret-files.list
  *          + takeoverList(...)        generated/takeover.tsv, the first deploy's report
@@ -57,8 +57,8 @@ export function renderHostBundles(lab: Homelab): Map<string, Map<string, string>
  */
 function portalLab(lab: Homelab, host: string): Homelab {
   if (!isMultiHost(lab)) return lab;
-  if (portalHost(lab) !== host) return { config: lab.config, services: [] };
-  return { config: hostView(lab, host).config, services: lab.services };
+  if (portalHost(lab) !== host) return { config: lab.config, catalog: lab.catalog, services: [] };
+  return { config: hostView(lab, host).config, catalog: lab.catalog, services: lab.services };
 }
 
 /** The repo's nixos/ directory, the hand-written half of the bundle. */
@@ -69,6 +69,9 @@ export const GENERATED_DIR = "generated";
 
 /** The generated data file every module reads. */
 export const HOMELAB_JSON = `${GENERATED_DIR}/homelab.json`;
+
+/** The catalog's host services, from which modules/options.nix declares `homelab.services`. */
+export const SERVICE_OPTIONS_JSON = `${GENERATED_DIR}/service-options.json`;
 
 /** Editor and OS leftovers that never belong in the bundle. */
 function isJunk(name: string): boolean {
@@ -108,7 +111,42 @@ export function readNixosTree(dir: string = NIXOS_SOURCE_DIR): Map<string, strin
 
 /** The generated half of one host's bundle. Pure: catalog and stack config in, text out. */
 export function renderNixosData(lab: Homelab, host: string = labHosts(lab)[0].name): Map<string, string> {
-  return new Map([[HOMELAB_JSON, stableJson(homelabNixosData(lab, host))]]);
+  return new Map([
+    [HOMELAB_JSON, stableJson(homelabNixosData(lab, host))],
+    [SERVICE_OPTIONS_JSON, stableJson(serviceOptionsData(lab))],
+  ]);
+}
+
+/** One catalog host service as modules/options.nix declares its `homelab.services.<id>` option. */
+export interface NixosServiceOption {
+  /** The catalog title; the option's description and its `title` default. */
+  title: string;
+  /**
+   * The addresses `bind` may take. A service the catalog keeps on loopback
+   * may only bind 127.0.0.1, so no host override can open it to the LAN.
+   */
+  binds: ("0.0.0.0" | "127.0.0.1")[];
+}
+
+/** The whole of generated/service-options.json. */
+export interface ServiceOptionsData {
+  _generated: string;
+  /** Every enabled host service of the catalog, by id, whether or not this stack runs it. */
+  services: Record<string, NixosServiceOption>;
+}
+
+/**
+ * The option set of the host services: every enabled host entry of the
+ * whole catalog, not only this stack's, because a module reads the
+ * `enable` of its service whether the stack runs it or not. A new entry
+ * declares its option here, with no line in options.nix.
+ */
+export function serviceOptionsData(lab: Homelab): ServiceOptionsData {
+  const entries = lab.catalog.filter((e) => e.status === "enabled" && e.runsOn === "host");
+  return {
+    _generated: GENERATED_NOTE,
+    services: Object.fromEntries(entries.map((e) => [e.id, { title: e.title, binds: e.bind === "127.0.0.1" ? ["127.0.0.1"] : ["0.0.0.0", "127.0.0.1"] }])),
+  };
 }
 
 /* ------------------------------------------------------------------ data -- */
@@ -169,7 +207,21 @@ export interface NixosBackups {
   b2AccountKeyFile: string;
 }
 
-/** The whole of generated/homelab.json; the `homelab` option tree minus `_generated`. */
+/**
+ * What the module of a service with a speed schedule reads as
+ * `homelab.<id>` (and declares there): the windows in its own units, and
+ * the Host header names it must accept.
+ */
+export interface NixosSpeedSchedule {
+  schedule: NixosSpeedPeriod[];
+  hostWhitelist: string[];
+}
+
+/**
+ * The whole of generated/homelab.json; the `homelab` option tree minus
+ * `_generated`. Besides the keys below, each service with a speed schedule
+ * has `<id>: NixosSpeedSchedule`; read it with `speedScheduleData`.
+ */
 export interface HomelabNixosData {
   /** JSON has no comments: this key is the "generated, do not edit" header. */
   _generated: string;
@@ -178,8 +230,15 @@ export interface HomelabNixosData {
   lan: { address: string; hostName: string; domain: string; connectors?: string[] };
   secretsDir: string;
   services: Record<string, NixosService>;
-  transmission?: { schedule: NixosSpeedPeriod[]; hostWhitelist: string[] };
   backups?: NixosBackups;
+}
+
+/** The keys of homelab.json that are not a service's: a service with a speed schedule may not be named after one. */
+export const HOMELAB_DATA_KEYS: readonly string[] = ["_generated", "stack", "timeZone", "lan", "secretsDir", "services", "backups", "runtimeSecrets"];
+
+/** `homelab.<id>` of a service with a speed schedule in homelab.json's data, or undefined. */
+export function speedScheduleData(data: HomelabNixosData, id: string): NixosSpeedSchedule | undefined {
+  return HOMELAB_DATA_KEYS.includes(id) ? undefined : ((data as unknown as Record<string, unknown>)[id] as NixosSpeedSchedule | undefined);
 }
 
 export const GENERATED_NOTE =
@@ -193,7 +252,6 @@ export function nixosServices(lab: Homelab): ResolvedService[] {
 export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0].name): HomelabNixosData {
   const lab = isMultiHost(full) ? hostView(full, host) : full;
   const services = nixosServices(lab);
-  const byId = new Map(services.map((s) => [s.id, s]));
   const [hostName, ...domain] = lab.config.lanHostname.split(".");
   const data: HomelabNixosData = {
     _generated: GENERATED_NOTE,
@@ -204,8 +262,11 @@ export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0]
     services: Object.fromEntries(services.map((s) => [s.id, nixosService(s)])),
   };
   if (isMultiHost(full)) data.lan.connectors = connectorAddresses(full);
-  const transmission = byId.get("transmission");
-  if (transmission) data.transmission = transmissionData(lab, transmission);
+  for (const s of services) {
+    if (!s.entry.speedSchedule) continue;
+    if (HOMELAB_DATA_KEYS.includes(s.id)) throw new Error(`service "${s.id}": its speed schedule would be homelab.${s.id}, which the bundle uses for something else; rename the service`);
+    (data as unknown as Record<string, unknown>)[s.id] = speedScheduleOf(lab, s, s.entry.speedSchedule);
+  }
   // restic runs on every host that holds backup paths, with Backrest's repository and credentials; the UI only where Backrest is placed.
   const backrest = backupService(full);
   if (backrest && services.some((s) => s.backup.paths.length > 0)) data.backups = backupsData(lab, services, backrest);
@@ -233,10 +294,13 @@ function connectorAddresses(lab: Homelab): string[] {
   return labHosts(lab).filter((h) => names.includes(h.name)).map((h) => h.lanAddress);
 }
 
-/** The schedule in Transmission's units; a schedule that leaves a gap or overlaps never renders. */
+/**
+ * A speed schedule in Transmission's units (kB/s, 1 kB = 1000 bytes); a
+ * schedule that leaves a gap or overlaps never renders.
+ */
 export function transmissionPeriods(schedule: readonly SpeedPeriod[] = TRANSMISSION_SCHEDULE): NixosSpeedPeriod[] {
   const problems = scheduleProblems(schedule);
-  if (problems.length > 0) throw new Error(`the Transmission schedule in components/catalog/schedules.ts is invalid: ${problems.join("; ")}`);
+  if (problems.length > 0) throw new Error(`the speed schedule is invalid: ${problems.join("; ")}`);
   return schedule.map((p) => ({
     name: p.name,
     start: p.from,
@@ -246,17 +310,17 @@ export function transmissionPeriods(schedule: readonly SpeedPeriod[] = TRANSMISS
   }));
 }
 
-function transmissionData(lab: Homelab, s: ResolvedService): NonNullable<HomelabNixosData["transmission"]> {
+function speedScheduleOf(lab: Homelab, s: ResolvedService, schedule: readonly SpeedPeriod[]): NixosSpeedSchedule {
   // Transmission answers 421 to a Host header it does not know unless the
   // name is whitelisted: the public route (through nginx) and the mDNS name.
   const hosts = [s.publicHostname, lab.config.lanHostname].filter((h): h is string => h !== null);
-  return { schedule: transmissionPeriods(), hostWhitelist: [...new Set(hosts)] };
+  return { schedule: transmissionPeriods(schedule), hostWhitelist: [...new Set(hosts)] };
 }
 
 function backupsData(lab: Homelab, services: ResolvedService[], backrest: ResolvedService): NixosBackups {
   const secret = (name: string): string => {
     const found = backrest.secrets.find((x) => x.name === name);
-    if (!found) throw new Error(`the backrest catalog entry has no "${name}" secret; restic needs it for the B2 repository`);
+    if (!found) throw new Error(`the ${backrest.id} catalog entry (the backup role) has no "${name}" secret; restic needs it for the B2 repository`);
     return found.path;
   };
   const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);

@@ -5,7 +5,7 @@ import { CATALOG } from "../catalog/services";
 import { renderHomepageConfig } from "./homepage";
 import { appleTouchSvg, LICENSES_FILE, renderIcon, renderIconLicenses } from "./icons";
 import { renderNginxSites } from "./nginx";
-import { APPLE_TOUCH_SVG, FAVICONS, generatedNote, MASK_ICON, PORTAL_ID, portalService, routesWithUpstream } from "./portal-common";
+import { APPLE_TOUCH_SVG, FAVICONS, generatedNote, MASK_ICON, portalService, routesWithUpstream } from "./portal-common";
 import { generatedHeader, stableJson } from "./stable";
 
 export {
@@ -13,7 +13,6 @@ export {
   FAVICON_PATHS,
   FAVICONS,
   MASK_ICON,
-  PORTAL_ID,
   dashboardService,
   portalHostnames,
   portalService,
@@ -111,8 +110,8 @@ export function renderPortalIcons(lab: Homelab, assets: PortalAssets): Map<strin
 
 /** assets/icons/LICENSES.md as it should read; a test keeps the committed file equal to it. */
 export function renderLicenses(assets: PortalAssets = readPortalAssets()): string {
-  const portal = CATALOG.find((e) => e.id === PORTAL_ID);
-  if (!portal) throw new Error(`the catalog has no "${PORTAL_ID}" entry`);
+  const portal = CATALOG.find((e) => e.role === "portal");
+  if (!portal) throw new Error('the catalog has no entry with role: "portal"');
   const from = renderIcon(portal, assets.icons).file;
   return renderIconLicenses(CATALOG, assets.icons, [
     { file: MASK_ICON.file, from },

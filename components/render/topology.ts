@@ -15,7 +15,7 @@
  * drawn picture against every box.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { BACKUP_SERVICE, backupService, connectorHosts, enabledServices, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import { backupService, connectorHosts, enabledServices, isMultiHost, labHosts, portalHost, serviceWithRole } from "../catalog/resolve";
 import type { HostConfig } from "../config/hosts";
 import { tunnelServices } from "./edge";
 
@@ -42,11 +42,15 @@ export interface TopologyView {
 
 const hostId = (lab: Homelab, h: HostConfig) => (isMultiHost(lab) ? `host_${safe(h.name)}` : "host");
 const hostLabel = (lab: Homelab, h: HostConfig) => (isMultiHost(lab) ? `${h.lanHostname} (NixOS) · ${h.name}` : `${h.lanHostname} (NixOS)`);
-const connectorId = (lab: Homelab, host: string) => (isMultiHost(lab) ? `cloudflared_${safe(host)}` : "cloudflared");
-const CONNECTOR_LABEL = "cloudflared<br/>cloudflared-tunnel.service";
+/** The tunnel's connector: the entry that runs on every host with a route. */
+const connector = (lab: Homelab) => enabledServices(lab).find((s) => s.entry.everyHostWith === "routes");
+const connectorName = (lab: Homelab) => connector(lab)?.id ?? "connector";
+const connectorId = (lab: Homelab, host: string) => (isMultiHost(lab) ? `${safe(connectorName(lab))}_${safe(host)}` : safe(connectorName(lab)));
+/** The connector's box: its name and its units. */
+const connectorLabel = (lab: Homelab, where = "") => `${connectorName(lab)}${where}<br/>${connector(lab)?.units.join(", ") ?? ""}`;
 const NGINX_LABEL = "nginx :80<br/>nginx.service";
 /** The services drawn as boxes of their own: the connector and the portal are drawn as cloudflared and nginx. */
-const ownBox = (s: ResolvedService) => s.entry.runsOn === "host" && s.entry.everyHostWith !== "routes" && s.id !== "portal";
+const ownBox = (s: ResolvedService) => s.entry.runsOn === "host" && s.entry.everyHostWith !== "routes" && s.entry.role !== "portal";
 
 /** `subgraph` … `end` around `body`, indented; nothing when the body is empty. */
 function box(idText: string, title: string, body: string[]): string[] {
@@ -71,7 +75,7 @@ function edgeView(lab: Homelab): TopologyView | null {
   );
   // No box per host here: an edge coming down into one would run through its heading.
   for (const h of labHosts(lab)) {
-    if (connectors.includes(h.name)) lines.push(`  ${connectorId(lab, h.name)}[${label(`cloudflared on ${h.lanHostname}<br/>cloudflared-tunnel.service`)}]`);
+    if (connectors.includes(h.name)) lines.push(`  ${connectorId(lab, h.name)}[${label(connectorLabel(lab, ` on ${h.lanHostname}`))}]`);
   }
   if (!multi && connectors.length > 0) lines.push(`  nginx[${label(`nginx :80 on ${config.lanHostname}<br/>nginx.service`)}]`);
   lines.push(`  internet --> access`, `  access --> tunnel`);
@@ -79,9 +83,9 @@ function edgeView(lab: Homelab): TopologyView | null {
   for (const c of connectors) lines.push(`  tunnel --> ${connectorId(lab, c)}`);
   // The connector's token: a secret the program takes from the tunnel, not from the secret store.
   for (const c of connectors) lines.push(`  tunnel -.->|token| ${connectorId(lab, c)}`);
-  if (!multi && connectors.length > 0) lines.push(`  cloudflared --> nginx`);
+  if (!multi && connectors.length > 0) lines.push(`  ${connectorId(lab, connectors[0])} --> nginx`);
   const title = multi ? "The edge: Access, the tunnel, a connector on each host" : "The edge: Access, the tunnel, cloudflared, nginx";
-  return { slug: "edge", title, mermaid: lines.join("\n") + "\n" };
+  return { slug: "edge", title, mermaid: `${lines.join("\n")}\n` };
 }
 
 /**
@@ -101,9 +105,10 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
   const routed = new Set(tunnelServices(lab).map((s) => s.id));
   const cloudflare = config.edge === "cloudflare";
   const hasNginx = multi ? portalHost(lab) === h.name : true;
-  const portal = hasNginx && services.some((s) => s.id === "portal");
+  const portalService = serviceWithRole(lab, "portal");
+  const portal = hasNginx && portalService !== undefined;
   const here = services.filter((s) => ownBox(s) && s.hostNames.includes(h.name));
-  const dashboard = portal ? here.find((s) => s.id === "dashboard") : undefined;
+  const dashboard = portal ? here.find((s) => s.id === portalService.entry.proxyTo) : undefined;
 
   // Where requests come from, and what they reach.
   let entry: string | null = null;
@@ -115,7 +120,7 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
   } else if (cloudflare) {
     if (connectorHosts(lab).includes(h.name)) entry = connectorId(lab, h.name);
     if (entry) targets.push(...here.filter((s) => routed.has(s.id) && s.hostName === h.name));
-    nginxTarget = entry !== null && hasNginx && services.some((s) => s.id === "portal" && routed.has(s.id));
+    nginxTarget = entry !== null && hasNginx && portalService !== undefined && routed.has(portalService.id);
   } else {
     entry = "lan";
     targets.push(...here.filter((s) => s.port !== null && s.bind !== "127.0.0.1" && s !== dashboard));
@@ -132,7 +137,7 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
     // A direction of the host box's own makes the renderer lay out each box apart, which the portal's top-to-bottom box needs.
     const portalBox = behindNginx !== undefined;
     if (portalBox) body.push(`  direction LR`);
-    if (entry !== "lan") body.push(`  ${entry}[${label(entry === "nginx" ? NGINX_LABEL : CONNECTOR_LABEL)}]`);
+    if (entry !== "lan") body.push(`  ${entry}[${label(entry === "nginx" ? NGINX_LABEL : connectorLabel(lab))}]`);
     if (portalBox) {
       body.push(`  subgraph portal [${label("Portal")}]`, `    direction TB`, `    nginx[${label(NGINX_LABEL)}]`, `    ${id(behindNginx)}[${label(serviceLabel(behindNginx))}]`, `  end`);
     } else if (nginxTarget) {
@@ -146,12 +151,12 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
     for (const s of targets) lines.push(`  ${entry} --> ${id(s)}`);
     if (behindNginx) lines.push(`  nginx --> ${id(behindNginx)}`);
     const how = !cloudflare ? ", over the LAN or Tailscale" : multi ? ": the connector reaches the routed ones" : ": nginx :80 proxies the routed ones";
-    views.push({ slug: `services${suffix}`, title: `Services on ${h.lanHostname}${how}`, mermaid: lines.join("\n") + "\n" });
+    views.push({ slug: `services${suffix}`, title: `Services on ${h.lanHostname}${how}`, mermaid: `${lines.join("\n")}\n` });
   }
   if (rest.length > 0) {
     const lines = ["flowchart LR", ...box(hostId(lab, h), hostLabel(lab, h), rest.map((s) => `  ${id(s)}[${label(serviceLabel(s))}]`))];
     const why = cloudflare ? ", with no route" : ": loopback only or no port";
-    views.push({ slug: `local${suffix}`, title: `${views.length > 0 ? "Also on" : "On"} ${h.lanHostname}${why}`, mermaid: lines.join("\n") + "\n" });
+    views.push({ slug: `local${suffix}`, title: `${views.length > 0 ? "Also on" : "On"} ${h.lanHostname}${why}`, mermaid: `${lines.join("\n")}\n` });
   }
   return views;
 }
@@ -187,7 +192,7 @@ function secretsView(lab: Homelab): TopologyView | null {
       if (!s.hostNames.includes(h.name)) continue;
       // Tailscale runs on each host with app clients: a box on each, named apart.
       const node = s.hostNames.indexOf(h.name) > 0 ? `${id(s)}_${safe(h.name)}` : id(s);
-      const title = s.id === "portal" ? `${s.title} (nginx)` : s.title;
+      const title = s.entry.role === "portal" ? `${s.title} (nginx)` : s.title;
       const files = s.secrets.map((x) => (x.ref === "generated" ? `${fileName(x.path)} (generated)` : fileName(x.path)));
       body.push(`  ${node}[${label(`${title}<br/>${wrapNames(files)}`)}]`);
       edges.push(`  secrets -.-> ${node}`);
@@ -195,7 +200,7 @@ function secretsView(lab: Homelab): TopologyView | null {
     lines.push(...box(hostId(lab, h), hostLabel(lab, h), body));
   }
   lines.push(...edges);
-  return { slug: "secrets", title: `Secrets: the files each service gets from ${config.secrets.source === "1password" ? "1Password" : "the secret config"}`, mermaid: lines.join("\n") + "\n" };
+  return { slug: "secrets", title: `Secrets: the files each service gets from ${config.secrets.source === "1password" ? "1Password" : "the secret config"}`, mermaid: `${lines.join("\n")}\n` };
 }
 
 /**
@@ -207,7 +212,7 @@ function backupsView(lab: Homelab): TopologyView | null {
   const { config } = lab;
   const backrest = backupService(lab);
   if (!backrest) return null;
-  const backedUp = enabledServices(lab).filter((s) => s.entry.runsOn === "host" && s.backup.paths.length > 0 && s.id !== BACKUP_SERVICE && s.hostName);
+  const backedUp = enabledServices(lab).filter((s) => s.entry.runsOn === "host" && s.backup.paths.length > 0 && s.id !== backrest.id && s.hostName);
   const lines = ["flowchart LR"];
   for (const h of labHosts(lab)) {
     const body = backedUp.filter((s) => s.hostName === h.name).map((s) => `  ${id(s)}[${label(s.title)}]`);
@@ -217,7 +222,7 @@ function backupsView(lab: Homelab): TopologyView | null {
   lines.push(`  b2[(${label(`Backblaze B2<br/>${config.backupBucket ?? ""}`)})]`);
   for (const s of backedUp) lines.push(s.hostName === backrest.hostName ? `  ${id(s)} -.-> ${id(backrest)}` : `  ${id(s)} -.->|restic daily| b2`);
   lines.push(`  ${id(backrest)} -->|restic daily| b2`);
-  return { slug: "backups", title: "Backups: each service's paths, with restic, daily, to B2", mermaid: lines.join("\n") + "\n" };
+  return { slug: "backups", title: "Backups: each service's paths, with restic, daily, to B2", mermaid: `${lines.join("\n")}\n` };
 }
 
 /** The parts of one stack's picture, top to bottom. */

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Homelab } from "../catalog/resolve";
 import { withVault } from "../catalog/resolve";
+import { CONFIG_KEYS } from "../config/schema";
 import { connectOnePassword } from "./onepassword";
 import {
   ConfigSource,
@@ -38,8 +39,8 @@ export function checkCloudflareApiToken(token: string, from: string): void {
   );
 }
 
-/** Where the Cloudflare API token lives in 1Password unless the stack says otherwise. */
-export const DEFAULT_CLOUDFLARE_TOKEN_REF = "op://Homelab/Cloudflare/api-token";
+/** Where the Cloudflare API token lives in 1Password unless the stack says otherwise: homelab:cloudflareCredentialRef's default, for configs built by hand. */
+export const DEFAULT_CLOUDFLARE_TOKEN_REF = CONFIG_KEYS.cloudflareCredentialRef.default as string;
 
 /** The 1Password reference of the stack's Cloudflare API token, for the program and for npm run adopt. */
 export function cloudflareApiTokenRef(config: Homelab["config"]): string {

@@ -32,7 +32,30 @@
 #              It runs in its own session, detached from the SSH connection, and
 #              finishes (checks, rollback) even if that drops; the foreground
 #              streams its log and returns its status while the connection lasts
+#              Once the checks pass the apply commits nothing yet: it arms a
+#              rollback on the host's own timer (systemd-run) and makes the
+#              system before the boot default, and ends; `confirm` commits. A
+#              switch that cut the deployer off (sshd, firewall, network) is
+#              rolled back by the host --confirm-timeout seconds (default 120)
+#              later; a reboot meanwhile boots the system before
+#   confirm <hash>
+#              sent by the deployer over a new SSH connection after apply: the
+#              deployer can still reach the host, so record release <hash> as
+#              live (records, boot default, cleanup) and disarm the rollback.
+#              Idempotent; refuses any release but the one awaiting
+#   rollback-unconfirmed <id>
+#              run by the timer apply armed: roll back the apply <id> unless
+#              it was confirmed meanwhile
+#   journal-repair
+#              for a damaged apply journal, which every other command refuses:
+#              put the bundle link and the system profile back to what the
+#              records say, then set the journal aside
 #   observe    read-only: the state the program compares with what it declares
+#
+# The texts this script shares with the program (the secrets stream, the
+# observe report, the bundle hash and the stage record) are defined once, in
+# components/host/formats.ts; test/host/formats.test.ts runs its samples
+# through both.
 #
 # push, secrets and apply take --record <base64>: what the program declared for
 # the stage (a hash of its inputs and the drift it repaired). It is kept only
@@ -57,6 +80,7 @@ STATE_DIR=""
 KEEP=10
 TIMEOUT=120
 CHECK_TIMEOUT=5
+CONFIRM_TIMEOUT=120
 POLL_SECONDS=2
 RECORD=""
 DETACHED=""
@@ -88,7 +112,7 @@ log() {
 }
 
 usage() {
-  die "usage: homelab-deploy.sh preflight|push|secrets|apply|observe --bundle-dir DIR --secrets-dir DIR --state-dir DIR [args]"
+  die "usage: homelab-deploy.sh preflight|push|secrets|apply|confirm|rollback-unconfirmed|journal-repair|observe --bundle-dir DIR --secrets-dir DIR --state-dir DIR [args]"
 }
 
 valid_hash() {
@@ -148,6 +172,7 @@ take_lock() {
 
 # The content hash of a bundle tree: sha256 of the `sha256sum` manifest of its
 # files sorted by path, the same rule as bundleHash() in components/host/bundle.ts.
+# The bundle hash: BUNDLE_HASH in components/host/formats.ts.
 bundle_hash() {
   local dir=$1
   if [[ -n $(find "$dir/" -mindepth 1 ! -type f ! -type d -print -quit) ]]; then
@@ -220,7 +245,7 @@ prune_releases() {
 
 cmd_preflight() {
   local missing=() tool
-  for tool in bash tar gzip od base64 sha256sum find sort xargs mktemp readlink flock timeout getent stat sync setsid tail date nixos-rebuild systemctl nix-env; do
+  for tool in bash tar gzip od base64 sha256sum find sort xargs mktemp readlink flock timeout getent stat sync setsid tail date df nixos-rebuild systemctl systemd-run nix-env; do
     command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
   done
   ((${#missing[@]} == 0)) || die "preflight: not found on the host: ${missing[*]}"
@@ -394,6 +419,7 @@ cmd_secrets() {
   local dir="$SECRETS_DIR/$SERVICE"
   local header kind a b c d e f ended=0 i
   local -a keys=() paths=() groups=() modes=() units=() values=()
+  # The secrets stream: SECRETS_STREAM in components/host/formats.ts.
   IFS= read -r header || die "secrets: no input on stdin"
   [[ $header == "homelab-secrets v1" ]] || die "secrets: stdin is not a homelab-secrets v1 stream"
   while IFS=$'\t' read -r kind a b c d e f; do
@@ -741,13 +767,18 @@ failed_list() {
 # "the generation before" is not always the one that ran before.
 
 # The file, one "<key>\t<value>" per line:
-#   version 1, target <hash>, phase started|switching|committed,
+#   version 1, target <hash>, phase started|switching|awaiting|committed,
 #   previous-release, previous-link (or -), backup (or -),
 #   previous-generation, previous-system (a store path, or -),
 #   newest-generation (the highest generation number before this apply),
-#   previous-applied, previous-deployed (the records before this apply)
+#   previous-applied, previous-deployed (the records before this apply),
+#   confirm-id (12 hex digits, naming the rollback timer),
+#   confirm-deadline (seconds since the epoch the timer fires at, or -),
+#   boot-id (the kernel's boot id when the wait began, or -)
+# A journal of an older script has no confirm-* or boot-id lines: they read as "-".
 JOURNAL=apply-journal
-JOURNAL_KEYS=(version target phase previous-release previous-link backup previous-generation previous-system newest-generation previous-applied previous-deployed)
+JOURNAL_KEYS=(version target phase previous-release previous-link backup previous-generation previous-system newest-generation previous-applied previous-deployed confirm-id confirm-deadline boot-id)
+JOURNAL_OPTIONAL=(confirm-id confirm-deadline boot-id)
 declare -A J=()
 
 # For the fault tests only: stop dead at a named step boundary, the way a
@@ -774,19 +805,63 @@ write_journal() {
   sync -- "$STATE_DIR"
 }
 
-# Load the journal into J; false when there is none.
-read_journal() {
-  local key value
+# Load the journal into J and check every value before any is acted on; sets
+# JOURNAL_PROBLEM to what is wrong with it, empty when it is sound. A damaged
+# journal (a disk error, an edit by hand, a truncated write of some other
+# tool) cannot say what to return to, so nothing acts on it: the deploy
+# commands refuse with the recovery command (refuse_damaged_journal).
+load_journal() {
+  local key value n=0 hash='^[0-9a-f]{64}$' gen='^(-|[0-9]+)$' abs='^(-|/[^[:cntrl:]]*)$'
   J=()
-  [[ -e $STATE_DIR/$JOURNAL ]] || return 1
-  while IFS=$'\t' read -r key value; do
-    if [[ -n $key ]]; then J[$key]=$value; fi
-  done <"$STATE_DIR/$JOURNAL"
+  JOURNAL_PROBLEM=""
+  if [[ ! -f $STATE_DIR/$JOURNAL || -L $STATE_DIR/$JOURNAL ]]; then
+    JOURNAL_PROBLEM="it is not a regular file"
+    return 0
+  fi
+  while IFS= read -r key || [[ -n $key ]]; do
+    n=$((n + 1))
+    [[ -n $key ]] || continue
+    if [[ $key != *$'\t'* ]]; then
+      JOURNAL_PROBLEM="line $n is not <key><TAB><value>"
+      return 0
+    fi
+    value=${key#*$'\t'}
+    key=${key%%$'\t'*}
+    J[$key]=$value
+  done <"$STATE_DIR/$JOURNAL" || true
+  for key in "${JOURNAL_OPTIONAL[@]}"; do J[$key]=${J[$key]:--}; done
   for key in "${JOURNAL_KEYS[@]}"; do
-    [[ -n ${J[$key]:-} ]] || J[version]=""
+    if [[ -z ${J[$key]:-} ]]; then
+      JOURNAL_PROBLEM="it has no $key"
+      return 0
+    fi
   done
-  [[ ${J[version]:-} == 1 && ${J[target]:-} =~ ^[0-9a-f]{64}$ ]] ||
-    die "apply: $STATE_DIR/$JOURNAL is not a journal this script wrote; nothing changed. Look at it, put the host back by hand if need be, remove it, and run pulumi up again"
+  if [[ ${J[version]} != 1 ]]; then JOURNAL_PROBLEM="its version is not 1"
+  elif ! [[ ${J[target]} =~ $hash ]]; then JOURNAL_PROBLEM="its target is not a bundle hash"
+  elif ! [[ ${J[phase]} =~ ^(started|switching|awaiting|committed)$ ]]; then JOURNAL_PROBLEM="its phase is not started, switching, awaiting or committed"
+  elif ! [[ ${J[previous-release]} == - || ${J[previous-release]} =~ $hash || ${J[previous-release]} == \?* ]]; then JOURNAL_PROBLEM="its previous-release is not a bundle hash"
+  elif ! [[ ${J[previous-applied]} == - || ${J[previous-applied]} =~ $hash ]]; then JOURNAL_PROBLEM="its previous-applied is not a bundle hash"
+  elif ! [[ ${J[previous-link]} =~ $abs && ${J[backup]} =~ $abs && ${J[previous-system]} =~ $abs ]]; then JOURNAL_PROBLEM="previous-link, backup or previous-system is not an absolute path"
+  elif ! [[ ${J[previous-generation]} =~ $gen && ${J[newest-generation]} =~ $gen && ${J[previous-deployed]} =~ $gen ]]; then JOURNAL_PROBLEM="a generation number is not a number"
+  elif ! [[ ${J[confirm-id]} =~ ^(-|[0-9a-f]{12})$ && ${J[confirm-deadline]} =~ $gen && ${J[boot-id]} =~ ^[0-9a-f-]+$ ]]; then JOURNAL_PROBLEM="confirm-id, confirm-deadline or boot-id is malformed"
+  fi
+  return 0
+}
+
+# The exact command that repairs a damaged journal, for messages.
+repair_command() {
+  printf 'bash %q journal-repair --bundle-dir %q --secrets-dir %q --state-dir %q' "$STATE_DIR/$SCRIPT_COPY" "$BUNDLE_DIR" "$SECRETS_DIR" "$STATE_DIR"
+}
+
+refuse_damaged_journal() {
+  die "$1: the apply journal $STATE_DIR/$JOURNAL is damaged ($JOURNAL_PROBLEM), so it cannot say what an interrupted apply changed or what to return to; nothing was changed. On the host run: $(repair_command)   It checks the bundle link and the system profile against the records (applied-release, deployed-generation), puts back what differs and sets the journal aside; then run pulumi up again"
+}
+
+# Load the journal into J; false when there is none. A damaged one is refused.
+read_journal() {
+  [[ -e $STATE_DIR/$JOURNAL || -L $STATE_DIR/$JOURNAL ]] || { J=(); return 1; }
+  load_journal
+  [[ -z $JOURNAL_PROBLEM ]] || refuse_damaged_journal "${1:-apply}"
 }
 
 remove_journal() {
@@ -889,18 +964,31 @@ restore_from_journal() {
 commit_records() {
   write_state applied-release "${J[target]}"
   write_state deployed-generation "$(generation)"
+  rm -f -- "$STATE_DIR/unconfirmed-rollback"
 }
 
-# Run first by every apply, under the lock: finish an apply that was killed.
+# Run first by every apply, under the lock: finish an apply that was killed,
+# or one the deployer never confirmed (the timer that would roll it back is
+# disarmed first: this run rolls it back now).
 recover_interrupted() {
-  read_journal || return 0
+  read_journal "${1:-apply}" || return 0
   local target=${J[target]}
+  disarm_rollback
   case ${J[phase]} in
   committed)
     commit_records
     step recovered
     remove_journal
     log "apply: an earlier apply of $target was interrupted after its health checks passed; recorded it as live (system generation $(generation))"
+    ;;
+  awaiting)
+    restore_from_journal
+    if [[ -n $RESTORE_FAILED ]]; then
+      die "apply: an earlier apply of $target was never confirmed by the deployer, and switching back to ${J[previous-system]} failed; nothing else was changed. On the host run: nix-env -p $PROFILE --set ${J[previous-system]} && ${J[previous-system]}/bin/switch-to-configuration switch, then pulumi up again (it finishes the rollback from $STATE_DIR/$JOURNAL)"
+    fi
+    step recovered
+    remove_journal
+    log "apply: an earlier apply of $target passed its checks but was not confirmed by the deployer over a new SSH connection; rolled back to release ${J[previous-release]} and system generation $(generation) as its journal recorded"
     ;;
   *)
     restore_from_journal
@@ -1026,6 +1114,7 @@ cmd_apply() {
   # connection waits until this apply has finished or rolled back.
   take_lock
   if [[ -n $DETACHED ]]; then prune_apply_logs; fi
+  if resume_awaiting "$hash"; then return 0; fi
   recover_interrupted
   release_ok "$hash" || die "apply: release $hash is missing on the host or its files were changed; run pulumi up again so the push re-sends it"
   load_release_lists "$STATE_DIR/releases/$hash"
@@ -1064,7 +1153,10 @@ $(build_failure)"
     [[ ! -e $backup ]] || die "apply: $BUNDLE_DIR is a plain directory and $backup already exists; move one of them away"
   fi
   J=([version]=1 [target]=$hash [phase]=started [previous-release]=$cur [previous-link]=${prev_link:--} [backup]=${backup:--}
-    [previous-generation]=$gen_before [previous-system]=$(system_path) [newest-generation]=$(newest_generation) [previous-applied]=$applied [previous-deployed]=$deployed)
+    [previous-generation]=$gen_before [previous-system]=$(system_path) [newest-generation]=$(newest_generation) [previous-applied]=$applied [previous-deployed]=$deployed
+    [confirm-id]=- [confirm-deadline]=- [boot-id]=-)
+  # Named before anything changes, so whatever finds this journal can disarm the timer.
+  J[confirm-id]=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
   write_journal
   step journal
   if [[ -n $backup ]]; then
@@ -1102,20 +1194,217 @@ $(build_failure)"
   fi
   step healthy
 
-  J[phase]=committed
-  write_journal
-  step committed
-  commit_records
-  step recorded
-  remove_journal
-  step finished
-  # The new generation is live and healthy; a rollback no longer brings back
-  # one that uses the secrets this bundle dropped.
+  await_confirmation
+}
+
+# Once the release is recorded as live: a rollback no longer brings back a
+# generation that uses the secrets this bundle dropped, so they go, with the
+# generations and releases beyond the ones kept.
+finish_commit() {
   remove_undeclared
   step cleaned
   nix-env --delete-generations "+$KEEP" -p "$PROFILE" >/dev/null || log "warning: could not delete system generations beyond the last $KEEP"
   prune_releases
-  log "apply: bundle $hash is live as system generation $(generation); keeping the last $KEEP generations"
+  log "apply: bundle ${J[target]} is live as system generation $(generation); keeping the last $KEEP generations"
+}
+
+# --- confirmed activation ------------------------------------------------------
+#
+# The health checks run on the host, so a release that breaks sshd, the
+# firewall or the network passes them and would lock the deployer out of a
+# headless box. So the apply commits nothing: it arms a rollback on the host's
+# own timer, makes the system before the boot default, and ends. The deployer
+# then opens a new SSH connection and runs `confirm`, which commits. Without
+# it, the timer rolls back (system, link, records), whether or not anyone is
+# still there; a reboot meanwhile starts the system before, and the next apply
+# finishes the rollback from the journal (phase awaiting).
+
+rollback_unit() {
+  echo "homelab-confirm-$1"
+}
+
+# The kernel's id of this boot: a wait that began in another boot was cut by
+# a reboot, which started the system before. The test host points it at a
+# file of its own (HOMELAB_BOOT_ID_FILE), as it does the profile.
+boot_id() {
+  local id
+  id=$(tr -d '\n' <"${HOMELAB_BOOT_ID_FILE:-/proc/sys/kernel/random/boot_id}" 2>/dev/null) || true
+  [[ $id =~ ^[0-9a-f-]+$ ]] && echo "$id" || echo -
+}
+
+# An apply of the release that already waits for confirmation, in the same
+# boot: an earlier rebuild got that far and then lost its connection (the
+# switch restarted the network, say), so Pulumi never ran the confirm. This
+# rebuild came over a new connection, so the deployer can reach the host:
+# check again and wait again, rather than roll back and switch again, which
+# would cut the same connection the same way. Sets cur for roll_back.
+resume_awaiting() {
+  local hash=$1
+  read_journal || return 1
+  [[ ${J[phase]} == awaiting && ${J[target]} == "$hash" && ${J[boot-id]} != - && ${J[boot-id]} == "$(boot_id)" && $(current_release) == "$hash" ]] || return 1
+  # shellcheck disable=SC2034 # read by roll_back
+  cur=${J[previous-release]}
+  log "apply: release $hash already passed its health checks and waits for confirmation (the rebuild that switched to it lost its connection); checking it again"
+  load_release_lists "$STATE_DIR/releases/$hash"
+  if ! run_health; then
+    disarm_rollback
+    roll_back "health checks failed after ${TIMEOUT}s: $(failed_list)"
+  fi
+  disarm_rollback
+  J[confirm-id]=$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+  J[phase]=switching
+  write_journal
+  await_confirmation
+  return 0
+}
+
+arm_rollback() {
+  local unit bash_path out
+  unit=$(rollback_unit "${J[confirm-id]}")
+  bash_path=$(command -v bash)
+  # A transient unit: no generation defines it, so the rollback's own switch
+  # never stops it halfway; and it runs without the SSH session.
+  out=$(systemd-run --unit="$unit" --description="homelab: roll back release ${J[target]} unless the deployer confirms it" \
+    --on-active="${CONFIRM_TIMEOUT}s" --timer-property=AccuracySec=1s --collect \
+    --setenv=PATH="$PATH" ${HOMELAB_SYSTEM_PROFILE:+--setenv=HOMELAB_SYSTEM_PROFILE="$HOMELAB_SYSTEM_PROFILE"} \
+    -- "$bash_path" "$STATE_DIR/releases/${J[target]}/$RELEASE_SCRIPT" rollback-unconfirmed \
+    --bundle-dir "$BUNDLE_DIR" --secrets-dir "$SECRETS_DIR" --state-dir "$STATE_DIR" "${J[confirm-id]}" 2>&1) || {
+    printf '%s\n' "$out" | sed 's/^/  | /' >&2
+    return 1
+  }
+}
+
+disarm_rollback() {
+  [[ ${J[confirm-id]:--} != - ]] || return 0
+  systemctl stop -- "$(rollback_unit "${J[confirm-id]}").timer" >/dev/null 2>&1 || true
+}
+
+# Make a system the one the next boot starts (nixos-rebuild boot does the
+# same). A warning only: the timer still rolls back.
+boot_default() {
+  [[ $1 != - && -x $1/bin/switch-to-configuration ]] || return 0
+  "$1/bin/switch-to-configuration" boot >/dev/null 2>&1 || log "warning: could not make $1 the boot default (switch-to-configuration boot failed)"
+}
+
+await_confirmation() {
+  local deadline
+  if ! arm_rollback; then
+    roll_back "could not arm the rollback timer (systemd-run above), and without it a switch that cut the deployer off would stay"
+  fi
+  step armed
+  deadline=$(($(date +%s) + CONFIRM_TIMEOUT))
+  J[phase]=awaiting
+  J[confirm-deadline]=$deadline
+  J[boot-id]=$(boot_id)
+  write_journal
+  step awaiting
+  boot_default "${J[previous-system]}"
+  log "apply: release ${J[target]} passed its health checks as system generation $(generation); waiting ${CONFIRM_TIMEOUT}s (until $(date -u -d "@$deadline" +%H:%M:%SZ)) for the deployer to confirm it over a new SSH connection. Without that the host rolls back by itself to release ${J[previous-release]} (system, bundle link and records)"
+}
+
+cmd_confirm() {
+  (($# == 1)) || die "usage: confirm <hash>"
+  local hash=$1 applied rolled
+  valid_hash "$hash"
+  take_lock
+  if read_journal confirm; then
+    [[ ${J[target]} == "$hash" ]] || die "confirm: the host is waiting to confirm release ${J[target]}, not $hash; nothing confirmed. Run pulumi up again"
+    case ${J[phase]} in
+    awaiting | committed) ;;
+    *) die "confirm: the apply of release $hash did not get as far as its health checks (journal phase ${J[phase]}); nothing to confirm. The next pulumi up finishes or rolls it back" ;;
+    esac
+    disarm_rollback
+    J[phase]=committed
+    write_journal
+    step committed
+    boot_default "$(system_path)"
+    commit_records
+    step recorded
+    remove_journal
+    step finished
+    log "confirm: the deployer reached the host over a new SSH connection after the switch; release $hash confirmed"
+    load_release_lists "$STATE_DIR/releases/$hash"
+    finish_commit
+    return 0
+  fi
+  applied=$(read_state applied-release)
+  if [[ $applied == "$hash" && $(current_release) == "$hash" ]]; then
+    log "confirm: bundle $hash is already live as system generation $(generation); it was confirmed before, nothing to do"
+    return 0
+  fi
+  rolled=$(read_state unconfirmed-rollback)
+  if [[ ${rolled%% *} == "$hash" ]]; then
+    die "confirm: too late: no confirmation of release $hash arrived in time, so the host rolled it back by itself at ${rolled#* } to release $applied. Look at what the release changes in sshd, the firewall or the network, then run pulumi up again"
+  fi
+  die "confirm: release $hash is not waiting for confirmation on this host (the live release is $applied); nothing confirmed. Run pulumi up again"
+}
+
+# The timer's side: roll back the apply <id> unless it was confirmed.
+cmd_rollback_unconfirmed() {
+  if (($# != 1)) || ! [[ $1 =~ ^[0-9a-f]{12}$ ]]; then die "usage: rollback-unconfirmed <id>"; fi
+  take_lock
+  if ! read_journal rollback-unconfirmed || [[ ${J[confirm-id]} != "$1" ]]; then
+    log "rollback-unconfirmed: the apply this timer was armed for has finished (confirmed or rolled back); nothing to do"
+    return 0
+  fi
+  if [[ ${J[phase]} != committed ]]; then
+    write_state unconfirmed-rollback "${J[target]} $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    log "rollback-unconfirmed: no confirmation of release ${J[target]} arrived by $(date -u -d "@${J[confirm-deadline]/-/0}" +%H:%M:%SZ); rolling back"
+  fi
+  recover_interrupted rollback-unconfirmed
+}
+
+# --- journal-repair ------------------------------------------------------------
+#
+# A damaged journal cannot say what to return to, so the one thing to trust
+# is the records a healthy apply writes last: applied-release and
+# deployed-generation. Put the bundle link and the system profile back where
+# they say, then keep the journal aside (apply-journal.damaged-<time>) for
+# whoever looks into it. From there the next apply starts as from any
+# committed deploy. A sound journal is finished as the next apply would.
+cmd_journal_repair() {
+  (($# == 0)) || die "usage: journal-repair"
+  local applied deployed cur gen aside
+  take_lock
+  if [[ ! -e $STATE_DIR/$JOURNAL && ! -L $STATE_DIR/$JOURNAL ]]; then
+    log "journal-repair: there is no apply journal on this host; nothing to repair"
+    return 0
+  fi
+  load_journal
+  if [[ -z $JOURNAL_PROBLEM ]]; then
+    log "journal-repair: the journal is sound; finishing it as the next apply would"
+    recover_interrupted journal-repair
+    return 0
+  fi
+  log "journal-repair: the journal is damaged ($JOURNAL_PROBLEM); checking the host against its records"
+  applied=$(read_state applied-release)
+  deployed=$(read_state deployed-generation)
+  cur=$(current_release)
+  if [[ $applied == - ]]; then
+    log "journal-repair: no release is recorded as applied (the first deploy never finished): $BUNDLE_DIR stays as it is ($cur), and the next apply is a first deploy"
+  elif [[ $cur == "$applied" ]]; then
+    log "journal-repair: $BUNDLE_DIR links release $applied, as recorded"
+  else
+    [[ -L $STATE_DIR/releases/$applied && -d $STATE_DIR/releases/$applied ]] ||
+      die "journal-repair: the records say release $applied is live, but it is no longer on the host, so $BUNDLE_DIR ($cur) cannot be put back; nothing changed. Point $BUNDLE_DIR at the configuration that should run, remove $STATE_DIR/applied-release and $STATE_DIR/$JOURNAL, and run pulumi up (a first deploy again)"
+    [[ -L $BUNDLE_DIR || ! -e $BUNDLE_DIR ]] || die "journal-repair: $BUNDLE_DIR is a plain directory, not a link a deploy made; nothing changed. Move it away and run this again"
+    flip_link "$STATE_DIR/releases/$applied" "$BUNDLE_DIR"
+    log "journal-repair: $BUNDLE_DIR linked release $cur; put back to release $applied, as recorded"
+  fi
+  gen=$(generation)
+  if [[ $deployed == - || $gen == "$deployed" ]]; then
+    log "journal-repair: the system profile is on generation $gen (recorded: $deployed)"
+  else
+    [[ -e $PROFILE-$deployed-link ]] ||
+      die "journal-repair: the records say system generation $deployed is live, but it is gone (the profile is on $gen); nothing changed. Switch to the system that should run (nixos-rebuild switch --rollback, or nix-env -p $PROFILE --switch-generation <n> and its switch-to-configuration switch), remove $STATE_DIR/deployed-generation, and run this again"
+    nix-env -p "$PROFILE" --switch-generation "$deployed" >/dev/null || die "journal-repair: nix-env could not switch $PROFILE to generation $deployed; nothing else changed"
+    "$PROFILE/bin/switch-to-configuration" switch || die "journal-repair: activating system generation $deployed failed; the profile is on it now. Look at journalctl -b, then run this again"
+    log "journal-repair: the system profile was on generation $gen; switched back to generation $deployed, as recorded"
+  fi
+  aside="$STATE_DIR/$JOURNAL.damaged-$(date -u +%Y%m%dT%H%M%SZ)"
+  mv -f -T -- "$STATE_DIR/$JOURNAL" "$aside"
+  sync -- "$STATE_DIR"
+  log "journal-repair: the host matches its records (release $applied, system generation $(generation)); the damaged journal is kept as $aside. Run pulumi up"
 }
 
 # Return to the system, the bundle link and the records from before this
@@ -1206,6 +1495,7 @@ prune_apply_logs() {
 
 # --- observe ---------------------------------------------------------------
 
+# The observe report: OBSERVE_REPORT in components/host/formats.ts.
 cmd_observe() {
   local link file sum meta line stage
   printf 'homelab-observe v1\n'
@@ -1229,9 +1519,19 @@ cmd_observe() {
     printf 'script-hash\t-\n'
   fi
   printf 'applied-release\t%s\n' "$(read_state applied-release)"
-  if [[ -r $STATE_DIR/$JOURNAL ]]; then
-    # An apply that was killed; reported only: the next apply finishes it.
-    printf 'journal\t%s\t%s\t%s\n' "$(sed -n 's/^target\t//p' "$STATE_DIR/$JOURNAL")" "$(sed -n 's/^phase\t//p' "$STATE_DIR/$JOURNAL")" "$(sed -n 's/^previous-release\t//p' "$STATE_DIR/$JOURNAL")"
+  if [[ -e $STATE_DIR/$JOURNAL || -L $STATE_DIR/$JOURNAL ]]; then
+    # An apply that was killed or awaits confirmation; reported only: the
+    # next apply finishes it. A damaged one blocks every apply until the
+    # repair command runs, and observe says so with that command.
+    load_journal
+    if [[ -n $JOURNAL_PROBLEM ]]; then
+      printf 'journal-damaged\t%s\t%s\n' "$JOURNAL_PROBLEM" "$(repair_command)"
+    else
+      printf 'journal\t%s\t%s\t%s\t%s\n' "${J[target]}" "${J[phase]}" "${J[previous-release]}" "${J[confirm-deadline]}"
+    fi
+  fi
+  if [[ -r $STATE_DIR/unconfirmed-rollback ]]; then
+    printf 'unconfirmed-rollback\t%s\n' "$(read_state unconfirmed-rollback | tr ' ' '\t')"
   fi
   printf 'deployed-generation\t%s\n' "$(read_state deployed-generation)"
   printf 'generation\t%s\n' "$(generation)"
@@ -1283,6 +1583,7 @@ main() {
     --state-dir) STATE_DIR=${2:?--state-dir needs a value} && shift 2 ;;
     --keep) KEEP=${2:?--keep needs a value} && shift 2 ;;
     --timeout) TIMEOUT=${2:?--timeout needs a value} && shift 2 ;;
+    --confirm-timeout) CONFIRM_TIMEOUT=${2:?--confirm-timeout needs a value} && shift 2 ;;
     --service) SERVICE=${2:?--service needs a value} && shift 2 ;;
     --record) RECORD=${2:?--record needs a value} && shift 2 ;;
     --detached) DETACHED=${2:?--detached needs a value} && shift 2 ;;
@@ -1295,6 +1596,7 @@ main() {
   [[ -n $BUNDLE_DIR && -n $SECRETS_DIR && -n $STATE_DIR ]] || usage
   [[ $KEEP =~ ^[1-9][0-9]*$ ]] || die "--keep must be a whole number of at least 1"
   [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a whole number of seconds"
+  [[ $CONFIRM_TIMEOUT =~ ^[1-9][0-9]{0,5}$ ]] || die "--confirm-timeout must be a whole number of seconds"
   [[ $RECORD =~ ^[A-Za-z0-9+/=]*$ ]] || die "--record must be base64"
   [[ -z $FLAKE || $FLAKE =~ ^/[A-Za-z0-9._+/-]*#[A-Za-z_][A-Za-z0-9_\'-]*$ ]] || die "--flake must be <absolute path>#<attribute>"
   [[ $FLAKE_INPUT =~ ^[A-Za-z_][A-Za-z0-9_\'-]*$ ]] || die "--flake-input must be a flake input name"
@@ -1326,9 +1628,16 @@ main() {
     trap detached_exit EXIT
     # No terminal and no pipe to lose, but be as sure as nohup.
     trap '' HUP
+    # The record is kept by the confirm: until then nothing is committed.
     cmd_apply "${ARGS[@]}"
+    ;;
+  # From the deployer, over a new SSH connection after the apply.
+  confirm)
+    cmd_confirm "${ARGS[@]}" </dev/null
     save_record rebuild
     ;;
+  rollback-unconfirmed) cmd_rollback_unconfirmed "${ARGS[@]}" </dev/null ;;
+  journal-repair) cmd_journal_repair "${ARGS[@]}" </dev/null ;;
   *) usage ;;
   esac
 }

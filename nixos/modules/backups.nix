@@ -56,6 +56,28 @@ let
     B2_ACCOUNT_ID = cfg.b2AccountIdFile;
     B2_ACCOUNT_KEY = cfg.b2AccountKeyFile;
   };
+
+  configFile = "${stateDir}/config.json";
+
+  # Backrest's login. It keeps its users in config.json and has none until
+  # someone sets one in its UI, so the first visitor on the LAN would own a
+  # tool that can restore over every service's state. Before each start
+  # this step writes the one user below, with the bcrypt hash of the
+  # catalog's ui-password secret, into the file (scripts/backrest-login.sh
+  # says how). The password reaches it only as a systemd credential and
+  # htpasswd's stdin: never the store, argv or the journal.
+  uiUser = "homelab";
+  setLogin = pkgs.writeShellApplication {
+    name = "backrest-login";
+    runtimeInputs = [
+      pkgs.jq
+      # htpasswd: bcrypt from stdin (-i), and checking a hash the same way (-v).
+      pkgs.apacheHttpd
+      pkgs.coreutils
+    ];
+    text = builtins.readFile ../scripts/backrest-login.sh;
+  };
+  hasLogin = backrest.secrets ? ui-password;
 in
 {
   options.homelab.backrest = {
@@ -104,6 +126,13 @@ in
     })
 
     (lib.mkIf backrest.enable {
+      assertions = [
+        {
+          assertion = hasLogin;
+          message = "homelab: the backrest catalog entry has no ui-password secret, so Backrest would start without a login and the first visitor of port ${toString backrest.port} could set one. Add { name = \"ui-password\"; ref = \"op://<vault>/Backrest/password\" } to its secrets in components/catalog/services.ts.";
+        }
+      ];
+
       users.users.backrest = {
         isSystemUser = true;
         group = "backrest";
@@ -119,7 +148,7 @@ in
         # The names Backrest reads (internal/env/environment.go upstream).
         environment = {
           BACKREST_PORT = "${backrest.bind}:${toString backrest.port}";
-          BACKREST_CONFIG = "${stateDir}/config.json";
+          BACKREST_CONFIG = configFile;
           BACKREST_DATA = "${stateDir}/data";
           # Never the restic it would download: the one from nixpkgs.
           BACKREST_RESTIC_COMMAND = lib.getExe opts.resticPackage;
@@ -127,6 +156,12 @@ in
         };
         serviceConfig = hardening // {
           ExecStart = lib.getExe opts.package;
+          # As the backrest user, like the service: the file is its own.
+          ExecStartPre = lib.optional hasLogin "${lib.getExe setLogin} ${lib.escapeShellArgs [
+            configFile
+            uiUser
+          ]}";
+          LoadCredential = lib.optional hasLogin "ui-password:${backrest.secrets.ui-password}";
           User = "backrest";
           Group = "backrest";
           StateDirectory = "backrest";
@@ -144,7 +179,8 @@ in
     })
 
     # Backrest browses the same B2 repository; its own config (repository
-    # password included) lives in /var/lib/backrest, set up in its UI. The
+    # password included) lives in /var/lib/backrest, set up in its UI, all
+    # but the login, which the step above declares. The
     # B2 keys come from the environment, like restic's. A renderer of its
     # own, so restarting one reader never restarts the other.
     (lib.mkIf (backrest.enable && cfg.enable) {

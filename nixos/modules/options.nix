@@ -2,33 +2,32 @@
 # from the catalog (generated/homelab.json, written by
 # components/render/nixos.ts) and the modules that configure services.
 # default.nix sets these options from the JSON, so a value of the wrong type,
-# or a service no module knows, fails the evaluation on the host with the
-# option's name in the message.
+# or a service the catalog does not have, fails the evaluation on the host
+# with the option's name in the message.
 #
-# Knobs that are not catalog data (packages, the OTBR radio) are declared by
-# the module that uses them, under homelab.<module>.
+# `homelab.services` has one option per host service of the catalog, read
+# from generated/service-options.json: adding a service to the catalog
+# declares its option, with no line here.
+#
+# What only one module reads is declared by that module, under
+# homelab.<module>: knobs that are not catalog data (packages, the OTBR
+# radio) and a service's own generated data (Transmission's schedule).
 { lib, ... }:
 let
   inherit (lib) types;
+
+  # Every enabled host service of the whole catalog, this stack's or not: a
+  # module reads `enable` of its service either way.
+  catalog = (lib.importJSON ../generated/service-options.json).services;
 
   # Secret files are absolute paths kept as strings: a Nix path literal would
   # copy the file into the world-readable store. Only the path is ever here.
   absolutePath = types.strMatching "/.+";
 
-  clockTime = types.strMatching "([01][0-9]|2[0-3]):[0-5][0-9]";
-
-  anyBind = types.enum [
-    "0.0.0.0"
-    "127.0.0.1"
-  ];
-
-  # One catalog entry as the modules see it. `bind` narrows for services
-  # that must never leave the host.
+  # One catalog entry as the modules see it. `binds` is 127.0.0.1 alone for
+  # a service the catalog keeps on loopback: no override opens it to the LAN.
   serviceOption =
-    {
-      title,
-      bind ? anyBind,
-    }:
+    { title, binds }:
     lib.mkOption {
       description = "${title}, as the catalog declares it for this stack.";
       default = { };
@@ -46,7 +45,7 @@ let
             description = "TCP port the service listens on; null when it has no listener.";
           };
           bind = lib.mkOption {
-            type = types.nullOr bind;
+            type = types.nullOr (types.enum binds);
             default = null;
             description = "Address the listener binds; 127.0.0.1 never leaves the host.";
           };
@@ -79,34 +78,7 @@ let
       };
     };
 
-  # Every host service of the catalog. A service the catalog gains without a
-  # line here fails evaluation ("option does not exist") instead of being
-  # silently left unconfigured.
-  services = {
-    portal = serviceOption { title = "Portal (nginx, configured by modules/portal.nix)"; };
-    dashboard = serviceOption { title = "Homepage (configured by modules/portal.nix)"; };
-    home-assistant = serviceOption { title = "Home Assistant"; };
-    mosquitto = serviceOption { title = "Mosquitto"; };
-    jellyfin = serviceOption { title = "Jellyfin"; };
-    transmission = serviceOption { title = "Transmission"; };
-    sonarr = serviceOption { title = "Sonarr"; };
-    radarr = serviceOption { title = "Radarr"; };
-    prowlarr = serviceOption { title = "Prowlarr"; };
-    jackett = serviceOption { title = "Jackett"; };
-    backrest = serviceOption { title = "Backrest"; };
-    litellm = serviceOption { title = "LiteLLM"; };
-    ollama = serviceOption { title = "Ollama"; };
-    picoclaw = serviceOption { title = "PicoClaw"; };
-    cockpit = serviceOption { title = "Cockpit"; };
-    otbr = serviceOption { title = "OpenThread Border Router"; };
-    ssh-mcp = serviceOption {
-      title = "Homelab SSH MCP";
-      # Loopback only, whatever the catalog says: the pages forbid routing it.
-      bind = types.enum [ "127.0.0.1" ];
-    };
-    tailscale = serviceOption { title = "Tailscale"; };
-    cloudflared = serviceOption { title = "Cloudflare Tunnel"; };
-  };
+  services = lib.mapAttrs (_: serviceOption) catalog;
 in
 {
   options.homelab = {
@@ -153,47 +125,6 @@ in
       type = types.submodule { options = services; };
       default = { };
       description = "The catalog's enabled host services for this stack.";
-    };
-
-    transmission = {
-      schedule = lib.mkOption {
-        description = ''
-          Day/night speed windows, in Transmission's units (kB/s, 1 kB = 1000
-          bytes). They cover the day exactly once; 0 means limited to zero.
-        '';
-        default = [ ];
-        type = types.listOf (
-          types.submodule {
-            options = {
-              name = lib.mkOption {
-                type = types.str;
-                description = "Mode name, for logs.";
-              };
-              start = lib.mkOption {
-                type = clockTime;
-                description = "HH:MM the window starts; a timer fires then.";
-              };
-              end = lib.mkOption {
-                type = clockTime;
-                description = "HH:MM the window ends; 00:00 is midnight.";
-              };
-              downloadKBps = lib.mkOption {
-                type = types.ints.unsigned;
-                description = "speed-limit-down, kB/s.";
-              };
-              uploadKBps = lib.mkOption {
-                type = types.ints.unsigned;
-                description = "speed-limit-up, kB/s; 0 disables upload.";
-              };
-            };
-          }
-        );
-      };
-      hostWhitelist = lib.mkOption {
-        type = types.listOf types.str;
-        default = [ ];
-        description = "Host names Transmission's RPC accepts in the Host header (the public route, the mDNS name).";
-      };
     };
 
     backups = {

@@ -82,6 +82,19 @@ let
     mv -f "$tmp" ${secretEnvFile}
   '';
   hasSecrets = homepage.secretEnv != { };
+
+  # systemd counts ExecStartPost in the unit's start timeout: a step that
+  # outlasts it fails the start, and with it the deploy's health check and
+  # the switch. So the revalidation below has a hard budget well inside the
+  # timeout: curl starts no new attempt after `revalidate.window` seconds,
+  # gives each attempt `revalidate.attempt`, and `timeout` ends whatever is
+  # left at `revalidate.budget`.
+  startTimeoutSeconds = 120;
+  revalidate = rec {
+    attempt = 5;
+    window = 45;
+    budget = window + attempt + 5;
+  };
 in
 {
   options.homelab.portal = {
@@ -140,8 +153,9 @@ in
           # as a Host. "-": a failed revalidation leaves a stale first page,
           # not worth failing the unit (and rolling back a deploy) over.
           ExecStartPost = [
-            "-${pkgs.curl}/bin/curl --silent --show-error --fail --output /dev/null --retry 30 --retry-delay 1 --retry-connrefused --max-time 10 http://127.0.0.1:${toString homepage.listenPort}/api/revalidate"
+            "-${pkgs.coreutils}/bin/timeout ${toString revalidate.budget} ${pkgs.curl}/bin/curl --silent --show-error --fail --output /dev/null --retry ${toString revalidate.window} --retry-delay 1 --retry-connrefused --retry-max-time ${toString revalidate.window} --max-time ${toString revalidate.attempt} http://127.0.0.1:${toString homepage.listenPort}/api/revalidate"
           ];
+          TimeoutStartSec = startTimeoutSeconds;
         }
         (lib.mkIf hasSecrets {
           # Set on the unit, not through the module's option: that is

@@ -1,8 +1,8 @@
 # Transmission and its day/night bandwidth schedule (Core & Portal page):
 # day 08:00-00:00 download 50 MB/s and upload 0, night 00:00-08:00 both
 # 50 MB/s. The windows and their limits, already in Transmission's kB/s,
-# come from homelab.transmission.schedule (generated from
-# components/catalog/schedules.ts).
+# come from homelab.transmission.schedule, generated from the catalog
+# entry's speedSchedule (components/catalog/schedules.ts).
 {
   config,
   lib,
@@ -13,6 +13,8 @@ let
   cfg = config.homelab.services.transmission;
   opts = config.homelab.transmission;
   hardening = import ../lib/hardening.nix;
+
+  clockTime = lib.types.strMatching "([01][0-9]|2[0-3]):[0-5][0-9]";
 
   scheduleFile = pkgs.writeText "transmission-schedule.json" (builtins.toJSON opts.schedule);
 
@@ -27,10 +29,55 @@ let
   };
 in
 {
-  options.homelab.transmission.rpcUsername = lib.mkOption {
-    type = lib.types.str;
-    default = "transmission";
-    description = "User name of Transmission's RPC and web UI; the password is the catalog's rpc-password secret.";
+  # schedule and hostWhitelist are set from generated/homelab.json: the
+  # bundle writes them under homelab.<id> for the catalog entry with a
+  # speedSchedule (components/render/nixos.ts).
+  options.homelab.transmission = {
+    rpcUsername = lib.mkOption {
+      type = lib.types.str;
+      default = "transmission";
+      description = "User name of Transmission's RPC and web UI; the password is the catalog's rpc-password secret.";
+    };
+
+    schedule = lib.mkOption {
+      description = ''
+        Day/night speed windows, in Transmission's units (kB/s, 1 kB = 1000
+        bytes). They cover the day exactly once; 0 means limited to zero.
+      '';
+      default = [ ];
+      type = lib.types.listOf (
+        lib.types.submodule {
+          options = {
+            name = lib.mkOption {
+              type = lib.types.str;
+              description = "Mode name, for logs.";
+            };
+            start = lib.mkOption {
+              type = clockTime;
+              description = "HH:MM the window starts; a timer fires then.";
+            };
+            end = lib.mkOption {
+              type = clockTime;
+              description = "HH:MM the window ends; 00:00 is midnight.";
+            };
+            downloadKBps = lib.mkOption {
+              type = lib.types.ints.unsigned;
+              description = "speed-limit-down, kB/s.";
+            };
+            uploadKBps = lib.mkOption {
+              type = lib.types.ints.unsigned;
+              description = "speed-limit-up, kB/s; 0 disables upload.";
+            };
+          };
+        }
+      );
+    };
+
+    hostWhitelist = lib.mkOption {
+      type = lib.types.listOf lib.types.str;
+      default = [ ];
+      description = "Host names Transmission's RPC accepts in the Host header (the public route, the mDNS name).";
+    };
   };
 
   config = lib.mkIf cfg.enable {

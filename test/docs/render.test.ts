@@ -55,6 +55,35 @@ describe.each(STACKS)("the %s stack's generated pages", (stack) => {
     }
   });
 
+  it("lists every service open on the LAN without a login, with the catalog's reason, and no other", () => {
+    const index = pageOf(files, "services/index.md") as string;
+    const start = index.indexOf("\n## Open on the LAN\n");
+    expect(start, "an Open on the LAN section").toBeGreaterThan(0);
+    const section = index.slice(start, index.indexOf("\n## ", start + 1));
+    const lanBound = enabledServices(lab).filter((s) => s.bind === "0.0.0.0");
+    for (const s of lanBound) {
+      const line = section.split("\n").find((l) => l.startsWith(`- [${s.title}](/services/${s.id}/)`));
+      if (s.entry.lanOpen) {
+        expect(line, `${s.id} is open on the LAN and listed`).toBeDefined();
+        expect(line, s.id).toContain(`port ${s.port}`);
+        expect(line!.replace(/\\/g, ""), s.id).toContain(s.entry.lanOpen);
+      } else {
+        expect(line, `${s.id} asks for a login and is not listed as open`).toBeUndefined();
+      }
+    }
+  });
+
+  it("says on each LAN-bound service's page how a LAN client gets in", () => {
+    for (const s of enabledServices(lab).filter((x) => x.bind === "0.0.0.0")) {
+      const text = (pageOf(files, `services/${s.id}.md`) as string).replace(/\\/g, "");
+      if (s.entry.login) expect(text, s.id).toContain(`- Login on the LAN: ${s.entry.login}`);
+      else expect(text, s.id).toContain(`- Open on the LAN, without a login: ${s.entry.lanOpen}`);
+    }
+    for (const s of enabledServices(lab).filter((x) => x.bind !== "0.0.0.0")) {
+      expect(pageOf(files, `services/${s.id}.md`), s.id).not.toMatch(/on the LAN(, without a login)?: /);
+    }
+  });
+
   it("starts every generated page with the generated header, inside its front matter", () => {
     for (const [path, content] of files) {
       if (!path.endsWith(".md")) continue;

@@ -54,10 +54,11 @@ function serviceRow(title: string, local: string, alias: string, route: string):
   return new RegExp(`\\[${escapeRe(title)}\\]\\([^)]*\\) \\| ${escapeRe(local)} \\| ${escapeRe(alias)} \\| \\[${escapeRe(route)}\\]`);
 }
 
-const row = (title: string, port: number, name: string): Fact => ({
+/** `https` where the project serves the owner's port over TLS (Cockpit), which its notes page says under Here. */
+const row = (title: string, port: number, name: string, scheme: "http" | "https" = "http"): Fact => ({
   seed: CORE,
   fact: `${title}: <homelab.ip>:${port}, nixos.local:${port}, ${name}-home.javiersc.com`,
-  expect: serviceRow(title, `http://<homelab.ip>:${port}`, `http://nixos.local:${port}`, `${name}-home.javiersc.com`),
+  expect: serviceRow(title, `${scheme}://<homelab.ip>:${port}`, `${scheme}://nixos.local:${port}`, `${name}-home.javiersc.com`),
 });
 
 const FACTS: Fact[] = [
@@ -79,7 +80,7 @@ const FACTS: Fact[] = [
   row("LiteLLM", 14000, "litellm"),
   row("Ollama", 11434, "ollama"),
   row("PicoClaw", 18800, "picoclaw"),
-  row("Cockpit", 9090, "cockpit"),
+  row("Cockpit", 9090, "cockpit", "https"),
   row("OTBR", 8091, "otbr"),
   { seed: CORE, fact: "the SSH MCP endpoint binds to 127.0.0.1:19000 and is not routed", expect: /\[Homelab SSH MCP\]\([^)]*\) \| http:\/\/127\.0\.0\.1:19000 \| — \| never routed/ },
   { seed: CORE, fact: "the SSH MCP endpoint must never be routed (kept out of homelab.proxies)", expect: /must never be routed\. The owner keeps it out of homelab\.proxies/ },

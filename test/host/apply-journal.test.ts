@@ -6,7 +6,7 @@ import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleHash, bundleStdin } from "
 import { applyCommand, pushCommand, type HostHealthCheck } from "../../components/host/commands";
 import { SCRIPT, hostArgs, secretValues, testBundle, testChecks, testLab, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
-import { FakeEngine, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import { FakeEngine, rebuildAndConfirm, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
 import { freePort, ownership, runOverSsh, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
@@ -68,11 +68,11 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("an apply k
     return { before, beforeSystem, genBefore, next };
   }
 
-  /** The rebuild, with the host told to SIGKILL the detached apply at `killAt`. */
+  /** The rebuild and its confirm, with the host told to SIGKILL the deploy script at `killAt`. */
   async function rebuild(run: ProgramRun, killAt?: string) {
     if (killAt) host.control("kill-at", killAt);
     try {
-      return await runCaptured(run.commands.get("rebuild")!);
+      return await rebuildAndConfirm(run);
     } finally {
       host.clearControl("kill-at");
     }
@@ -219,7 +219,10 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("an apply k
     }
   });
 
-  /** The step boundaries of a healthy apply, in order, and what the re-run says about the one before. */
+  /**
+   * The step boundaries of a healthy apply and its confirm (committed and
+   * after), in order, and what the re-run says about the one before.
+   */
   const STEPS: [string, RegExp][] = [
     ["journal", /interrupted before it finished; rolled back/],
     ["linked", /interrupted before it finished; rolled back/],
@@ -227,6 +230,9 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("an apply k
     ["switched", /interrupted before it finished; rolled back/],
     ["health", /interrupted before it finished; rolled back/],
     ["healthy", /interrupted before it finished; rolled back/],
+    ["armed", /interrupted before it finished; rolled back/],
+    // The journal says the switch passed its checks in this boot: the re-run checks again and waits again.
+    ["awaiting", /already passed its health checks and waits for confirmation .*; checking it again/],
     ["committed", /interrupted after its health checks passed; recorded it as live/],
     ["recorded", /interrupted after its health checks passed; recorded it as live/],
     ["finished", /already live as system generation \d+; no rebuild/],

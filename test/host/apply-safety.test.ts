@@ -7,7 +7,7 @@ import { liveBundleOf } from "../../components/host/bundle";
 import type { HostHealthCheck } from "../../components/host/commands";
 import { hostArgs, secretValues, testBundle, testChecks, testLab, SERVICES, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
-import { FakeEngine, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import { FakeEngine, rebuildAndConfirm, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
 import { freePort, ownership, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
@@ -32,7 +32,7 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
   let deadPort: number;
 
   /** The bundle of the reduced lab: services.json without the dropped service, plus `extra`. */
-  const reducedBundle = (extra: Record<string, string> = {}) => testBundle({ "generated/services.json": JSON.stringify({ services: REDUCED }, null, 2) + "\n", ...extra });
+  const reducedBundle = (extra: Record<string, string> = {}) => testBundle({ "generated/services.json": `${JSON.stringify({ services: REDUCED }, null, 2)}\n`, ...extra });
   const reducedArgs = (o: Parameters<typeof hostArgs>[4] = {}) => hostArgs(host.target(), host.paths, reduced, listeners, { bundle: reducedBundle(), ...o });
   const failingChecks = (): HostHealthCheck[] => [...testChecks(reduced, listeners), { id: "jellyfin", kind: "http", port: deadPort, path: "/health" }];
   const state = (name: string) => readFileSync(join(host.paths.stateDir, name), "utf8").trim();
@@ -47,7 +47,8 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
    * connection saw, the host's log since, and the apply's own log files.
    */
   async function rebuildWithDroppedConnection(run: ProgramRun) {
-    for (const stage of [...run.commands.keys()].filter((s) => s !== "rebuild")) {
+    // Every stage before the rebuild; the confirm comes after it, and Pulumi never runs it after a failed rebuild.
+    for (const stage of [...run.commands.keys()].filter((s) => s !== "rebuild" && s !== "confirm")) {
       const r = await runCaptured(run.commands.get(stage)!);
       expect(r.code, `${stage}: ${r.stderr}`).toBe(0);
     }
@@ -120,13 +121,14 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     const run = await runProgram(NixosHost, reducedArgs());
     const result = await engine.up(run);
     expect(result.failed?.result.stderr ?? "").toBe("");
-    // Secrets already ran; the checks are part of the release, so without jellyfin's it is pushed anew. The rebuild alone removes the file.
-    expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "push", "rebuild"]);
-    const out = result.steps.find((s) => s.stage === "rebuild")!.result.stdout;
+    // Secrets already ran; the checks are part of the release, so without jellyfin's it is pushed anew. The confirmed rebuild alone removes the file.
+    expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "push", "rebuild", "confirm"]);
+    const out = ["rebuild", "confirm"].map((stage) => result.steps.find((s) => s.stage === stage)!.result.stdout).join("");
     const checksPass = out.indexOf("health: all");
     const removed = out.indexOf(`secrets: removed ${droppedSecret}, which is no longer declared`);
     expect(checksPass, out).toBeGreaterThan(-1);
     expect(removed, "removed only after the checks passed").toBeGreaterThan(checksPass);
+    expect(result.steps.find((s) => s.stage === "rebuild")!.result.stdout, "and only once the deployer confirmed the switch").not.toContain(`secrets: removed ${droppedSecret}`);
     expect(existsSync(droppedSecret)).toBe(false);
     expect(existsSync(dirname(droppedSecret)), "its empty directory goes too").toBe(false);
     expect(existsSync(join(host.paths.stateDir, "secrets.d", `${DROPPED}.manifest`)), "and the record of what was written there").toBe(false);
@@ -168,13 +170,23 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     rmSync(byHand);
   });
 
-  it("an apply whose SSH connection drops during the switch still runs its checks and records the deploy", async () => {
+  it("an apply whose SSH connection drops during the switch still runs its checks, and the next up confirms it without switching again", async () => {
     const bundle = reducedBundle({ "modules/detached.nix": "{ }\n" });
     const run = await runProgram(NixosHost, reducedArgs({ bundle }));
     const hash = run.host.bundleHash;
     const r = await rebuildWithDroppedConnection(run);
 
     expect(r.cut.stdout, "the connection dropped before the apply ended").not.toContain("is live");
+    // The switch passed its checks and waits for a confirm that Pulumi, after the failed rebuild, never sent.
+    expect(readFileSync(join(host.paths.stateDir, "apply-journal"), "utf8")).toContain("phase\tawaiting");
+    expect(host.pendingTimers()).toHaveLength(1);
+    // pulumi up again: the rebuild comes over a new connection, checks again and waits again; the confirm follows.
+    const hostBefore = host.hostLog().length;
+    const resumed = await rebuildAndConfirm(run);
+    expect(resumed.code, output(resumed)).toBe(0);
+    expect(resumed.stdout).toContain(`release ${hash} already passed its health checks and waits for confirmation (the rebuild that switched to it lost its connection); checking it again`);
+    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild")), "no second switch").toBe(false);
+    expect(host.pendingTimers(), "the confirm disarmed the rollback").toEqual([]);
     // The result is the one a connection that stayed up would have left.
     expect(host.generation()).toBe(4);
     expect(readlinkSync(host.paths.bundleDir)).toBe(`${host.paths.stateDir}/releases/${hash}`);
@@ -185,14 +197,14 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     const again = await runCaptured(run.commands.get("rebuild")!);
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain(`bundle ${hash} is already live as system generation 4; no rebuild`);
-    // What the stack output appliedBundleHash reads from the rebuild's output: nothing from the cut run, whose state Pulumi keeps.
-    expect(liveBundleOf(again.stdout)).toBe(hash);
+    // What the stack output appliedBundleHash reads from the confirm's output: nothing from the cut run, whose state Pulumi keeps.
+    expect(liveBundleOf(resumed.confirm!.stdout)).toBe(hash);
     expect(liveBundleOf(r.cut.stdout)).toBeUndefined();
     // The apply's own log says the checks ran, for whoever looks after a dropped deploy.
     const log = r.applyLog();
     expect(log.status, log.stderr).toBe("0");
     expect(log.stdout).toContain(`health: all ${testChecks(reduced, listeners).length} checks pass`);
-    expect(log.stdout).toContain(`apply: bundle ${hash} is live as system generation 4`);
+    expect(log.stdout).toContain(`apply: release ${hash} passed its health checks as system generation 4; waiting`);
   });
 
   it("an apply whose SSH connection drops during the switch still rolls back when a check fails", async () => {

@@ -9,6 +9,8 @@ import { parseStackConfig } from "../../components/config/schema";
 import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleEntries, bundleFromOutputs, bundleHash, bundleStdin, bundleTar } from "../../components/host/bundle";
 import {
   applyCommand,
+  confirmCommand,
+  confirmLocalCommand,
   deployLists,
   healthChecksFor,
   pinnedHostKey,
@@ -104,6 +106,26 @@ describe("the commands", () => {
     const cmd = applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120 }, "e30=");
     expect(cmd).not.toMatch(/--check|--secret-file/);
     expect(cmd.length).toBeLessThan(400);
+  });
+
+  it("the apply carries the confirm timeout, refused outside its bounds with the field's name", () => {
+    expect(applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120, confirmTimeoutSeconds: 90 })).toContain(" --confirm-timeout 90 ");
+    for (const bad of [0, 9, 3601, 1.5, Number.NaN]) {
+      expect(() => applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120, confirmTimeoutSeconds: bad })).toThrow(/confirmTimeoutSeconds must be a whole number from 10 to 3600/);
+    }
+  });
+
+  it("the confirm runs the release's script for that release, over a connection that trusts the pinned key only, with the key on stdin", () => {
+    const remote = confirmCommand(paths, HASH, "e30=");
+    expect(remote).toBe(`bash /var/lib/homelab/state/releases/${HASH}/deploy/homelab-deploy.sh confirm --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state --record e30= ${HASH}`);
+    const local = confirmLocalCommand({ host: "192.0.2.10", port: 22, user: "root", hostKey: KEY }, remote, 120, "gpu");
+    expect(local).toContain("-o StrictHostKeyChecking=yes");
+    expect(local).toContain(`homelab-deploy-target ${KEY}`);
+    expect(local, "the private key comes from stdin into a temp file").toContain('cat >"$dir/id"');
+    expect(local).toContain("could not be reached over a new SSH connection after the switch");
+    expect(local).toContain("host gpu");
+    execFileSync("sh", ["-n", "-c", local]);
+    expect(() => confirmLocalCommand({ host: "-oProxyCommand=x", port: 22, user: "root", hostKey: KEY }, remote, 120)).toThrow(/homelab:sshHost/);
   });
 
   it("a service's secrets command names the service and no value or release: values travel on stdin only", () => {

@@ -61,14 +61,21 @@ describe("the NixosHost component under strict mocks", () => {
     const run = await runProgram(NixosHost, args(), "lab-a");
     const withSecrets = [...new Set(hostSecrets(lab, secretValues(lab)).map((s) => s.serviceId))].sort();
     expect(withSecrets.length, "the test lab has several services with secrets").toBeGreaterThan(2);
-    expect([...run.commands.keys()]).toEqual(["preflight", "push", ...withSecrets.map((id) => `secrets.${id}`), "rebuild"]);
-    for (const [stage, inputs] of run.commands) {
+    expect([...run.commands.keys()]).toEqual(["preflight", "push", ...withSecrets.map((id) => `secrets.${id}`), "rebuild", "confirm"]);
+    for (const [stage, inputs] of [...run.commands].filter(([s]) => s !== "confirm")) {
       const connection = plain(inputs.connection) as Record<string, unknown>;
       expect(connection.hostKey, stage).toBe(HOST_KEY);
       expect(connection.user, stage).toBe("root");
       expect(connection.port, stage).toBe(22);
       expect(inputs.addPreviousOutputInEnv, stage).toBe(false);
     }
+    // The confirm runs ssh where Pulumi runs: the pinned key in its own known_hosts, the private key on stdin as a Pulumi secret.
+    const confirm = run.commands.get("confirm")!;
+    expect(String(confirm.create)).toContain(`homelab-deploy-target ${HOST_KEY}`);
+    expect(String(confirm.create)).toContain("-o StrictHostKeyChecking=yes");
+    expect(isSecretValue(confirm.stdin), "the confirm's stdin (the private key) is a Pulumi secret").toBe(true);
+    expect(plain(confirm.stdin)).toContain("BEGIN OPENSSH PRIVATE KEY");
+    expect(String(confirm.create), "never on the command line").not.toContain("PRIVATE KEY");
     const a = args();
     expect(run.host.bundleHash).toBe(bundleHash(new Map([...testBundle(), ...deployLists(a.healthChecks, a.secrets.map((s) => s.path), paths)])));
   });
@@ -105,7 +112,7 @@ describe("the NixosHost component under strict mocks", () => {
     const a = await runProgram(NixosHost, args(), "lab-e");
     const b = await runProgram(NixosHost, args({ bundle: testBundle({ "modules/extra.nix": "{ }\n" }) }), "lab-e");
     const changed = [...a.commands.keys()].filter((stage) => JSON.stringify(b.commands.get(stage)) !== JSON.stringify(a.commands.get(stage)));
-    expect(changed).toEqual(["preflight", "push", "rebuild"]);
+    expect(changed).toEqual(["preflight", "push", "rebuild", "confirm"]);
   });
 
   it("refuses a secret whose file is not in its own service's directory", () => {

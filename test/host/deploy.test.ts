@@ -44,7 +44,7 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(result.failed?.result.stderr ?? "", "no stage fails").toBe("");
     if (process.env.HOMELAB_SHOW_DEPLOY) for (const s of result.steps) console.log(`--- ${s.stage}\n${s.result.stdout}${s.result.stderr}`);
     expect(result.steps.map((s) => `${s.stage}:${s.op}`)).toEqual([...first.commands.keys()].map((stage) => `${stage}:create`));
-    expect([...first.commands.keys()]).toEqual(["preflight", "push", "secrets.dashboard", "secrets.home-assistant", "secrets.mosquitto", "secrets.transmission", "rebuild"]);
+    expect([...first.commands.keys()]).toEqual(["preflight", "push", "secrets.dashboard", "secrets.home-assistant", "secrets.mosquitto", "secrets.transmission", "rebuild", "confirm"]);
 
     const hash = first.host.bundleHash;
     liveHash = hash;
@@ -61,7 +61,8 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(host.hostLog().filter((l) => l === "nixos-rebuild switch")).toHaveLength(1);
     // Groups the switch creates: their files stay root-only until then, and their consumers restart after it.
     const rebuild = result.steps.find((s) => s.stage === "rebuild")!.result.stdout;
-    expect(rebuild).toContain("is live as system generation 2");
+    expect(rebuild).toContain("passed its health checks as system generation 2; waiting");
+    expect(result.steps.find((s) => s.stage === "confirm")!.result.stdout, "live once the deployer confirmed").toContain("is live as system generation 2");
     for (const g of SECRET_GROUPS) expect(rebuild).toContain(`now readable by group ${g}`);
     expect(host.hostLog()).toContain("systemctl restart -- mosquitto.service");
     expect(host.generation()).toBe(2);

@@ -1,5 +1,18 @@
 import { describe, expect, it } from "vitest";
-import { NO_DEPLOY_REASON, UNREACHABLE_REASON, bundleDrift, encodeRecord, parseObservation, secretsDrift, stageTriggers, unmanagedSecretFiles, type DeclaredSecretFile } from "../../components/host/drift";
+import {
+  NO_DEPLOY_REASON,
+  UNREACHABLE_REASON,
+  bundleDrift,
+  damagedJournalNotice,
+  encodeRecord,
+  noDeployRecorded,
+  parseObservation,
+  secretsDrift,
+  stageTriggers,
+  unconfirmedRollbackReason,
+  unmanagedSecretFiles,
+  type DeclaredSecretFile,
+} from "../../components/host/drift";
 
 const H = "1".repeat(64);
 const OTHER = "2".repeat(64);
@@ -46,6 +59,35 @@ describe("what counts as drift", () => {
     expect(bundleDrift(passed, OTHER).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted after its health checks passed; the next apply records it as live`]);
     const first = parseObservation(observe([...inSync, `journal\t${OTHER}\tstarted\t-`]));
     expect(bundleDrift(first, OTHER).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted before it finished; the next apply finishes it first`]);
+  });
+
+  it("an apply that waits for the deployer's confirmation says when the host rolls back by itself", () => {
+    const waiting = parseObservation(observe([...inSync, `journal\t${OTHER}\tawaiting\t${H}\t1796000000`]));
+    expect(waiting.interruptedApply).toEqual({ target: OTHER, phase: "awaiting", previousRelease: H, confirmDeadline: 1796000000 });
+    expect(bundleDrift(waiting, OTHER).system).toEqual([
+      `an apply of release ${OTHER.slice(0, 12)} passed its checks and waits for the deployer's confirmation; without it the host rolls back by itself to release ${H.slice(0, 12)} at 2026-11-30T00:53:20Z, and the next apply rolls it back first`,
+    ]);
+  });
+
+  it("a release the host rolled back because nobody confirmed it is drift of the system until it is live, with an entry of its own each run", () => {
+    const rolled = parseObservation(observe([...inSync, `unconfirmed-rollback\t${OTHER}\t2026-12-05T05:00:00Z`]));
+    expect(rolled.unconfirmedRollback).toEqual({ target: OTHER, at: "2026-12-05T05:00:00Z" });
+    const reason = unconfirmedRollbackReason(OTHER, "2026-12-05T05:00:00Z");
+    expect(bundleDrift(rolled, OTHER).system).toEqual([reason]);
+    expect(bundleDrift(rolled, "3".repeat(64)).system, "another release declared: a pending change, not drift").toEqual([]);
+    expect(stageTriggers(["bundle"], [reason], undefined, "a").triggers).toContain("drift run a");
+  });
+
+  it("a damaged journal is a warning with the repair command, never a claim that the next apply finishes it", () => {
+    const command = "bash /var/lib/homelab/state/bin/homelab-deploy.sh journal-repair --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state";
+    const damaged = parseObservation(observe([...inSync, `journal-damaged\tit has no phase\t${command}`]));
+    expect(damaged.interruptedApply).toBeUndefined();
+    expect(bundleDrift(damaged, H).system).toEqual([]);
+    expect(damagedJournalNotice(damaged)).toEqual([
+      `the apply journal on the host is damaged (it has no phase): pulumi up cannot finish or roll back the apply it belonged to, and every rebuild refuses until it is repaired. On the host run: ${command}`,
+    ]);
+    const onlyJournal = parseObservation(observe([`journal-damaged\tit has no phase\t${command}`]));
+    expect(noDeployRecorded(onlyJournal), "a host with a journal has been deployed to").toBe(false);
   });
 
   it("a host in sync has none", () => {
@@ -135,7 +177,7 @@ describe("what counts as drift", () => {
 });
 
 describe("a stage's triggers", () => {
-  const base = ["bundle " + H];
+  const base = [`bundle ${H}`];
 
   it("without drift or a record, they are the drift-free entries alone", () => {
     expect(stageTriggers(base, [], undefined).triggers).toEqual(base);
@@ -199,7 +241,7 @@ describe("a stage's triggers", () => {
 
   it("a record made for other inputs is dropped: those inputs change anyway", () => {
     const repair = stageTriggers(base, ["bundle on host differs from declared"], undefined);
-    expect(stageTriggers(["bundle " + OTHER], [], repair.record).triggers).toEqual(["bundle " + OTHER]);
+    expect(stageTriggers([`bundle ${OTHER}`], [], repair.record).triggers).toEqual([`bundle ${OTHER}`]);
   });
 
   it("a record the program cannot read counts as none", () => {

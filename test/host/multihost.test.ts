@@ -116,7 +116,7 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
     }
     const rest = NAMES.filter((n) => !rollout.includes(n));
     const done = await Promise.all(rest.map((n) => engines[n].up(runs[n])));
-    rest.forEach((n, i) => (result[n] = done[i]));
+    for (const [i, n] of rest.entries()) result[n] = done[i];
     return result;
   }
 

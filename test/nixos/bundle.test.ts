@@ -13,9 +13,11 @@ import {
   GENERATED_NOTE,
   HOMELAB_JSON,
   NIXOS_SOURCE_DIR,
+  SERVICE_OPTIONS_JSON,
   homelabNixosData,
   readNixosTree,
   renderNixosBundle,
+  speedScheduleData,
   transmissionPeriods,
 } from "../../components/render/nixos";
 import { bundleOf, dataOf, stackFromFile, stackWith, writeTree } from "./helpers";
@@ -49,7 +51,7 @@ describe("the NixOS bundle", () => {
 
   it("is the hand-written tree plus generated data, the portal's files, the deploy lists and the takeover list, nothing else", () => {
     const portal = [...renderPortalFiles(prod).keys()];
-    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, ...portal, HEALTH_CHECKS_PATH, SECRET_FILES_PATH, TAKEOVER_PATH].sort();
+    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, SERVICE_OPTIONS_JSON, ...portal, HEALTH_CHECKS_PATH, SECRET_FILES_PATH, TAKEOVER_PATH].sort();
     expect([...bundle.keys()].sort()).toEqual(expected);
   });
 
@@ -151,7 +153,7 @@ describe("generated/homelab.json", () => {
   });
 
   it("whitelists the public route and the mDNS name for Transmission's RPC", () => {
-    expect(data.transmission?.hostWhitelist).toEqual(["transmission-home.javiersc.com", "nixos.local"]);
+    expect(speedScheduleData(data, "transmission")?.hostWhitelist).toEqual(["transmission-home.javiersc.com", "nixos.local"]);
   });
 });
 
@@ -160,7 +162,7 @@ describe("the stack decides what is configured", () => {
     const staging = stackFromFile("staging");
     const data = homelabNixosData(staging);
     expect(Object.keys(data.services).sort()).toEqual(["cloudflared", "dashboard", "home-assistant", "jellyfin", "mosquitto", "portal"]);
-    expect(data.transmission).toBeUndefined();
+    expect(speedScheduleData(data, "transmission")).toBeUndefined();
     expect(data.backups).toBeUndefined();
     expect(data.lan.hostName).toBe("nixos-staging");
   });

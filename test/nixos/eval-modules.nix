@@ -37,7 +37,7 @@ let
       map (name: {
         inherit name;
         value = pkg name;
-      }) [ "backrest" "cloudflared" "coreutils" "jq" "mosquitto" "picoclaw" "restic" "ssh-mcp" "transmission_4" ]
+      }) [ "apacheHttpd" "backrest" "cloudflared" "coreutils" "jq" "mosquitto" "picoclaw" "restic" "ssh-mcp" "transmission_4" ]
     )
     // {
       # Only python3Packages: nixpkgs removed the `python` passthru

@@ -3,7 +3,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { CATALOG } from "../../components/catalog/services";
-import { HOMELAB_JSON, renderHostBundles, type HomelabNixosData } from "../../components/render/nixos";
+import { HOMELAB_JSON, renderHostBundles, speedScheduleData, type HomelabNixosData } from "../../components/render/nixos";
 import { ROOT, bundleOf, dataOf, stackFromFile, writeTree } from "./helpers";
 import { NIX, NIX_ENV, nixTier } from "./nix-tier";
 
@@ -36,7 +36,7 @@ function evalJson<T>(args: string[], cwd?: string): T {
 const TYPECHECK = join(ROOT, "test", "nixos", "typecheck.nix");
 
 function typecheck(bundleDir: string, dataFile = join(bundleDir, HOMELAB_JSON)): { errors: string[]; checked: number } {
-  return evalJson([TYPECHECK, "--arg", "options", join(bundleDir, "modules", "options.nix"), "--arg", "data", dataFile]);
+  return evalJson([TYPECHECK, "--arg", "bundle", bundleDir, "--arg", "data", dataFile]);
 }
 
 describe.skipIf(!nixTier.available)("the prod bundle, evaluated by nix-instantiate", () => {
@@ -96,7 +96,7 @@ describe.skipIf(!nixTier.available)("the prod bundle, evaluated by nix-instantia
   });
 
   it("has Transmission's limits and switch times in Transmission's units", () => {
-    expect(host.homelab.transmission?.schedule).toEqual([
+    expect(speedScheduleData({ _generated: "", ...host.homelab }, "transmission")?.schedule).toEqual([
       { name: "day", start: "08:00", end: "00:00", downloadKBps: 50000, uploadKBps: 0 },
       { name: "night", start: "00:00", end: "08:00", downloadKBps: 50000, uploadKBps: 50000 },
     ]);
@@ -124,8 +124,8 @@ describe.skipIf(!nixTier.available)("the prod bundle, evaluated by nix-instantia
     data.services["ssh-mcp"].bind = "0.0.0.0";
     data.services.cloudflared.secrets["tunnel-token"] = "secrets/tunnel-token";
     (data.services as Record<string, unknown>).immich = { enable: true };
-    data.transmission!.schedule[0].start = "8:00";
-    data.transmission!.schedule[1].uploadKBps = -1;
+    speedScheduleData(data, "transmission")!.schedule[0].start = "8:00";
+    speedScheduleData(data, "transmission")!.schedule[1].uploadKBps = -1;
     data.backups!.pruneOpts = ["--keep-forever"];
     delete (data.lan as Partial<HomelabNixosData["lan"]>).hostName;
     const broken = join(dir, "generated", "broken.json");

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { NIXOS_SOURCE_DIR } from "../../components/render/nixos";
+import { NIXOS_SOURCE_DIR, speedScheduleData } from "../../components/render/nixos";
 import { findProgram, tier } from "../support/tiers";
 import { bundleOf, dataOf, stackFromFile } from "./helpers";
 
@@ -70,7 +70,7 @@ describe.skipIf(!scripts.available)("transmission-schedule.sh", () => {
     writeFileSync(join(creds, "rpc-password"), `${PASSWORD}\n`);
     // The generated schedule, as the module hands it to the script.
     const schedule = join(dir, "schedule.json");
-    writeFileSync(schedule, JSON.stringify(data.transmission!.schedule));
+    writeFileSync(schedule, JSON.stringify(speedScheduleData(data, "transmission")!.schedule));
     fakeBin(bin, "date", `echo ${clock}`);
     fakeBin(bin, "transmission-remote", `echo "$*" > ${join(dir, "argv")}; printf '%s' "$TR_AUTH" > ${join(dir, "auth")}`);
     const stdout = execFileSync("bash", [SCHEDULE, schedule, "127.0.0.1:9091", "transmission"], {

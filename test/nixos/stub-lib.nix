@@ -102,6 +102,7 @@ let
     };
     licenses.mit = "mit";
 
+    importJSON = path: b.fromJSON (b.readFile path);
     getExe = p: "${p}/bin/${p.meta.mainProgram or p.pname or p.name}";
     getVersion = p: p.version;
     versionAtLeast = v1: v2: b.compareVersions v1 v2 >= 0;

@@ -1,4 +1,4 @@
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { readStackFile } from "../../components/config/file";
 
 export interface Registered {
@@ -47,7 +47,7 @@ export interface FakeAccount {
 function answer(token: string, inputs: Record<string, unknown>, account: FakeAccount): Record<string, unknown> {
   switch (token) {
     case "cloudflare:index/getZeroTrustTunnelCloudflaredToken:getZeroTrustTunnelCloudflaredToken":
-      return { ...inputs, token: "eyJ-tunnel-token-for-" + String(inputs.tunnelId) };
+      return { ...inputs, token: `eyJ-tunnel-token-for-${String(inputs.tunnelId)}` };
     case "cloudflare:index/getZeroTrustOrganization:getZeroTrustOrganization":
       return { ...inputs, authDomain: account.authDomain ?? "javiersc.cloudflareaccess.com", name: "javiersc" };
     case "cloudflare:index/getZeroTrustAccessIdentityProviders:getZeroTrustAccessIdentityProviders":
@@ -97,7 +97,3 @@ export function stackConfig(root: string, stack: string, extra: Record<string, s
   return { ...out, ...extra };
 }
 
-/** Resolve an Output in a test. */
-export function valueOf<T>(o: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => o.apply((v) => { resolve(v); return v; }));
-}

@@ -67,7 +67,7 @@ describe("the two-host stack's resource tree", () => {
 
   it("gives each host its own preflight, push and rebuild, connected to that host with its own login key", () => {
     for (const [host, address, key] of [[`${STACK}-host`, "192.0.2.10", DEPLOY_CONFIG["homelab:sshPrivateKey"]], [`${STACK}-host-gpu`, "192.0.2.30", GPU_KEY]]) {
-      const stages = r.tree.filter((n) => n.parent === node(host).urn).map((n) => n.name);
+      const stages = r.tree.filter((n) => n.parent === node(host).urn && n.type === "command:remote:Command").map((n) => n.name);
       expect(stages, host).toEqual([`${host}-preflight`, `${host}-push`, `${host}-rebuild`]);
       for (const stage of stages) {
         const connection = connectionOf(command(stage)!.inputs);
@@ -128,8 +128,8 @@ describe("the two-host stack's resource tree", () => {
     expect(plainText(connectionOf(command("backrest-secrets")!.inputs).host)).toBe("192.0.2.10");
   });
 
-  it("deploys the rollout's canary first: the main box's preflight waits for the GPU box's rebuild", () => {
-    expect(node(`${STACK}-host-preflight`).dependencies).toContain(node(`${STACK}-host-gpu-rebuild`).urn);
+  it("deploys the rollout's canary first: the main box's preflight waits for the GPU box's confirmed rebuild", () => {
+    expect(node(`${STACK}-host-preflight`).dependencies).toContain(node(`${STACK}-host-gpu-confirm`).urn);
     expect(node(`${STACK}-host-gpu-preflight`).dependencies.some((u) => u.includes(`${STACK}-host-rebuild`)), "the canary waits for nothing").toBe(false);
   });
 

@@ -104,11 +104,11 @@ describe.each(["prod", "staging", "ci"])("the %s stack's resource tree", (stack)
     }
   });
 
-  it("keeps what the services share beside them: the host's preflight, push and rebuild under the host component", () => {
+  it("keeps what the services share beside them: the host's preflight, push, rebuild and confirm under the host component", () => {
     const host = first.tree.find((n) => n.type === "homelab:host:NixosHost")!;
     expect(host.parent).toBe(first.tree[0].urn);
     const hostCommands = first.tree.filter((n) => n.parent === host.urn).map((n) => n.name);
-    expect(hostCommands).toEqual([`${stack}-host-preflight`, `${stack}-host-push`, `${stack}-host-rebuild`]);
+    expect(hostCommands).toEqual([`${stack}-host-preflight`, `${stack}-host-push`, `${stack}-host-rebuild`, `${stack}-host-confirm`]);
   });
 
   it("registers the same (type, name, parent) list, in the same order, on a second run", async () => {

@@ -13,11 +13,11 @@ export function renderTree(tree: readonly TreeNode[]): string {
     rows.push([`${top ? "" : `${prefix}${last ? "└─ " : "├─ "}`}${node.type}`, node.name]);
     const kids = ordered(children.get(node.urn) ?? []);
     const next = top ? "" : `${prefix}${last ? "   " : "│  "}`;
-    kids.forEach((kid, i) => walk(kid, next, i === kids.length - 1, false));
+    for (const [i, kid] of kids.entries()) walk(kid, next, i === kids.length - 1, false);
   };
   for (const root of children.get("") ?? []) walk(root, "", true, true);
   const width = Math.max(...rows.map(([t]) => [...t].length)) + 2;
-  return rows.map(([t, n]) => `${t}${" ".repeat(width - [...t].length)}${n}`).join("\n") + "\n";
+  return `${rows.map(([t, n]) => `${t}${" ".repeat(width - [...t].length)}${n}`).join("\n")}\n`;
 }
 
 /**

@@ -1,6 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, expectTypeOf, it } from "vitest";
 import { HOST_FIELDS } from "../../components/config/hosts";
-import { CONFIG_KEYS, RENAMED_KEYS, parseStackConfig } from "../../components/config/schema";
+import { defaultShown, defaultValue, type LeafField, type TargetOf } from "../../components/config/key";
+import { readStackFile } from "../../components/config/file";
+import { loadStack } from "../../components/config/load";
+import { CONFIG_KEYS, RENAMED_KEYS, parseStackConfig, type ConfigRecords, type FieldsBuiltByCode } from "../../components/config/schema";
+import { DOCS_CONTENT_DIR, renderDocsPages } from "../../components/render/docs";
 
 /**
  * `pulumi config set <key> <value>` without --secret refuses a value when the
@@ -130,5 +136,82 @@ describe("an empty homelab:services", () => {
     expect(parseStackConfig("prod", { ...base, services: [], removeAllServices: true }).problems).toEqual([]);
     expect(parseStackConfig("prod", { ...base, services: [], removeAllServices: false }).problems.map((p) => p.key)).toEqual(["homelab:services"]);
     expect(parseStackConfig("prod", { ...base, services: ["jellyfin"] }).problems).toEqual([]);
+  });
+});
+
+describe("one declaration per config key", () => {
+  const ROOT = join(__dirname, "..", "..");
+  const CONFIG_DIR = join(ROOT, "components", "config");
+  const base = { domain: "javiersc.com", lanAddress: "192.0.2.10", accessEmails: ["o@javiersc.com"], accessTeamName: "javiersc", cloudflareAccountId: "0".repeat(32), cloudflareZoneId: "0".repeat(32) };
+  // Keys that only mean something beside another key get it, so that their own value is what is tested.
+  const gitDocs = { docsSource: "git", docsRepository: "github:owner/repo" };
+  const needs: Record<string, Record<string, unknown>> = { nixosFlakeInput: { nixosFlake: "/etc/nixos#nixos" }, docsBranch: gitDocs, docsBuildCommand: gitDocs, docsOutputDir: gitDocs };
+  const configOf = (raw: Record<string, unknown>) => {
+    const parsed = parseStackConfig("prod", raw);
+    expect(parsed.problems).toEqual([]);
+    return parsed.config as unknown as Record<string, unknown>;
+  };
+  const fieldAt = (config: Record<string, unknown>, path: string) => path.split(".").reduce<unknown>((at, step) => (at as Record<string, unknown> | undefined)?.[step], config);
+  const withTarget = Object.entries(CONFIG_KEYS).filter(([, spec]) => spec.target !== undefined);
+  const withDefault = Object.entries(CONFIG_KEYS).filter(([, spec]) => spec.default !== undefined);
+
+  it("declares every key the program accepts once, with option() in components/config/", () => {
+    const declared: string[] = [];
+    for (const file of readdirSync(CONFIG_DIR).filter((f) => f.endsWith(".ts"))) {
+      for (const m of readFileSync(join(CONFIG_DIR, file), "utf8").matchAll(/^\s+([A-Za-z][A-Za-z0-9]*): option\(/gm)) declared.push(m[1]);
+    }
+    expect(declared.filter((key, i) => declared.indexOf(key) !== i), "keys declared twice").toEqual([]);
+    expect([...declared].sort()).toEqual(Object.keys(CONFIG_KEYS).sort());
+  });
+
+  it("no two keys fill the same StackConfig field", () => {
+    const targets = withTarget.map(([, spec]) => spec.target as string);
+    expect(targets.filter((t, i) => targets.indexOf(t) !== i)).toEqual([]);
+  });
+
+  it("every StackConfig field is filled by a record or by the cross-key code, never both (checked by tsc)", () => {
+    expectTypeOf<Exclude<LeafField, TargetOf<ConfigRecords> | FieldsBuiltByCode>>().toBeNever();
+    expectTypeOf<Extract<TargetOf<ConfigRecords>, FieldsBuiltByCode>>().toBeNever();
+  });
+
+  it.each(Object.keys(CONFIG_KEYS))("the doc of homelab:%s does not spell out a default; the record holds it", (key) => {
+    expect(CONFIG_KEYS[key].doc, `homelab:${key}`).not.toMatch(/\bdefault\b/i);
+  });
+
+  it.each(withTarget.map(([key]) => key).filter((key) => !(key in base)))("an unset homelab:%s fills its field with its record's default", (key) => {
+    const spec = CONFIG_KEYS[key];
+    const config = configOf({ ...base, ...needs[key] });
+    const expected = spec.defaultFrom !== undefined ? fieldAt(config, CONFIG_KEYS[spec.defaultFrom].target as string) : defaultValue(spec, "prod");
+    expect(fieldAt(config, spec.target as string), `${spec.target} of an unset homelab:${key}`).toEqual(expected);
+  });
+
+  it.each(withDefault.map(([key]) => key))("homelab:%s set to its default is accepted and changes nothing", (key) => {
+    const extra = { ...base, ...needs[key] };
+    expect(configOf({ ...extra, [key]: defaultValue(CONFIG_KEYS[key], "prod") }), `homelab:${key}`).toEqual(configOf(extra));
+  });
+
+  it.each(Object.entries(CONFIG_KEYS).filter(([, spec]) => spec.defaultFrom !== undefined))("homelab:%s takes its default from a key of the same kind", (key, spec) => {
+    const from = CONFIG_KEYS[spec.defaultFrom as string];
+    expect(from, `homelab:${key}.defaultFrom`).toBeDefined();
+    expect(from.kind, `homelab:${key}.defaultFrom`).toBe(spec.kind);
+  });
+
+  it("the configuration reference shows each key's default from its record, and none for a key without one", () => {
+    const { lab } = loadStack("prod", readStackFile(ROOT, "prod"));
+    const page = renderDocsPages(lab).get(`${DOCS_CONTENT_DIR}/reference/configuration.md`) as string;
+    for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+      const row = page.split("\n").find((line) => line.startsWith(`| \`homelab:${key}\` |`));
+      expect(row, `the reference's row of homelab:${key}`).toBeDefined();
+      const shown = defaultShown(spec);
+      if (!shown) {
+        expect(row, `homelab:${key} has no default`).not.toContain("Default:");
+        continue;
+      }
+      const text = { value: `\`${shown.text}\``, key: `the value of \`homelab:${shown.text}\``, meaning: shown.text }[shown.is];
+      expect(row, `homelab:${key}`).toContain(` Default: ${text}.`);
+    }
+    // A default that depends on the stack reads as the pattern, not as prod's value.
+    expect(page).toContain("Default: `homelab-<stack>`.");
+    expect(page).not.toContain("homelab-prod");
   });
 });

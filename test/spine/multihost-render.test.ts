@@ -3,7 +3,7 @@ import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
 import { renderDocsPages } from "../../components/render/docs";
 import { renderIngress } from "../../components/render/edge";
-import { renderHomepageConfig } from "../../components/render/homepage";
+import type { renderHomepageConfig } from "../../components/render/homepage";
 import { renderHostBundles, type HomelabNixosData } from "../../components/render/nixos";
 import { hostBundleFromOutputs, renderOutputs } from "../../components/render/outputs";
 import { renderPlan } from "../../components/render/plan";
@@ -103,6 +103,13 @@ describe("the edge of several hosts", () => {
     for (const [hostname, service] of rules) {
       if (hostname) expect(service, hostname).not.toMatch(/localhost|127\.0\.0\.1/);
     }
+  });
+
+  it("a service that serves its own TLS (Cockpit) is reached over it, without a CA check on its self-signed certificate; no other rule skips one", () => {
+    const rules = renderIngress(lab).filter((r) => r.hostname);
+    const tls = rules.filter((r) => r.service.startsWith("https:"));
+    expect(tls.map((r) => [r.hostname, r.service, r.noTlsVerify])).toEqual([["cockpit-multi.javiersc.com", "https://192.0.2.10:9090", true]]);
+    for (const r of rules.filter((r) => !r.service.startsWith("https:"))) expect(r.noTlsVerify, r.hostname).toBeUndefined();
   });
 
   it("nginx on the portal host proxies only that host's routes; its upstreams are all loopback", () => {

@@ -65,8 +65,8 @@ export function testBundle(extra: Record<string, string> = {}): Map<string, stri
     Object.entries({
       "default.nix": "{ ... }: { imports = [ ./modules/services.nix ]; }\n",
       "modules/services.nix": "{ lib, ... }: { homelab.services = lib.importJSON ../generated/services.json; }\n",
-      "generated/services.json": JSON.stringify({ services: SERVICES }, null, 2) + "\n",
-      "fake-host/groups": SECRET_GROUPS.join("\n") + "\n",
+      "generated/services.json": `${JSON.stringify({ services: SERVICES }, null, 2)}\n`,
+      "fake-host/groups": `${SECRET_GROUPS.join("\n")}\n`,
       [DEPLOY_SCRIPT_PATH]: SCRIPT,
       ...extra,
     }),
@@ -118,6 +118,8 @@ export interface ArgsOptions {
   values?: Map<string, string>;
   checks?: HostHealthCheck[];
   healthTimeoutSeconds?: number;
+  /** @default 60: long enough that no test's timer fires unless it waits for it */
+  confirmTimeoutSeconds?: number;
   hostKey?: string;
   detectDrift?: boolean;
   /** A flake host's flake and input; unset for a channel host. */
@@ -134,6 +136,7 @@ export function hostArgs(target: SshTarget, paths: HostPaths, lab: Homelab, list
     keepGenerations: 3,
     flake: o.flake,
     healthTimeoutSeconds: o.healthTimeoutSeconds ?? 10,
+    confirmTimeoutSeconds: o.confirmTimeoutSeconds ?? 60,
     detectDrift: o.detectDrift,
   };
 }

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import * as pulumi from "@pulumi/pulumi";
 import type { NixosHost, NixosHostArgs } from "../../../components/host/nixos-host";
 import { runOverSsh, type RunResult, type SshRunOptions, type SshTarget } from "./testhost";
@@ -19,7 +20,7 @@ export interface Captured {
   inputs: Record<string, unknown>;
 }
 
-const KNOWN_TYPES = new Set(["homelab:host:NixosHost", "command:remote:Command"]);
+const KNOWN_TYPES = new Set(["homelab:host:NixosHost", "command:remote:Command", "command:local:Command"]);
 let registered: Captured[] = [];
 
 /** Strict mocks: any other resource type, and any call, throws. Call before importing the component. */
@@ -55,15 +56,21 @@ export function plain(v: unknown): unknown {
 
 function settle<T>(o: pulumi.Output<T>, what: string, ms = 60_000): Promise<T> {
   return Promise.race([
-    new Promise<T>((resolve) => o.apply((v) => (resolve(v), v))),
+    new Promise<T>((resolve) =>
+      o.apply((v) => {
+        resolve(v);
+        return v;
+      }),
+    ),
     new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not resolve in ${ms / 1000}s`)), ms)),
   ]);
 }
 
 export interface ProgramRun {
   /**
-   * The remote.Command inputs by stage, in the order the engine runs them:
-   * preflight, push, `secrets.<service>` for each service with secrets, rebuild.
+   * The command inputs by stage, in the order the engine runs them:
+   * preflight, push, `secrets.<service>` for each service with secrets,
+   * rebuild, then confirm (a local.Command: it runs ssh on the deployer).
    */
   commands: Map<string, Record<string, unknown>>;
   drift: string[];
@@ -77,15 +84,15 @@ export async function runProgram(Component: NixosHostClass, args: NixosHostArgs,
   registered = [];
   const host = new Component(name, args);
   const secretCommands = Object.values(host.secretFiles);
-  await settle(pulumi.all([host.preflight.id, host.push.id, ...secretCommands.map((c) => c.id), host.rebuild.id]), "the host's commands");
+  await settle(pulumi.all([host.preflight.id, host.push.id, ...secretCommands.map((c) => c.id), host.rebuild.id, host.confirm.id]), "the host's commands");
   const drift = await settle(host.drift, "drift");
   const commands = new Map<string, Record<string, unknown>>();
   for (const r of registered) {
-    if (r.type !== "command:remote:Command") continue;
+    if (r.type !== "command:remote:Command" && r.type !== "command:local:Command") continue;
     commands.set(stageOf(r.name.slice(name.length + 1)), r.inputs);
   }
   // Dependency order: the secrets commands wait for the push, the rebuild for every secrets command.
-  const order = (stage: string) => (stage === "preflight" ? 0 : stage === "push" ? 1 : stage === "rebuild" ? 3 : 2);
+  const order = (stage: string) => (stage === "preflight" ? 0 : stage === "push" ? 1 : stage === "rebuild" ? 3 : stage === "confirm" ? 4 : 2);
   return { commands: new Map([...commands].sort((a, b) => order(a[0]) - order(b[0]) || (a[0] < b[0] ? -1 : 1))), drift, host };
 }
 
@@ -150,8 +157,52 @@ export function capturedTarget(inputs: Record<string, unknown>): SshTarget {
   return { host: c.host, port: c.port, user: c.user, privateKey: c.privateKey, hostKey: c.hostKey };
 }
 
-/** Run a captured command over real ssh with its stdin, as the provider would. */
+/**
+ * Run a captured command with its stdin as the provider would: a
+ * remote.Command over real ssh, a local.Command (the confirm) under /bin/sh
+ * on this machine, which opens its own ssh connection.
+ */
 export function runCaptured(inputs: Record<string, unknown>, cmd = inputs.create as string, opts: SshRunOptions = {}): Promise<RunResult> {
   const stdin = plain(inputs.stdin) as string | undefined;
+  if (inputs.connection === undefined) return runLocal(cmd, stdin, opts);
   return runOverSsh(capturedTarget(inputs), cmd, stdin, opts);
+}
+
+function runLocal(cmd: string, stdin: string | undefined, opts: SshRunOptions): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = spawn("/bin/sh", ["-c", cmd], { stdio: ["pipe", "pipe", "pipe"], detached: true });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += String(d)));
+    child.stderr.on("data", (d) => (stderr += String(d)));
+    child.stdin.on("error", () => undefined);
+    const kill = () => {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    };
+    const timer = setTimeout(kill, opts.timeoutMs ?? 120_000);
+    const killWhen = opts.killWhen;
+    const poll = killWhen ? setInterval(() => killWhen() && kill(), 50) : undefined;
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (poll) clearInterval(poll);
+      resolve({ code: code ?? (signal ? 255 : 1), stdout, stderr });
+    });
+    child.stdin.end(stdin ?? "");
+  });
+}
+
+/**
+ * What `pulumi up` runs for a switch: the rebuild, then (when it succeeded)
+ * the confirm over a new connection. The result is the rebuild's when it
+ * failed, else both outputs together with the confirm's status.
+ */
+export async function rebuildAndConfirm(run: ProgramRun, opts: SshRunOptions = {}): Promise<RunResult & { rebuild: RunResult; confirm?: RunResult }> {
+  const rebuild = await runCaptured(run.commands.get("rebuild")!, undefined, opts);
+  if (rebuild.code !== 0) return { ...rebuild, rebuild };
+  const confirm = await runCaptured(run.commands.get("confirm")!, undefined, opts);
+  return { code: confirm.code, stdout: rebuild.stdout + confirm.stdout, stderr: rebuild.stderr + confirm.stderr, rebuild, confirm };
 }

@@ -1,6 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { createHash } from "node:crypto";
-import { lstatSync, mkdirSync, mkdtempSync, realpathSync, symlinkSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { createHash, randomUUID } from "node:crypto";
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, symlinkSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -90,6 +90,18 @@ export interface TestHost {
   systemPath(): string;
   /** The generation numbers whose links exist, ascending. */
   generations(): number[];
+  /** The system the next boot starts (switch-to-configuration boot or switch last set it), or null. */
+  bootDefault(): string | null;
+  /** Units of the timers systemd-run armed that have not fired or been stopped. */
+  pendingTimers(): string[];
+  /**
+   * What a reboot does to what a deploy relies on: every pending transient
+   * timer is gone without firing, and the kernel's boot id is new. (The
+   * system the reboot starts is bootDefault(); the fake profile stays put.)
+   */
+  reboot(): void;
+  /** Output of a transient unit (log/<unit>.log), "" before it ran. */
+  unitLog(unit: string): string;
   stop(): Promise<void>;
 }
 
@@ -127,12 +139,17 @@ function waitForPort(port: number, timeoutMs: number): Promise<void> {
 
 const RECORDER = (root: string) => `#!/bin/bash
 # Records each command that arrives over SSH, then runs it the way sshd would.
+# control/ssh-refused: the host takes no new connection (a switch broke sshd,
+# the firewall or the network); ssh fails as it would then, with status 255.
+if [[ -e "${root}/control/ssh-refused" ]]; then echo "kex_exchange_identification: read: Connection reset by peer" >&2; exit 255; fi
 printf '%s' "$SSH_ORIGINAL_COMMAND" | base64 -w0 >>"${root}/log/ssh.log"
 echo >>"${root}/log/ssh.log"
 export PATH="${root}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 export HOMELAB_SYSTEM_PROFILE="${root}/host/nix/var/nix/profiles/system"
 export FAKE_ROOT="${root}"
 export FAKE_BUNDLE_DIR="${root}/host/etc/nixos/homelab"
+# The kernel's boot id, which reboot() changes.
+export HOMELAB_BOOT_ID_FILE="${root}/host/boot_id"
 # Fault tests: homelab-deploy.sh stops dead (SIGKILL) at the step boundary
 # this names; the detached apply inherits it through setsid.
 if [[ -s "${root}/control/kill-at" ]]; then export HOMELAB_TEST_KILL_AT="$(cat "${root}/control/kill-at")"; fi
@@ -223,6 +240,15 @@ if [[ $1 == dry-activate ]]; then
   [[ -f $R/control/dry-activate ]] && cat "$R/control/dry-activate"
   exit 0
 fi
+# boot: what the next boot starts (host/boot-default); switch sets it too.
+echo "$self" >"$R/host/boot-default"
+[[ $1 == boot ]] && exit 0
+# control/switch-breaks-ssh: activating a system nixos-rebuild switch just
+# built cuts off new SSH connections; activating an earlier one (a rollback)
+# brings them back.
+if [[ -e $R/control/switch-breaks-ssh ]]; then
+  if [[ -n \${FAKE_NEW_SYSTEM:-} ]]; then : >"$R/control/ssh-refused"; else rm -f "$R/control/ssh-refused"; fi
+fi
 if [[ -f $self/fake-host/groups ]]; then
   while read -r g; do [[ -n $g ]] && groupadd -f "$g"; done <"$self/fake-host/groups"
 fi
@@ -295,11 +321,45 @@ list-units)
     while read -r u; do [[ -n $u ]] && echo "$u loaded failed failed Fake unit"; done <"$R/control/failed-units"
   fi ;;
 is-active) missing && exit 4 ;;
+stop)
+  # A timer systemd-run armed and that has not fired: it never will.
+  if [[ $unit == *.timer && -f $R/run/$unit ]]; then
+    pid=$(cat "$R/run/$unit"); rm -f "$R/run/$unit"; kill -- "-$pid" 2>/dev/null || true
+  fi ;;
 try-restart|restart)
   if missing; then echo "Failed to $1 $unit: Unit $unit not found." >&2; exit 5; fi
   [[ -e $R/control/restart-fails ]] && exit 1 ;;
 esac
 exit 0
+`;
+
+const FAKE_SYSTEMD_RUN = `#!/bin/bash
+# Fake systemd-run --unit=<u> --on-active=<n>s [--setenv=K=V]... -- <cmd>:
+# a transient timer, as a process of its own session that sleeps <n> seconds
+# and then runs <cmd> with only the --setenv variables set, output in
+# log/<u>.log, and none of the caller's other open files (the deploy lock:
+# systemd starts a unit with nothing of the caller's). run/<u>.timer holds its process id until it fires;
+# systemctl stop <u>.timer kills it first. A reboot drops them all (dropTimers).
+set -euo pipefail
+R=\${FAKE_ROOT:?}
+echo "systemd-run $*" >>"$R/log/host.log"
+unit=""; delay=""; envs=()
+while (($#)); do case $1 in
+  --unit=*) unit=\${1#--unit=}; shift ;;
+  --on-active=*) delay=\${1#--on-active=}; delay=\${delay%s}; shift ;;
+  --setenv=*) envs+=("\${1#--setenv=}"); shift ;;
+  --) shift; break ;;
+  -*) shift ;;
+  *) break ;;
+esac; done
+[[ -n $unit && -n $delay && $# -gt 0 ]] || { echo "fake systemd-run: needs --unit, --on-active and a command" >&2; exit 1; }
+if [[ -e $R/control/systemd-run-fails ]]; then echo "Failed to start transient timer unit: Access denied" >&2; exit 1; fi
+mkdir -p "$R/run"
+if [[ -e $R/run/$unit.timer ]]; then echo "Failed to start transient timer unit: Unit $unit.timer was already loaded" >&2; exit 1; fi
+# shellcheck disable=SC2016
+setsid bash -c 'sleep "$1"; t=$2; shift 2; [[ -e $t ]] || exit 0; rm -f "$t"; exec env -i "$@"' _ "$delay" "$R/run/$unit.timer" "\${envs[@]}" FAKE_ROOT="$R" "$@" </dev/null >>"$R/log/$unit.log" 2>&1 8>&- 9>&- &
+echo $! >"$R/run/$unit.timer"
+echo "Running timer as unit: $unit.timer"
 `;
 
 function ssh(args: string[], opts: { input?: string }): string {
@@ -313,6 +373,7 @@ export async function startTestHost(): Promise<TestHost> {
   }
   writeFileSync(join(root, "log/ssh.log"), "");
   writeFileSync(join(root, "log/host.log"), "");
+  writeFileSync(join(root, "host/boot_id"), `${randomUUID()}\n`);
   // A NixOS host is never without a system generation: the one it was installed with.
   writeFileSync(join(root, "fake/switch-to-configuration"), FAKE_SWITCH_TO_CONFIGURATION, { mode: 0o755 });
   mkdirSync(join(root, "host/nix/store/system-1/bin"), { recursive: true });
@@ -322,6 +383,8 @@ export async function startTestHost(): Promise<TestHost> {
   writeFileSync(join(root, "bin/nixos-rebuild"), FAKE_NIXOS_REBUILD, { mode: 0o755 });
   writeFileSync(join(root, "bin/nix-env"), FAKE_NIX_ENV, { mode: 0o755 });
   writeFileSync(join(root, "bin/systemctl"), FAKE_SYSTEMCTL, { mode: 0o755 });
+  writeFileSync(join(root, "bin/systemd-run"), FAKE_SYSTEMD_RUN, { mode: 0o755 });
+  mkdirSync(join(root, "run"), { recursive: true });
   writeFileSync(join(root, "sshd/record-command"), RECORDER(root), { mode: 0o755 });
 
   const sshdDir = join(root, "sshd");
@@ -398,6 +461,13 @@ export async function startTestHost(): Promise<TestHost> {
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => Number(m[1]))
         .sort((a, b) => a - b),
+    bootDefault: () => (existsSync(join(root, "host/boot-default")) ? readFileSync(join(root, "host/boot-default"), "utf8").trim() : null),
+    pendingTimers: () => readdirSync(join(root, "run")).filter((f) => f.endsWith(".timer")).map((f) => f.slice(0, -".timer".length)),
+    reboot: () => {
+      dropTimers(root);
+      writeFileSync(join(root, "host/boot_id"), `${randomUUID()}\n`);
+    },
+    unitLog: (unit) => (existsSync(join(root, `log/${unit}.log`)) ? readFileSync(join(root, `log/${unit}.log`), "utf8") : ""),
     generation: () => {
       try {
         const m = /^system-(\d+)-link$/.exec(readlinkSync(profile));
@@ -407,6 +477,7 @@ export async function startTestHost(): Promise<TestHost> {
       }
     },
     stop: async () => {
+      dropTimers(root);
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
@@ -416,6 +487,21 @@ export async function startTestHost(): Promise<TestHost> {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Kill every pending fake timer of the host at `root` (each runs in a process group of its own). */
+function dropTimers(root: string): void {
+  const dir = join(root, "run");
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir).filter((x) => x.endsWith(".timer"))) {
+    const pid = Number(readFileSync(join(dir, f), "utf8").trim());
+    rmSync(join(dir, f), { force: true });
+    try {
+      if (pid > 0) process.kill(-pid, "SIGKILL");
+    } catch {
+      /* it had fired and ended */
+    }
+  }
 }
 
 /**
