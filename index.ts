@@ -62,11 +62,17 @@ async function main() {
     lab,
     secrets,
     sshPrivateKey: secretKeys.sshPrivateKey === undefined ? undefined : pulumi.secret(secretKeys.sshPrivateKey),
-    sshPrivateKeys: Object.fromEntries(Object.entries(secretKeys).filter(([k]) => HOST_SSH_KEY_NAME.test(k)).map(([k, v]) => [k, pulumi.secret(v)])),
+    sshPrivateKeys: Object.fromEntries(
+      Object.entries(secretKeys)
+        .filter(([k]) => HOST_SSH_KEY_NAME.test(k))
+        .map(([k, v]) => [k, pulumi.secret(v)]),
+    ),
   });
 
   // A route whose hostname already holds a record the stack neither made nor adopts: every one, before anything changes.
-  const conflicts = (await Promise.all(Object.values(homelab.services).flatMap((s) => (s.dnsConflict ? [settled(s.dnsConflict)] : [])))).filter((c): c is string => c !== undefined);
+  const conflicts = (
+    await Promise.all(Object.values(homelab.services).flatMap((s) => (s.dnsConflict ? [settled(s.dnsConflict)] : [])))
+  ).filter((c): c is string => c !== undefined);
   if (conflicts.length > 0) {
     throw new pulumi.RunError(
       `${conflicts.length} route${conflicts.length === 1 ? "" : "s"} of stack ${lab.config.stack} already ${conflicts.length === 1 ? "has a record" : "have records"} in Cloudflare:\n${conflicts.map((c) => `  - ${c}`).join("\n")}`,
@@ -77,7 +83,9 @@ async function main() {
     stack: lab.config.stack,
     /** Every enabled service: public URL, local URL, protection, host and units. */
     services: pulumi.output(homelab.serviceSummaries),
-    hostnames: Object.values(homelab.serviceSummaries).flatMap((s) => (s.publicUrl ? [new URL(s.publicUrl).hostname] : [])),
+    hostnames: Object.values(homelab.serviceSummaries).flatMap((s) =>
+      s.publicUrl ? [new URL(s.publicUrl).hostname] : [],
+    ),
     tunnelId: homelab.tunnelId,
     /** For API clients of LiteLLM and Ollama: `pulumi stack output --show-secrets accessServiceTokens`. */
     accessServiceTokens: homelab.accessServiceTokens,
@@ -89,7 +97,9 @@ async function main() {
     ...(lab.config.hostsDeclared && Object.keys(homelab.hosts).length > 1
       ? {
           declaredBundleHashes: Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.bundleHash])),
-          appliedBundleHashes: Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.appliedBundleHash])),
+          appliedBundleHashes: Object.fromEntries(
+            Object.entries(homelab.hosts).map(([n, h]) => [n, h.appliedBundleHash]),
+          ),
         }
       : {}),
   };

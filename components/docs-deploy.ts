@@ -22,14 +22,22 @@ export interface DocsDeployInputs {
 }
 
 /** The PagesProject arguments that depend on where the site comes from. */
-export function pagesSourceArgs(config: StackConfig): Pick<cloudflare.PagesProjectArgs, "productionBranch" | "source" | "buildConfig"> {
+export function pagesSourceArgs(
+  config: StackConfig,
+): Pick<cloudflare.PagesProjectArgs, "productionBranch" | "source" | "buildConfig"> {
   const source = config.docs?.source;
   if (source?.kind !== "git") return { productionBranch: "main" };
   return {
     productionBranch: source.branch,
     source: {
       type: source.provider,
-      config: { owner: source.owner, repoName: source.repo, productionBranch: source.branch, productionDeploymentsEnabled: true, deploymentsEnabled: true },
+      config: {
+        owner: source.owner,
+        repoName: source.repo,
+        productionBranch: source.branch,
+        productionDeploymentsEnabled: true,
+        deploymentsEnabled: true,
+      },
     },
     buildConfig: { buildCommand: source.buildCommand, destinationDir: source.outputDir },
   };
@@ -51,18 +59,28 @@ export function deployScript(stack: string, projectName: string): string {
  */
 export function deployDocsSite(
   name: string,
-  args: { config: StackConfig; project: cloudflare.PagesProject; docs: DocsDeployInputs; access?: cloudflare.ZeroTrustAccessApplication },
+  args: {
+    config: StackConfig;
+    project: cloudflare.PagesProject;
+    docs: DocsDeployInputs;
+    access?: cloudflare.ZeroTrustAccessApplication;
+  },
   opts: pulumi.CustomResourceOptions,
 ): command.local.Command | undefined {
   const { config, project, docs } = args;
   const cf = config.cloudflare;
   if (config.docs?.source.kind === "git" || !cf) return undefined;
-  if (docs.apiToken === undefined) throw new Error(`stack ${config.stack}: uploading the docs site needs the Cloudflare API token, and there is none`);
+  if (docs.apiToken === undefined)
+    throw new Error(`stack ${config.stack}: uploading the docs site needs the Cloudflare API token, and there is none`);
   return new command.local.Command(
     `${name}-deploy`,
     {
       create: project.name.apply((projectName) => deployScript(config.stack, projectName)),
-      environment: pulumi.secret(pulumi.output(docs.apiToken).apply((token) => ({ CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_ACCOUNT_ID: cf.accountId }))),
+      environment: pulumi.secret(
+        pulumi
+          .output(docs.apiToken)
+          .apply((token) => ({ CLOUDFLARE_API_TOKEN: token, CLOUDFLARE_ACCOUNT_ID: cf.accountId })),
+      ),
       triggers: [docsSiteHash(docs.lab)],
       // Pages keeps every deployment; a destroy deletes the project, and with it the uploads.
       addPreviousOutputInEnv: false,

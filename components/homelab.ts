@@ -1,6 +1,16 @@
 import * as cloudflare from "@pulumi/cloudflare";
 import * as pulumi from "@pulumi/pulumi";
-import { backupCredentialsFor, backupService, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, routedServices, type Homelab as Lab } from "./catalog/resolve";
+import {
+  backupCredentialsFor,
+  backupService,
+  enabledServices,
+  hostSecrets,
+  hostView,
+  isMultiHost,
+  labHosts,
+  routedServices,
+  type Homelab as Lab,
+} from "./catalog/resolve";
 import { DEFAULT_SSH_KEY_CONFIG, type HostConfig } from "./config/hosts";
 import { adoptedId, edgeNames, tunnelUuid } from "./adopt/declared";
 import { Tunnel } from "./edge/tunnel";
@@ -98,19 +108,36 @@ export class Homelab extends pulumi.ComponentResource {
     this.serviceSummaries = Object.fromEntries(
       Object.entries(this.services).map(([id, s]) => [
         id,
-        { publicUrl: s.publicUrl, localUrl: s.localUrl, protection: s.protection, host: s.host, units: s.units, apiClientKeyExpiresAt: s.serviceTokenExpiresAt },
+        {
+          publicUrl: s.publicUrl,
+          localUrl: s.localUrl,
+          protection: s.protection,
+          host: s.host,
+          units: s.units,
+          apiClientKeyExpiresAt: s.serviceTokenExpiresAt,
+        },
       ]),
     );
     this.tunnelId = this.edge?.tunnel.tunnelId;
-    const tokens = Object.values(this.services).flatMap((s) => (s.serviceTokenCredentials ? [[s.serviceId, s.serviceTokenCredentials] as const] : []));
+    const tokens = Object.values(this.services).flatMap((s) =>
+      s.serviceTokenCredentials ? [[s.serviceId, s.serviceTokenCredentials] as const] : [],
+    );
     this.accessServiceTokens = this.edge ? pulumi.secret(pulumi.all(Object.fromEntries(tokens))) : undefined;
-    this.registerOutputs({ services: this.serviceSummaries, tunnelId: this.tunnelId, accessServiceTokens: this.accessServiceTokens });
+    this.registerOutputs({
+      services: this.serviceSummaries,
+      tunnelId: this.tunnelId,
+      accessServiceTokens: this.accessServiceTokens,
+    });
   }
 
   /** The Cloudflare provider, authenticated with the stack's API token; only for a stack with a Cloudflare edge. */
   private createProvider(name: string, args: HomelabArgs): cloudflare.Provider | undefined {
     if (args.lab.config.edge !== "cloudflare") return undefined;
-    return new cloudflare.Provider(`${name}-cloudflare`, { apiToken: args.secrets.cloudflareApiToken }, { parent: this });
+    return new cloudflare.Provider(
+      `${name}-cloudflare`,
+      { apiToken: args.secrets.cloudflareApiToken },
+      { parent: this },
+    );
   }
 
   /** Options of a direct child: parented here, with the stack's Cloudflare provider for it and its children. */
@@ -149,7 +176,12 @@ export class Homelab extends pulumi.ComponentResource {
       this.adoptable(args, edgeNames.allowPolicy(config.stack)),
     );
     const docs = { lab: args.lab, apiToken: args.secrets.cloudflareApiToken };
-    return { tunnel, ingressDeclared, allowPolicy, forServices: { tunnelTarget: tunnel.cnameTarget, allowPolicyId: allowPolicy.id, docs } };
+    return {
+      tunnel,
+      ingressDeclared,
+      allowPolicy,
+      forServices: { tunnelTarget: tunnel.cnameTarget, allowPolicyId: allowPolicy.id, docs },
+    };
   }
 
   /** Options of a direct child Cloudflare resource, imported when homelab:adopt names it. */
@@ -163,7 +195,11 @@ export class Homelab extends pulumi.ComponentResource {
     return Object.fromEntries(
       enabledServices(args.lab).map((service) => [
         service.id,
-        new HomelabService(service.id, { service, config: args.lab.config, edge: this.edge?.forServices }, this.child()),
+        new HomelabService(
+          service.id,
+          { service, config: args.lab.config, edge: this.edge?.forServices },
+          this.child(),
+        ),
       ]),
     );
   }
@@ -182,7 +218,9 @@ export class Homelab extends pulumi.ComponentResource {
     const loginMethods = cloudflare.getZeroTrustAccessIdentityProvidersOutput({ accountId: cf.accountId }, invoke);
     const teamName = pulumi
       .all([organization.authDomain, loginMethods.results])
-      .apply(([authDomain, idps]) => checkZeroTrust(args.lab.config, { authDomain, loginMethods: idps.map((idp) => idp.type) }));
+      .apply(([authDomain, idps]) =>
+        checkZeroTrust(args.lab.config, { authDomain, loginMethods: idps.map((idp) => idp.type) }),
+      );
     const audiences = new Map<string, pulumi.Output<string>>();
     for (const s of routedServices(args.lab)) {
       const aud = this.services[s.id]?.accessAudience;
@@ -201,7 +239,10 @@ export class Homelab extends pulumi.ComponentResource {
           ingresses: ingressWithAccess<pulumi.Input<string>>(args.lab, audiences, teamName).map((rule) => ({
             hostname: rule.hostname,
             service: rule.service,
-            originRequest: rule.access || rule.noTlsVerify ? { ...(rule.access && { access: rule.access }), ...(rule.noTlsVerify && { noTlsVerify: true }) } : undefined,
+            originRequest:
+              rule.access || rule.noTlsVerify
+                ? { ...(rule.access && { access: rule.access }), ...(rule.noTlsVerify && { noTlsVerify: true }) }
+                : undefined,
           })),
         },
       },
@@ -221,7 +262,11 @@ export class Homelab extends pulumi.ComponentResource {
       fields[`${s.serviceId}-access-client-id`] = s.serviceTokenCredentials.apply((c) => c.clientId);
       fields[`${s.serviceId}-access-client-secret`] = s.serviceTokenCredentials.apply((c) => c.clientSecret);
     }
-    new GeneratedSecretsItem(`${name}-generated-secrets`, { token, vault: config.secrets.vault, title: config.secrets.generatedItem, fields }, { parent: this });
+    new GeneratedSecretsItem(
+      `${name}-generated-secrets`,
+      { token, vault: config.secrets.vault, title: config.secrets.generatedItem, fields },
+      { parent: this },
+    );
   }
 
   /**
@@ -240,19 +285,33 @@ export class Homelab extends pulumi.ComponentResource {
     const created: Record<string, NixosHost> = {};
     for (const h of [...rollout, ...hosts.filter((x) => !rollout.includes(x))]) {
       const at = rollout.indexOf(h);
-      const previous = at > 0 ? rollout[at - 1] : at < 0 && rollout.length > 0 ? rollout[rollout.length - 1] : undefined;
+      const previous =
+        at > 0 ? rollout[at - 1] : at < 0 && rollout.length > 0 ? rollout[rollout.length - 1] : undefined;
       // The first host keeps the name a one-host stack has always had, so adding homelab:hosts replaces nothing.
       const hostName = h === hosts[0] ? `${name}-host` : `${name}-host-${h.name}`;
-      created[h.name] = this.createHost(hostName, h, args, hostBundleFromOutputs(lab, outputs, h.name), previous ? created[previous.name] : undefined);
+      created[h.name] = this.createHost(
+        hostName,
+        h,
+        args,
+        hostBundleFromOutputs(lab, outputs, h.name),
+        previous ? created[previous.name] : undefined,
+      );
     }
     return created;
   }
 
-  private createHost(name: string, host: HostConfig, args: HomelabArgs, bundle: Map<string, string>, after: NixosHost | undefined): NixosHost {
+  private createHost(
+    name: string,
+    host: HostConfig,
+    args: HomelabArgs,
+    bundle: Map<string, string>,
+    after: NixosHost | undefined,
+  ): NixosHost {
     const { lab, secrets } = args;
     const { config } = lab;
     const view = isMultiHost(lab) ? hostView(lab, host.name) : lab;
-    const privateKey = host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG ? args.sshPrivateKey : args.sshPrivateKeys?.[host.sshKeyConfig];
+    const privateKey =
+      host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG ? args.sshPrivateKey : args.sshPrivateKeys?.[host.sshKeyConfig];
     if (privateKey === undefined) {
       throw new Error(
         `stack ${config.stack} deploys to host "${host.name}" but has no SSH private key for it: set homelab:${host.sshKeyConfig} with pulumi config set --secret, or homelab:deploy false`,
@@ -267,21 +326,33 @@ export class Homelab extends pulumi.ComponentResource {
     const secretOwners: Record<string, SecretOwner> = Object.fromEntries(
       enabledServices(view).flatMap((s) => {
         const owner = this.services[s.id];
-        return owner ? [[s.id, { resource: owner, name: s.hostNames.indexOf(host.name) > 0 ? `${s.id}-${host.name}` : s.id }]] : [];
+        return owner
+          ? [[s.id, { resource: owner, name: s.hostNames.indexOf(host.name) > 0 ? `${s.id}-${host.name}` : s.id }]]
+          : [];
       }),
     );
     // The backup credentials on a host that backs up without running Backrest: a command under Backrest, named for the host.
     const backupId = backupService(lab)?.id;
     const backup = backupId === undefined ? undefined : this.services[backupId];
-    if (backupId && backup && backupCredentialsFor(lab, host.name).length > 0) secretOwners[backupId] = { resource: backup, name: `${backupId}-${host.name}` };
+    if (backupId && backup && backupCredentialsFor(lab, host.name).length > 0)
+      secretOwners[backupId] = { resource: backup, name: `${backupId}-${host.name}` };
     return new NixosHost(
       name,
       {
-        connection: { host: host.ssh.host, port: host.ssh.port, user: host.ssh.user, hostKey: host.ssh.hostKey, privateKey: pulumi.secret(privateKey) },
+        connection: {
+          host: host.ssh.host,
+          port: host.ssh.port,
+          user: host.ssh.user,
+          hostKey: host.ssh.hostKey,
+          privateKey: pulumi.secret(privateKey),
+        },
         bundle,
         secrets: hostSecrets(lab, host.name).map((s) => {
           const value = s.ref === "generated" ? generated[s.key] : secrets.values.get(s.key);
-          if (!value) throw new Error(`secret ${s.key} has no value: a generated secret needs its producer (the Cloudflare edge)`);
+          if (!value)
+            throw new Error(
+              `secret ${s.key} has no value: a generated secret needs its producer (the Cloudflare edge)`,
+            );
           return { ...s, value };
         }),
         secretOwners,

@@ -6,7 +6,13 @@ import type { StackConfig } from "./config/schema";
 import { deployDocsSite, pagesSourceArgs, type DocsDeployInputs } from "./docs-deploy";
 import { dnsConflict } from "./adopt/conflicts";
 import { adoptedId, edgeNames } from "./adopt/declared";
-import { accessApplicationFor, dnsRecordFor, serviceTokenExpiryWarning, type DnsRecordPlan, type ServiceTokenCredentials } from "./render/edge";
+import {
+  accessApplicationFor,
+  dnsRecordFor,
+  serviceTokenExpiryWarning,
+  type DnsRecordPlan,
+  type ServiceTokenCredentials,
+} from "./render/edge";
 
 /** The component's type token; part of every URN, so never rename it casually. */
 export const SERVICE_TYPE = "homelab:service:Service";
@@ -93,7 +99,8 @@ export class HomelabService extends pulumi.ComponentResource {
   constructor(name: string, args: HomelabServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super(SERVICE_TYPE, name, {}, opts);
     const { service } = args;
-    if (service.status !== "enabled") throw new Error(`service ${service.id} is ${service.status}: a pending service declares nothing`);
+    if (service.status !== "enabled")
+      throw new Error(`service ${service.id} is ${service.status}: a pending service declares nothing`);
     this.serviceId = service.id;
     this.publicUrl = service.publicHostname ? `https://${service.publicHostname}` : undefined;
     this.localUrl = service.localUrl ?? undefined;
@@ -107,12 +114,21 @@ export class HomelabService extends pulumi.ComponentResource {
     this.accessAudience = this.createAccessApplication(name, args, tokenPolicy, pages);
     if (pages && args.edge?.docs) {
       // The first upload waits for the Access application, so the site is never public on pages.dev, even if creating Access fails.
-      pages.deploy = deployDocsSite(name, { config: args.config, project: pages.project, docs: args.edge.docs, access: this.resources.accessApplication }, { parent: this });
+      pages.deploy = deployDocsSite(
+        name,
+        { config: args.config, project: pages.project, docs: args.edge.docs, access: this.resources.accessApplication },
+        { parent: this },
+      );
     }
     const token = this.resources.serviceToken?.token;
-    this.serviceTokenCredentials = token && this.resources.serviceToken?.secretKnown
-      ? pulumi.secret(pulumi.all([token.clientId, token.clientSecret]).apply(([clientId, clientSecret]) => ({ clientId, clientSecret })))
-      : undefined;
+    this.serviceTokenCredentials =
+      token && this.resources.serviceToken?.secretKnown
+        ? pulumi.secret(
+            pulumi
+              .all([token.clientId, token.clientSecret])
+              .apply(([clientId, clientSecret]) => ({ clientId, clientSecret })),
+          )
+        : undefined;
     this.serviceTokenExpiresAt = token ? this.watchExpiry(token, args) : undefined;
 
     this.registerOutputs({
@@ -188,7 +204,12 @@ export class HomelabService extends pulumi.ComponentResource {
    * program fails on it before the preview ends (index.ts), so `pulumi up`
    * stops before it changes anything.
    */
-  private findConflict(resourceName: string, record: DnsRecordPlan, zoneId: string, args: HomelabServiceArgs): pulumi.Output<string | undefined> {
+  private findConflict(
+    resourceName: string,
+    record: DnsRecordPlan,
+    zoneId: string,
+    args: HomelabServiceArgs,
+  ): pulumi.Output<string | undefined> {
     const live = cloudflare.getDnsRecordsOutput({ zoneId, name: { exact: record.name } }, { parent: this });
     return live.results.apply((results) => {
       const why = dnsConflict(args.config.stack, resourceName, record, adoptedId(args, resourceName), results);
@@ -215,7 +236,12 @@ export class HomelabService extends pulumi.ComponentResource {
         duration: app.serviceToken.duration,
         // A new version makes Cloudflare issue a new secret; the old one keeps working until the overlap ends.
         // The provider takes the two together or neither (an AlsoRequires validator on each), and version 1 is its default.
-        ...(app.serviceToken.version > 1 ? { clientSecretVersion: app.serviceToken.version, previousClientSecretExpiresAt: args.config.apiClientKeyOverlapUntil } : {}),
+        ...(app.serviceToken.version > 1
+          ? {
+              clientSecretVersion: app.serviceToken.version,
+              previousClientSecretExpiresAt: args.config.apiClientKeyOverlapUntil,
+            }
+          : {}),
       },
       { ...this.adoptable(args, edgeNames.serviceToken(name)), additionalSecretOutputs: ["clientSecret"] },
     );
@@ -248,11 +274,16 @@ export class HomelabService extends pulumi.ComponentResource {
     const app = accessApplicationFor(args.config, args.service);
     const cf = args.config.cloudflare;
     if (!args.edge || !cf || !app) return undefined;
-    const policies: { id: pulumi.Input<string>; precedence: number }[] = [{ id: args.edge.allowPolicyId, precedence: 1 }];
+    const policies: { id: pulumi.Input<string>; precedence: number }[] = [
+      { id: args.edge.allowPolicyId, precedence: 1 },
+    ];
     if (tokenPolicy) policies.push({ id: tokenPolicy.id, precedence: 2 });
     const uris: pulumi.Input<string>[] = [app.domain];
     if (app.coversPagesHostnames) {
-      if (!pages) throw new Error(`service ${args.service.id}: its Access application must cover the Pages hostnames, but it has no Pages project`);
+      if (!pages)
+        throw new Error(
+          `service ${args.service.id}: its Access application must cover the Pages hostnames, but it has no Pages project`,
+        );
       // A wildcard covers one label only, so the project's own hostname needs its own entry.
       uris.push(pages.project.subdomain, pulumi.interpolate`*.${pages.project.subdomain}`);
     }

@@ -52,7 +52,10 @@ async function apiToken(lab: Homelab, env: NodeJS.ProcessEnv, connect: AdoptOpti
   }
   const ref = cloudflareApiTokenRef(config);
   const token = onePasswordToken(env, undefined, config.stack);
-  const source = new OnePasswordSource(() => (connect ?? connectOnePassword)(token), new Map([[ref, ["npm run adopt"]]]));
+  const source = new OnePasswordSource(
+    () => (connect ?? connectOnePassword)(token),
+    new Map([[ref, ["npm run adopt"]]]),
+  );
   const value = (await source.resolveAll([ref])).get(ref) as string;
   checkCloudflareApiToken(value, ref);
   return value;
@@ -65,10 +68,21 @@ export async function runAdopt(argv: string[], options: AdoptOptions = {}): Prom
   const root = options.root ?? ROOT;
   let file: string | undefined;
   try {
-    const { values } = parseArgs({ args: argv, options: { stack: { type: "string", default: "prod" }, "dry-run": { type: "boolean", default: false } }, strict: true });
+    const { values } = parseArgs({
+      args: argv,
+      options: { stack: { type: "string", default: "prod" }, "dry-run": { type: "boolean", default: false } },
+      strict: true,
+    });
     const stack = values.stack as string;
     const badName = stackNameProblem(stack);
-    if (badName) throw new ValidationError(stack, [{ field: "--stack", message: badName, fix: "pass a stack name: letters, digits, hyphens, underscores and periods" }]);
+    if (badName)
+      throw new ValidationError(stack, [
+        {
+          field: "--stack",
+          message: badName,
+          fix: "pass a stack name: letters, digits, hyphens, underscores and periods",
+        },
+      ]);
     file = `Pulumi.${stack}.yaml`;
     // Read for the program: the placeholder account and zone ids are refused, as Cloudflare would.
     // The old homelab:adopt is left out: this run replaces it, so an entry that no
@@ -78,7 +92,9 @@ export async function runAdopt(argv: string[], options: AdoptOptions = {}): Prom
     const cf = lab.config.cloudflare;
     if (!cf) throw new Error(`stack ${stack} has no Cloudflare edge (homelab:edge none): there is nothing to adopt`);
     const token = await apiToken(lab, env, options.connect);
-    const inventory = await (options.inventory ?? ((t: string) => readInventory(cloudflareClient(t, env.CLOUDFLARE_BASE_URL), cf)))(token, lab);
+    const inventory = await (
+      options.inventory ?? ((t: string) => readInventory(cloudflareClient(t, env.CLOUDFLARE_BASE_URL), cf))
+    )(token, lab);
     const plan = matchInventory(lab, inventory);
     stdout(`${renderAdoptTable(plan)}\n`);
     if (values["dry-run"]) {

@@ -22,12 +22,23 @@ export interface LiveDnsRecord {
  *
  * @param adoptedImportId the entry of `homelab:adopt` for the resource, `<zone>/<record id>`
  */
-export function dnsConflict(stack: string, resourceName: string, record: DnsRecordPlan, adoptedImportId: string | undefined, live: readonly LiveDnsRecord[]): string | undefined {
+export function dnsConflict(
+  stack: string,
+  resourceName: string,
+  record: DnsRecordPlan,
+  adoptedImportId: string | undefined,
+  live: readonly LiveDnsRecord[],
+): string | undefined {
   const adopted = adoptedImportId?.split("/")[1];
-  const others = live.filter((r) => r.name === record.name && r.id !== adopted && (adopted !== undefined || r.comment !== record.comment));
+  const others = live.filter(
+    (r) => r.name === record.name && r.id !== adopted && (adopted !== undefined || r.comment !== record.comment),
+  );
   if (others.length === 0) return undefined;
   const what = others.map((r) => `${r.type} ${r.name} → ${r.content} (id ${r.id})`).join(", ");
-  const why = adopted === undefined ? `homelab:adopt does not name it for ${resourceName}` : `homelab:adopt names another record (${adopted}) for ${resourceName}`;
+  const why =
+    adopted === undefined
+      ? `homelab:adopt does not name it for ${resourceName}`
+      : `homelab:adopt names another record (${adopted}) for ${resourceName}`;
   return (
     `the zone already has ${what}, and ${why}, so creating ${resourceName} would fail with Cloudflare's "record already exists". ` +
     `Run npm run adopt -- --stack ${stack} to take it over, or delete or rename it in the Cloudflare dashboard; nothing was changed`

@@ -72,16 +72,37 @@ export function declaredEdge(lab: Homelab): DeclaredEdgeResource[] {
     if (s.status !== "enabled") continue;
     if (s.entry.runsOn === "pages") {
       out.push({ name: edgeNames.pagesProject(s.id), kind: "pages-project", matchBy: cf.pagesProject, service: s.id });
-      out.push({ name: edgeNames.pagesDomain(s.id), kind: "pages-domain", matchBy: s.publicHostname as string, service: s.id });
+      out.push({
+        name: edgeNames.pagesDomain(s.id),
+        kind: "pages-domain",
+        matchBy: s.publicHostname as string,
+        service: s.id,
+      });
     }
     const record = dnsRecordFor(config, s);
     if (record) out.push({ name: edgeNames.dnsRecord(s.id), kind: "dns-record", matchBy: record.name, service: s.id });
     const app = accessApplicationFor(config, s);
     if (app?.serviceToken) {
-      out.push({ name: edgeNames.serviceToken(s.id), kind: "service-token", matchBy: app.serviceToken.name, service: s.id });
-      out.push({ name: edgeNames.serviceTokenPolicy(s.id), kind: "access-policy", matchBy: app.serviceToken.policyName, service: s.id });
+      out.push({
+        name: edgeNames.serviceToken(s.id),
+        kind: "service-token",
+        matchBy: app.serviceToken.name,
+        service: s.id,
+      });
+      out.push({
+        name: edgeNames.serviceTokenPolicy(s.id),
+        kind: "access-policy",
+        matchBy: app.serviceToken.policyName,
+        service: s.id,
+      });
     }
-    if (app) out.push({ name: edgeNames.accessApplication(s.id), kind: "access-application", matchBy: app.domain, service: s.id });
+    if (app)
+      out.push({
+        name: edgeNames.accessApplication(s.id),
+        kind: "access-application",
+        matchBy: app.domain,
+        service: s.id,
+      });
   }
   out.push({ name: edgeNames.tunnelConfig(config.stack), kind: "tunnel-config", matchBy: cf.tunnelName });
   return out;
@@ -127,10 +148,16 @@ const IMPORT_FORM: Readonly<Record<EdgeKind, string>> = {
 };
 
 /** Why `id` is not an import id of `kind` in this scope, or undefined. */
-export function importIdProblem(kind: EdgeKind, scope: EdgeScope, id: string, expectDomain?: string): string | undefined {
+export function importIdProblem(
+  kind: EdgeKind,
+  scope: EdgeScope,
+  id: string,
+  expectDomain?: string,
+): string | undefined {
   const parts = id.split("/");
   const at = (i: number) => parts[i] ?? "";
-  const wrongScope = (got: string, want: string, what: string) => (got === want ? undefined : `names ${what} ${show(got)}, not this stack's ${want}`);
+  const wrongScope = (got: string, want: string, what: string) =>
+    got === want ? undefined : `names ${what} ${show(got)}, not this stack's ${want}`;
   switch (kind) {
     case "dns-record":
       if (parts.length !== 2 || !CLOUDFLARE_ID.test(at(1))) break;
@@ -144,7 +171,8 @@ export function importIdProblem(kind: EdgeKind, scope: EdgeScope, id: string, ex
       return wrongScope(at(0), scope.accountId, "account");
     case "pages-domain":
       if (parts.length !== 3 || !PAGES_PROJECT_NAME.test(at(1))) break;
-      if (expectDomain !== undefined && at(2) !== expectDomain) return `names the domain ${show(at(2))}, but the resource is the custom domain ${expectDomain}`;
+      if (expectDomain !== undefined && at(2) !== expectDomain)
+        return `names the domain ${show(at(2))}, but the resource is the custom domain ${expectDomain}`;
       return wrongScope(at(0), scope.accountId, "account");
     default:
       if (parts.length !== 2 || !UUID.test(at(1))) break;
@@ -165,7 +193,13 @@ export function adoptProblems(lab: Homelab): Problem[] {
   const cf = lab.config.cloudflare;
   const field = (name: string) => `${CONFIG_NAMESPACE}:adopt.${name}`;
   if (!cf) {
-    return [{ field: `${CONFIG_NAMESPACE}:adopt`, message: "adopts Cloudflare objects, but the stack has no Cloudflare edge (homelab:edge none)", fix: `remove ${CONFIG_NAMESPACE}:adopt from ${file}` }];
+    return [
+      {
+        field: `${CONFIG_NAMESPACE}:adopt`,
+        message: "adopts Cloudflare objects, but the stack has no Cloudflare edge (homelab:edge none)",
+        fix: `remove ${CONFIG_NAMESPACE}:adopt from ${file}`,
+      },
+    ];
   }
   const scope = { accountId: cf.accountId, zoneId: cf.zoneId };
   const declared = new Map(declaredEdge(lab).map((r) => [r.name, r]));
@@ -180,15 +214,28 @@ export function adoptProblems(lab: Homelab): Problem[] {
       });
       continue;
     }
-    const why = importIdProblem(resource.kind, scope, id, resource.kind === "pages-domain" ? resource.matchBy : undefined);
-    if (why) problems.push({ field: field(name), message: why, fix: `run npm run adopt -- --stack ${lab.config.stack}, which writes ids of the form ${IMPORT_FORM[resource.kind]}` });
+    const why = importIdProblem(
+      resource.kind,
+      scope,
+      id,
+      resource.kind === "pages-domain" ? resource.matchBy : undefined,
+    );
+    if (why)
+      problems.push({
+        field: field(name),
+        message: why,
+        fix: `run npm run adopt -- --stack ${lab.config.stack}, which writes ids of the form ${IMPORT_FORM[resource.kind]}`,
+      });
   }
   const tunnel = adopt[edgeNames.tunnel(lab.config.stack)];
   const ingress = adopt[edgeNames.tunnelConfig(lab.config.stack)];
   if (ingress !== undefined && ingress !== tunnel) {
     problems.push({
       field: field(edgeNames.tunnelConfig(lab.config.stack)),
-      message: tunnel === undefined ? "adopts a tunnel's configuration without adopting the tunnel" : `names tunnel ${show(ingress)}, but the adopted tunnel is ${show(tunnel)}`,
+      message:
+        tunnel === undefined
+          ? "adopts a tunnel's configuration without adopting the tunnel"
+          : `names tunnel ${show(ingress)}, but the adopted tunnel is ${show(tunnel)}`,
       fix: `adopt the tunnel and its configuration together: run npm run adopt -- --stack ${lab.config.stack}`,
     });
   }

@@ -50,10 +50,31 @@ export async function readInventory(client: Cloudflare, scope: InventoryScope): 
     })),
   );
   return {
-    tunnels: tunnels.flatMap((t) => (t.id && t.name ? [{ id: t.id, name: t.name, config_src: t.config_src ?? null, deleted_at: t.deleted_at ?? null }] : [])),
+    tunnels: tunnels.flatMap((t) =>
+      t.id && t.name
+        ? [{ id: t.id, name: t.name, config_src: t.config_src ?? null, deleted_at: t.deleted_at ?? null }]
+        : [],
+    ),
     tunnelHostnames,
-    dnsRecords: dnsRecords.map((d) => ({ id: d.id, name: d.name, type: d.type, content: String(d.content ?? ""), comment: d.comment ?? null })),
-    accessApplications: accessApplications.flatMap((a) => (a.id ? [{ id: a.id, name: a.name, domain: "domain" in a ? (a.domain as string | undefined) : undefined, type: a.type }] : [])),
+    dnsRecords: dnsRecords.map((d) => ({
+      id: d.id,
+      name: d.name,
+      type: d.type,
+      content: String(d.content ?? ""),
+      comment: d.comment ?? null,
+    })),
+    accessApplications: accessApplications.flatMap((a) =>
+      a.id
+        ? [
+            {
+              id: a.id,
+              name: a.name,
+              domain: "domain" in a ? (a.domain as string | undefined) : undefined,
+              type: a.type,
+            },
+          ]
+        : [],
+    ),
     accessPolicies: accessPolicies.flatMap((p) => (p.id && p.name ? [{ id: p.id, name: p.name }] : [])),
     serviceTokens: serviceTokens.flatMap((t) => (t.id && t.name ? [{ id: t.id, name: t.name }] : [])),
     pagesProjects,

@@ -50,7 +50,9 @@ export class AmbiguousMatchError extends Error {
     public readonly resource: string,
     public readonly candidates: string[],
   ) {
-    super(`${resource} matches ${candidates.length} objects: ${candidates.join("; ")}. Delete or rename all but one in the Cloudflare dashboard, then run npm run adopt again; nothing was written`);
+    super(
+      `${resource} matches ${candidates.length} objects: ${candidates.join("; ")}. Delete or rename all but one in the Cloudflare dashboard, then run npm run adopt again; nothing was written`,
+    );
     this.name = "AmbiguousMatchError";
   }
 }
@@ -73,7 +75,8 @@ function single<T>(resource: string, found: T[], describe: (t: T) => string): T 
  */
 export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
   const cf = lab.config.cloudflare;
-  if (!cf) throw new Error(`stack ${lab.config.stack} has no Cloudflare edge (homelab:edge none): there is nothing to adopt`);
+  if (!cf)
+    throw new Error(`stack ${lab.config.stack} has no Cloudflare edge (homelab:edge none): there is nothing to adopt`);
   const scope = { accountId: cf.accountId, zoneId: cf.zoneId };
   const declared = declaredEdge(lab);
   const rows: AdoptRow[] = [];
@@ -85,18 +88,24 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
     adopt[r.name] = id;
     rows.push({ status: "adopted", resource: r.name, kind: r.kind, what, id, note });
   };
-  const create = (r: DeclaredEdgeResource) => rows.push({ status: "create", resource: r.name, kind: r.kind, what: r.matchBy });
+  const create = (r: DeclaredEdgeResource) =>
+    rows.push({ status: "create", resource: r.name, kind: r.kind, what: r.matchBy });
 
   const hostnames = new Set(declared.filter((r) => r.kind === "dns-record").map((r) => r.matchBy));
   const tunnels = inv.tunnels.filter((t) => !t.deleted_at);
   const routed = new Set(
-    inv.dnsRecords.filter((d) => hostnames.has(d.name) && d.type === "CNAME" && d.content.endsWith(TUNNEL_SUFFIX)).map((d) => d.content.slice(0, -TUNNEL_SUFFIX.length)),
+    inv.dnsRecords
+      .filter((d) => hostnames.has(d.name) && d.type === "CNAME" && d.content.endsWith(TUNNEL_SUFFIX))
+      .map((d) => d.content.slice(0, -TUNNEL_SUFFIX.length)),
   );
   const tunnelResource = declared.find((r) => r.kind === "tunnel");
   if (!tunnelResource) throw new Error("the declared edge has no tunnel; adoption needs edge: cloudflare");
   const tunnel = single(
     tunnelResource.name,
-    tunnels.filter((t) => t.name === cf.tunnelName || routed.has(t.id) || (inv.tunnelHostnames[t.id] ?? []).some((h) => hostnames.has(h))),
+    tunnels.filter(
+      (t) =>
+        t.name === cf.tunnelName || routed.has(t.id) || (inv.tunnelHostnames[t.id] ?? []).some((h) => hostnames.has(h)),
+    ),
     (t) => `tunnel ${t.name} (${t.id})`,
   );
   const pagesResource = declared.find((r) => r.kind === "pages-project");
@@ -104,7 +113,11 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
   const project = pagesResource
     ? single(
         pagesResource.name,
-        inv.pagesProjects.filter((p) => p.name === cf.pagesProject || (pagesDomain !== undefined && (p.domains ?? []).includes(pagesDomain.matchBy))),
+        inv.pagesProjects.filter(
+          (p) =>
+            p.name === cf.pagesProject ||
+            (pagesDomain !== undefined && (p.domains ?? []).includes(pagesDomain.matchBy)),
+        ),
         (p) => `Pages project ${p.name}`,
       )
     : undefined;
@@ -120,7 +133,12 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
         const local = tunnel.config_src === "local";
         const note =
           r.kind === "tunnel"
-            ? [tunnel.name !== cf.tunnelName ? `renamed to ${cf.tunnelName}` : "", local ? "locally managed: becomes remotely managed with the catalog's ingress" : ""].filter(Boolean).join("; ") || undefined
+            ? [
+                tunnel.name !== cf.tunnelName ? `renamed to ${cf.tunnelName}` : "",
+                local ? "locally managed: becomes remotely managed with the catalog's ingress" : "",
+              ]
+                .filter(Boolean)
+                .join("; ") || undefined
             : local
               ? "the ingress moves from cloudflared's config file to Cloudflare"
               : undefined;
@@ -134,8 +152,14 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
           break;
         }
         const service = lab.services.find((s) => s.id === r.service);
-        const wanted = service?.entry.runsOn === "pages" ? (project?.subdomain ?? pagesTarget(lab.config)) : tunnel ? `${tunnel.id}${TUNNEL_SUFFIX}` : undefined;
-        const fits = live.length === 1 && live[0].type === "CNAME" && wanted !== undefined && live[0].content === wanted;
+        const wanted =
+          service?.entry.runsOn === "pages"
+            ? (project?.subdomain ?? pagesTarget(lab.config))
+            : tunnel
+              ? `${tunnel.id}${TUNNEL_SUFFIX}`
+              : undefined;
+        const fits =
+          live.length === 1 && live[0].type === "CNAME" && wanted !== undefined && live[0].content === wanted;
         if (fits) {
           take(r, `dns:${live[0].id}`, importId(r.kind, scope, live[0].id), `CNAME ${r.matchBy} → ${live[0].content}`);
           break;
@@ -162,19 +186,47 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
         if (!app) create(r);
         else if (app.type !== undefined && app.type !== "self_hosted") {
           used.add(`app:${app.id}`);
-          rows.push({ status: "conflict", resource: r.name, kind: r.kind, what: `${app.type} application ${app.name ?? ""} for ${r.matchBy}`, id: app.id, note: "the stack declares a self_hosted application" });
-        } else take(r, `app:${app.id}`, importId(r.kind, scope, app.id), `Access application ${app.name ?? app.domain} (${r.matchBy})`);
+          rows.push({
+            status: "conflict",
+            resource: r.name,
+            kind: r.kind,
+            what: `${app.type} application ${app.name ?? ""} for ${r.matchBy}`,
+            id: app.id,
+            note: "the stack declares a self_hosted application",
+          });
+        } else
+          take(
+            r,
+            `app:${app.id}`,
+            importId(r.kind, scope, app.id),
+            `Access application ${app.name ?? app.domain} (${r.matchBy})`,
+          );
         break;
       }
       case "access-policy": {
-        const policy = single(r.name, inv.accessPolicies.filter((p) => p.name === r.matchBy), (p) => `Access policy ${p.name} (${p.id})`);
+        const policy = single(
+          r.name,
+          inv.accessPolicies.filter((p) => p.name === r.matchBy),
+          (p) => `Access policy ${p.name} (${p.id})`,
+        );
         if (policy) take(r, `policy:${policy.id}`, importId(r.kind, scope, policy.id), `Access policy ${policy.name}`);
         else create(r);
         break;
       }
       case "service-token": {
-        const token = single(r.name, inv.serviceTokens.filter((t) => t.name === r.matchBy), (t) => `service token ${t.name} (${t.id})`);
-        if (token) take(r, `token:${token.id}`, importId(r.kind, scope, token.id), `service token ${token.name}`, "its secret stays with its clients; bump homelab:apiClientKeyVersion to have one issued to the stack");
+        const token = single(
+          r.name,
+          inv.serviceTokens.filter((t) => t.name === r.matchBy),
+          (t) => `service token ${t.name} (${t.id})`,
+        );
+        if (token)
+          take(
+            r,
+            `token:${token.id}`,
+            importId(r.kind, scope, token.id),
+            `service token ${token.name}`,
+            "its secret stays with its clients; bump homelab:apiClientKeyVersion to have one issued to the stack",
+          );
         else create(r);
         break;
       }
@@ -185,11 +237,23 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
         }
         // A Pages project is known by its name: declaring another would replace it.
         if (project.name !== cf.pagesProject) settings.pagesProject = project.name;
-        take(r, `pages:${project.name}`, importId(r.kind, scope, project.name), `Pages project ${project.name}`, project.name !== cf.pagesProject ? `homelab:pagesProject set to ${project.name}` : undefined);
+        take(
+          r,
+          `pages:${project.name}`,
+          importId(r.kind, scope, project.name),
+          `Pages project ${project.name}`,
+          project.name !== cf.pagesProject ? `homelab:pagesProject set to ${project.name}` : undefined,
+        );
         break;
       }
       case "pages-domain": {
-        if (project && (project.domains ?? []).includes(r.matchBy)) take(r, `pages-domain:${project.name}:${r.matchBy}`, importId(r.kind, scope, r.matchBy, project.name), `Pages domain ${r.matchBy}`);
+        if (project && (project.domains ?? []).includes(r.matchBy))
+          take(
+            r,
+            `pages-domain:${project.name}:${r.matchBy}`,
+            importId(r.kind, scope, r.matchBy, project.name),
+            `Pages domain ${r.matchBy}`,
+          );
         else create(r);
         break;
       }
@@ -201,12 +265,19 @@ export function matchInventory(lab: Homelab, inv: Inventory): AdoptPlan {
   };
   for (const t of tunnels) unmanaged("tunnel", `tunnel:${t.id}`, `tunnel ${t.name}`, t.id);
   for (const d of inv.dnsRecords) unmanaged("dns-record", `dns:${d.id}`, `${d.type} ${d.name} → ${d.content}`, d.id);
-  for (const a of inv.accessApplications) unmanaged("access-application", `app:${a.id}`, `Access application ${a.name ?? ""} (${a.domain ?? a.type ?? "no domain"})`, a.id);
+  for (const a of inv.accessApplications)
+    unmanaged(
+      "access-application",
+      `app:${a.id}`,
+      `Access application ${a.name ?? ""} (${a.domain ?? a.type ?? "no domain"})`,
+      a.id,
+    );
   for (const p of inv.accessPolicies) unmanaged("access-policy", `policy:${p.id}`, `Access policy ${p.name}`, p.id);
   for (const t of inv.serviceTokens) unmanaged("service-token", `token:${t.id}`, `service token ${t.name}`, t.id);
   for (const p of inv.pagesProjects) {
     unmanaged("pages-project", `pages:${p.name}`, `Pages project ${p.name}`, p.name);
-    for (const d of p.domains ?? []) unmanaged("pages-domain", `pages-domain:${p.name}:${d}`, `Pages domain ${d} of ${p.name}`, d);
+    for (const d of p.domains ?? [])
+      unmanaged("pages-domain", `pages-domain:${p.name}:${d}`, `Pages domain ${d} of ${p.name}`, d);
   }
   return { rows, adopt, settings };
 }
@@ -219,7 +290,11 @@ export function renderAdoptTable(plan: AdoptPlan): string {
   const cells = rows.map((r) => [r.status, r.resource ?? "-", r.what, r.id ?? "-", r.note ?? ""]);
   const head = ["status", "resource", "object", "id", "note"];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
-  const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i]))).join("  ").trimEnd();
+  const line = (c: string[]) =>
+    c
+      .map((v, i) => (i === c.length - 1 ? v : v.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd();
   const count = (s: RowStatus) => plan.rows.filter((r) => r.status === s).length;
   return [
     line(head),

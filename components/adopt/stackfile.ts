@@ -12,7 +12,8 @@ import { CONFIG_NAMESPACE } from "../config/schema";
 /** The stack file's text with `homelab:adopt` set to `adopt` (removed when empty) and each of `settings` set. */
 export function withAdoption(text: string, adopt: Record<string, string>, settings: Record<string, string>): string {
   const doc = parseDocument(text, { keepSourceTokens: false });
-  if (doc.errors.length > 0) throw new Error(`the stack file is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`);
+  if (doc.errors.length > 0)
+    throw new Error(`the stack file is not valid YAML: ${doc.errors[0].message.split("\n")[0]}`);
   if (!isMap(doc.get("config", true))) doc.set("config", doc.createNode({}));
   const key = `${CONFIG_NAMESPACE}:adopt`;
   if (Object.keys(adopt).length === 0) doc.deleteIn(["config", key]);
@@ -21,7 +22,8 @@ export function withAdoption(text: string, adopt: Record<string, string>, settin
     const existing = doc.getIn(["config", key], true) as { commentBefore?: string | null } | undefined;
     // The comment above the key says what it is for; a rewrite keeps one the owner edited.
     (node as { commentBefore?: string | null }).commentBefore =
-      existing?.commentBefore ?? " Cloudflare objects made by hand that this stack took over (npm run adopt):\n resource name in the preview -> the id pulumi imports it by.";
+      existing?.commentBefore ??
+      " Cloudflare objects made by hand that this stack took over (npm run adopt):\n resource name in the preview -> the id pulumi imports it by.";
     doc.setIn(["config", key], node);
   }
   for (const [k, v] of Object.entries(settings)) doc.setIn(["config", `${CONFIG_NAMESPACE}:${k}`], v);
@@ -29,7 +31,12 @@ export function withAdoption(text: string, adopt: Record<string, string>, settin
 }
 
 /** Rewrite `Pulumi.<stack>.yaml` under `root`; returns whether its bytes changed. */
-export function writeAdoption(root: string, stack: string, adopt: Record<string, string>, settings: Record<string, string>): boolean {
+export function writeAdoption(
+  root: string,
+  stack: string,
+  adopt: Record<string, string>,
+  settings: Record<string, string>,
+): boolean {
   const file = join(root, `Pulumi.${stack}.yaml`);
   const before = readFileSync(file, "utf8");
   const after = withAdoption(before, adopt, settings);

@@ -22,7 +22,8 @@ export interface Placement {
   problems: PlacementProblem[];
 }
 
-const inStack = (e: ServiceEntry, config: StackConfig): boolean => e.status === "pending" || config.services === undefined || config.services.includes(e.id);
+const inStack = (e: ServiceEntry, config: StackConfig): boolean =>
+  e.status === "pending" || config.services === undefined || config.services.includes(e.id);
 
 /** Does the stack give the entry a tunnel route? Pages sites are routed but served by Cloudflare. */
 function servesRoute(e: ServiceEntry, config: StackConfig): boolean {
@@ -30,19 +31,23 @@ function servesRoute(e: ServiceEntry, config: StackConfig): boolean {
 }
 
 /** For each `everyHostWith` kind: whether a placed entry brings it onto its host, and what the refusal to place it says. */
-const EVERY_HOST: Record<EveryHostWith, { needs: (e: ServiceEntry, config: StackConfig) => boolean; refusal: string }> = {
-  routes: { needs: servesRoute, refusal: "the service runs on every host that serves a route, not on one" },
-  "tailnet-clients": {
-    needs: (e) => e.status === "enabled" && e.runsOn === "host" && e.nativeClients?.via === "tailscale",
-    refusal: "the service runs on every host with a service whose apps come over Tailscale (nativeClients.via), not on one",
-  },
-};
+const EVERY_HOST: Record<EveryHostWith, { needs: (e: ServiceEntry, config: StackConfig) => boolean; refusal: string }> =
+  {
+    routes: { needs: servesRoute, refusal: "the service runs on every host that serves a route, not on one" },
+    "tailnet-clients": {
+      needs: (e) => e.status === "enabled" && e.runsOn === "host" && e.nativeClients?.via === "tailscale",
+      refusal:
+        "the service runs on every host with a service whose apps come over Tailscale (nativeClients.via), not on one",
+    },
+  };
 
 /** The kind of an entry that runs beside others, when it is one validateCatalog accepts (it reports the others). */
-const everyHostKind = (e: ServiceEntry) => (e.everyHostWith !== undefined && Object.hasOwn(EVERY_HOST, e.everyHostWith) ? EVERY_HOST[e.everyHostWith] : undefined);
+const everyHostKind = (e: ServiceEntry) =>
+  e.everyHostWith !== undefined && Object.hasOwn(EVERY_HOST, e.everyHostWith) ? EVERY_HOST[e.everyHostWith] : undefined;
 
 /** Are the two the portal (the `portal` role) and the dashboard app it proxies to? */
-const isPortalPair = (a: ServiceEntry, b: ServiceEntry) => (a.role === "portal" && a.proxyTo === b.id) || (b.role === "portal" && b.proxyTo === a.id);
+const isPortalPair = (a: ServiceEntry, b: ServiceEntry) =>
+  (a.role === "portal" && a.proxyTo === b.id) || (b.role === "portal" && b.proxyTo === a.id);
 
 export function placeServices(catalog: readonly ServiceEntry[], config: StackConfig): Placement {
   const hosts = stackHosts(config);
@@ -57,12 +62,33 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
   for (const [id, host] of Object.entries(explicit)) {
     const field = `homelab:placement.${id}`;
     const e = catalog.find((x) => x.id === id);
-    if (!e) problems.push({ field, message: `"${id}" is not a catalog id`, fix: `remove it from homelab:placement in ${file}` });
+    if (!e)
+      problems.push({
+        field,
+        message: `"${id}" is not a catalog id`,
+        fix: `remove it from homelab:placement in ${file}`,
+      });
     else if (!byId.has(id) || e.status !== "enabled") {
-      problems.push({ service: id, field, message: `places "${id}" on host "${host}", but this stack does not run it`, fix: `remove it from homelab:placement, or add it to homelab:services in ${file}` });
-    } else if (e.runsOn !== "host") problems.push({ service: id, field, message: "the service runs on Cloudflare Pages, not on a host", fix: `remove it from homelab:placement in ${file}` });
+      problems.push({
+        service: id,
+        field,
+        message: `places "${id}" on host "${host}", but this stack does not run it`,
+        fix: `remove it from homelab:placement, or add it to homelab:services in ${file}`,
+      });
+    } else if (e.runsOn !== "host")
+      problems.push({
+        service: id,
+        field,
+        message: "the service runs on Cloudflare Pages, not on a host",
+        fix: `remove it from homelab:placement in ${file}`,
+      });
     else if (e.everyHostWith) {
-      problems.push({ service: id, field, message: everyHostKind(e)?.refusal ?? "the service runs on every host that needs it, not on one", fix: `remove it from homelab:placement in ${file}` });
+      problems.push({
+        service: id,
+        field,
+        message: everyHostKind(e)?.refusal ?? "the service runs on every host that needs it, not on one",
+        fix: `remove it from homelab:placement in ${file}`,
+      });
     } else usable.add(id);
   }
 
@@ -99,7 +125,11 @@ export function placeServices(catalog: readonly ServiceEntry[], config: StackCon
   for (const e of members) {
     const kind = everyHostKind(e);
     if (e.runsOn !== "host" || !kind) continue;
-    const on = hosts.filter((h) => members.some((x) => !x.everyHostWith && kind.needs(x, config) && hostsOf.get(x.id)?.[0] === h.name)).map((h) => h.name);
+    const on = hosts
+      .filter((h) =>
+        members.some((x) => !x.everyHostWith && kind.needs(x, config) && hostsOf.get(x.id)?.[0] === h.name),
+      )
+      .map((h) => h.name);
     hostsOf.set(e.id, on.length > 0 ? on : [first]);
   }
 

@@ -1,7 +1,13 @@
 import { stackHosts, type HostConfig } from "../config/hosts";
 import type { StackConfig } from "../config/schema";
 import { placeServices } from "./placement";
-import { secretFilePath, type HealthCheck, type NativeClientAccess, type ServiceEntry, type ServiceRole } from "./types";
+import {
+  secretFilePath,
+  type HealthCheck,
+  type NativeClientAccess,
+  type ServiceEntry,
+  type ServiceRole,
+} from "./types";
 
 /** A secret as one stack sees it: the vault rewritten, its file path fixed. */
 export interface ResolvedSecret {
@@ -88,7 +94,12 @@ export function inStack(entry: ServiceEntry, config: StackConfig): boolean {
   return config.services === undefined || config.services.includes(entry.id);
 }
 
-export function resolveService(entry: ServiceEntry, config: StackConfig, catalog: readonly ServiceEntry[], on: HostConfig[] = stackHosts(config).slice(0, 1)): ResolvedService {
+export function resolveService(
+  entry: ServiceEntry,
+  config: StackConfig,
+  catalog: readonly ServiceEntry[],
+  on: HostConfig[] = stackHosts(config).slice(0, 1),
+): ResolvedService {
   const enabled = entry.status === "enabled";
   const label = routeLabel(entry, config.routePattern);
   const routed = enabled && label !== null && config.edge === "cloudflare";
@@ -169,7 +180,11 @@ export function servicesOn(lab: Homelab, host: string): ResolvedService[] {
 export function hostView(lab: Homelab, host: string): Homelab {
   const h = labHosts(lab).find((x) => x.name === host);
   if (!h) throw new Error(`host "${host}" is not in homelab:hosts`);
-  return { config: { ...lab.config, lanAddress: h.lanAddress, lanHostname: h.lanHostname, ssh: { ...h.ssh } }, catalog: lab.catalog, services: servicesOn(lab, host) };
+  return {
+    config: { ...lab.config, lanAddress: h.lanAddress, lanHostname: h.lanHostname, ssh: { ...h.ssh } },
+    catalog: lab.catalog,
+    services: servicesOn(lab, host),
+  };
 }
 
 /** The enabled service with a role (see ServiceEntry.role), or undefined when the stack runs none. */
@@ -221,7 +236,9 @@ export function backupCredentialsFor(lab: Homelab, host: string): ResolvedSecret
   if (!backrest || backrest.hostNames.includes(host)) return [];
   const backsUp = servicesOn(lab, host).some((s) => s.status === "enabled" && s.backup.paths.length > 0);
   // The repository's credentials only: the UI's login password stays on the UI's host.
-  return backsUp ? backrest.secrets.filter((s) => REPOSITORY_SECRETS.includes(s.name)).map((s) => ({ ...s, units: [] })) : [];
+  return backsUp
+    ? backrest.secrets.filter((s) => REPOSITORY_SECRETS.includes(s.name)).map((s) => ({ ...s, units: [] }))
+    : [];
 }
 
 /** Every secret file one host receives: its services' secrets and, where it backs up without Backrest, the backup credentials. */

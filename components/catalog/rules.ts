@@ -171,7 +171,18 @@ export function wholeNumber(value: unknown, range: Range): { value: number } | {
  * (or a parent of one) to the deploy would let it replace, or remove files
  * from, the system itself.
  */
-export const SYSTEM_DIRS = ["/etc", "/etc/nixos", "/nix", "/var", "/var/lib", "/run", "/boot", "/home", "/root", "/usr"] as const;
+export const SYSTEM_DIRS = [
+  "/etc",
+  "/etc/nixos",
+  "/nix",
+  "/var",
+  "/var/lib",
+  "/run",
+  "/boot",
+  "/home",
+  "/root",
+  "/usr",
+] as const;
 
 const PLAIN_ABSOLUTE = /^(\/[A-Za-z0-9._@+-]+)+$/;
 
@@ -190,7 +201,8 @@ export function hostPathProblem(value: string): string | undefined {
   if (value.length > 200) return "is longer than 200 characters";
   if (!value.startsWith("/")) return "is not an absolute path";
   if (value === "/") return "is the root directory";
-  if (posix.normalize(value) !== value || value.endsWith("/")) return "is not normalised (no ., .., // or trailing slash)";
+  if (posix.normalize(value) !== value || value.endsWith("/"))
+    return "is not normalised (no ., .., // or trailing slash)";
   if (!PLAIN_ABSOLUTE.test(value) || value.split("/").some((s) => s === "." || s === "..")) {
     return "has characters other than letters, digits and . _ - + @ in its segments";
   }
@@ -247,7 +259,8 @@ export function hostDirProblem(kind: HostDirKind, value: string, hostRoot?: stri
   if (shape) return shape;
   let path = value;
   if (hostRoot !== undefined) {
-    if (hostPathProblem(hostRoot) !== undefined) return `cannot be checked: the test host's root ${JSON.stringify(hostRoot)} is not an absolute, normalised path`;
+    if (hostPathProblem(hostRoot) !== undefined)
+      return `cannot be checked: the test host's root ${JSON.stringify(hostRoot)} is not an absolute, normalised path`;
     if (!value.startsWith(`${hostRoot}/`)) return `is outside the test host's root ${hostRoot}`;
     path = value.slice(hostRoot.length);
   }
@@ -255,7 +268,10 @@ export function hostDirProblem(kind: HostDirKind, value: string, hostRoot?: stri
     if (!path.startsWith(HOST_DIR_ROOTS.bundle)) {
       return "is outside /etc/nixos/: the deploy moves whatever is at this path aside and links the release in its place, so it must be a folder of the host's configuration directory";
     }
-    const bad = path.slice(HOST_DIR_ROOTS.bundle.length).split("/").find((seg) => !CONFIG_FOLDER.test(seg));
+    const bad = path
+      .slice(HOST_DIR_ROOTS.bundle.length)
+      .split("/")
+      .find((seg) => !CONFIG_FOLDER.test(seg));
     if (bad !== undefined) {
       return `has ${JSON.stringify(bad)} below /etc/nixos/, which is not a plain folder name (letters, digits, _ and -): a name with a dot could be configuration.nix, flake.lock or .git, which the deploy would move aside`;
     }
@@ -276,7 +292,8 @@ export function httpUrlProblem(value: string): string | undefined {
   } catch {
     return "is not a URL";
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return `uses ${url.protocol}, only http: and https: are allowed`;
+  if (url.protocol !== "http:" && url.protocol !== "https:")
+    return `uses ${url.protocol}, only http: and https: are allowed`;
   if (url.username || url.password) return "carries a user name or password";
   if (url.href !== value) return `is not in normal form (it reads back as ${url.href})`;
   return undefined;
@@ -296,7 +313,12 @@ export function isTimeZone(value: string): boolean {
 /** An email address for an Access policy: a plain local part at a hostname. */
 export function isEmail(value: string): boolean {
   const at = value.lastIndexOf("@");
-  return at > 0 && value.length <= 254 && /^[A-Za-z0-9._%+-]{1,64}$/.test(value.slice(0, at)) && isHostname(value.slice(at + 1).toLowerCase());
+  return (
+    at > 0 &&
+    value.length <= 254 &&
+    /^[A-Za-z0-9._%+-]{1,64}$/.test(value.slice(0, at)) &&
+    isHostname(value.slice(at + 1).toLowerCase())
+  );
 }
 
 /**
@@ -308,7 +330,8 @@ export function isEmail(value: string): boolean {
  */
 export function gitBranchProblem(name: string): string | undefined {
   if (name.length > 200) return "is longer than 200 characters";
-  if (!/^[A-Za-z0-9._/-]+$/.test(name)) return "has a character other than letters, digits and . _ - / (git refuses spaces, control characters, ~ ^ : ? * [ \\ and @{ in a branch name)";
+  if (!/^[A-Za-z0-9._/-]+$/.test(name))
+    return "has a character other than letters, digits and . _ - / (git refuses spaces, control characters, ~ ^ : ? * [ \\ and @{ in a branch name)";
   if (name.startsWith("-")) return "starts with -, which git reads as an option";
   if (name === "HEAD") return "is HEAD, which is not a branch";
   if (name.includes("..")) return "contains .., which git refuses in a branch name";
@@ -353,7 +376,8 @@ export function utcTimeProblem(value: string): string | undefined {
   const back = Number.isNaN(ms) ? undefined : new Date(ms).toISOString().replace(/\.000Z$/, "Z");
   if (back !== value) return back ? `is not on the calendar (it would be read as ${back})` : "is not on the calendar";
   const year = Number(value.slice(0, 4));
-  if (year < OVERLAP_YEARS.min || year > OVERLAP_YEARS.max) return `is in ${year}, outside ${OVERLAP_YEARS.min}-${OVERLAP_YEARS.max}`;
+  if (year < OVERLAP_YEARS.min || year > OVERLAP_YEARS.max)
+    return `is in ${year}, outside ${OVERLAP_YEARS.min}-${OVERLAP_YEARS.max}`;
   return undefined;
 }
 

@@ -31,7 +31,13 @@ export interface SpeedPeriod {
  */
 export const TRANSMISSION_SCHEDULE: readonly SpeedPeriod[] = [
   { name: "day", from: "08:00", to: "00:00", download: { megabytesPerSecond: 50 }, upload: { megabytesPerSecond: 0 } },
-  { name: "night", from: "00:00", to: "08:00", download: { megabytesPerSecond: 50 }, upload: { megabytesPerSecond: 50 } },
+  {
+    name: "night",
+    from: "00:00",
+    to: "08:00",
+    download: { megabytesPerSecond: 50 },
+    upload: { megabytesPerSecond: 50 },
+  },
 ];
 
 /**
@@ -72,8 +78,12 @@ export function scheduleProblems(schedule: readonly SpeedPeriod[]): string[] {
       problems.push(`${p.name}: ${(err as Error).message}`);
       continue;
     }
-    for (const [what, rate] of [["download", p.download], ["upload", p.upload]] as const) {
-      if (!(rate.megabytesPerSecond >= 0)) problems.push(`${p.name}: ${what} rate ${rate.megabytesPerSecond} MB/s is negative`);
+    for (const [what, rate] of [
+      ["download", p.download],
+      ["upload", p.upload],
+    ] as const) {
+      if (!(rate.megabytesPerSecond >= 0))
+        problems.push(`${p.name}: ${what} rate ${rate.megabytesPerSecond} MB/s is negative`);
     }
     // A window that ends before it starts wraps past midnight.
     const minutes = from < to ? range(from, to) : [...range(from, 24 * 60), ...range(0, to)];
@@ -107,5 +117,9 @@ export const BACKUP_SCHEDULE = "daily";
 
 /** `restic forget --prune` flags for a retention policy, in a fixed order. */
 export function resticPruneOpts(retention: { daily: number; weekly: number; monthly: number }): string[] {
-  return [`--keep-daily ${retention.daily}`, `--keep-weekly ${retention.weekly}`, `--keep-monthly ${retention.monthly}`];
+  return [
+    `--keep-daily ${retention.daily}`,
+    `--keep-weekly ${retention.weekly}`,
+    `--keep-monthly ${retention.monthly}`,
+  ];
 }

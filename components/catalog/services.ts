@@ -19,7 +19,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 80,
     bind: "0.0.0.0",
-    lanOpen: "The dashboard shows links, and Home Assistant states read with a token kept on the server; the services it links to each have their own login or their own entry here",
+    lanOpen:
+      "The dashboard shows links, and Home Assistant states read with a token kept on the server; the services it links to each have their own login or their own entry here",
     route: { name: "homepage" },
     // nginx itself: the LAN's single entry point, in front of the dashboard app.
     role: "portal",
@@ -188,7 +189,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 9117,
     bind: "0.0.0.0",
-    lanOpen: "Its Torznab feeds check the API key the Arr apps send; its dashboard is open on the LAN until an admin password is set in it",
+    lanOpen:
+      "Its Torznab feeds check the API key the Arr apps send; its dashboard is open on the LAN until an admin password is set in it",
     // No icon set carries the Jackett brand: a search over remote trackers.
     icon: { mdi: "cloud-search", color: "#fbbf24" },
     health: { kind: "tcp" },
@@ -207,7 +209,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 9898,
     bind: "0.0.0.0",
-    login: "Backrest's own login: user homelab, whose bcrypt hash is made from the ui-password secret before each start",
+    login:
+      "Backrest's own login: user homelab, whose bcrypt hash is made from the ui-password secret before each start",
     // No icon set carries the Backrest brand.
     icon: { mdi: "backup-restore", color: "#38bdf8" },
     health: { kind: "tcp" },
@@ -277,7 +280,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     // (LiteLLM does not), and homelab:placement may move Ollama to a GPU box,
     // away from Home Assistant. What it exposes is models and compute, no
     // secret or personal data.
-    lanOpen: "Ollama's API has no login. Home Assistant's Ollama integration calls it by address, from another host once Ollama is placed on one; clients that can send a key use LiteLLM",
+    lanOpen:
+      "Ollama's API has no login. Home Assistant's Ollama integration calls it by address, from another host once Ollama is placed on one; clients that can send a key use LiteLLM",
     nativeClients: {
       via: "service-token",
       why: "API clients cannot log in interactively; they send an Access service token.",
@@ -303,7 +307,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     // Kept on the LAN for the owner's Local link. The assistant's tools act
     // only for messages from its chat channels (Telegram and the like,
     // reached outbound), not for requests to this port.
-    lanOpen: "The gateway's port serves its health checks and the chat channels' webhooks; the assistant takes orders through its chat channels, limited to their allowed users",
+    lanOpen:
+      "The gateway's port serves its health checks and the chat channels' webhooks; the assistant takes orders through its chat channels, limited to their allowed users",
     // No icon set carries the PicoClaw brand.
     icon: { mdi: "robot-happy", color: "#f472b6" },
     health: { kind: "tcp" },
@@ -324,7 +329,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     // TLS rather than loopback behind nginx: nginx here speaks plain HTTP, so
     // the owner's Local link would still carry the root-capable password in
     // clear text. See nixos/modules/cockpit.nix.
-    login: "The host's PAM accounts, over TLS: Cockpit redirects plain HTTP to HTTPS except from the host itself (nginx, the tunnel)",
+    login:
+      "The host's PAM accounts, over TLS: Cockpit redirects plain HTTP to HTTPS except from the host itself (nginx, the tunnel)",
     icon: { simpleIcons: "cockpit" },
     health: { kind: "tcp" },
     units: ["cockpit.socket"],
@@ -339,7 +345,8 @@ export const CATALOG: readonly ServiceEntry[] = [
     runsOn: "host",
     port: 8091,
     bind: "0.0.0.0",
-    lanOpen: "otbr-web has no login. The owner's Local link opens it on the LAN; Home Assistant uses the REST API on 127.0.0.1",
+    lanOpen:
+      "otbr-web has no login. The owner's Local link opens it on the LAN; Home Assistant uses the REST API on 127.0.0.1",
     // Home Assistant's otbr integration calls the REST API, which stays on 127.0.0.1.
     colocateWith: "home-assistant",
     // No icon set carries the OpenThread brand: a wireless router for the border router.

@@ -36,15 +36,41 @@ const CATALOG_FILE = "components/catalog/services.ts";
 
 /** Every field a catalog entry may have; anything else is a typo or a value nothing would check. */
 const ENTRY_FIELDS: ReadonlySet<string> = new Set([
-  "id", "title", "group", "description", "status", "runsOn", "port", "scheme", "bind", "route", "protection",
-  "nativeClients", "proxyTo", "colocateWith", "everyHostWith", "card", "link", "icon", "health", "units", "backup", "secrets",
-  "role", "speedSchedule", "dashboardWidget",
-  "login", "lanOpen",
+  "id",
+  "title",
+  "group",
+  "description",
+  "status",
+  "runsOn",
+  "port",
+  "scheme",
+  "bind",
+  "route",
+  "protection",
+  "nativeClients",
+  "proxyTo",
+  "colocateWith",
+  "everyHostWith",
+  "card",
+  "link",
+  "icon",
+  "health",
+  "units",
+  "backup",
+  "secrets",
+  "role",
+  "speedSchedule",
+  "dashboardWidget",
+  "login",
+  "lanOpen",
 ]);
 
 const ICON_FILE = /^[a-z0-9][a-z0-9._-]{0,100}\.svg$/;
 /** simple-icons slugs are lowercase letters and digits; @mdi/svg names are hyphenated words. */
-const ICON_NAME: Readonly<Record<string, RegExp>> = { simpleIcons: /^[a-z0-9]{1,64}$/, mdi: /^[a-z0-9]+(-[a-z0-9]+){0,10}$/ };
+const ICON_NAME: Readonly<Record<string, RegExp>> = {
+  simpleIcons: /^[a-z0-9]{1,64}$/,
+  mdi: /^[a-z0-9]+(-[a-z0-9]+){0,10}$/,
+};
 const ICON_COLOR = /^#[0-9a-fA-F]{6}$/;
 
 function show(value: unknown): string {
@@ -58,17 +84,28 @@ type Add = (field: string, message: string, fix: string) => void;
 
 /** Free text bound for a config file or the dashboard: a string, not empty, not too long, no control characters. */
 function checkText(add: Add, field: string, value: unknown, max: number): void {
-  if (typeof value !== "string") return add(field, `expected text, got ${show(value)}`, `write ${field} as a string in ${CATALOG_FILE}`);
+  if (typeof value !== "string")
+    return add(field, `expected text, got ${show(value)}`, `write ${field} as a string in ${CATALOG_FILE}`);
   if (value.trim() === "") return add(field, "is empty", `write a ${field} in ${CATALOG_FILE}`);
   const bad = forbiddenCharacter(value);
-  if (bad) return add(field, `${show(value)} contains the control character ${bad}`, `write ${field} on one line, without control characters`);
-  if (value.length > max) add(field, `is ${value.length} characters long, more than ${max}`, `shorten ${field} to at most ${max} characters`);
+  if (bad)
+    return add(
+      field,
+      `${show(value)} contains the control character ${bad}`,
+      `write ${field} on one line, without control characters`,
+    );
+  if (value.length > max)
+    add(field, `is ${value.length} characters long, more than ${max}`, `shorten ${field} to at most ${max} characters`);
 }
 
 function checkEnum(add: Add, field: string, value: unknown, allowed: readonly unknown[], optional = false): boolean {
   if (optional && value === undefined) return true;
   if (allowed.includes(value)) return true;
-  add(field, `${show(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`, `set ${field} to one of: ${allowed.join(", ")}`);
+  add(
+    field,
+    `${show(value)} is not one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`,
+    `set ${field} to one of: ${allowed.join(", ")}`,
+  );
   return false;
 }
 
@@ -80,7 +117,11 @@ function checkPath(add: Add, field: string, value: unknown): value is string {
   }
   const why = hostPathProblem(value);
   if (why) {
-    add(field, `${show(value)} ${why}`, "use the service's own state directory, such as /var/lib/<service>, written without a trailing slash");
+    add(
+      field,
+      `${show(value)} ${why}`,
+      "use the service's own state directory, such as /var/lib/<service>, written without a trailing slash",
+    );
     return false;
   }
   return true;
@@ -94,7 +135,8 @@ function checkPath(add: Add, field: string, value: unknown): value is string {
 function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   const raw = e as unknown as Record<string, unknown>;
   for (const key of Object.keys(raw)) {
-    if (!ENTRY_FIELDS.has(key)) add(key, "is not a catalog field", `remove it, or use one of: ${[...ENTRY_FIELDS].join(", ")}`);
+    if (!ENTRY_FIELDS.has(key))
+      add(key, "is not a catalog field", `remove it, or use one of: ${[...ENTRY_FIELDS].join(", ")}`);
   }
   checkText(add, "title", e.title, TEXT_LIMITS.title);
   checkText(add, "description", e.description, TEXT_LIMITS.description);
@@ -104,18 +146,34 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   checkEnum(add, "scheme", e.scheme, ["http", "https", "mqtt"], true);
   checkEnum(add, "bind", e.bind, ["0.0.0.0", "127.0.0.1"], true);
   checkEnum(add, "protection", e.protection, ["access", "public"], true);
-  if (e.port !== undefined && (typeof e.port !== "number" || !Number.isInteger(e.port) || e.port < RANGES.port.min || e.port > RANGES.port.max)) {
+  if (
+    e.port !== undefined &&
+    (typeof e.port !== "number" || !Number.isInteger(e.port) || e.port < RANGES.port.min || e.port > RANGES.port.max)
+  ) {
     add("port", `${show(e.port)} is out of range`, `use a whole number from ${RANGES.port.min} to ${RANGES.port.max}`);
   }
   if (e.route !== undefined && e.route !== false) {
     if (!isObject(e.route) || Object.keys(e.route).some((k) => k !== "name")) {
-      add("route", `${show(e.route)} is neither false nor { name }`, "write route: false, route: {}, or route: { name: \"<label>\" }");
+      add(
+        "route",
+        `${show(e.route)} is neither false nor { name }`,
+        'write route: false, route: {}, or route: { name: "<label>" }',
+      );
     } else if (e.route.name !== undefined && (typeof e.route.name !== "string" || !isDnsLabel(e.route.name))) {
-      add("route.name", `${show(e.route.name)} is not a valid DNS label`, "use lowercase letters, digits and inner hyphens");
+      add(
+        "route.name",
+        `${show(e.route.name)} is not a valid DNS label`,
+        "use lowercase letters, digits and inner hyphens",
+      );
     }
   }
   if (e.nativeClients !== undefined) {
-    if (!isObject(e.nativeClients)) add("nativeClients", `${show(e.nativeClients)} is not { via, why }`, 'write nativeClients: { via: "tailscale" | "service-token", why: "<reason>" }');
+    if (!isObject(e.nativeClients))
+      add(
+        "nativeClients",
+        `${show(e.nativeClients)} is not { via, why }`,
+        'write nativeClients: { via: "tailscale" | "service-token", why: "<reason>" }',
+      );
     else {
       checkEnum(add, "nativeClients.via", e.nativeClients.via, ["tailscale", "service-token"]);
       checkText(add, "nativeClients.why", e.nativeClients.why, TEXT_LIMITS.reason);
@@ -124,23 +182,50 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
   if (e.proxyTo !== undefined && (typeof e.proxyTo !== "string" || !isDnsLabel(e.proxyTo))) {
     add("proxyTo", `${show(e.proxyTo)} is not a catalog id`, "point proxyTo at an existing entry's id");
   }
-  if (e.colocateWith !== undefined && (typeof e.colocateWith !== "string" || !isDnsLabel(e.colocateWith) || e.colocateWith === e.id)) {
-    add("colocateWith", `${show(e.colocateWith)} is not another entry's id`, "point colocateWith at the id of the service this one talks to on 127.0.0.1");
+  if (
+    e.colocateWith !== undefined &&
+    (typeof e.colocateWith !== "string" || !isDnsLabel(e.colocateWith) || e.colocateWith === e.id)
+  ) {
+    add(
+      "colocateWith",
+      `${show(e.colocateWith)} is not another entry's id`,
+      "point colocateWith at the id of the service this one talks to on 127.0.0.1",
+    );
   }
   const everyHostOk = checkEnum(add, "everyHostWith", e.everyHostWith, EVERY_HOST_WITH, true);
-  if (everyHostOk && e.everyHostWith !== undefined && e.colocateWith !== undefined) add("everyHostWith", "runs on every host that needs it, so it cannot also follow one service", "remove colocateWith or everyHostWith");
-  if (e.card !== undefined && typeof e.card !== "boolean") add("card", `${show(e.card)} is not true or false`, "set card to true or false");
+  if (everyHostOk && e.everyHostWith !== undefined && e.colocateWith !== undefined)
+    add(
+      "everyHostWith",
+      "runs on every host that needs it, so it cannot also follow one service",
+      "remove colocateWith or everyHostWith",
+    );
+  if (e.card !== undefined && typeof e.card !== "boolean")
+    add("card", `${show(e.card)} is not true or false`, "set card to true or false");
   if (e.link !== undefined) {
     const why = typeof e.link === "string" ? httpUrlProblem(e.link) : "is not a string";
-    if (why) add("link", `${show(e.link)} ${why}`, "use an http:// or https:// URL as the browser shows it, such as https://one.dash.cloudflare.com/");
+    if (why)
+      add(
+        "link",
+        `${show(e.link)} ${why}`,
+        "use an http:// or https:// URL as the browser shows it, such as https://one.dash.cloudflare.com/",
+      );
   }
   checkIcon(add, e.icon as unknown);
   checkHealth(add, e.health);
   if (!Array.isArray(e.units)) {
-    add("units", `${show(e.units)} is not a list of unit names`, 'write units: ["<name>.service"], or [] when the host runs nothing for it');
+    add(
+      "units",
+      `${show(e.units)} is not a list of unit names`,
+      'write units: ["<name>.service"], or [] when the host runs nothing for it',
+    );
   } else {
     for (const unit of e.units as unknown[]) {
-      if (typeof unit !== "string" || !UNIT_NAME.test(unit)) add("units", `${show(unit)} is not a systemd unit name`, "name the unit with its type, such as jellyfin.service or cockpit.socket");
+      if (typeof unit !== "string" || !UNIT_NAME.test(unit))
+        add(
+          "units",
+          `${show(unit)} is not a systemd unit name`,
+          "name the unit with its type, such as jellyfin.service or cockpit.socket",
+        );
     }
     if (new Set(e.units).size !== e.units.length) add("units", "lists a unit twice", "list each unit once");
   }
@@ -155,55 +240,107 @@ function checkEntryShape(e: ServiceEntry, add: Add): boolean {
 }
 
 function checkHealth(add: Add, health: unknown): void {
-  if (!isObject(health)) return add("health", `${show(health)} is not a health check`, 'write health: { kind: "http", path: "/" }, { kind: "tcp" } or { kind: "none", reason: "<who watches it>" }');
+  if (!isObject(health))
+    return add(
+      "health",
+      `${show(health)} is not a health check`,
+      'write health: { kind: "http", path: "/" }, { kind: "tcp" } or { kind: "none", reason: "<who watches it>" }',
+    );
   if (!checkEnum(add, "health.kind", health.kind, ["http", "tcp", "none"])) return;
   const allowed = health.kind === "http" ? ["kind", "path"] : health.kind === "none" ? ["kind", "reason"] : ["kind"];
   for (const key of Object.keys(health)) {
-    if (!allowed.includes(key)) add(`health.${key}`, `is not a field of a ${health.kind} check`, `remove it; a ${health.kind} check has ${allowed.join(" and ")}`);
+    if (!allowed.includes(key))
+      add(
+        `health.${key}`,
+        `is not a field of a ${health.kind} check`,
+        `remove it; a ${health.kind} check has ${allowed.join(" and ")}`,
+      );
   }
   if (health.kind === "http" && (typeof health.path !== "string" || !HEALTH_PATH.test(health.path))) {
-    add("health.path", `${show(health.path)} is not a plain URL path`, "start it with / and use only letters, digits and / . _ ~ % ? = & : + -, at most 256 characters");
+    add(
+      "health.path",
+      `${show(health.path)} is not a plain URL path`,
+      "start it with / and use only letters, digits and / . _ ~ % ? = & : + -, at most 256 characters",
+    );
   }
   if (health.kind === "none") checkText(add, "health.reason", health.reason, TEXT_LIMITS.reason);
 }
 
 function checkBackupShape(add: Add, backup: unknown): void {
   if (backup === undefined) return;
-  if (!isObject(backup) || !Array.isArray(backup.paths) || (backup.exclude !== undefined && !Array.isArray(backup.exclude))) {
-    return add("backup", `${show(backup)} is not { paths, exclude? }`, 'write backup: { paths: ["/var/lib/<service>"], exclude: [...] }');
+  if (
+    !isObject(backup) ||
+    !Array.isArray(backup.paths) ||
+    (backup.exclude !== undefined && !Array.isArray(backup.exclude))
+  ) {
+    return add(
+      "backup",
+      `${show(backup)} is not { paths, exclude? }`,
+      'write backup: { paths: ["/var/lib/<service>"], exclude: [...] }',
+    );
   }
   const paths = (backup.paths as unknown[]).filter((p, i) => checkPath(add, `backup.paths[${i}]`, p)) as string[];
   ((backup.exclude ?? []) as unknown[]).forEach((x, i) => {
     if (checkPath(add, `backup.exclude[${i}]`, x) && !paths.some((p) => x !== p && containsPath(p, x))) {
-      add(`backup.exclude[${i}]`, `${show(x)} is not inside one of the service's backup paths`, "exclude only paths under one of backup.paths, or remove it");
+      add(
+        `backup.exclude[${i}]`,
+        `${show(x)} is not inside one of the service's backup paths`,
+        "exclude only paths under one of backup.paths, or remove it",
+      );
     }
   });
   for (const [i, a] of paths.entries()) {
     for (const [j, b] of paths.entries()) {
-      if (i < j && (containsPath(a, b) || containsPath(b, a))) add(`backup.paths[${j}]`, `${show(b)} overlaps ${show(a)}`, "list each directory once, and not one inside another");
+      if (i < j && (containsPath(a, b) || containsPath(b, a)))
+        add(
+          `backup.paths[${j}]`,
+          `${show(b)} overlaps ${show(a)}`,
+          "list each directory once, and not one inside another",
+        );
     }
   }
 }
 
 function checkSecretsShape(add: Add, secrets: unknown): void {
   if (secrets === undefined) return;
-  if (!Array.isArray(secrets)) return add("secrets", `${show(secrets)} is not a list`, "write secrets: [{ name, ref, group? }]");
+  if (!Array.isArray(secrets))
+    return add("secrets", `${show(secrets)} is not a list`, "write secrets: [{ name, ref, group? }]");
   const names = new Set<unknown>();
   for (const s of secrets as unknown[]) {
     if (!isObject(s) || Object.keys(s).some((k) => !["name", "ref", "group"].includes(k))) {
       add("secrets", `${show(s)} is not { name, ref, group? }`, "write each secret as { name, ref, group? }");
       continue;
     }
-    if (typeof s.name !== "string" || !isDnsLabel(s.name)) add("secrets.name", `${show(s.name)} is not a valid file name label`, "use lowercase letters, digits and inner hyphens");
-    if (names.has(s.name)) add("secrets.name", `secret ${show(s.name)} is declared twice`, "give each secret of a service its own name");
+    if (typeof s.name !== "string" || !isDnsLabel(s.name))
+      add(
+        "secrets.name",
+        `${show(s.name)} is not a valid file name label`,
+        "use lowercase letters, digits and inner hyphens",
+      );
+    if (names.has(s.name))
+      add("secrets.name", `secret ${show(s.name)} is declared twice`, "give each secret of a service its own name");
     names.add(s.name);
-    if (typeof s.ref !== "string") add("secrets.ref", `${show(s.ref)} is not a reference`, 'write it as op://<vault>/<item>/[section/]<field>, or "generated"');
+    if (typeof s.ref !== "string")
+      add(
+        "secrets.ref",
+        `${show(s.ref)} is not a reference`,
+        'write it as op://<vault>/<item>/[section/]<field>, or "generated"',
+      );
     else if (s.ref !== "generated") {
       const err = opReferenceError(s.ref);
-      if (err) add("secrets.ref", `malformed 1Password reference ${show(s.ref)}: ${err}`, "write it as op://<vault>/<item>/[section/]<field>");
+      if (err)
+        add(
+          "secrets.ref",
+          `malformed 1Password reference ${show(s.ref)}: ${err}`,
+          "write it as op://<vault>/<item>/[section/]<field>",
+        );
     }
     if (s.group !== undefined && (typeof s.group !== "string" || !POSIX_NAME.test(s.group))) {
-      add("secrets.group", `${show(s.group)} is not a group name`, "use the consuming service's group: lowercase letters, digits, _ and -, at most 32 characters, or leave group out");
+      add(
+        "secrets.group",
+        `${show(s.group)} is not a group name`,
+        "use the consuming service's group: lowercase letters, digits, _ and -, at most 32 characters, or leave group out",
+      );
     }
   }
 }
@@ -217,26 +354,46 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
   const usable = new Set<ServiceEntry>();
 
   if (!Array.isArray(catalog)) {
-    return [{ field: "catalog", message: "is not a list of entries", fix: `export CATALOG as an array in ${CATALOG_FILE}` }];
+    return [
+      { field: "catalog", message: "is not a list of entries", fix: `export CATALOG as an array in ${CATALOG_FILE}` },
+    ];
   }
   for (const e of catalog) {
     if (!isObject(e as unknown)) {
-      add(undefined, "catalog", `entry ${show(e)} is not an object`, `write every entry of ${CATALOG_FILE} as { id, title, ... }`);
+      add(
+        undefined,
+        "catalog",
+        `entry ${show(e)} is not an object`,
+        `write every entry of ${CATALOG_FILE} as { id, title, ... }`,
+      );
       continue;
     }
     const id = typeof e.id === "string" ? e.id : show(e.id);
     if (typeof e.id !== "string" || !isDnsLabel(e.id)) {
-      add(id, "id", `${show(e.id)} is not a valid DNS label`, "use lowercase letters, digits and inner hyphens, at most 63 characters");
+      add(
+        id,
+        "id",
+        `${show(e.id)} is not a valid DNS label`,
+        "use lowercase letters, digits and inner hyphens, at most 63 characters",
+      );
     }
     if (ids.has(id)) {
-      add(id, "id", "the id is declared twice", `rename or remove one of the two ${show(id)} entries in ${CATALOG_FILE}`);
+      add(
+        id,
+        "id",
+        "the id is declared twice",
+        `rename or remove one of the two ${show(id)} entries in ${CATALOG_FILE}`,
+      );
     }
     ids.set(id, e);
     if (checkEntryShape(e, (field, message, fix) => add(id, field, message, fix))) usable.add(e);
   }
 
   const members = catalog.filter((e) => usable.has(e) && inStack(e, config));
-  const placement = placeServices(catalog.filter((e) => usable.has(e)), config);
+  const placement = placeServices(
+    catalog.filter((e) => usable.has(e)),
+    config,
+  );
   const ports = new Map<string, string>();
   const hostnames = new Map<string, string>();
   const backupOwners = new BackupOwners();
@@ -247,11 +404,24 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
   ];
 
   for (const e of members) {
-    if (typeof e.port === "number" && Number.isInteger(e.port) && e.port >= RANGES.port.min && e.port <= RANGES.port.max && e.runsOn === "host") {
+    if (
+      typeof e.port === "number" &&
+      Number.isInteger(e.port) &&
+      e.port >= RANGES.port.min &&
+      e.port <= RANGES.port.max &&
+      e.runsOn === "host"
+    ) {
       for (const host of placement.hostsOf.get(e.id) ?? []) {
         const other = ports.get(`${host}:${e.port}`);
         if (other) {
-          add(e.id, "port", `port ${e.port} is already used by "${other}" on the same host${config.hostsDeclared ? ` (${host})` : ""}`, config.hostsDeclared ? `give one of them a free port, or place one on another host with homelab:placement` : "give one of them a free port");
+          add(
+            e.id,
+            "port",
+            `port ${e.port} is already used by "${other}" on the same host${config.hostsDeclared ? ` (${host})` : ""}`,
+            config.hostsDeclared
+              ? `give one of them a free port, or place one on another host with homelab:placement`
+              : "give one of them a free port",
+          );
         } else {
           ports.set(`${host}:${e.port}`, e.id);
         }
@@ -261,28 +431,55 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
       add(e.id, "port", "a Cloudflare Pages site has no local port", "remove the port, or set runsOn to host");
     }
     if (e.runsOn === "host" && e.status === "enabled" && e.route !== false && e.port === undefined) {
-      add(e.id, "port", "a routed host service needs a port for nginx to proxy to", "set its port, or set route: false");
+      add(
+        e.id,
+        "port",
+        "a routed host service needs a port for nginx to proxy to",
+        "set its port, or set route: false",
+      );
     }
 
     const loopback = e.bind === "127.0.0.1";
     if (loopback && e.route !== false) {
-      add(e.id, "route", "a loopback-only service (bind 127.0.0.1) cannot be given a public route", "set route: false, or bind it to 0.0.0.0 if it is meant to be reachable");
+      add(
+        e.id,
+        "route",
+        "a loopback-only service (bind 127.0.0.1) cannot be given a public route",
+        "set route: false, or bind it to 0.0.0.0 if it is meant to be reachable",
+      );
     }
     if (loopback && e.proxyTo !== undefined) {
       add(e.id, "proxyTo", "a loopback-only service (bind 127.0.0.1) cannot be given a proxy", "remove proxyTo");
     }
     checkLanGate(e, (field, message, fix) => add(e.id, field, message, fix));
     if (typeof e.colocateWith === "string" && isDnsLabel(e.colocateWith) && !ids.has(e.colocateWith)) {
-      add(e.id, "colocateWith", `"${e.colocateWith}" is not a catalog id`, "point colocateWith at an existing entry's id");
+      add(
+        e.id,
+        "colocateWith",
+        `"${e.colocateWith}" is not a catalog id`,
+        "point colocateWith at an existing entry's id",
+      );
     }
     if (typeof e.proxyTo === "string" && isDnsLabel(e.proxyTo) && !ids.has(e.proxyTo)) {
       add(e.id, "proxyTo", `"${e.proxyTo}" is not a catalog id`, "point proxyTo at an existing entry's id");
     }
 
-    const routeNameOk = !(e.route && e.route.name !== undefined && (typeof e.route.name !== "string" || !isDnsLabel(e.route.name)));
-    const label = routeNameOk && (e.route === undefined || e.route === false || isObject(e.route)) ? routeLabel(e, config.routePattern) : null;
+    const routeNameOk = !(
+      e.route &&
+      e.route.name !== undefined &&
+      (typeof e.route.name !== "string" || !isDnsLabel(e.route.name))
+    );
+    const label =
+      routeNameOk && (e.route === undefined || e.route === false || isObject(e.route))
+        ? routeLabel(e, config.routePattern)
+        : null;
     if (label !== null && !isDnsLabel(label)) {
-      add(e.id, "route", `route label "${label}" is not a valid DNS label`, "shorten the route name or fix homelab:routePattern");
+      add(
+        e.id,
+        "route",
+        `route label "${label}" is not a valid DNS label`,
+        "shorten the route name or fix homelab:routePattern",
+      );
     } else if (label !== null) {
       const hostname = `${label}.${config.domain}`;
       if (!isHostname(hostname)) {
@@ -290,7 +487,12 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
       }
       const other = hostnames.get(hostname);
       if (other) {
-        add(e.id, "route", `public hostname ${hostname} is already used by "${other}"`, "give one of them another route name");
+        add(
+          e.id,
+          "route",
+          `public hostname ${hostname} is already used by "${other}"`,
+          "give one of them another route name",
+        );
       } else {
         hostnames.set(hostname, e.id);
       }
@@ -304,11 +506,22 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
         if (typeof path !== "string" || hostPathProblem(path)) continue;
         for (const [key, dir] of hostDirs) {
           if (containsPath(path, dir) || containsPath(dir, path)) {
-            add(e.id, "backup.paths", `${show(path)} overlaps ${key} (${dir})`, `back up the service's own state directory, apart from ${key}`);
+            add(
+              e.id,
+              "backup.paths",
+              `${show(path)} overlaps ${key} (${dir})`,
+              `back up the service's own state directory, apart from ${key}`,
+            );
           }
         }
         const other = backupOwners.overlapping(path, e.id);
-        if (other) add(e.id, "backup.paths", `${show(path)} overlaps ${show(other.path)} of "${other.id}"`, "give each service its own backup directories, none inside another's");
+        if (other)
+          add(
+            e.id,
+            "backup.paths",
+            `${show(path)} overlaps ${show(other.path)} of "${other.id}"`,
+            "give each service its own backup directories, none inside another's",
+          );
         backupOwners.add(path, e.id);
       }
     }
@@ -317,21 +530,42 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
   for (const id of config.services ?? []) {
     const e = ids.get(id);
     if (!e) {
-      add(undefined, "homelab:services", `"${id}" is not a catalog id`, `remove it from homelab:services in Pulumi.${config.stack}.yaml`);
+      add(
+        undefined,
+        "homelab:services",
+        `"${id}" is not a catalog id`,
+        `remove it from homelab:services in Pulumi.${config.stack}.yaml`,
+      );
     } else if (e.status !== "enabled") {
-      add(id, "homelab:services", `"${id}" is pending and cannot run yet`, `remove it from homelab:services, or set status: "enabled" once it is migrated`);
+      add(
+        id,
+        "homelab:services",
+        `"${id}" is pending and cannot run yet`,
+        `remove it from homelab:services, or set status: "enabled" once it is migrated`,
+      );
     }
   }
   problems.push(...placement.problems);
   for (const role of SERVICE_ROLES) {
     const holders = catalog.filter((e) => usable.has(e) && e.role === role);
     for (const e of holders.slice(1)) {
-      add(e.id, "role", `"${holders[0].id}" already has the ${role} role; renderers would not know which one to use`, `give the ${role} role to one entry only`);
+      add(
+        e.id,
+        "role",
+        `"${holders[0].id}" already has the ${role} role; renderers would not know which one to use`,
+        `give the ${role} role to one entry only`,
+      );
     }
   }
   // The tunnel's connector is the entry on every host with a route.
   for (const e of members.filter((x) => x.everyHostWith === "routes" && x.status === "enabled")) {
-    if (config.edge === "none") add(e.id, "homelab:services", "a stack with homelab:edge none has no tunnel to run", `leave ${e.id} out of homelab:services`);
+    if (config.edge === "none")
+      add(
+        e.id,
+        "homelab:services",
+        "a stack with homelab:edge none has no tunnel to run",
+        `leave ${e.id} out of homelab:services`,
+      );
   }
   return problems;
 }
@@ -346,12 +580,23 @@ function checkLanGate(e: ServiceEntry, add: Add): void {
   const listens = e.status === "enabled" && e.runsOn === "host" && e.port !== undefined;
   const lanBound = listens && e.bind !== "127.0.0.1";
   if (!lanBound) {
-    if (e.lanOpen !== undefined) add("lanOpen", listens ? "is set on a service bound to 127.0.0.1, which the LAN cannot reach" : "is set on a service with no listener on the host", "remove lanOpen");
+    if (e.lanOpen !== undefined)
+      add(
+        "lanOpen",
+        listens
+          ? "is set on a service bound to 127.0.0.1, which the LAN cannot reach"
+          : "is set on a service with no listener on the host",
+        "remove lanOpen",
+      );
     return;
   }
   const bind = e.bind ?? "0.0.0.0";
   if (e.login !== undefined && e.lanOpen !== undefined) {
-    add("lanOpen", "is set beside login: a service either checks who calls it or is open", "keep login if the service checks credentials on every request, otherwise remove login and keep lanOpen");
+    add(
+      "lanOpen",
+      "is set beside login: a service either checks who calls it or is open",
+      "keep login if the service checks credentials on every request, otherwise remove login and keep lanOpen",
+    );
   } else if (e.login === undefined && e.lanOpen === undefined) {
     add(
       "login",
@@ -364,31 +609,67 @@ function checkLanGate(e: ServiceEntry, add: Add): void {
 /** A role's value, and what holding it needs from the entry (see ServiceEntry.role). */
 function checkRoleShape(add: Add, e: ServiceEntry): void {
   if (!checkEnum(add, "role", e.role, SERVICE_ROLES, true) || e.role === undefined) return;
-  if (e.runsOn !== "host") add("role", `the ${e.role} role runs on a host, but the entry runs on ${show(e.runsOn)}`, `set runsOn: "host", or remove role`);
-  if (e.role === "portal" && e.proxyTo === undefined) add("proxyTo", "the portal shows the dashboard app, but the entry names none", "set proxyTo to the dashboard entry's id");
+  if (e.runsOn !== "host")
+    add(
+      "role",
+      `the ${e.role} role runs on a host, but the entry runs on ${show(e.runsOn)}`,
+      `set runsOn: "host", or remove role`,
+    );
+  if (e.role === "portal" && e.proxyTo === undefined)
+    add(
+      "proxyTo",
+      "the portal shows the dashboard app, but the entry names none",
+      "set proxyTo to the dashboard entry's id",
+    );
   if (e.role === "backup") {
     const names = Array.isArray(e.secrets) ? e.secrets.map((s) => (isObject(s as unknown) ? s.name : undefined)) : [];
     const missing = REPOSITORY_SECRETS.filter((n) => !names.includes(n));
-    if (missing.length > 0) add("secrets", `the backup role unlocks the restic repository with ${missing.map((n) => `"${n}"`).join(", ")}, which the entry does not declare`, `add ${missing.join(", ")} to secrets`);
+    if (missing.length > 0)
+      add(
+        "secrets",
+        `the backup role unlocks the restic repository with ${missing.map((n) => `"${n}"`).join(", ")}, which the entry does not declare`,
+        `add ${missing.join(", ")} to secrets`,
+      );
   }
 }
 
 /** A Homepage widget: its type and the dashboard secret holding the key. */
 function checkDashboardWidget(add: Add, widget: unknown): void {
   if (widget === undefined) return;
-  const fix = 'write dashboardWidget: { type: "<Homepage widget type>", secret: "<name of a secret of the dashboard entry>" }';
-  if (!isObject(widget) || Object.keys(widget).some((k) => k !== "type" && k !== "secret")) return add("dashboardWidget", `${show(widget)} is not { type, secret }`, fix);
-  if (typeof widget.type !== "string" || !/^[a-z][a-z0-9]{0,63}$/.test(widget.type)) add("dashboardWidget.type", `${show(widget.type)} is not a Homepage widget type`, "use the widget's type as Homepage names it, such as homeassistant");
-  if (typeof widget.secret !== "string" || !isDnsLabel(widget.secret)) add("dashboardWidget.secret", `${show(widget.secret)} is not a secret name`, "name a secret of the dashboard entry, such as hass-token");
+  const fix =
+    'write dashboardWidget: { type: "<Homepage widget type>", secret: "<name of a secret of the dashboard entry>" }';
+  if (!isObject(widget) || Object.keys(widget).some((k) => k !== "type" && k !== "secret"))
+    return add("dashboardWidget", `${show(widget)} is not { type, secret }`, fix);
+  if (typeof widget.type !== "string" || !/^[a-z][a-z0-9]{0,63}$/.test(widget.type))
+    add(
+      "dashboardWidget.type",
+      `${show(widget.type)} is not a Homepage widget type`,
+      "use the widget's type as Homepage names it, such as homeassistant",
+    );
+  if (typeof widget.secret !== "string" || !isDnsLabel(widget.secret))
+    add(
+      "dashboardWidget.secret",
+      `${show(widget.secret)} is not a secret name`,
+      "name a secret of the dashboard entry, such as hass-token",
+    );
 }
 
 /** A speed schedule: a list of windows that covers the day exactly once, with rates of zero or more. */
 function checkSpeedSchedule(add: Add, schedule: unknown): void {
   if (schedule === undefined) return;
-  const fix = 'write speedSchedule: [{ name, from: "HH:MM", to: "HH:MM", download: { megabytesPerSecond }, upload: { megabytesPerSecond } }, ...], covering the day once';
-  const isRate = (r: unknown) => isObject(r) && typeof r.megabytesPerSecond === "number" && Number.isFinite(r.megabytesPerSecond);
-  const isWindow = (p: unknown) => isObject(p) && typeof p.name === "string" && typeof p.from === "string" && typeof p.to === "string" && isRate(p.download) && isRate(p.upload);
-  if (!Array.isArray(schedule) || schedule.length === 0 || !schedule.every(isWindow)) return add("speedSchedule", `${show(schedule)} is not a list of speed windows`, fix);
+  const fix =
+    'write speedSchedule: [{ name, from: "HH:MM", to: "HH:MM", download: { megabytesPerSecond }, upload: { megabytesPerSecond } }, ...], covering the day once';
+  const isRate = (r: unknown) =>
+    isObject(r) && typeof r.megabytesPerSecond === "number" && Number.isFinite(r.megabytesPerSecond);
+  const isWindow = (p: unknown) =>
+    isObject(p) &&
+    typeof p.name === "string" &&
+    typeof p.from === "string" &&
+    typeof p.to === "string" &&
+    isRate(p.download) &&
+    isRate(p.upload);
+  if (!Array.isArray(schedule) || schedule.length === 0 || !schedule.every(isWindow))
+    return add("speedSchedule", `${show(schedule)} is not a list of speed windows`, fix);
   for (const p of schedule as SpeedPeriod[]) checkText(add, "speedSchedule.name", p.name, TEXT_LIMITS.title);
   for (const problem of scheduleProblems(schedule as SpeedPeriod[])) add("speedSchedule", problem, fix);
 }
@@ -432,16 +713,32 @@ function checkIcon(add: (field: string, message: string, fix: string) => void, i
   const [source] = sources;
   const value = icon[source];
   if (source === "file") {
-    if (typeof value !== "string" || !ICON_FILE.test(value)) add("icon.file", `${show(value)} is not a file name in assets/icons/`, "name an .svg file in assets/icons/ in lowercase letters, digits, dots, underscores and hyphens");
+    if (typeof value !== "string" || !ICON_FILE.test(value))
+      add(
+        "icon.file",
+        `${show(value)} is not a file name in assets/icons/`,
+        "name an .svg file in assets/icons/ in lowercase letters, digits, dots, underscores and hyphens",
+      );
   } else if (typeof value !== "string" || !ICON_NAME[source].test(value)) {
-    add(`icon.${source}`, `${show(value)} is not a ${source === "mdi" ? "Material Design Icons glyph name" : "simple-icons slug"}`, source === "mdi" ? "use a glyph name such as backup-restore" : "use a slug such as jellyfin");
+    add(
+      `icon.${source}`,
+      `${show(value)} is not a ${source === "mdi" ? "Material Design Icons glyph name" : "simple-icons slug"}`,
+      source === "mdi" ? "use a glyph name such as backup-restore" : "use a slug such as jellyfin",
+    );
   } else {
     const missing = missingFromSet(source === "mdi" ? { mdi: value } : { simpleIcons: value });
     if (missing) {
-      add(`icon.${source}`, `${show(value)} ${missing}`, source === "mdi" ? "pick a glyph from https://pictogrammers.com/library/mdi/" : "pick a slug from https://simpleicons.org/, or use an mdi glyph or a drawn file");
+      add(
+        `icon.${source}`,
+        `${show(value)} ${missing}`,
+        source === "mdi"
+          ? "pick a glyph from https://pictogrammers.com/library/mdi/"
+          : "pick a slug from https://simpleicons.org/, or use an mdi glyph or a drawn file",
+      );
     }
   }
-  if (icon.color !== undefined && (typeof icon.color !== "string" || !ICON_COLOR.test(icon.color))) add("icon.color", `${show(icon.color)} is not a colour`, 'write a hex colour such as "#38bdf8"');
+  if (icon.color !== undefined && (typeof icon.color !== "string" || !ICON_COLOR.test(icon.color)))
+    add("icon.color", `${show(icon.color)} is not a colour`, 'write a hex colour such as "#38bdf8"');
 }
 
 /**

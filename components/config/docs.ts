@@ -51,12 +51,17 @@ export interface DocsConfig {
  * no field one to one: parseDocsConfig makes the source from them.
  */
 export const DOCS_CONFIG_KEYS = {
-  docsSource: option({ kind: "string", default: "upload", doc: "how Pages gets the docs site: upload (pulumi up builds and uploads it) or git" }),
+  docsSource: option({
+    kind: "string",
+    default: "upload",
+    doc: "how Pages gets the docs site: upload (pulumi up builds and uploads it) or git",
+  }),
   docsRepository: option({
     kind: "string",
     doc: "with docsSource git: the repository Pages builds, github:<owner>/<repo> or gitlab:<owner>/<repo>",
     check: quoted((v) => (REPOSITORY.test(v) ? undefined : "is not github:<owner>/<repo> or gitlab:<owner>/<repo>")),
-    expect: "github:<owner>/<repo> or gitlab:<owner>/<repo>, each name of letters, digits and . _ -, starting with a letter, digit or _",
+    expect:
+      "github:<owner>/<repo> or gitlab:<owner>/<repo>, each name of letters, digits and . _ -, starting with a letter, digit or _",
   }),
   docsBranch: option({
     kind: "string",
@@ -64,7 +69,8 @@ export const DOCS_CONFIG_KEYS = {
     default: "main",
     doc: "with docsSource git: the production branch",
     check: quoted(gitBranchProblem),
-    expect: "a git branch name such as main or release/docs: letters, digits and . _ - /, no .., no component starting with . or ending in .lock, not starting with - or ending in / or .",
+    expect:
+      "a git branch name such as main or release/docs: letters, digits and . _ - /, no .., no component starting with . or ending in .lock, not starting with - or ending in / or .",
   }),
   // The build command is the owner's, run by Cloudflare's build in the owner's repository, not on the host: any one-line command is taken.
   docsBuildCommand: option({
@@ -79,9 +85,15 @@ export const DOCS_CONFIG_KEYS = {
     default: (stack: string) => `out/${stack}/docs`,
     doc: "with docsSource git: the built site's folder in the repository",
     check: quoted(repoFolderProblem),
-    expect: "a folder relative to the repository's root, such as out/<stack>/docs: letters, digits and . _ - between single slashes, no . or .. segment, no leading or trailing /",
+    expect:
+      "a folder relative to the repository's root, such as out/<stack>/docs: letters, digits and . _ - between single slashes, no . or .. segment, no leading or trailing /",
   }),
-  docsShowLanAddresses: option({ kind: "boolean", target: "docs.showLanAddresses", default: false, doc: "show the host's LAN address on the docs site" }),
+  docsShowLanAddresses: option({
+    kind: "boolean",
+    target: "docs.showLanAddresses",
+    default: false,
+    doc: "show the host's LAN address on the docs site",
+  }),
 };
 
 const GIT_ONLY = ["docsRepository", "docsBranch", "docsBuildCommand", "docsOutputDir"] as const;
@@ -97,7 +109,12 @@ export interface FilledDocs {
  * need docsSource git, and the repository gives the source its provider,
  * owner and repo. Problems are appended to `problems`.
  */
-export function parseDocsConfig(stack: string, keys: KeyValues, filled: FilledDocs, problems: ConfigProblem[]): DocsConfig {
+export function parseDocsConfig(
+  stack: string,
+  keys: KeyValues,
+  filled: FilledDocs,
+  problems: ConfigProblem[],
+): DocsConfig {
   const file = `Pulumi.${stack}.yaml`;
   // A key whose value the schema already refused is not refused again here.
   const refused = (key: string) => problems.some((p) => p.key === `homelab:${key}`);
@@ -116,7 +133,11 @@ export function parseDocsConfig(stack: string, keys: KeyValues, filled: FilledDo
     return { source: { kind: "upload" }, showLanAddresses };
   }
   if (kind !== "git") {
-    problems.push({ key: "homelab:docsSource", message: `unknown docs source "${kind}"`, fix: `set homelab:docsSource to upload or git in ${file}` });
+    problems.push({
+      key: "homelab:docsSource",
+      message: `unknown docs source "${kind}"`,
+      fix: `set homelab:docsSource to upload or git in ${file}`,
+    });
     return { source: { kind: "upload" }, showLanAddresses };
   }
   const repository = keys.set.docsRepository as string | undefined;
@@ -124,13 +145,20 @@ export function parseDocsConfig(stack: string, keys: KeyValues, filled: FilledDo
   if (!m && !refused("docsRepository")) {
     problems.push({
       key: "homelab:docsRepository",
-      message: repository === undefined ? "missing; homelab:docsSource git needs the repository Pages builds" : `"${repository}" is not github:<owner>/<repo> or gitlab:<owner>/<repo>`,
+      message:
+        repository === undefined
+          ? "missing; homelab:docsSource git needs the repository Pages builds"
+          : `"${repository}" is not github:<owner>/<repo> or gitlab:<owner>/<repo>`,
       fix: `pulumi config set homelab:docsRepository github:<owner>/<repo> --stack ${stack}, after installing the Cloudflare Pages app on that repository`,
     });
   }
   const { outputDir } = filled.source;
   if (repoFolderProblem(outputDir) && !refused("docsOutputDir")) {
-    problems.push({ key: "homelab:docsOutputDir", message: `"${outputDir}" is not a folder inside the repository`, fix: `set homelab:docsOutputDir in ${file} to a relative path such as out/${stack}/docs` });
+    problems.push({
+      key: "homelab:docsOutputDir",
+      message: `"${outputDir}" is not a folder inside the repository`,
+      fix: `set homelab:docsOutputDir in ${file} to a relative path such as out/${stack}/docs`,
+    });
   }
   return {
     showLanAddresses,

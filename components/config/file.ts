@@ -19,7 +19,9 @@ export function readStackFile(root: string, stack: string): Record<string, unkno
   try {
     text = readFileSync(file, "utf8");
   } catch {
-    throw new Error(`stack "${stack}" has no ${file}; create it with \`pulumi stack init ${stack}\` or pick an existing stack with --stack`);
+    throw new Error(
+      `stack "${stack}" has no ${file}; create it with \`pulumi stack init ${stack}\` or pick an existing stack with --stack`,
+    );
   }
   const refuse = (field: string, message: string, fix: string): never => {
     throw new ValidationError(stack, [{ field, message, fix }]);
@@ -29,14 +31,27 @@ export function readStackFile(root: string, stack: string): Record<string, unkno
     // Pulumi keeps config scalars as strings; the failsafe schema does the same.
     doc = parse(text, { schema: "failsafe", uniqueKeys: true });
   } catch (err) {
-    return refuse(name, `is not valid YAML: ${(err as Error).message.split("\n")[0]}`, `fix the YAML syntax of ${name}`);
+    return refuse(
+      name,
+      `is not valid YAML: ${(err as Error).message.split("\n")[0]}`,
+      `fix the YAML syntax of ${name}`,
+    );
   }
   if (doc === null || doc === undefined || doc === "") return {};
-  if (!isMap(doc)) return refuse(name, `must be a map with a config: key, got ${show(doc)}`, `write ${name} as "config:" followed by indented <namespace>:<key>: <value> lines`);
+  if (!isMap(doc))
+    return refuse(
+      name,
+      `must be a map with a config: key, got ${show(doc)}`,
+      `write ${name} as "config:" followed by indented <namespace>:<key>: <value> lines`,
+    );
   const config = doc.config;
   if (config === undefined || config === null || config === "") return {};
   if (!isMap(config)) {
-    return refuse("config", `config must be a map, got ${Array.isArray(config) ? "a list" : show(config)}`, `in ${name}, write each setting as "  homelab:<key>: <value>" under config:, without a leading "- "`);
+    return refuse(
+      "config",
+      `config must be a map, got ${Array.isArray(config) ? "a list" : show(config)}`,
+      `in ${name}, write each setting as "  homelab:<key>: <value>" under config:, without a leading "- "`,
+    );
   }
   return config;
 }

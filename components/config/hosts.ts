@@ -60,10 +60,29 @@ export const DEFAULT_SSH_KEY_CONFIG = "sshPrivateKey";
 export const HOST_SSH_KEY_NAME = /^sshPrivateKey(?:[A-Z][A-Za-z0-9]{0,31})?$/;
 
 /** The fields a `homelab:hosts.<name>` map may hold, with the single-host key each mirrors. */
-export const HOST_FIELDS = ["lanAddress", "lanHostname", "sshHost", "sshPort", "sshUser", "sshHostKey", "sshKeyConfig", "nixosFlake", "nixosFlakeInput"] as const;
+export const HOST_FIELDS = [
+  "lanAddress",
+  "lanHostname",
+  "sshHost",
+  "sshPort",
+  "sshUser",
+  "sshHostKey",
+  "sshKeyConfig",
+  "nixosFlake",
+  "nixosFlakeInput",
+] as const;
 
 /** The single-host keys that `homelab:hosts` replaces; setting both would leave one silently unused. */
-export const SINGLE_HOST_KEYS = ["lanAddress", "lanHostname", "sshHost", "sshPort", "sshUser", "sshHostKey", "nixosFlake", "nixosFlakeInput"] as const;
+export const SINGLE_HOST_KEYS = [
+  "lanAddress",
+  "lanHostname",
+  "sshHost",
+  "sshPort",
+  "sshUser",
+  "sshHostKey",
+  "nixosFlake",
+  "nixosFlakeInput",
+] as const;
 
 /** Enough for a rack; the plan benchmark runs ten. */
 export const MAX_HOSTS = 64;
@@ -82,5 +101,13 @@ export function stackHosts(config: {
   ssh: HostConfig["ssh"];
 }): HostConfig[] {
   if (config.hosts && config.hosts.length > 0) return config.hosts;
-  return [{ name: singleHostName(config.lanHostname), lanAddress: config.lanAddress, lanHostname: config.lanHostname, ssh: { ...config.ssh }, sshKeyConfig: DEFAULT_SSH_KEY_CONFIG }];
+  return [
+    {
+      name: singleHostName(config.lanHostname),
+      lanAddress: config.lanAddress,
+      lanHostname: config.lanHostname,
+      ssh: { ...config.ssh },
+      sshKeyConfig: DEFAULT_SSH_KEY_CONFIG,
+    },
+  ];
 }

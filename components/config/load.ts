@@ -4,7 +4,15 @@ import { resolveHomelab, type Homelab } from "../catalog/resolve";
 import { STACK_NAME } from "../catalog/rules";
 import type { ServiceEntry } from "../catalog/types";
 import { fromConfigProblems, validateCatalog, ValidationError } from "../catalog/validate";
-import { CONFIG_NAMESPACE, parseStackConfig, plainPrivateKeyFix, plainPrivateKeys, show, type ConfigSource, type ConfigUse } from "./schema";
+import {
+  CONFIG_NAMESPACE,
+  parseStackConfig,
+  plainPrivateKeyFix,
+  plainPrivateKeys,
+  show,
+  type ConfigSource,
+  type ConfigUse,
+} from "./schema";
 
 export interface LoadedStack {
   lab: Homelab;
@@ -28,10 +36,22 @@ export function stackNameProblem(stack: string): string | undefined {
  * default they are the stack file's. Throws a ValidationError listing every
  * problem at once.
  */
-export function loadStack(stack: string, raw: Record<string, unknown>, catalog: readonly ServiceEntry[] = CATALOG, use: ConfigUse = "plan", from: ConfigSource = {}): LoadedStack {
+export function loadStack(
+  stack: string,
+  raw: Record<string, unknown>,
+  catalog: readonly ServiceEntry[] = CATALOG,
+  use: ConfigUse = "plan",
+  from: ConfigSource = {},
+): LoadedStack {
   const badName = stackNameProblem(stack);
   if (badName) {
-    throw new ValidationError(stack, [{ field: "stack", message: badName, fix: "use letters, digits, hyphens, underscores and periods, as `pulumi stack init` does" }]);
+    throw new ValidationError(stack, [
+      {
+        field: "stack",
+        message: badName,
+        fix: "use letters, digits, hyphens, underscores and periods, as `pulumi stack init` does",
+      },
+    ]);
   }
   const own: Record<string, unknown> = {};
   const stray: string[] = [];
@@ -53,7 +73,11 @@ export function loadStack(stack: string, raw: Record<string, unknown>, catalog: 
     problems.push({ field: key, message: "holds a private key in plain text", fix: plainPrivateKeyFix(key, stack) });
   }
   for (const key of stray) {
-    problems.push({ field: key, message: "config key without a namespace", fix: `write it as ${CONFIG_NAMESPACE}:${key} in Pulumi.${stack}.yaml` });
+    problems.push({
+      field: key,
+      message: "config key without a namespace",
+      fix: `write it as ${CONFIG_NAMESPACE}:${key} in Pulumi.${stack}.yaml`,
+    });
   }
   if (!parsed.config || problems.length > 0) throw new ValidationError(stack, problems);
   const catalogProblems = validateCatalog(catalog, parsed.config);

@@ -24,7 +24,9 @@ import { CATALOG } from "../catalog/services";
 export function readPulumiStack(): LoadedStack {
   const raw = pulumi.runtime.allConfig();
   const isSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
-  const engineSecrets = Object.keys(raw).filter((key) => !isSecret || isSecret(key) || isSecret(key.replace(":", ":config:")));
+  const engineSecrets = Object.keys(raw).filter(
+    (key) => !isSecret || isSecret(key) || isSecret(key.replace(":", ":config:")),
+  );
   const hostRoot = process.env.HOMELAB_TEST_HOST_ROOT || undefined;
   return loadStack(pulumi.getStack(), raw, CATALOG, "program", { engineSecrets, hostRoot });
 }

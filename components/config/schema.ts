@@ -32,7 +32,16 @@ import {
 } from "../catalog/rules";
 import { opReferenceError } from "../catalog/opref";
 import { DOCS_CONFIG_KEYS, parseDocsConfig, type DocsConfig, type FilledDocs } from "./docs";
-import { DEFAULT_SSH_KEY_CONFIG, HOST_FIELDS, HOST_SSH_KEY_NAME, MAX_HOSTS, SINGLE_HOST_KEYS, singleHostName, type HostConfig, type NixosFlake } from "./hosts";
+import {
+  DEFAULT_SSH_KEY_CONFIG,
+  HOST_FIELDS,
+  HOST_SSH_KEY_NAME,
+  MAX_HOSTS,
+  SINGLE_HOST_KEYS,
+  singleHostName,
+  type HostConfig,
+  type NixosFlake,
+} from "./hosts";
 import { defaultValue, keySummary, option, type Check, type CheckContext, type ConfigField, type KeySpec } from "./key";
 
 export const CONFIG_NAMESPACE = "homelab";
@@ -162,7 +171,7 @@ export interface StackConfig {
 }
 
 /** Where the owner finds the real Cloudflare ids; said by every message that refuses one. */
-export const CLOUDFLARE_ID_WHERE = "the Cloudflare dashboard, the domain's Overview page, \"API\" section";
+export const CLOUDFLARE_ID_WHERE = 'the Cloudflare dashboard, the domain\'s Overview page, "API" section';
 
 /** What the deploy's directories may be (HOST_DIR_ROOTS in components/catalog/rules.ts says why). */
 const HOST_DIR_EXPECT: Record<HostDirKind, string> = {
@@ -193,14 +202,21 @@ const FLAKE_INPUT = /^[A-Za-z_][A-Za-z0-9_'-]*$/;
 /** Why `v` is not `<absolute path>#<attribute>` of a host's flake, or undefined. */
 function nixosFlakeProblem(v: string): string | undefined {
   const at = v.indexOf("#");
-  if (at < 0) return `${show(v)} names no configuration: add #<attribute> of nixosConfigurations, e.g. /etc/nixos#nixos`;
+  if (at < 0)
+    return `${show(v)} names no configuration: add #<attribute> of nixosConfigurations, e.g. /etc/nixos#nixos`;
   const path = v.slice(0, at);
   const attr = v.slice(at + 1);
-  if (!path.startsWith("/")) return `${show(v)} is not an absolute path: the deploy runs on the host, from no particular directory`;
-  if (!/^\/(?:[A-Za-z0-9._+-]+\/?)*$/.test(path) || path.split("/").some((seg) => seg === "." || seg === "..") || path.includes("//")) {
+  if (!path.startsWith("/"))
+    return `${show(v)} is not an absolute path: the deploy runs on the host, from no particular directory`;
+  if (
+    !/^\/(?:[A-Za-z0-9._+-]+\/?)*$/.test(path) ||
+    path.split("/").some((seg) => seg === "." || seg === "..") ||
+    path.includes("//")
+  ) {
     return `${show(v)} has a path that is not plain: use letters, digits and . _ + - between single slashes, no . or .. segments`;
   }
-  if (!FLAKE_INPUT.test(attr)) return `${show(v)} has ${show(attr)} after #, which is not a nixosConfigurations attribute name Nix accepts`;
+  if (!FLAKE_INPUT.test(attr))
+    return `${show(v)} has ${show(attr)} after #, which is not a nixosConfigurations attribute name Nix accepts`;
   return undefined;
 }
 
@@ -214,7 +230,10 @@ export function show(value: unknown): string {
   return json.length > 80 ? `${json.slice(0, 77)}...` : json;
 }
 
-const text = (test: (v: string) => boolean, what: string): Check => (v) => (test(v) ? undefined : `${show(v)} is not ${what}`);
+const text =
+  (test: (v: string) => boolean, what: string): Check =>
+  (v) =>
+    test(v) ? undefined : `${show(v)} is not ${what}`;
 
 /**
  * Every key the program understands, each declared once by `option()`: its
@@ -222,14 +241,23 @@ const text = (test: (v: string) => boolean, what: string): Check => (v) => (test
  * else under `homelab:` is an error.
  */
 const KEYS = {
-  domain: option({ kind: "string", target: "domain", required: true, doc: "zone of every public route, e.g. javiersc.com", check: hostName("a domain"), expect: "a lowercase domain such as example.com" }),
+  domain: option({
+    kind: "string",
+    target: "domain",
+    required: true,
+    doc: "zone of every public route, e.g. javiersc.com",
+    check: hostName("a domain"),
+    expect: "a lowercase domain such as example.com",
+  }),
   routePattern: option({
     kind: "string",
     target: "routePattern",
     default: "{name}-home",
     doc: "first label of a route, with {name}",
     check: (v: string) =>
-      /^[a-z0-9-]*\{name\}[a-z0-9-]*$/.test(v) ? undefined : `${show(v)} must hold {name} once, with only lowercase letters, digits and hyphens around it, or every route would get the same or an invalid hostname`,
+      /^[a-z0-9-]*\{name\}[a-z0-9-]*$/.test(v)
+        ? undefined
+        : `${show(v)} must hold {name} once, with only lowercase letters, digits and hyphens around it, or every route would get the same or an invalid hostname`,
     expect: "something like {name}-home",
   }),
   lanAddress: option({
@@ -245,12 +273,43 @@ const KEYS = {
           : `${show(v)} is not an IPv4 address`,
     expect: "the host's IPv4 address in plain decimal, e.g. 192.168.1.10",
   }),
-  lanHostname: option({ kind: "string", target: "lanHostname", default: "nixos.local", doc: "the host's mDNS name", check: hostName("a hostname"), expect: "a lowercase name such as nixos.local" }),
-  timeZone: option({ kind: "string", target: "timeZone", default: "UTC", doc: "IANA time zone of the host", check: text(isTimeZone, "an IANA time zone"), expect: "an IANA zone name such as Europe/Madrid or UTC" }),
-  services: option({ kind: "string[]", target: "services", unsetMeans: "all", doc: "enabled catalog ids this stack runs", check: text(isDnsLabel, "a catalog id"), expect: "a list of catalog ids" }),
+  lanHostname: option({
+    kind: "string",
+    target: "lanHostname",
+    default: "nixos.local",
+    doc: "the host's mDNS name",
+    check: hostName("a hostname"),
+    expect: "a lowercase name such as nixos.local",
+  }),
+  timeZone: option({
+    kind: "string",
+    target: "timeZone",
+    default: "UTC",
+    doc: "IANA time zone of the host",
+    check: text(isTimeZone, "an IANA time zone"),
+    expect: "an IANA zone name such as Europe/Madrid or UTC",
+  }),
+  services: option({
+    kind: "string[]",
+    target: "services",
+    unsetMeans: "all",
+    doc: "enabled catalog ids this stack runs",
+    check: text(isDnsLabel, "a catalog id"),
+    expect: "a list of catalog ids",
+  }),
   // No field: it only allows the empty homelab:services that the cross-key rules otherwise refuse.
-  removeAllServices: option({ kind: "boolean", default: false, doc: "with homelab:services empty: the deploy removes every service and its secrets from the host, on purpose" }),
-  edge: option({ kind: "string", target: "edge", default: "cloudflare", doc: "cloudflare or none", oneOf: ["cloudflare", "none"] }),
+  removeAllServices: option({
+    kind: "boolean",
+    default: false,
+    doc: "with homelab:services empty: the deploy removes every service and its secrets from the host, on purpose",
+  }),
+  edge: option({
+    kind: "string",
+    target: "edge",
+    default: "cloudflare",
+    doc: "cloudflare or none",
+    oneOf: ["cloudflare", "none"],
+  }),
   cloudflareAccountId: option({
     kind: "string",
     target: "cloudflare.accountId",
@@ -265,7 +324,11 @@ const KEYS = {
     check: text((v) => CLOUDFLARE_ID.test(v), "32 lowercase hex characters"),
     expect: `the zone id: ${CLOUDFLARE_ID_WHERE}`,
   }),
-  cloudflareApiToken: option({ kind: "string", secret: true, doc: "Cloudflare API token, when not read from 1Password" }),
+  cloudflareApiToken: option({
+    kind: "string",
+    secret: true,
+    doc: "Cloudflare API token, when not read from 1Password",
+  }),
   cloudflareCredentialRef: option({
     kind: "string",
     target: "cloudflareApiTokenRef",
@@ -302,7 +365,13 @@ const KEYS = {
     check: text((v) => PAGES_PROJECT_NAME.test(v), "a Pages project name"),
     expect: "1-58 lowercase letters, digits or inner hyphens (it becomes <project>.pages.dev)",
   }),
-  accessEmails: option({ kind: "string[]", target: "cloudflare.accessEmails", doc: "emails the Access policy allows (edge: cloudflare)", check: text(isEmail, "an email address"), expect: "a list of email addresses" }),
+  accessEmails: option({
+    kind: "string[]",
+    target: "cloudflare.accessEmails",
+    doc: "emails the Access policy allows (edge: cloudflare)",
+    check: text(isEmail, "an email address"),
+    expect: "a list of email addresses",
+  }),
   accessTeamName: option({
     kind: "string",
     target: "cloudflare.teamName",
@@ -320,10 +389,18 @@ const KEYS = {
       if (numeric) return `${show(v)} ${numeric}`;
       return isSshHost(v) ? undefined : `${show(v)} is not a hostname or IP address`;
     },
-    expect: "a hostname such as nixos.local, or an IPv4 or IPv6 address (IPv4 as four numbers 0-255 in plain decimal, e.g. 192.168.1.10)",
+    expect:
+      "a hostname such as nixos.local, or an IPv4 or IPv6 address (IPv4 as four numbers 0-255 in plain decimal, e.g. 192.168.1.10)",
   }),
   sshPort: option({ kind: "number", target: "ssh.port", default: 22, doc: "SSH port", range: RANGES.sshPort }),
-  sshUser: option({ kind: "string", target: "ssh.user", default: "root", doc: "SSH user", check: text((v) => POSIX_NAME.test(v), "a user name"), expect: "a login name such as root" }),
+  sshUser: option({
+    kind: "string",
+    target: "ssh.user",
+    default: "root",
+    doc: "SSH user",
+    check: text((v) => POSIX_NAME.test(v), "a user name"),
+    expect: "a login name such as root",
+  }),
   sshHostKey: option({
     kind: "string",
     target: "ssh.hostKey",
@@ -349,13 +426,51 @@ const KEYS = {
     expect: "a Nix identifier such as homelab: a letter or _, then letters, digits, _, ' or -",
     maxLength: 64,
   }),
-  bundleDir: option({ kind: "string", target: "paths.bundleDir", default: "/etc/nixos/homelab", doc: "where the NixOS bundle lands", check: hostDir("bundle"), expect: HOST_DIR_EXPECT.bundle }),
-  credentialsDir: option({ kind: "string", target: "paths.secretsDir", default: "/var/lib/homelab/secrets", doc: "where secret files land", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent }),
-  stateDir: option({ kind: "string", target: "paths.stateDir", default: "/var/lib/homelab/state", doc: "deploy bookkeeping on the host", check: hostDir("persistent"), expect: HOST_DIR_EXPECT.persistent }),
+  bundleDir: option({
+    kind: "string",
+    target: "paths.bundleDir",
+    default: "/etc/nixos/homelab",
+    doc: "where the NixOS bundle lands",
+    check: hostDir("bundle"),
+    expect: HOST_DIR_EXPECT.bundle,
+  }),
+  credentialsDir: option({
+    kind: "string",
+    target: "paths.secretsDir",
+    default: "/var/lib/homelab/secrets",
+    doc: "where secret files land",
+    check: hostDir("persistent"),
+    expect: HOST_DIR_EXPECT.persistent,
+  }),
+  stateDir: option({
+    kind: "string",
+    target: "paths.stateDir",
+    default: "/var/lib/homelab/state",
+    doc: "deploy bookkeeping on the host",
+    check: hostDir("persistent"),
+    expect: HOST_DIR_EXPECT.persistent,
+  }),
   deploy: option({ kind: "boolean", target: "deploy", default: true, doc: "push to the host on pulumi up" }),
-  detectDrift: option({ kind: "boolean", target: "detectDrift", default: true, doc: "read the host over SSH on every preview to show drift" }),
-  keepGenerations: option({ kind: "number", target: "keepGenerations", default: 10, doc: "system generations to keep", range: RANGES.keepGenerations }),
-  healthTimeoutSeconds: option({ kind: "number", target: "healthTimeoutSeconds", default: 120, doc: "seconds health checks have after a switch", range: RANGES.healthTimeoutSeconds }),
+  detectDrift: option({
+    kind: "boolean",
+    target: "detectDrift",
+    default: true,
+    doc: "read the host over SSH on every preview to show drift",
+  }),
+  keepGenerations: option({
+    kind: "number",
+    target: "keepGenerations",
+    default: 10,
+    doc: "system generations to keep",
+    range: RANGES.keepGenerations,
+  }),
+  healthTimeoutSeconds: option({
+    kind: "number",
+    target: "healthTimeoutSeconds",
+    default: 120,
+    doc: "seconds health checks have after a switch",
+    range: RANGES.healthTimeoutSeconds,
+  }),
   confirmTimeoutSeconds: option({
     kind: "number",
     target: "confirmTimeoutSeconds",
@@ -363,17 +478,32 @@ const KEYS = {
     doc: "seconds the host waits after a healthy switch for the deployer to confirm it over a new SSH connection, else it rolls back by itself",
     range: RANGES.confirmTimeoutSeconds,
   }),
-  credentialsSource: option({ kind: "string", target: "secrets.source", default: "1password", doc: "1password or config", oneOf: ["1password", "config"] }),
+  credentialsSource: option({
+    kind: "string",
+    target: "secrets.source",
+    default: "1password",
+    doc: "1password or config",
+    oneOf: ["1password", "config"],
+  }),
   opVault: option({
     kind: "string",
     target: "secrets.vault",
     default: "Homelab",
     doc: "1Password vault that replaces the catalog's",
-    check: (v: string) => (OP_NAME.test(v) && !opReferenceError(`op://${v}/item/field`) ? undefined : `${show(v)} is not a vault name`),
+    check: (v: string) =>
+      OP_NAME.test(v) && !opReferenceError(`op://${v}/item/field`) ? undefined : `${show(v)} is not a vault name`,
     expect: "1-64 letters, digits, spaces, dots, underscores or hyphens, starting and ending with a letter or digit",
   }),
-  onePasswordToken: option({ kind: "string", secret: true, doc: "1Password service-account token, when OP_SERVICE_ACCOUNT_TOKEN is unset" }),
-  secretValues: option({ kind: "string", secret: true, doc: "with credentialsSource config: JSON map of <service>.<secret> to value" }),
+  onePasswordToken: option({
+    kind: "string",
+    secret: true,
+    doc: "1Password service-account token, when OP_SERVICE_ACCOUNT_TOKEN is unset",
+  }),
+  secretValues: option({
+    kind: "string",
+    secret: true,
+    doc: "with credentialsSource config: JSON map of <service>.<secret> to value",
+  }),
   generatedCredentialsItem: option({
     kind: "string",
     target: "secrets.generatedItem",
@@ -389,7 +519,13 @@ const KEYS = {
     check: text(isB2BucketName, "a valid Backblaze B2 bucket name"),
     expect: "6-50 letters, digits or hyphens (not starting with b2-)",
   }),
-  apiClientKeyVersion: option({ kind: "number", target: "apiClientKeyVersion", default: 1, doc: "version of the API clients' Access service-token keys; bump to rotate them", range: { min: 1, max: 1_000_000 } }),
+  apiClientKeyVersion: option({
+    kind: "number",
+    target: "apiClientKeyVersion",
+    default: 1,
+    doc: "version of the API clients' Access service-token keys; bump to rotate them",
+    range: { min: 1, max: 1_000_000 },
+  }),
   apiClientKeyOverlapUntil: option({
     kind: "string",
     target: "apiClientKeyOverlapUntil",
@@ -425,7 +561,8 @@ const KEYS = {
     target: "adopt",
     apply: adoptMap,
     doc: "Cloudflare objects made by hand that this stack takes over: resource name (e.g. jellyfin-dns) to import id; written by npm run adopt",
-    expect: "a map from a resource name of the preview (prod-tunnel-cloudflared, jellyfin-dns, ...) to its import id, as npm run adopt writes it",
+    expect:
+      "a map from a resource name of the preview (prod-tunnel-cloudflared, jellyfin-dns, ...) to its import id, as npm run adopt writes it",
   }),
   ...DOCS_CONFIG_KEYS,
 } satisfies Record<string, KeySpec>;
@@ -434,7 +571,16 @@ const KEYS = {
 export type ConfigRecords = typeof KEYS;
 
 /** StackConfig fields that no record fills one to one: parseStackConfig's cross-key code builds them. */
-export type FieldsBuiltByCode = "stack" | "hosts" | "hostsDeclared" | "placement" | "rollout" | "docs.source.kind" | "docs.source.provider" | "docs.source.owner" | "docs.source.repo";
+export type FieldsBuiltByCode =
+  | "stack"
+  | "hosts"
+  | "hostsDeclared"
+  | "placement"
+  | "rollout"
+  | "docs.source.kind"
+  | "docs.source.provider"
+  | "docs.source.owner"
+  | "docs.source.repo";
 
 /** Every key the program understands, by name (KEYS holds each record's exact type for the compiler). */
 export const CONFIG_KEYS: Readonly<Record<string, KeySpec>> = KEYS;
@@ -581,19 +727,26 @@ export function plainPrivateKeyFix(key: string, stack: string): string {
  * the JSON strings the Pulumi engine gives for structured values (then
  * `from.engineSecrets` says which of them are secrets).
  */
-export function parseStackConfig(stack: string, raw: Record<string, unknown>, use: ConfigUse = "plan", from: ConfigSource = {}): ParsedConfig {
+export function parseStackConfig(
+  stack: string,
+  raw: Record<string, unknown>,
+  use: ConfigUse = "plan",
+  from: ConfigSource = {},
+): ParsedConfig {
   const problems: ConfigProblem[] = [];
   const values: Record<string, unknown> = {};
   const secretKeys: Record<string, string> = {};
   const file = `Pulumi.${stack}.yaml`;
-  const refuse = (key: string, message: string, fix: string) => problems.push({ key: `${CONFIG_NAMESPACE}:${key}`, message, fix });
+  const refuse = (key: string, message: string, fix: string) =>
+    problems.push({ key: `${CONFIG_NAMESPACE}:${key}`, message, fix });
   const ctx: CheckContext = { hostRoot: from.hostRoot };
   const engineSecret = (key: string) => from.engineSecrets?.includes(key) ?? false;
 
   for (const [key, value] of Object.entries(raw)) {
     const spec = CONFIG_KEYS[key] ?? (HOST_SSH_KEY_NAME.test(key) ? HOST_LOGIN_KEY : undefined);
     if (!spec) {
-      if (!engineSecret(key) && plainPrivateKeys(value).length > 0) refuse(key, "holds a private key in plain text", plainPrivateKeyFix(`${CONFIG_NAMESPACE}:${key}`, stack));
+      if (!engineSecret(key) && plainPrivateKeys(value).length > 0)
+        refuse(key, "holds a private key in plain text", plainPrivateKeyFix(`${CONFIG_NAMESPACE}:${key}`, stack));
       const renamed = RENAMED_KEYS[key];
       const guess = renamed ?? closest(key);
       refuse(
@@ -618,25 +771,42 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
           key,
           `${plain ? `has ${plain} ` : "is "}written in plain text in ${file}, not as a Pulumi secret (secure: ciphertext)${pem}`,
           `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} ${input} --stack ${stack}${
-            plain && !Array.isArray(value) ? ` (or, for that entry alone, pulumi config set --secret --path '${CONFIG_NAMESPACE}:${key}${plain}' <value> --stack ${stack})` : ""
+            plain && !Array.isArray(value)
+              ? ` (or, for that entry alone, pulumi config set --secret --path '${CONFIG_NAMESPACE}:${key}${plain}' <value> --stack ${stack})`
+              : ""
           }, which replaces the plain value in the file (${keySummary(spec)}); rotate the value if the file was ever committed or shared`,
         );
         continue;
       }
       if (typeof value === "string") secretKeys[key] = value;
-      else if (typeof value === "object" && value !== null && !Array.isArray(value)) secretKeys[key] = JSON.stringify(value);
-      else refuse(key, `expected a secret string, got ${show(value)}`, `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${keySummary(spec)})`);
+      else if (typeof value === "object" && value !== null && !Array.isArray(value))
+        secretKeys[key] = JSON.stringify(value);
+      else
+        refuse(
+          key,
+          `expected a secret string, got ${show(value)}`,
+          `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${keySummary(spec)})`,
+        );
       continue;
     }
     // A private key pasted into any other key: refused before any message could quote it.
     const pem = engineSecret(key) ? [] : plainPrivateKeys(value);
     if (pem.length > 0) {
-      for (const at of pem) refuse(at ? `${key}.${at}` : key, "holds a private key in plain text", plainPrivateKeyFix(`${CONFIG_NAMESPACE}:${key}`, stack));
+      for (const at of pem)
+        refuse(
+          at ? `${key}.${at}` : key,
+          "holds a private key in plain text",
+          plainPrivateKeyFix(`${CONFIG_NAMESPACE}:${key}`, stack),
+        );
       continue;
     }
     const checked = checkValue(spec, value, ctx);
     if ("error" in checked) {
-      refuse(key, checked.error, `set ${CONFIG_NAMESPACE}:${key} in ${file} to ${describe(spec)} (${keySummary(spec)})`);
+      refuse(
+        key,
+        checked.error,
+        `set ${CONFIG_NAMESPACE}:${key} in ${file} to ${describe(spec)} (${keySummary(spec)})`,
+      );
       continue;
     }
     values[key] = checked.value;
@@ -645,7 +815,11 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
     if (key === "lanAddress" && raw.hosts !== undefined) continue;
     if (spec.required && values[key] === undefined && !problems.some((p) => p.key === `${CONFIG_NAMESPACE}:${key}`)) {
-      refuse(key, "missing required stack config key", `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${keySummary(spec)})`);
+      refuse(
+        key,
+        "missing required stack config key",
+        `pulumi config set ${CONFIG_NAMESPACE}:${key} <value> --stack ${stack} (${keySummary(spec)})`,
+      );
     }
   }
 
@@ -666,7 +840,11 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
       }
     }
     if ((values.accessEmails as string[] | undefined)?.length === 0) {
-      refuse("accessEmails", "is empty, so the Access policy would let nobody in", `list at least one email under ${CONFIG_NAMESPACE}:accessEmails in ${file}`);
+      refuse(
+        "accessEmails",
+        "is empty, so the Access policy would let nobody in",
+        `list at least one email under ${CONFIG_NAMESPACE}:accessEmails in ${file}`,
+      );
     }
     // The placeholder keeps `npm start` working without an account; the
     // program hands the ids to Cloudflare, where a zero id only fails late.
@@ -693,7 +871,9 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
       if (paths[a] === paths[b] && names.indexOf(a) > names.indexOf(b)) continue;
       refuse(
         kb,
-        paths[a] === paths[b] ? `is the same directory as ${CONFIG_NAMESPACE}:${ka} (${paths[a]})` : `${show(paths[b])} is inside ${CONFIG_NAMESPACE}:${ka} (${paths[a]})`,
+        paths[a] === paths[b]
+          ? `is the same directory as ${CONFIG_NAMESPACE}:${ka} (${paths[a]})`
+          : `${show(paths[b])} is inside ${CONFIG_NAMESPACE}:${ka} (${paths[a]})`,
         `give ${CONFIG_NAMESPACE}:bundleDir, ${CONFIG_NAMESPACE}:credentialsDir and ${CONFIG_NAMESPACE}:stateDir separate directories, none inside another, in ${file}`,
       );
     }
@@ -701,7 +881,11 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
 
   const backupBucket = filled.backupBucket as string;
   if (values.backupBucket === undefined && !isB2BucketName(backupBucket)) {
-    refuse("backupBucket", `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`, `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`);
+    refuse(
+      "backupBucket",
+      `the default ${show(backupBucket)} is not a valid Backblaze B2 bucket name`,
+      `set ${CONFIG_NAMESPACE}:backupBucket in ${file} to 6-50 letters, digits or hyphens (not starting with b2-)`,
+    );
   }
 
   // An empty list strips every service and its secret files from the host at the next deploy: only on purpose.
@@ -714,7 +898,11 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   }
 
   // The provider refuses a rotated service token without the time its previous secret stops working.
-  if ((values.apiClientKeyVersion as number | undefined) !== undefined && (values.apiClientKeyVersion as number) > 1 && raw.apiClientKeyOverlapUntil === undefined) {
+  if (
+    (values.apiClientKeyVersion as number | undefined) !== undefined &&
+    (values.apiClientKeyVersion as number) > 1 &&
+    raw.apiClientKeyOverlapUntil === undefined
+  ) {
     refuse(
       "apiClientKeyOverlapUntil",
       `is unset, but homelab:apiClientKeyVersion ${values.apiClientKeyVersion as number} rotates the API client keys, and Cloudflare needs the time the previous keys stop working`,
@@ -723,7 +911,11 @@ export function parseStackConfig(stack: string, raw: Record<string, unknown>, us
   }
 
   if (values.nixosFlakeInput !== undefined && values.nixosFlake === undefined && raw.hosts === undefined) {
-    refuse("nixosFlakeInput", "names a flake input, but the stack sets no nixosFlake", `set ${CONFIG_NAMESPACE}:nixosFlake too (e.g. /etc/nixos#nixos), or remove ${CONFIG_NAMESPACE}:nixosFlakeInput from ${file}`);
+    refuse(
+      "nixosFlakeInput",
+      "names a flake input, but the stack sets no nixosFlake",
+      `set ${CONFIG_NAMESPACE}:nixosFlake too (e.g. /etc/nixos#nixos), or remove ${CONFIG_NAMESPACE}:nixosFlakeInput from ${file}`,
+    );
   }
 
   const docs = parseDocsConfig(stack, keys, filled.docs as FilledDocs, problems);
@@ -768,7 +960,11 @@ export interface KeyValues {
  * this stack, else (defaultFrom) the value of the key it copies. A key with
  * none of these stays undefined.
  */
-function withDefaults(set: Record<string, unknown>, stack: string, keys: readonly string[] = Object.keys(CONFIG_KEYS)): Record<string, unknown> {
+function withDefaults(
+  set: Record<string, unknown>,
+  stack: string,
+  keys: readonly string[] = Object.keys(CONFIG_KEYS),
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...set };
   for (const key of keys) out[key] ??= defaultValue(CONFIG_KEYS[key], stack);
   for (const key of keys) {
@@ -808,11 +1004,20 @@ function flakeOf(ref: unknown, input: unknown): NixosFlake | undefined {
 /** homelab:adopt with only string ids; every entry is checked against the declared resources once the catalog is resolved. */
 function adoptMap(value: unknown): Record<string, string> | undefined {
   if (value === undefined) return undefined;
-  return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>).map(([k, v]) => [
+      k,
+      typeof v === "string" ? v : JSON.stringify(v),
+    ]),
+  );
 }
 
 /** Any `sshPrivateKey<Suffix>` key: accepted as a secret when a host names it in sshKeyConfig. */
-const HOST_LOGIN_KEY: KeySpec = { kind: "string", secret: true, doc: "a host's own login key, named by homelab:hosts.<name>.sshKeyConfig" };
+const HOST_LOGIN_KEY: KeySpec = {
+  kind: "string",
+  secret: true,
+  doc: "a host's own login key, named by homelab:hosts.<name>.sshKeyConfig",
+};
 
 type Refuse = (key: string, message: string, fix: string) => void;
 
@@ -836,43 +1041,83 @@ function parseHosts(
   if (raw !== undefined) {
     for (const key of SINGLE_HOST_KEYS) {
       if (values[key] !== undefined) {
-        refuse(key, "is set beside homelab:hosts, which replaces it, so one of the two would be ignored", `move it into homelab:hosts.<host>.${key} in ${file} and remove ${CONFIG_NAMESPACE}:${key}`);
+        refuse(
+          key,
+          "is set beside homelab:hosts, which replaces it, so one of the two would be ignored",
+          `move it into homelab:hosts.<host>.${key} in ${file} and remove ${CONFIG_NAMESPACE}:${key}`,
+        );
       }
     }
     const names = Object.keys(raw);
-    if (names.length === 0) refuse("hosts", "is empty, so there is nowhere to deploy", `list at least one host under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove the key to use ${CONFIG_NAMESPACE}:lanAddress`);
-    if (names.length > MAX_HOSTS) refuse("hosts", `lists ${names.length} hosts, more than ${MAX_HOSTS}`, `split the machines across stacks of at most ${MAX_HOSTS} hosts`);
+    if (names.length === 0)
+      refuse(
+        "hosts",
+        "is empty, so there is nowhere to deploy",
+        `list at least one host under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove the key to use ${CONFIG_NAMESPACE}:lanAddress`,
+      );
+    if (names.length > MAX_HOSTS)
+      refuse(
+        "hosts",
+        `lists ${names.length} hosts, more than ${MAX_HOSTS}`,
+        `split the machines across stacks of at most ${MAX_HOSTS} hosts`,
+      );
     hosts = [];
     for (const name of names) {
       const where = `hosts.${name}`;
       if (!isDnsLabel(name)) {
-        refuse(where, `${show(name)} is not a host name`, `name the host with lowercase letters, digits and inner hyphens, such as gpu, in ${file}`);
+        refuse(
+          where,
+          `${show(name)} is not a host name`,
+          `name the host with lowercase letters, digits and inner hyphens, such as gpu, in ${file}`,
+        );
         continue;
       }
       const fields = raw[name];
       if (typeof fields !== "object" || fields === null || Array.isArray(fields)) {
-        refuse(where, `expected a map of connection facts, got ${show(fields)}`, `write ${CONFIG_NAMESPACE}:hosts.${name} as a map with at least lanAddress in ${file}`);
+        refuse(
+          where,
+          `expected a map of connection facts, got ${show(fields)}`,
+          `write ${CONFIG_NAMESPACE}:hosts.${name} as a map with at least lanAddress in ${file}`,
+        );
         continue;
       }
       const got: Record<string, unknown> = {};
       for (const [field, value] of Object.entries(fields as Record<string, unknown>)) {
         if (!(HOST_FIELDS as readonly string[]).includes(field)) {
-          refuse(`${where}.${field}`, "is not a host field", `use only ${HOST_FIELDS.join(", ")} under ${CONFIG_NAMESPACE}:hosts.${name}`);
+          refuse(
+            `${where}.${field}`,
+            "is not a host field",
+            `use only ${HOST_FIELDS.join(", ")} under ${CONFIG_NAMESPACE}:hosts.${name}`,
+          );
           continue;
         }
         if (field === "sshKeyConfig") {
           if (typeof value !== "string" || !HOST_SSH_KEY_NAME.test(value)) {
-            refuse(`${where}.${field}`, `${show(value)} is not a login key name`, `name a secret key such as sshPrivateKey${name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())} and set it with pulumi config set --secret ${CONFIG_NAMESPACE}:<that key> --stack ${stack}`);
+            refuse(
+              `${where}.${field}`,
+              `${show(value)} is not a login key name`,
+              `name a secret key such as sshPrivateKey${name.replace(/(^|-)([a-z0-9])/g, (_, __, c: string) => c.toUpperCase())} and set it with pulumi config set --secret ${CONFIG_NAMESPACE}:<that key> --stack ${stack}`,
+            );
           } else got[field] = value;
           continue;
         }
         const spec = CONFIG_KEYS[field];
         const checked = checkValue(spec, value, ctx);
-        if ("error" in checked) refuse(`${where}.${field}`, checked.error, `set ${CONFIG_NAMESPACE}:hosts.${name}.${field} in ${file} to ${describe(spec)} (${keySummary(spec)})`);
+        if ("error" in checked)
+          refuse(
+            `${where}.${field}`,
+            checked.error,
+            `set ${CONFIG_NAMESPACE}:hosts.${name}.${field} in ${file} to ${describe(spec)} (${keySummary(spec)})`,
+          );
         else got[field] = checked.value;
       }
       if (got.lanAddress === undefined) {
-        if (!(fields as Record<string, unknown>).lanAddress) refuse(`${where}.lanAddress`, "missing; every host needs its LAN address", `set ${CONFIG_NAMESPACE}:hosts.${name}.lanAddress in ${file} to ${describe(CONFIG_KEYS.lanAddress)}`);
+        if (!(fields as Record<string, unknown>).lanAddress)
+          refuse(
+            `${where}.lanAddress`,
+            "missing; every host needs its LAN address",
+            `set ${CONFIG_NAMESPACE}:hosts.${name}.lanAddress in ${file} to ${describe(CONFIG_KEYS.lanAddress)}`,
+          );
         continue;
       }
       const sshKeyConfig = (got.sshKeyConfig as string | undefined) ?? DEFAULT_SSH_KEY_CONFIG;
@@ -883,26 +1128,48 @@ function parseHosts(
         name,
         lanAddress: field.lanAddress as string,
         lanHostname: field.lanHostname as string,
-        ssh: { host: field.sshHost as string, port: field.sshPort as number, user: field.sshUser as string, hostKey: field.sshHostKey as string | undefined },
+        ssh: {
+          host: field.sshHost as string,
+          port: field.sshPort as number,
+          user: field.sshUser as string,
+          hostKey: field.sshHostKey as string | undefined,
+        },
         sshKeyConfig,
         flake: flakeOf(field.nixosFlake, field.nixosFlakeInput),
       });
       if (got.nixosFlakeInput !== undefined && got.nixosFlake === undefined) {
-        refuse(`${where}.nixosFlakeInput`, "names a flake input, but the host has no nixosFlake", `set ${CONFIG_NAMESPACE}:hosts.${name}.nixosFlake too, or remove nixosFlakeInput`);
+        refuse(
+          `${where}.nixosFlakeInput`,
+          "names a flake input, but the host has no nixosFlake",
+          `set ${CONFIG_NAMESPACE}:hosts.${name}.nixosFlake too, or remove nixosFlakeInput`,
+        );
       }
     }
     const seen = new Map<string, string>();
     for (const h of hosts) {
-      for (const [what, value] of [["lanAddress", h.lanAddress], ["lanHostname", h.lanHostname], ["ssh target", `${h.ssh.host}:${h.ssh.port}`]] as const) {
+      for (const [what, value] of [
+        ["lanAddress", h.lanAddress],
+        ["lanHostname", h.lanHostname],
+        ["ssh target", `${h.ssh.host}:${h.ssh.port}`],
+      ] as const) {
         const other = seen.get(`${what} ${value}`);
-        if (other) refuse(`hosts.${h.name}.${what === "ssh target" ? "sshHost" : what}`, `${show(value)} is also the ${what} of host "${other}", so two hosts would be one machine`, `give each host of ${CONFIG_NAMESPACE}:hosts its own ${what} in ${file}`);
+        if (other)
+          refuse(
+            `hosts.${h.name}.${what === "ssh target" ? "sshHost" : what}`,
+            `${show(value)} is also the ${what} of host "${other}", so two hosts would be one machine`,
+            `give each host of ${CONFIG_NAMESPACE}:hosts its own ${what} in ${file}`,
+          );
         else seen.set(`${what} ${value}`, h.name);
       }
     }
   }
   for (const key of Object.keys(secretKeys)) {
     if (HOST_SSH_KEY_NAME.test(key) && !named.has(key)) {
-      refuse(key, "no host names this login key", `set ${CONFIG_NAMESPACE}:hosts.<host>.sshKeyConfig to ${key}, or remove it from ${file}`);
+      refuse(
+        key,
+        "no host names this login key",
+        `set ${CONFIG_NAMESPACE}:hosts.<host>.sshKeyConfig to ${key}, or remove it from ${file}`,
+      );
     }
   }
   const known = new Set((hosts ?? []).map((h) => h.name));
@@ -912,12 +1179,25 @@ function parseHosts(
   if (values.placement !== undefined) {
     placement = {};
     if (hosts === undefined) {
-      refuse("placement", "places services on hosts, but the stack has one host", `declare the machines under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove ${CONFIG_NAMESPACE}:placement`);
+      refuse(
+        "placement",
+        "places services on hosts, but the stack has one host",
+        `declare the machines under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove ${CONFIG_NAMESPACE}:placement`,
+      );
     } else {
       for (const [id, host] of Object.entries(values.placement as Record<string, unknown>)) {
-        if (!isDnsLabel(id)) refuse(`placement.${id}`, `${show(id)} is not a catalog id`, `use service ids from components/catalog/services.ts as the keys of ${CONFIG_NAMESPACE}:placement`);
+        if (!isDnsLabel(id))
+          refuse(
+            `placement.${id}`,
+            `${show(id)} is not a catalog id`,
+            `use service ids from components/catalog/services.ts as the keys of ${CONFIG_NAMESPACE}:placement`,
+          );
         else if (typeof host !== "string" || !known.has(host)) {
-          refuse(`placement.${id}`, `${show(host)} is not a host of ${CONFIG_NAMESPACE}:hosts`, `set it to one of: ${hostList}, or add the host under ${CONFIG_NAMESPACE}:hosts in ${file}`);
+          refuse(
+            `placement.${id}`,
+            `${show(host)} is not a host of ${CONFIG_NAMESPACE}:hosts`,
+            `set it to one of: ${hostList}, or add the host under ${CONFIG_NAMESPACE}:hosts in ${file}`,
+          );
         } else placement[id] = host;
       }
     }
@@ -925,10 +1205,20 @@ function parseHosts(
 
   const rollout = values.rollout as string[] | undefined;
   if (rollout !== undefined) {
-    if (hosts === undefined) refuse("rollout", "orders hosts, but the stack has one host", `declare the machines under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove ${CONFIG_NAMESPACE}:rollout`);
+    if (hosts === undefined)
+      refuse(
+        "rollout",
+        "orders hosts, but the stack has one host",
+        `declare the machines under ${CONFIG_NAMESPACE}:hosts in ${file}, or remove ${CONFIG_NAMESPACE}:rollout`,
+      );
     else {
       for (const name of rollout) {
-        if (!known.has(name)) refuse("rollout", `${show(name)} is not a host of ${CONFIG_NAMESPACE}:hosts`, `list only hosts of ${CONFIG_NAMESPACE}:hosts (${hostList}) in ${CONFIG_NAMESPACE}:rollout`);
+        if (!known.has(name))
+          refuse(
+            "rollout",
+            `${show(name)} is not a host of ${CONFIG_NAMESPACE}:hosts`,
+            `list only hosts of ${CONFIG_NAMESPACE}:hosts (${hostList}) in ${CONFIG_NAMESPACE}:rollout`,
+          );
       }
     }
   }
@@ -966,7 +1256,8 @@ function checkValue(spec: KeySpec, value: unknown, ctx: CheckContext): { value: 
           return { error: `expected a list of strings, got ${show(value)}` };
         }
       }
-      if (!Array.isArray(v) || !v.every((x) => typeof x === "string")) return { error: `expected a list of strings, got ${show(value)}` };
+      if (!Array.isArray(v) || !v.every((x) => typeof x === "string"))
+        return { error: `expected a list of strings, got ${show(value)}` };
       for (const item of v as string[]) {
         const bad = stringProblem(spec, item, ctx);
         if (bad) return { error: bad };
@@ -983,7 +1274,8 @@ function checkValue(spec: KeySpec, value: unknown, ctx: CheckContext): { value: 
           return { error: `expected a map, got ${show(value)}` };
         }
       }
-      if (typeof v !== "object" || v === null || Array.isArray(v)) return { error: `expected a map, got ${show(value)}` };
+      if (typeof v !== "object" || v === null || Array.isArray(v))
+        return { error: `expected a map, got ${show(value)}` };
       return { value: v };
     }
   }

@@ -11,16 +11,24 @@ import { DOCS_SITE_DIR } from "../render/docs";
 import { buildDocsSite, ROOT } from "./site";
 
 export async function runDocs(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { stack: { type: "string", default: "prod" }, out: { type: "string" } }, strict: true });
+  const { values } = parseArgs({
+    args: argv,
+    options: { stack: { type: "string", default: "prod" }, out: { type: "string" } },
+    strict: true,
+  });
   const stack = values.stack as string;
   const out = resolve(values.out ?? join(ROOT, "out", stack, DOCS_SITE_DIR));
   try {
     const { lab } = loadStack(stack, readStackFile(ROOT, stack));
     const r = await buildDocsSite(lab, out);
-    process.stdout.write(`stack ${stack}: docs site built into ${r.dir} (${r.files} files; pages and topology ${Math.round(r.renderMs)} ms, astro build ${(r.astroMs / 1000).toFixed(1)} s)\n`);
+    process.stdout.write(
+      `stack ${stack}: docs site built into ${r.dir} (${r.files} files; pages and topology ${Math.round(r.renderMs)} ms, astro build ${(r.astroMs / 1000).toFixed(1)} s)\n`,
+    );
     return 0;
   } catch (err) {
-    process.stderr.write(`${err instanceof ValidationError ? err.message : String((err as Error).message ?? err)}\nthe previous site in ${out} was left as it was\n`);
+    process.stderr.write(
+      `${err instanceof ValidationError ? err.message : String((err as Error).message ?? err)}\nthe previous site in ${out} was left as it was\n`,
+    );
     return 1;
   }
 }

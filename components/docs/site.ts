@@ -24,13 +24,16 @@ const TOOLCHAIN = ["astro", "@astrojs/starlight", "beautiful-mermaid"];
 function walk(dir: string): string[] {
   if (!existsSync(dir)) return [];
   if (statSync(dir).isFile()) return [dir];
-  return readdirSync(dir).sort().flatMap((e) => walk(join(dir, e)));
+  return readdirSync(dir)
+    .sort()
+    .flatMap((e) => walk(join(dir, e)));
 }
 
 /** The hand-written part of the Astro project, by path inside it. */
 export function readDocsProject(dir = DOCS_PROJECT): Map<string, string> {
   const files = new Map<string, string>();
-  for (const entry of PROJECT_ENTRIES) for (const f of walk(join(dir, entry))) files.set(relative(dir, f), readFileSync(f, "utf8"));
+  for (const entry of PROJECT_ENTRIES)
+    for (const f of walk(join(dir, entry))) files.set(relative(dir, f), readFileSync(f, "utf8"));
   return files;
 }
 
@@ -43,15 +46,21 @@ export function docsSources(lab: Homelab, project = readDocsProject()): Map<stri
   const generated = renderDocsPages(lab);
   const clash = [...generated.keys()].filter((p) => project.has(p));
   if (clash.length > 0) {
-    throw new Error(`docs/${clash.join(", docs/")}: generated for every stack from the catalog; move the hand-written page to docs/src/content/docs/notes/`);
+    throw new Error(
+      `docs/${clash.join(", docs/")}: generated for every stack from the catalog; move the hand-written page to docs/src/content/docs/notes/`,
+    );
   }
   return new Map([...project, ...generated]);
 }
 
 /** Installed versions of the build's packages, from the lock file. */
 export function toolchainVersions(root = ROOT): Record<string, string> {
-  const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string }> };
-  return Object.fromEntries(TOOLCHAIN.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? "missing"]));
+  const lock = JSON.parse(readFileSync(join(root, "package-lock.json"), "utf8")) as {
+    packages: Record<string, { version?: string }>;
+  };
+  return Object.fromEntries(
+    TOOLCHAIN.map((name) => [name, lock.packages[`node_modules/${name}`]?.version ?? "missing"]),
+  );
 }
 
 /**
@@ -64,13 +73,16 @@ export function toolchainVersions(root = ROOT): Record<string, string> {
 export function docsSiteHash(lab: Homelab, sources = docsSources(lab), versions = toolchainVersions()): string {
   const h = createHash("sha256");
   for (const [name, version] of Object.entries(versions).sort()) h.update(`${name}@${version}\0`);
-  for (const [path, content] of [...sources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) h.update(`${path}\0${content.length}\0${content}\0`);
+  for (const [path, content] of [...sources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    h.update(`${path}\0${content.length}\0${content}\0`);
   return h.digest("hex");
 }
 
 /** Each file of a built folder with the hash of its bytes, for comparing two builds. */
 export function hashTree(dir: string): Record<string, string> {
-  return Object.fromEntries(walk(dir).map((f) => [relative(dir, f), createHash("sha256").update(readFileSync(f)).digest("hex")]));
+  return Object.fromEntries(
+    walk(dir).map((f) => [relative(dir, f), createHash("sha256").update(readFileSync(f)).digest("hex")]),
+  );
 }
 
 export interface BuildResult {
@@ -90,7 +102,9 @@ export interface BuildResult {
  * site is the same whoever builds it: npm run docs, pulumi up or a test.
  */
 function buildEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const clean = Object.fromEntries(Object.entries(env).filter(([k]) => !/^(VITEST.*|TEST|MODE|DEV|PROD|SSR|BASE_URL)$/.test(k)));
+  const clean = Object.fromEntries(
+    Object.entries(env).filter(([k]) => !/^(VITEST.*|TEST|MODE|DEV|PROD|SSR|BASE_URL)$/.test(k)),
+  );
   return { ...clean, NODE_ENV: "production" };
 }
 
@@ -102,7 +116,9 @@ function run(cmd: string, args: string[], cwd: string): Promise<void> {
     child.stdout.on("data", (d) => (log += d));
     child.stderr.on("data", (d) => (log += d));
     child.on("error", reject);
-    child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`astro build failed (exit ${code}):\n${log.slice(-4000)}`))));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`astro build failed (exit ${code}):\n${log.slice(-4000)}`)),
+    );
   });
 }
 
@@ -129,7 +145,11 @@ export async function buildDocsSite(lab: Homelab, outDir: string): Promise<Build
   try {
     writeTreeAtomically(project, files);
     const astroStarted = performance.now();
-    await run(process.execPath, [join(dirname(require.resolve("astro/package.json")), "astro.js"), "build", "--root", project, "--silent"], project);
+    await run(
+      process.execPath,
+      [join(dirname(require.resolve("astro/package.json")), "astro.js"), "build", "--root", project, "--silent"],
+      project,
+    );
     const astroMs = performance.now() - astroStarted;
     const old = `${outDir}.old-${process.pid}`;
     mkdirSync(dirname(outDir), { recursive: true });

@@ -54,16 +54,33 @@ export class Tunnel extends pulumi.ComponentResource {
     this.tunnelId = tunnel.id;
     this.cnameTarget = pulumi.interpolate`${tunnel.id}.${TUNNEL_CNAME_DOMAIN}`;
     this.token = pulumi.secret(
-      cloudflare.getZeroTrustTunnelCloudflaredTokenOutput({ accountId: args.accountId, tunnelId: tunnel.id }, { parent: this }).token,
+      cloudflare.getZeroTrustTunnelCloudflaredTokenOutput(
+        { accountId: args.accountId, tunnelId: tunnel.id },
+        { parent: this },
+      ).token,
     );
-    this.registerOutputs({ tunnelId: this.tunnelId, cnameTarget: this.cnameTarget, token: this.token, tunnelSecret: this.tunnelSecret });
+    this.registerOutputs({
+      tunnelId: this.tunnelId,
+      cnameTarget: this.cnameTarget,
+      token: this.token,
+      tunnelSecret: this.tunnelSecret,
+    });
   }
 
   private create(name: string, args: TunnelArgs): cloudflare.ZeroTrustTunnelCloudflared {
-    const secret = new random.RandomBytes(`${name}-secret`, { length: 32, keepers: { generation: args.secretGeneration ?? "1" } }, { parent: this });
+    const secret = new random.RandomBytes(
+      `${name}-secret`,
+      { length: 32, keepers: { generation: args.secretGeneration ?? "1" } },
+      { parent: this },
+    );
     return new cloudflare.ZeroTrustTunnelCloudflared(
       `${name}-cloudflared`,
-      { accountId: args.accountId, name: args.tunnelName, configSrc: "cloudflare", tunnelSecret: pulumi.secret(secret.base64) },
+      {
+        accountId: args.accountId,
+        name: args.tunnelName,
+        configSrc: "cloudflare",
+        tunnelSecret: pulumi.secret(secret.base64),
+      },
       { parent: this, additionalSecretOutputs: ["tunnelSecret"] },
     );
   }
@@ -80,7 +97,13 @@ export class Tunnel extends pulumi.ComponentResource {
     return new cloudflare.ZeroTrustTunnelCloudflared(
       `${name}-cloudflared`,
       { accountId: args.accountId, name: args.tunnelName, configSrc: "cloudflare" },
-      { parent: this, import: importId, ignoreChanges: ["configSrc"], dependsOn: args.importAfter, additionalSecretOutputs: ["tunnelSecret"] },
+      {
+        parent: this,
+        import: importId,
+        ignoreChanges: ["configSrc"],
+        dependsOn: args.importAfter,
+        additionalSecretOutputs: ["tunnelSecret"],
+      },
     );
   }
 }

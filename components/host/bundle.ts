@@ -38,7 +38,10 @@ export type BundleInput = ReadonlyMap<string, string> | Readonly<Record<string, 
 
 /** The bundle's files sorted by path (byte order, like `LC_ALL=C sort`). */
 export function bundleEntries(bundle: BundleInput): [string, string][] {
-  const entries: [string, string][] = bundle instanceof Map ? [...(bundle as ReadonlyMap<string, string>).entries()] : Object.entries(bundle as Record<string, string>);
+  const entries: [string, string][] =
+    bundle instanceof Map
+      ? [...(bundle as ReadonlyMap<string, string>).entries()]
+      : Object.entries(bundle as Record<string, string>);
   for (const [path] of entries) {
     if (!SAFE_PATH.test(path) || path.split("/").some((s) => s === "." || s === "..")) {
       throw new Error(`bundle path "${path}" is not a plain relative path (letters, digits, . _ - + @ and /)`);

@@ -1,7 +1,16 @@
 import { createHash, createHmac } from "node:crypto";
 import type { ResolvedService } from "../catalog/resolve";
 import type { NixosFlake } from "../config/hosts";
-import { HEALTH_PATH, HOST_KEY, POSIX_NAME, RANGES, UNIT_NAME, containsPath, hostPathProblem, isSshHost } from "../catalog/rules";
+import {
+  HEALTH_PATH,
+  HOST_KEY,
+  POSIX_NAME,
+  RANGES,
+  UNIT_NAME,
+  containsPath,
+  hostPathProblem,
+  isSshHost,
+} from "../catalog/rules";
 import { DEPLOY_SCRIPT_PATH, HEALTH_CHECKS_PATH, SCRIPT_COPY_PATH, SECRET_FILES_PATH } from "./bundle";
 import { SECRETS_STREAM, formatLine } from "./formats";
 
@@ -77,7 +86,9 @@ export function validatePaths(paths: HostPaths): void {
     for (const [b, vb] of entries) {
       if (a !== b && containsPath(va, vb)) {
         const where = a === "bundleDir" ? "inside the bundle directory" : `inside paths.${a}`;
-        throw new Error(`paths.${b} "${vb}" must not be ${va === vb ? `the same directory as paths.${a}` : where} "${va}"`);
+        throw new Error(
+          `paths.${b} "${vb}" must not be ${va === vb ? `the same directory as paths.${a}` : where} "${va}"`,
+        );
       }
     }
   }
@@ -89,9 +100,12 @@ export function validatePaths(paths: HostPaths): void {
  * come through the schema.
  */
 export function sshTargetCheck(host: string, port: number, user: string): void {
-  if (typeof host !== "string" || !isSshHost(host)) throw new Error(`ssh host ${JSON.stringify(host)} is not a hostname or IP address; set homelab:sshHost to one`);
-  if (!Number.isSafeInteger(port) || port < RANGES.sshPort.min || port > RANGES.sshPort.max) throw new Error(`ssh port ${port} is not a whole number from 1 to 65535; fix homelab:sshPort`);
-  if (typeof user !== "string" || !POSIX_NAME.test(user)) throw new Error(`ssh user ${JSON.stringify(user)} is not a login name; fix homelab:sshUser`);
+  if (typeof host !== "string" || !isSshHost(host))
+    throw new Error(`ssh host ${JSON.stringify(host)} is not a hostname or IP address; set homelab:sshHost to one`);
+  if (!Number.isSafeInteger(port) || port < RANGES.sshPort.min || port > RANGES.sshPort.max)
+    throw new Error(`ssh port ${port} is not a whole number from 1 to 65535; fix homelab:sshPort`);
+  if (typeof user !== "string" || !POSIX_NAME.test(user))
+    throw new Error(`ssh user ${JSON.stringify(user)} is not a login name; fix homelab:sshUser`);
 }
 
 /** The command that pins a host key, for error messages. */
@@ -112,11 +126,17 @@ export function hostKeyFix(host: string, port: number): string {
 export function pinnedHostKey(hostKey: string | undefined, host: string, port: number): string {
   const line = (hostKey ?? "").trim();
   if (line === "") {
-    throw new Error(`no pinned SSH host key for ${host}:${port}, so the deploy refuses to connect. Set homelab:sshHostKey: ${hostKeyFix(host, port)}`);
+    throw new Error(
+      `no pinned SSH host key for ${host}:${port}, so the deploy refuses to connect. Set homelab:sshHostKey: ${hostKeyFix(host, port)}`,
+    );
   }
   if (!HOST_KEY.test(line)) {
-    const hint = /^\S+ (ssh-|ecdsa-|sk-)/.test(line) ? " (it looks like a whole ssh-keyscan line: drop the leading host name)" : "";
-    throw new Error(`homelab:sshHostKey is not a public key line "<type> <base64>"${hint}. Set it with: ${hostKeyFix(host, port)}`);
+    const hint = /^\S+ (ssh-|ecdsa-|sk-)/.test(line)
+      ? " (it looks like a whole ssh-keyscan line: drop the leading host name)"
+      : "";
+    throw new Error(
+      `homelab:sshHostKey is not a public key line "<type> <base64>"${hint}. Set it with: ${hostKeyFix(host, port)}`,
+    );
   }
   const [type, key] = line.split(" ");
   return `${type} ${key}`;
@@ -127,7 +147,11 @@ export function healthChecksFor(services: readonly ResolvedService[]): HostHealt
   const checks: HostHealthCheck[] = [];
   for (const s of services) {
     if (s.status !== "enabled" || s.port === null || s.host === null || s.health.kind === "none") continue;
-    checks.push(s.health.kind === "http" ? { id: s.id, kind: "http", port: s.port, path: s.health.path } : { id: s.id, kind: "tcp", port: s.port });
+    checks.push(
+      s.health.kind === "http"
+        ? { id: s.id, kind: "http", port: s.port, path: s.health.path }
+        : { id: s.id, kind: "tcp", port: s.port },
+    );
   }
   return checks;
 }
@@ -135,7 +159,8 @@ export function healthChecksFor(services: readonly ResolvedService[]): HostHealt
 /** One check's line in the release's health-checks file: id, kind, port and path, tab-separated. */
 export function checkLine(check: HostHealthCheck): string {
   if (!/^[a-z0-9][a-z0-9-]*$/.test(check.id)) throw new Error(`health check id "${check.id}" must be a catalog id`);
-  if (!Number.isInteger(check.port) || check.port < 1 || check.port > 65535) throw new Error(`health check of ${check.id}: port ${check.port} is not a TCP port`);
+  if (!Number.isInteger(check.port) || check.port < 1 || check.port > 65535)
+    throw new Error(`health check of ${check.id}: port ${check.port} is not a TCP port`);
   if (check.kind === "tcp") return `${check.id}\ttcp\t${check.port}\t`;
   const path = check.path ?? "/";
   if (!HEALTH_PATH.test(path)) throw new Error(`health check of ${check.id}: path "${path}" is not a plain URL path`);
@@ -150,7 +175,11 @@ export function checkLine(check: HostHealthCheck): string {
  * argument (MAX_ARG_STRLEN) at a few thousand services. Sorted, so the order
  * services are declared in changes nothing.
  */
-export function deployLists(checks: readonly HostHealthCheck[], secretFiles: readonly string[], paths: HostPaths): Map<string, string> {
+export function deployLists(
+  checks: readonly HostHealthCheck[],
+  secretFiles: readonly string[],
+  paths: HostPaths,
+): Map<string, string> {
   const header = (what: string) =>
     `# Generated by the homelab program (deployLists in components/host/commands.ts) from the catalog: ${what}.\n` +
     "# Regenerated by npm start and pulumi up; do not edit. homelab-deploy.sh apply reads it.\n";
@@ -198,8 +227,10 @@ export function takeoverList(entries: readonly TakeoverEntry[]): Map<string, str
   const lines = [...entries]
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
     .map((e) => {
-      for (const u of e.units) if (!UNIT_NAME.test(u)) throw new Error(`service ${e.id}: unit "${u}" is not a unit name`);
-      for (const p of e.paths) if (!SAFE_ABSOLUTE.test(p)) throw new Error(`service ${e.id}: state path "${p}" is not a plain absolute path`);
+      for (const u of e.units)
+        if (!UNIT_NAME.test(u)) throw new Error(`service ${e.id}: unit "${u}" is not a unit name`);
+      for (const p of e.paths)
+        if (!SAFE_ABSOLUTE.test(p)) throw new Error(`service ${e.id}: state path "${p}" is not a plain absolute path`);
       return `${e.id}\t${field(e.units)}\t${e.port ?? "-"}\t${field(e.paths)}\n`;
     })
     .join("");
@@ -268,7 +299,7 @@ export function pushCommand(paths: HostPaths, hash: string, record?: string): st
     // A full disk is named as one, with its file system, mount point and free space: the
     // tools' own words (a write error, a bad stream, "could not be unpacked") would send
     // whoever reads them after the wrong problem.
-    "disk() { df -Pk -- \"$state/store\" 2>/dev/null | awk 'NR == 2 { printf \"file system %s mounted on %s: %d KiB free of %d KiB\", $1, $6, $4, $2 }'; }",
+    'disk() { df -Pk -- "$state/store" 2>/dev/null | awk \'NR == 2 { printf "file system %s mounted on %s: %d KiB free of %d KiB", $1, $6, $4, $2 }\'; }',
     'full() { refuse "the disk that holds $state/store is full ($(disk)) $1. Free space there (nix-collect-garbage --delete-older-than 30d removes old system generations; du -sh $state/* shows what the deploy keeps)"; }',
     'nospace() { [[ $1 == *"No space left on device"* || $1 == *"Disk quota exceeded"* ]]; }',
     'err=$(cat 2>&1 >"$incoming.upload") || { if nospace "$err"; then full "while the bundle arrived"; fi; refuse "the bundle could not be stored on the host: ${err##*: }"; }',
@@ -401,7 +432,8 @@ export function applyCommand(paths: HostPaths, hash: string, options: ApplyOptio
 
 function checkRange(field: keyof typeof RANGES, v: number | undefined): void {
   const { min, max } = RANGES[field];
-  if (v === undefined || !Number.isSafeInteger(v) || v < min || v > max) throw new Error(`${field} must be a whole number from ${min} to ${max}, got ${v}`);
+  if (v === undefined || !Number.isSafeInteger(v) || v < min || v > max)
+    throw new Error(`${field} must be a whole number from ${min} to ${max}, got ${v}`);
 }
 
 /**
@@ -440,7 +472,12 @@ export interface ConfirmTarget {
  * seconds); then it fails, saying the host could not be reached after the
  * switch and rolls back by itself.
  */
-export function confirmLocalCommand(target: ConfirmTarget, remoteCommand: string, confirmTimeoutSeconds: number, hostName?: string): string {
+export function confirmLocalCommand(
+  target: ConfirmTarget,
+  remoteCommand: string,
+  confirmTimeoutSeconds: number,
+  hostName?: string,
+): string {
   sshTargetCheck(target.host, target.port, target.user);
   checkRange("confirmTimeoutSeconds", confirmTimeoutSeconds);
   if (!HOST_KEY.test(target.hostKey)) throw new Error("the confirm needs the pinned host key <type> <base64>");
@@ -481,12 +518,18 @@ export function confirmLocalCommand(target: ConfirmTarget, remoteCommand: string
 
 function validateSecretSpec(spec: SecretFileSpec, paths: HostPaths): void {
   if (!/^[a-z0-9][a-z0-9.-]*$/.test(spec.key)) throw new Error(`secret key "${spec.key}" must be <service>.<name>`);
-  if (!spec.path.startsWith(`${paths.secretsDir}/`) || !SAFE_ABSOLUTE.test(spec.path) || spec.path.split("/").some((s) => s === "..")) {
+  if (
+    !spec.path.startsWith(`${paths.secretsDir}/`) ||
+    !SAFE_ABSOLUTE.test(spec.path) ||
+    spec.path.split("/").some((s) => s === "..")
+  ) {
     throw new Error(`secret ${spec.key}: path "${spec.path}" is not under paths.secretsDir "${paths.secretsDir}"`);
   }
   if (!POSIX_NAME.test(spec.group)) throw new Error(`secret ${spec.key}: group "${spec.group}" is not a group name`);
-  if (spec.mode !== "0400" && spec.mode !== "0440") throw new Error(`secret ${spec.key}: mode ${spec.mode} must be 0400 or 0440`);
-  for (const unit of spec.units) if (!UNIT_NAME.test(unit)) throw new Error(`secret ${spec.key}: "${unit}" is not a systemd unit name`);
+  if (spec.mode !== "0400" && spec.mode !== "0440")
+    throw new Error(`secret ${spec.key}: mode ${spec.mode} must be 0400 or 0440`);
+  for (const unit of spec.units)
+    if (!UNIT_NAME.test(unit)) throw new Error(`secret ${spec.key}: "${unit}" is not a systemd unit name`);
 }
 
 /** Secrets sorted by key, validated, with no duplicate key or path. */
@@ -516,7 +559,16 @@ export function secretsStdin(secrets: readonly { spec: SecretFileSpec; value: st
   const lines = [SECRETS_STREAM.header];
   for (const s of sorted) {
     const units = [...s.units].sort().join(",") || "-";
-    lines.push(formatLine(SECRETS_STREAM, "secret", { key: s.key, path: s.path, group: s.group, mode: s.mode, units, value: Buffer.from(s.value, "utf8").toString("base64") }));
+    lines.push(
+      formatLine(SECRETS_STREAM, "secret", {
+        key: s.key,
+        path: s.path,
+        group: s.group,
+        mode: s.mode,
+        units,
+        value: Buffer.from(s.value, "utf8").toString("base64"),
+      }),
+    );
   }
   lines.push(formatLine(SECRETS_STREAM, "end", { count: String(sorted.length) }));
   return `${lines.join("\n")}\n`;

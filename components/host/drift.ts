@@ -131,7 +131,8 @@ export type Observation = ReachableObservation | UnreachableObservation;
 export const UNREACHABLE_REASON = "unreachable: could not check bundle, secrets, generation";
 
 /** The trigger entry of a host with no record of any deploy; see `noDeployRecorded`. */
-export const NO_DEPLOY_REASON = "no deploy recorded on the host (a first deploy, or the state directory is gone, say after a reinstall): every step runs";
+export const NO_DEPLOY_REASON =
+  "no deploy recorded on the host (a first deploy, or the state directory is gone, say after a reinstall): every step runs";
 
 /**
  * A host with no trace of any deploy: no applied release, no stage record,
@@ -249,7 +250,11 @@ export interface Drift {
  * recorded; with `declaredScriptHash` (sha256 of the bundle's deploy script),
  * also the push's copy of the script that the secrets commands run.
  */
-export function bundleDrift(obs: ReachableObservation, declaredHash: string, declaredScriptHash?: string): Pick<Drift, "bundle" | "system"> {
+export function bundleDrift(
+  obs: ReachableObservation,
+  declaredHash: string,
+  declaredScriptHash?: string,
+): Pick<Drift, "bundle" | "system"> {
   const bundle: string[] = [];
   const system: string[] = [];
   // Only when the host says it runs the declared bundle; otherwise the new hash is a pending change.
@@ -260,16 +265,24 @@ export function bundleDrift(obs: ReachableObservation, declaredHash: string, dec
       bundle.push("bundle on host differs from declared: files under the bundle directory were changed");
     }
     if (declaredScriptHash !== undefined && obs.scriptHash !== declaredScriptHash) {
-      bundle.push(`the deploy script the secrets commands run is ${obs.scriptHash === null ? "missing" : "changed"} on the host (the push puts it back)`);
+      bundle.push(
+        `the deploy script the secrets commands run is ${obs.scriptHash === null ? "missing" : "changed"} on the host (the push puts it back)`,
+      );
     }
     if (obs.deployedGeneration !== null && obs.generation !== obs.deployedGeneration) {
-      system.push(`system generation changed outside Pulumi: the last deploy made ${obs.deployedGeneration}, the host is on ${obs.generation ?? "none"}`);
+      system.push(
+        `system generation changed outside Pulumi: the last deploy made ${obs.deployedGeneration}, the host is on ${obs.generation ?? "none"}`,
+      );
     }
   }
   const j = obs.interruptedApply;
-  const back = (j: InterruptedApply) => (/^[0-9a-f]{64}$/.test(j.previousRelease) ? `release ${j.previousRelease.slice(0, 12)}` : "the system before it");
+  const back = (j: InterruptedApply) =>
+    /^[0-9a-f]{64}$/.test(j.previousRelease) ? `release ${j.previousRelease.slice(0, 12)}` : "the system before it";
   if (j && j.phase === "awaiting") {
-    const by = j.confirmDeadline === undefined ? "" : ` at ${new Date(j.confirmDeadline * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")}`;
+    const by =
+      j.confirmDeadline === undefined
+        ? ""
+        : ` at ${new Date(j.confirmDeadline * 1000).toISOString().replace(/\.\d{3}Z$/, "Z")}`;
     system.push(
       `an apply of release ${j.target.slice(0, 12)} passed its checks and waits for the deployer's confirmation; without it the host rolls back by itself to ${back(j)}${by}, and the next apply rolls it back first`,
     );
@@ -333,7 +346,9 @@ export function secretsDrift(obs: ReachableObservation, declared: readonly Decla
     if (!file) reasons.push(`secret file ${s.key} on host is missing`);
     else if (file.sha256 !== s.sha256) reasons.push(`secret file ${s.key} on host differs from declared`);
     else if (file.owner !== "root" || file.group !== group || file.mode !== mode.replace(/^0/, "")) {
-      reasons.push(`secret file ${s.key} on host has owner ${file.owner}:${file.group} mode 0${file.mode}, declared root:${group} mode ${mode}`);
+      reasons.push(
+        `secret file ${s.key} on host has owner ${file.owner}:${file.group} mode 0${file.mode}, declared root:${group} mode ${mode}`,
+      );
     }
   }
   return reasons;
@@ -367,7 +382,8 @@ export function encodeRecord(record: StageRecord): string {
 function decodeRecord(text: string | undefined): StageRecord | null {
   try {
     const value = JSON.parse(Buffer.from(text ?? "", "base64").toString("utf8")) as StageRecord;
-    if (typeof value.base === "string" && Array.isArray(value.drift) && value.drift.every((d) => typeof d === "string")) return { base: value.base, drift: value.drift };
+    if (typeof value.base === "string" && Array.isArray(value.drift) && value.drift.every((d) => typeof d === "string"))
+      return { base: value.base, drift: value.drift };
   } catch {
     /* a record this version cannot read counts as none */
   }
@@ -391,7 +407,12 @@ export function stageTriggers(
 ): { triggers: string[]; record: StageRecord } {
   const hash = sha256Hex(JSON.stringify(base)).slice(0, 16);
   const unsettled = reasons.some((r) => UNSETTLED.has(r) || UNCONFIRMED.test(r));
-  const drift = reasons.length > 0 ? [...reasons.map(driftEntry), repairEntry(lastRepair(recorded) + 1), ...(unsettled ? [`drift run ${run}`] : [])] : recorded?.base === hash ? [...recorded.drift] : [];
+  const drift =
+    reasons.length > 0
+      ? [...reasons.map(driftEntry), repairEntry(lastRepair(recorded) + 1), ...(unsettled ? [`drift run ${run}`] : [])]
+      : recorded?.base === hash
+        ? [...recorded.drift]
+        : [];
   return { triggers: [...base, ...drift], record: { base: hash, drift } };
 }
 

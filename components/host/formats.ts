@@ -54,7 +54,11 @@ export const SECRETS_STREAM: StreamFormat = {
       doc: "`key` is `<service>.<name>`; `path` an absolute file under the service's secrets directory; `group` reads the file (`root` when only root may); `mode` `0400` or `0440`; `units` the systemd units a new value restarts, sorted and comma-separated, or `-`; `value` the base64 of the value's UTF-8 bytes",
     },
   ],
-  end: { kind: "end", fields: ["count"], doc: "the number of `secret` lines: a stream cut before it is refused and nothing is written" },
+  end: {
+    kind: "end",
+    fields: ["count"],
+    doc: "the number of `secret` lines: a stream cut before it is refused and nothing is written",
+  },
   rules: [...TAB_RULES, "`secret` lines are sorted by key, and no key or path appears twice."],
 };
 
@@ -65,25 +69,68 @@ export const OBSERVE_REPORT: StreamFormat = {
   flow: "`homelab-deploy.sh observe` prints it; the program reads it for drift during `pulumi preview` and `pulumi up`",
   header: "homelab-observe v1",
   lines: [
-    { kind: "bundle-link", fields: ["target"], doc: "where the bundle directory's link points; `?directory` for a plain directory, `-` when there is none" },
+    {
+      kind: "bundle-link",
+      fields: ["target"],
+      doc: "where the bundle directory's link points; `?directory` for a plain directory, `-` when there is none",
+    },
     { kind: "bundle-release", fields: ["hash"], doc: "the release the link names, or `-`" },
-    { kind: "bundle-hash", fields: ["hash"], doc: "the bundle hash of what the bundle directory holds now, `invalid` when it holds links or devices, `-` when it is absent" },
+    {
+      kind: "bundle-hash",
+      fields: ["hash"],
+      doc: "the bundle hash of what the bundle directory holds now, `invalid` when it holds links or devices, `-` when it is absent",
+    },
     { kind: "script-hash", fields: ["sha256"], doc: "sha256 of the push's copy of the deploy script, or `-`" },
     { kind: "applied-release", fields: ["hash"], doc: "the release the last healthy apply made live, or `-`" },
-    { kind: "journal", fields: ["target", "phase", "previousRelease", "confirmDeadline"], doc: "an apply that has not finished: the release it applies, how far it got (`started`, `switching`, `awaiting` confirmation, `committed`), the release before it, and the Unix time an unconfirmed switch rolls back at (empty when it does not wait)" },
-    { kind: "journal-damaged", fields: ["problem", "repairCommand"], doc: "an apply journal the script cannot read: what is wrong, and the `journal-repair` command that puts the host back" },
-    { kind: "unconfirmed-rollback", fields: ["target", "at"], doc: "the last release the host rolled back by itself because the deployer never confirmed it, and when (UTC)" },
-    { kind: "deployed-generation", fields: ["generation"], doc: "the system generation the last healthy apply left, or `-`" },
+    {
+      kind: "journal",
+      fields: ["target", "phase", "previousRelease", "confirmDeadline"],
+      doc: "an apply that has not finished: the release it applies, how far it got (`started`, `switching`, `awaiting` confirmation, `committed`), the release before it, and the Unix time an unconfirmed switch rolls back at (empty when it does not wait)",
+    },
+    {
+      kind: "journal-damaged",
+      fields: ["problem", "repairCommand"],
+      doc: "an apply journal the script cannot read: what is wrong, and the `journal-repair` command that puts the host back",
+    },
+    {
+      kind: "unconfirmed-rollback",
+      fields: ["target", "at"],
+      doc: "the last release the host rolled back by itself because the deployer never confirmed it, and when (UTC)",
+    },
+    {
+      kind: "deployed-generation",
+      fields: ["generation"],
+      doc: "the system generation the last healthy apply left, or `-`",
+    },
     { kind: "generation", fields: ["generation"], doc: "the system generation the profile points at now, or `-`" },
-    { kind: "manifest", fields: ["key", "sha256", "group", "mode", "path"], doc: "one secret file as the last secrets run wrote it (sha256 of its content, never the content)" },
-    { kind: "pending", fields: ["path"], doc: "a secret file the live release still declares, removed once a release without it is live" },
+    {
+      kind: "manifest",
+      fields: ["key", "sha256", "group", "mode", "path"],
+      doc: "one secret file as the last secrets run wrote it (sha256 of its content, never the content)",
+    },
+    {
+      kind: "pending",
+      fields: ["path"],
+      doc: "a secret file the live release still declares, removed once a release without it is live",
+    },
     { kind: "applied-secret", fields: ["path"], doc: "a secret file the live release declares" },
-    { kind: "file", fields: ["sha256", "owner", "group", "mode", "path"], doc: "one file found in the secrets directory now; `mode` as `stat -c %a` prints it; `sha256` is `unreadable` when it cannot be read" },
-    { kind: "record", fields: ["stage", "record"], doc: "the stage record a stage (`push`, `rebuild`, `secrets.<id>`) last succeeded with" },
+    {
+      kind: "file",
+      fields: ["sha256", "owner", "group", "mode", "path"],
+      doc: "one file found in the secrets directory now; `mode` as `stat -c %a` prints it; `sha256` is `unreadable` when it cannot be read",
+    },
+    {
+      kind: "record",
+      fields: ["stage", "record"],
+      doc: "the stage record a stage (`push`, `rebuild`, `secrets.<id>`) last succeeded with",
+    },
     { kind: "failed-unit", fields: ["unit"], doc: "a systemd unit in the failed state" },
   ],
   end: { kind: "end", fields: [], doc: "the report is complete; one without it was cut and is not read" },
-  rules: [...TAB_RULES, "A line of a kind the reader does not know is ignored, so the script can report more before the program reads it."],
+  rules: [
+    ...TAB_RULES,
+    "A line of a kind the reader does not know is ignored, so the script can report more before the program reads it.",
+  ],
 };
 
 /** A release's name: the same rule in the program and on the host. */
@@ -159,12 +206,21 @@ export function hostFormatsPage(): string[] {
     "",
   ];
   for (const f of STREAM_FORMATS) {
-    out.push(`## ${f.title}`, "", `${capital(f.flow)}.`, "", `The first line is \`${f.header}\`. Then, one per line:`, "");
+    out.push(
+      `## ${f.title}`,
+      "",
+      `${capital(f.flow)}.`,
+      "",
+      `The first line is \`${f.header}\`. Then, one per line:`,
+      "",
+    );
     out.push("| Line | Fields | Meaning |", "| --- | --- | --- |");
-    for (const l of [...f.lines, f.end]) out.push(`| \`${l.kind}\` | ${l.fields.map((x) => `\`${x}\``).join(", ") || "none"} | ${l.doc} |`);
+    for (const l of [...f.lines, f.end])
+      out.push(`| \`${l.kind}\` | ${l.fields.map((x) => `\`${x}\``).join(", ") || "none"} | ${l.doc} |`);
     out.push("", ...f.rules.map((r) => `- ${r}`), "");
   }
-  for (const f of VALUE_FORMATS) out.push(`## ${f.title}`, "", `${capital(f.flow)}.`, "", ...f.rules.map((r) => `- ${r}`), "");
+  for (const f of VALUE_FORMATS)
+    out.push(`## ${f.title}`, "", `${capital(f.flow)}.`, "", ...f.rules.map((r) => `- ${r}`), "");
   return out;
 }
 

@@ -2,7 +2,15 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecret } from "../catalog/resolve";
 import type { NixosFlake } from "../config/hosts";
-import { DEPLOY_SCRIPT_PATH, bundleEntries, bundleHash, bundleStdin, liveBundleOf, sha256Hex, type BundleInput } from "./bundle";
+import {
+  DEPLOY_SCRIPT_PATH,
+  bundleEntries,
+  bundleHash,
+  bundleStdin,
+  liveBundleOf,
+  sha256Hex,
+  type BundleInput,
+} from "./bundle";
 import {
   applyCommand,
   confirmCommand,
@@ -258,17 +266,36 @@ export class NixosHost extends pulumi.ComponentResource {
     this.drift = this.reportDrift(name, plan, observed, drift);
 
     const bundleBase = [`bundle ${plan.hash}`];
-    const push = this.stage(observed, "push", pulumi.output(bundleBase), drift.system.apply((d) => d.bundle));
-    const rebuild = this.stage(observed, "rebuild", pulumi.output(bundleBase), drift.system.apply((d) => [...d.bundle, ...d.system]));
+    const push = this.stage(
+      observed,
+      "push",
+      pulumi.output(bundleBase),
+      drift.system.apply((d) => d.bundle),
+    );
+    const rebuild = this.stage(
+      observed,
+      "rebuild",
+      pulumi.output(bundleBase),
+      drift.system.apply((d) => [...d.bundle, ...d.system]),
+    );
     const secrets = plan.services.map((svc) => ({
       svc,
       stage: this.stage(observed, secretsStage(svc.id), this.secretTriggers(args, svc), drift.secrets[svc.id]),
     }));
 
-    this.preflight = this.createPreflight(name, plan, connection, [push, rebuild, ...secrets.map((s) => s.stage)], args.after ?? []);
+    this.preflight = this.createPreflight(
+      name,
+      plan,
+      connection,
+      [push, rebuild, ...secrets.map((s) => s.stage)],
+      args.after ?? [],
+    );
     this.push = this.createPush(name, plan, connection, push);
     this.secretFiles = Object.fromEntries(
-      secrets.map(({ svc, stage }) => [svc.id, this.createSecrets(name, plan, connection, svc, stage, args.secretOwners?.[svc.id])]),
+      secrets.map(({ svc, stage }) => [
+        svc.id,
+        this.createSecrets(name, plan, connection, svc, stage, args.secretOwners?.[svc.id]),
+      ]),
     );
     this.rebuild = this.createRebuild(name, plan, connection, rebuild);
     this.confirm = this.createConfirm(name, plan, args, rebuild);
@@ -295,12 +322,14 @@ export class NixosHost extends pulumi.ComponentResource {
   /** The host's state when the program runs (preview and up), or null when drift detection is off. */
   private observe(args: NixosHostArgs, plan: HostPlan): pulumi.Output<Observation | null> {
     if (args.detectDrift === false) return pulumi.output(null);
-    return pulumi.output(args.connection.privateKey).apply((privateKey) =>
-      observeHost(
-        { host: plan.host, port: plan.port, user: plan.user, privateKey, hostKey: plan.hostKey },
-        { paths: plan.paths, script: plan.script },
-      ),
-    );
+    return pulumi
+      .output(args.connection.privateKey)
+      .apply((privateKey) =>
+        observeHost(
+          { host: plan.host, port: plan.port, user: plan.user, privateKey, hostKey: plan.hostKey },
+          { paths: plan.paths, script: plan.script },
+        ),
+      );
   }
 
   /**
@@ -326,7 +355,13 @@ export class NixosHost extends pulumi.ComponentResource {
         const reasons = pulumi.all([observed, pulumi.all(svc.secrets.map((s) => s.value))]).apply(([obs, values]) => {
           if (obs === null || !obs.reachable) return [];
           if (noDeployRecorded(obs)) return [NO_DEPLOY_REASON];
-          const declared = svc.secrets.map((s, i) => ({ key: s.key, path: s.path, group: s.group, mode: s.mode, sha256: sha256Hex(Buffer.from(values[i], "utf8")) }));
+          const declared = svc.secrets.map((s, i) => ({
+            key: s.key,
+            path: s.path,
+            group: s.group,
+            mode: s.mode,
+            sha256: sha256Hex(Buffer.from(values[i], "utf8")),
+          }));
           return secretsDrift(obs, declared);
         });
         return [svc.id, pulumi.unsecret(reasons)];
@@ -347,11 +382,18 @@ export class NixosHost extends pulumi.ComponentResource {
     drift: HostDrift,
   ): pulumi.Output<string[]> {
     const warn = (reasons: string[]) => {
-      if (reasons.length > 0) pulumi.log.warn(`${name}: the host changed outside Pulumi (pulumi up re-applies what is declared):\n  - ${reasons.join("\n  - ")}`, this);
+      if (reasons.length > 0)
+        pulumi.log.warn(
+          `${name}: the host changed outside Pulumi (pulumi up re-applies what is declared):\n  - ${reasons.join("\n  - ")}`,
+          this,
+        );
     };
     const system = pulumi.all([observed, drift.system]).apply(([obs, d]) => {
       if (obs !== null && !obs.reachable) {
-        pulumi.log.warn(`${name}: could not read ${plan.user}@${plan.host}:${plan.port} to check for drift: could not check bundle, secrets, generation, so this run cannot tell whether the host is in sync. ${obs.error}`, this);
+        pulumi.log.warn(
+          `${name}: could not read ${plan.user}@${plan.host}:${plan.port} to check for drift: could not check bundle, secrets, generation, so this run cannot tell whether the host is in sync. ${obs.error}`,
+          this,
+        );
         return [UNREACHABLE_REASON];
       }
       const reasons = [...d.bundle, ...d.system];
@@ -365,7 +407,10 @@ export class NixosHost extends pulumi.ComponentResource {
     });
     const unmanaged = drift.unmanaged.apply((files) => {
       if (files.length > 0) {
-        pulumi.log.warn(`${name}: files in the secrets directory that no deploy wrote; pulumi up leaves them alone, remove them by hand if nothing needs them:\n  - ${files.join("\n  - ")}`, this);
+        pulumi.log.warn(
+          `${name}: files in the secrets directory that no deploy wrote; pulumi up leaves them alone, remove them by hand if nothing needs them:\n  - ${files.join("\n  - ")}`,
+          this,
+        );
       }
       return files;
     });
@@ -374,28 +419,45 @@ export class NixosHost extends pulumi.ComponentResource {
       return notes;
     });
     const failedUnits = drift.failedUnits.apply((units) => {
-      if (units.length > 0) pulumi.log.warn(`${name}: ${units.join("; ")}. pulumi up does not restart them; look at journalctl -u <unit> on the host`, this);
+      if (units.length > 0)
+        pulumi.log.warn(
+          `${name}: ${units.join("; ")}. pulumi up does not restart them; look at journalctl -u <unit> on the host`,
+          this,
+        );
       return units;
     });
     // A host with no deploy recorded is said once, by the bundle's reasons, not again for each service.
-    const secrets = Object.values(drift.secrets).map((reasons) => reasons.apply((r) => r.filter((x) => x !== NO_DEPLOY_REASON)).apply((r) => {
-      warn(r);
-      return r;
-    }));
-    return pulumi.unsecret(pulumi.all([system, damagedJournal, failedUnits, unmanaged, ...secrets]).apply((all) => all.flat()));
+    const secrets = Object.values(drift.secrets).map((reasons) =>
+      reasons
+        .apply((r) => r.filter((x) => x !== NO_DEPLOY_REASON))
+        .apply((r) => {
+          warn(r);
+          return r;
+        }),
+    );
+    return pulumi.unsecret(
+      pulumi.all([system, damagedJournal, failedUnits, unmanaged, ...secrets]).apply((all) => all.flat()),
+    );
   }
 
   /** One entry per secret of the service: key, HMAC of the value, group and mode. Never the value. */
   private secretTriggers(args: NixosHostArgs, svc: ServiceSecrets): pulumi.Output<string[]> {
-    const triggers = pulumi.all([args.connection.privateKey, pulumi.all(svc.secrets.map((s) => s.value))]).apply(([privateKey, values]) => {
-      const key = triggerKey(privateKey);
-      return svc.secrets.map((s, i) => secretTrigger(s, values[i], key));
-    });
+    const triggers = pulumi
+      .all([args.connection.privateKey, pulumi.all(svc.secrets.map((s) => s.value))])
+      .apply(([privateKey, values]) => {
+        const key = triggerKey(privateKey);
+        return svc.secrets.map((s, i) => secretTrigger(s, values[i], key));
+      });
     return pulumi.unsecret(triggers);
   }
 
   /** A stage's triggers and the record the host keeps when it succeeds; see `stageTriggers`. */
-  private stage(observed: pulumi.Output<Observation | null>, stage: DeployStage, base: pulumi.Output<string[]>, reasons: pulumi.Output<string[]>): pulumi.Output<StageInputs> {
+  private stage(
+    observed: pulumi.Output<Observation | null>,
+    stage: DeployStage,
+    base: pulumi.Output<string[]>,
+    reasons: pulumi.Output<string[]>,
+  ): pulumi.Output<StageInputs> {
     return pulumi.unsecret(
       pulumi.all([observed, base, reasons]).apply(([obs, b, r]) => {
         const { triggers, record } = stageTriggers(b, r, obs?.reachable ? obs.records[stage] : undefined);
@@ -427,7 +489,12 @@ export class NixosHost extends pulumi.ComponentResource {
     );
   }
 
-  private createPush(name: string, plan: HostPlan, connection: command.types.input.remote.ConnectionArgs, stage: pulumi.Output<StageInputs>): command.remote.Command {
+  private createPush(
+    name: string,
+    plan: HostPlan,
+    connection: command.types.input.remote.ConnectionArgs,
+    stage: pulumi.Output<StageInputs>,
+  ): command.remote.Command {
     return new command.remote.Command(
       `${name}-push`,
       {
@@ -474,12 +541,19 @@ export class NixosHost extends pulumi.ComponentResource {
     );
   }
 
-  private createRebuild(name: string, plan: HostPlan, connection: command.types.input.remote.ConnectionArgs, stage: pulumi.Output<StageInputs>): command.remote.Command {
+  private createRebuild(
+    name: string,
+    plan: HostPlan,
+    connection: command.types.input.remote.ConnectionArgs,
+    stage: pulumi.Output<StageInputs>,
+  ): command.remote.Command {
     return new command.remote.Command(
       `${name}-rebuild`,
       {
         connection,
-        create: stage.apply((s) => namingHost(applyCommand(plan.paths, plan.hash, applyOptions(plan), s.record), plan.hostName)),
+        create: stage.apply((s) =>
+          namingHost(applyCommand(plan.paths, plan.hash, applyOptions(plan), s.record), plan.hostName),
+        ),
         triggers: stage.apply((s) => s.triggers),
         logging: command.types.enums.remote.Logging.StdoutAndStderr,
         addPreviousOutputInEnv: false,
@@ -495,12 +569,24 @@ export class NixosHost extends pulumi.ComponentResource {
    * It runs whenever the rebuild runs (the same triggers), and again on the
    * next up after it failed; confirming a confirmed release changes nothing.
    */
-  private createConfirm(name: string, plan: HostPlan, args: NixosHostArgs, stage: pulumi.Output<StageInputs>): command.local.Command {
+  private createConfirm(
+    name: string,
+    plan: HostPlan,
+    args: NixosHostArgs,
+    stage: pulumi.Output<StageInputs>,
+  ): command.local.Command {
     const target = { host: plan.host, port: plan.port, user: plan.user, hostKey: plan.hostKey };
     return new command.local.Command(
       `${name}-confirm`,
       {
-        create: stage.apply((s) => confirmLocalCommand(target, confirmCommand(plan.paths, plan.hash, s.record), plan.confirmTimeoutSeconds, plan.hostName)),
+        create: stage.apply((s) =>
+          confirmLocalCommand(
+            target,
+            confirmCommand(plan.paths, plan.hash, s.record),
+            plan.confirmTimeoutSeconds,
+            plan.hostName,
+          ),
+        ),
         // The private key, for the one call; never argv or the environment.
         stdin: pulumi.secret(args.connection.privateKey),
         triggers: stage.apply((s) => s.triggers),
@@ -520,16 +606,25 @@ export function planHost(args: NixosHostArgs): HostPlan {
   validatePaths(args.paths);
   const script = bundleEntries(args.bundle).find(([path]) => path === DEPLOY_SCRIPT_PATH)?.[1];
   if (script === undefined) {
-    throw new Error(`the bundle has no ${DEPLOY_SCRIPT_PATH}; pass the nixos/ part of renderOutputs(lab) (bundleFromOutputs), which copies nixos/deploy/ from the repository`);
+    throw new Error(
+      `the bundle has no ${DEPLOY_SCRIPT_PATH}; pass the nixos/ part of renderOutputs(lab) (bundleFromOutputs), which copies nixos/deploy/ from the repository`,
+    );
   }
   const secrets = sortedSecretSpecs(args.secrets, args.paths);
   for (const s of secrets) {
     if (!s.path.startsWith(`${serviceDir(args.paths, s.serviceId)}/`) || !s.key.startsWith(`${s.serviceId}.`)) {
-      throw new Error(`secret ${s.key}: a service's secret files live in its own directory ${serviceDir(args.paths, s.serviceId)}/, but its path is ${s.path}`);
+      throw new Error(
+        `secret ${s.key}: a service's secret files live in its own directory ${serviceDir(args.paths, s.serviceId)}/, but its path is ${s.path}`,
+      );
     }
   }
-  const services = [...new Set(secrets.map((s) => s.serviceId))].sort().map((id) => ({ id, secrets: secrets.filter((s) => s.serviceId === id) }));
-  const bundle = withDeployLists(args, secrets.map((s) => s.path));
+  const services = [...new Set(secrets.map((s) => s.serviceId))]
+    .sort()
+    .map((id) => ({ id, secrets: secrets.filter((s) => s.serviceId === id) }));
+  const bundle = withDeployLists(
+    args,
+    secrets.map((s) => s.path),
+  );
   const plan: HostPlan = {
     bundle,
     hash: bundleHash(bundle),
@@ -553,7 +648,11 @@ export function planHost(args: NixosHostArgs): HostPlan {
   }
   // Build the commands once here so bad checks, ids or numbers throw before anything is declared.
   applyCommand(plan.paths, plan.hash, applyOptions(plan));
-  confirmLocalCommand({ host: plan.host, port: plan.port, user: plan.user, hostKey: plan.hostKey }, confirmCommand(plan.paths, plan.hash), plan.confirmTimeoutSeconds);
+  confirmLocalCommand(
+    { host: plan.host, port: plan.port, user: plan.user, hostKey: plan.hostKey },
+    confirmCommand(plan.paths, plan.hash),
+    plan.confirmTimeoutSeconds,
+  );
   for (const svc of services) secretsCommand(plan.paths, svc.id);
   return plan;
 }
@@ -569,7 +668,12 @@ function namingHost(command: string, hostName: string | undefined): string {
 }
 
 function applyOptions(plan: HostPlan) {
-  return { keepGenerations: plan.keepGenerations, healthTimeoutSeconds: plan.healthTimeoutSeconds, confirmTimeoutSeconds: plan.confirmTimeoutSeconds, flake: plan.flake };
+  return {
+    keepGenerations: plan.keepGenerations,
+    healthTimeoutSeconds: plan.healthTimeoutSeconds,
+    confirmTimeoutSeconds: plan.confirmTimeoutSeconds,
+    flake: plan.flake,
+  };
 }
 
 /**
@@ -584,7 +688,9 @@ function withDeployLists(args: NixosHostArgs, secretFiles: string[]): Map<string
   for (const [path, content] of deployLists(args.healthChecks, secretFiles, args.paths)) {
     const given = bundle.get(path);
     if (given !== undefined && given !== content) {
-      throw new Error(`the bundle's ${path} differs from the healthChecks and secrets passed to NixosHost; build the bundle and them from the same lab`);
+      throw new Error(
+        `the bundle's ${path} differs from the healthChecks and secrets passed to NixosHost; build the bundle and them from the same lab`,
+      );
     }
     bundle.set(path, content);
   }

@@ -63,20 +63,34 @@ export async function observeHost(connection: ObserveConnection, request: Observ
     const key = connection.privateKey.endsWith("\n") ? connection.privateKey : `${connection.privateKey}\n`;
     await writeFile(identity, key, { mode: 0o600 });
     const args = [
-      "-F", "/dev/null",
-      "-o", "BatchMode=yes",
-      "-o", "StrictHostKeyChecking=yes",
-      "-o", `UserKnownHostsFile=${knownHosts}`,
-      "-o", "GlobalKnownHostsFile=/dev/null",
-      "-o", `HostKeyAlias=${HOST_ALIAS}`,
-      "-o", "UpdateHostKeys=no",
-      "-o", "IdentitiesOnly=yes",
-      "-o", "IdentityAgent=none",
-      "-o", "ConnectTimeout=10",
-      "-o", "LogLevel=ERROR",
-      "-i", identity,
-      "-p", String(port),
-      "-l", user,
+      "-F",
+      "/dev/null",
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=yes",
+      "-o",
+      `UserKnownHostsFile=${knownHosts}`,
+      "-o",
+      "GlobalKnownHostsFile=/dev/null",
+      "-o",
+      `HostKeyAlias=${HOST_ALIAS}`,
+      "-o",
+      "UpdateHostKeys=no",
+      "-o",
+      "IdentitiesOnly=yes",
+      "-o",
+      "IdentityAgent=none",
+      "-o",
+      "ConnectTimeout=10",
+      "-o",
+      "LogLevel=ERROR",
+      "-i",
+      identity,
+      "-p",
+      String(port),
+      "-l",
+      user,
       // Options end before the first value that comes from config: with "--"
       // here, a host such as "-oProxyCommand=..." is a (refused) host name,
       // never an option, and ssh stops reading options after it too.
@@ -87,7 +101,9 @@ export async function observeHost(connection: ObserveConnection, request: Observ
     const result = await run(request.ssh ?? "ssh", args, request.script, (request.timeoutSeconds ?? 60) * 1000);
     if (result.code !== 0) {
       const detail = result.stderr.trim() || `ssh exited with ${result.code}`;
-      const why = /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(detail) ? hostKeyMismatch(detail, connection.host) : detail;
+      const why = /host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(detail)
+        ? hostKeyMismatch(detail, connection.host)
+        : detail;
       return { reachable: false, error: why };
     }
     return parseObservation(result.stdout);
@@ -154,7 +170,12 @@ function releaseKeyDir(dir: string): void {
   }
 }
 
-function run(cmd: string, args: string[], stdin: string, timeoutMs: number): Promise<{ code: number; stdout: string; stderr: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  stdin: string,
+  timeoutMs: number,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";

@@ -41,7 +41,14 @@ export function runPlan(argv: string[], options: PlanOptions = {}): number {
     const stack = values.stack as string;
     if (values.out) out = resolve(values.out);
     const badName = stackNameProblem(stack);
-    if (badName) throw new ValidationError(stack, [{ field: "--stack", message: badName, fix: "pass a stack name: letters, digits, hyphens, underscores and periods" }]);
+    if (badName)
+      throw new ValidationError(stack, [
+        {
+          field: "--stack",
+          message: badName,
+          fix: "pass a stack name: letters, digits, hyphens, underscores and periods",
+        },
+      ]);
     out = resolve(values.out ?? join(root, "out", stack));
     const { lab } = loadStack(stack, readStackFile(root, stack), options.catalog);
     const files = renderOutputs(lab);
@@ -50,7 +57,9 @@ export function runPlan(argv: string[], options: PlanOptions = {}): number {
     stdout(`\nstack ${stack}: ${lab.services.length} services, ${files.size} files written to ${out}\n`);
     return 0;
   } catch (err) {
-    stderr(`${err instanceof ValidationError ? err.message : String((err as Error).message ?? err)}\nnothing was written to ${out}\n`);
+    stderr(
+      `${err instanceof ValidationError ? err.message : String((err as Error).message ?? err)}\nnothing was written to ${out}\n`,
+    );
     return 1;
   }
 }

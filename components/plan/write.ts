@@ -8,7 +8,12 @@ import { basename, dirname, join } from "node:path";
  * entries named in `keep` are carried over from the old `dir` when `files`
  * has nothing there: `npm start` keeps the docs site `npm run docs` built.
  */
-export function writeTreeAtomically(dir: string, files: Map<string, string>, modes: Map<string, number> = new Map(), keep: readonly string[] = []): void {
+export function writeTreeAtomically(
+  dir: string,
+  files: Map<string, string>,
+  modes: Map<string, number> = new Map(),
+  keep: readonly string[] = [],
+): void {
   const parent = dirname(dir);
   mkdirSync(parent, { recursive: true });
   const staging = mkdtempSync(join(parent, `.${basename(dir)}.new-`));
@@ -20,7 +25,8 @@ export function writeTreeAtomically(dir: string, files: Map<string, string>, mod
     }
     const old = existsSync(dir) ? join(parent, `.${basename(dir)}.old-${process.pid}`) : undefined;
     for (const entry of keep) {
-      if (existsSync(join(dir, entry)) && !existsSync(join(staging, entry))) renameSync(join(dir, entry), join(staging, entry));
+      if (existsSync(join(dir, entry)) && !existsSync(join(staging, entry)))
+        renameSync(join(dir, entry), join(staging, entry));
     }
     if (old) renameSync(dir, old);
     renameSync(staging, dir);
@@ -46,8 +52,11 @@ export function planOutputProblem(dir: string, keep: readonly string[] = []): st
   const entries = readdirSync(dir).filter((e) => !keep.includes(e));
   if (entries.length === 0) return undefined;
   const isDir = (name: string) => lstatSync(`${dir}/${name}`, { throwIfNoEntry: false })?.isDirectory() === true;
-  const isPlan = lstatSync(`${dir}/plan.json`, { throwIfNoEntry: false })?.isFile() && (isDir("nixos") || isDir("hosts"));
-  return isPlan ? undefined : `${dir} is not empty and holds no previous plan (plan.json and nixos/), so the plan will not replace it; pass an empty or new folder with --out`;
+  const isPlan =
+    lstatSync(`${dir}/plan.json`, { throwIfNoEntry: false })?.isFile() && (isDir("nixos") || isDir("hosts"));
+  return isPlan
+    ? undefined
+    : `${dir} is not empty and holds no previous plan (plan.json and nixos/), so the plan will not replace it; pass an empty or new folder with --out`;
 }
 
 /**

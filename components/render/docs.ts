@@ -68,12 +68,30 @@ function esc(text: string): string {
 const code = (text: string) => `\`${text}\``;
 
 function page(title: string, description: string, order: number, body: string[]): string {
-  const header = generatedHeader("#", "the docs site; regenerate with `npm run docs`").replace("`npm start` or `pulumi up`", "`npm run docs` or `pulumi up`");
-  return ["---", header.trimEnd(), `title: ${JSON.stringify(title)}`, `description: ${JSON.stringify(description)}`, `sidebar:`, `  order: ${order}`, "---", "", ...body, ""].join("\n");
+  const header = generatedHeader("#", "the docs site; regenerate with `npm run docs`").replace(
+    "`npm start` or `pulumi up`",
+    "`npm run docs` or `pulumi up`",
+  );
+  return [
+    "---",
+    header.trimEnd(),
+    `title: ${JSON.stringify(title)}`,
+    `description: ${JSON.stringify(description)}`,
+    `sidebar:`,
+    `  order: ${order}`,
+    "---",
+    "",
+    ...body,
+    "",
+  ].join("\n");
 }
 
 function table(head: string[], rows: string[][]): string[] {
-  return [`| ${head.join(" | ")} |`, `|${head.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)];
+  return [
+    `| ${head.join(" | ")} |`,
+    `|${head.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+  ];
 }
 
 /** The host that runs the service (the first host for Pages and unplaced entries). */
@@ -139,10 +157,19 @@ function nativeClientsText(lab: Homelab, s: ResolvedService): string[] {
     ];
   }
   if (s.protection === "access") {
-    return [s.entry.runsOn === "pages" ? "Browsers only, through the Access login page, on the LAN too: Pages serves it from Cloudflare, not from the host." : "Browsers only, through the Access login page; on the LAN, use the local URL."];
+    return [
+      s.entry.runsOn === "pages"
+        ? "Browsers only, through the Access login page, on the LAN too: Pages serves it from Cloudflare, not from the host."
+        : "Browsers only, through the Access login page; on the LAN, use the local URL.",
+    ];
   }
-  if (s.protection === "public") return ["Anyone can reach the public route; the service's own login is the only gate."];
-  return [s.bind === "127.0.0.1" ? "Only on the host itself (loopback); there is no public route." : "Only on the LAN or the host; there is no public route."];
+  if (s.protection === "public")
+    return ["Anyone can reach the public route; the service's own login is the only gate."];
+  return [
+    s.bind === "127.0.0.1"
+      ? "Only on the host itself (loopback); there is no public route."
+      : "Only on the LAN or the host; there is no public route.",
+  ];
 }
 
 function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
@@ -150,11 +177,20 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
   const body: string[] = [`${esc(s.entry.description)}.`, ""];
   body.push("## Where it runs", "");
   if (s.entry.runsOn === "pages") {
-    body.push(`On Cloudflare Pages, project ${code(config.cloudflare?.pagesProject ?? "")}; nothing of it runs on the host.`, "");
+    body.push(
+      `On Cloudflare Pages, project ${code(config.cloudflare?.pagesProject ?? "")}; nothing of it runs on the host.`,
+      "",
+    );
   } else if (s.port === null) {
-    body.push(`On ${code(s.hostNames.length > 1 ? s.hostNames.map((n) => labHosts(lab).find((h) => h.name === n)?.lanHostname ?? n).join(", ") : (s.host ?? config.lanHostname))}, with no listening port.`, "");
+    body.push(
+      `On ${code(s.hostNames.length > 1 ? s.hostNames.map((n) => labHosts(lab).find((h) => h.name === n)?.lanHostname ?? n).join(", ") : (s.host ?? config.lanHostname))}, with no listening port.`,
+      "",
+    );
   } else {
-    const bindText = s.bind === "127.0.0.1" ? "loopback only: never reachable from outside the host" : "all interfaces: reachable on the LAN";
+    const bindText =
+      s.bind === "127.0.0.1"
+        ? "loopback only: never reachable from outside the host"
+        : "all interfaces: reachable on the LAN";
     body.push(
       `- Port: ${code(String(s.port))}`,
       `- Bind: ${code(s.bind ?? "")} (${bindText})`,
@@ -163,17 +199,29 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
       `- mDNS alias: ${mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—"}`,
       "",
     );
-    if (s.entry.proxyTo) body.push(`nginx on port ${s.port} serves the ${esc(s.entry.proxyTo)} app (port ${s.upstreamPort}) under this route.`, "");
+    if (s.entry.proxyTo)
+      body.push(
+        `nginx on port ${s.port} serves the ${esc(s.entry.proxyTo)} app (port ${s.upstreamPort}) under this route.`,
+        "",
+      );
   }
 
   body.push("## Route and protection", "");
   if (s.publicHostname) {
     body.push(`Public route: ${publicRoute(s)}, ${protectionText(s)}.`);
     if (s.entry.runsOn === "host") body.push(tunnelPathText(lab, s));
-    if (s.entry.runsOn === "pages") body.push(`The Access application also covers ${code(`${config.cloudflare?.pagesProject}.pages.dev`)} and its preview hostnames, which Pages would otherwise leave public.`);
+    if (s.entry.runsOn === "pages")
+      body.push(
+        `The Access application also covers ${code(`${config.cloudflare?.pagesProject}.pages.dev`)} and its preview hostnames, which Pages would otherwise leave public.`,
+      );
     body.push("");
   } else {
-    body.push(s.entry.route === false ? "Never routed: no tunnel rule, no DNS record, no Access application." : `Not routed in the ${esc(config.stack)} stack.`, "");
+    body.push(
+      s.entry.route === false
+        ? "Never routed: no tunnel rule, no DNS record, no Access application."
+        : `Not routed in the ${esc(config.stack)} stack.`,
+      "",
+    );
   }
 
   body.push("## Native apps and API clients", "", ...nativeClientsText(lab, s), "");
@@ -201,7 +249,11 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
         ["Name", "Source", "File on the host", "Mode"],
         s.secrets.map((x) => [
           code(x.name),
-          x.ref === "generated" ? "generated by the program" : config.secrets.source === "1password" ? code(x.ref) : `secret config ${code(`secretValues["${x.key}"]`)}`,
+          x.ref === "generated"
+            ? "generated by the program"
+            : config.secrets.source === "1password"
+              ? code(x.ref)
+              : `secret config ${code(`secretValues["${x.key}"]`)}`,
           code(x.path),
           `${x.mode}, ${x.owner}:${x.group}`,
         ]),
@@ -211,8 +263,18 @@ function servicePage(lab: Homelab, s: ResolvedService, order: number): string {
       "",
     );
   }
-  if (s.entry.speedSchedule) body.push("## Schedule", "", `Speed limits switch between day and night modes; see [the ${esc(s.title)} schedule](${REFERENCE.speedSchedule}).`, "");
-  if (s.card) body.push(`Linked from the dashboard, where [the Local/Remote toggle](${REFERENCE.toggle}) picks the public or the local URL.`, "");
+  if (s.entry.speedSchedule)
+    body.push(
+      "## Schedule",
+      "",
+      `Speed limits switch between day and night modes; see [the ${esc(s.title)} schedule](${REFERENCE.speedSchedule}).`,
+      "",
+    );
+  if (s.card)
+    body.push(
+      `Linked from the dashboard, where [the Local/Remote toggle](${REFERENCE.toggle}) picks the public or the local URL.`,
+      "",
+    );
   return page(s.title, s.entry.description, order, body);
 }
 
@@ -234,7 +296,9 @@ function openOnLanLines(enabled: ResolvedService[]): string[] {
   return [
     `These answer anyone on the LAN without a login of their own; the catalog (${code("lanOpen")}) says why each may. Every other LAN-bound service asks for one (${code("login")}).`,
     "",
-    ...open.map((s) => `- [${esc(s.title)}](${servicePath(s.id)}), port ${s.port}: ${sentence(s.entry.lanOpen as string)}`),
+    ...open.map(
+      (s) => `- [${esc(s.title)}](${servicePath(s.id)}), port ${s.port}: ${sentence(s.entry.lanOpen as string)}`,
+    ),
   ];
 }
 
@@ -245,11 +309,17 @@ function servicesIndex(lab: Homelab): string {
     `[${esc(s.title)}](${servicePath(s.id)})`,
     localUrl(lab, s) ? code(localUrl(lab, s) as string) : s.entry.runsOn === "pages" ? "Cloudflare Pages" : "—",
     mdnsUrl(lab, s) ? code(mdnsUrl(lab, s) as string) : "—",
-    s.publicHostname ? `${publicRoute(s)} (${s.protection === "access" ? "Access" : "public"})` : s.entry.route === false ? "never routed" : "—",
+    s.publicHostname
+      ? `${publicRoute(s)} (${s.protection === "access" ? "Access" : "public"})`
+      : s.entry.route === false
+        ? "never routed"
+        : "—",
   ]);
   const body = [
     `Every service of the ${code(lab.config.stack)} stack, from the catalog (${code("components/catalog/services.ts")}).`,
-    lab.config.docs?.showLanAddresses ? "" : `The host's LAN address is written ${code(REDACTED_LAN)}, as in the owner's pages; set homelab:docsShowLanAddresses to show it.`,
+    lab.config.docs?.showLanAddresses
+      ? ""
+      : `The host's LAN address is written ${code(REDACTED_LAN)}, as in the owner's pages; set homelab:docsShowLanAddresses to show it.`,
     "",
     ...table(["Service", "Local URL", "mDNS alias", "Public route"], rows),
     "",
@@ -290,7 +360,11 @@ function home(lab: Homelab): string {
       : multi
         ? `Public routes go through Cloudflare: Access in front of each one, then the tunnel to a cloudflared connector on each host that serves a route, which sends each request over the LAN to its service's host and port.`
         : `Public routes go through Cloudflare: Access in front of each one, then the tunnel to cloudflared on the host, then nginx on port 80, which proxies to each service.`;
-  const where = multi ? `on ${labHosts(lab).map((h) => code(h.lanHostname)).join(", ")}` : `on ${code(config.lanHostname)}`;
+  const where = multi
+    ? `on ${labHosts(lab)
+        .map((h) => code(h.lanHostname))
+        .join(", ")}`
+    : `on ${code(config.lanHostname)}`;
   const body = [
     `The home lab of the ${code(config.stack)} stack ${where}: ${enabled.length} services enabled, ${pending.length} pending. ${edge}`,
     "",
@@ -321,7 +395,9 @@ function togglePage(lab: Homelab): string {
     `- nginx serves the script at ${code("/api/config/custom.js")}: the map below, generated from the catalog, then ${code("assets/toggle.js")}.`,
     "- Links that are not services on the host (the docs, the Cloudflare dashboard) stay as they are.",
     "",
-    rows.length > 0 ? table(["Service", "Remote", "Local"], rows).join("\n") : "This stack has no public routes, so the dashboard links are local already and the toggle changes nothing.",
+    rows.length > 0
+      ? table(["Service", "Remote", "Local"], rows).join("\n")
+      : "This stack has no public routes, so the dashboard links are local already and the toggle changes nothing.",
     "",
   ];
   return page("Local/Remote toggle", "How the dashboard switches between public and LAN links", 1, body);
@@ -340,14 +416,19 @@ function speedSchedulePage(lab: Homelab): string {
             p.from,
             p.to,
             `${p.download.megabytesPerSecond} MB/s (${toTransmissionKBps(p.download)} kB/s)`,
-            p.upload.megabytesPerSecond === 0 ? "0 (disabled)" : `${p.upload.megabytesPerSecond} MB/s (${toTransmissionKBps(p.upload)} kB/s)`,
+            p.upload.megabytesPerSecond === 0
+              ? "0 (disabled)"
+              : `${p.upload.megabytesPerSecond} MB/s (${toTransmissionKBps(p.upload)} kB/s)`,
           ]),
         ),
         "",
         `The alternative speed (turtle) limits are left alone, for pausing by hand from ${esc(on.title)}'s UI.`,
         "",
       ]
-    : [`The ${code(lab.config.stack)} stack does not run ${esc(scheduleName(lab) ?? "a service on a speed schedule")}.`, ""];
+    : [
+        `The ${code(lab.config.stack)} stack does not run ${esc(scheduleName(lab) ?? "a service on a speed schedule")}.`,
+        "",
+      ];
   return page(`${scheduleName(lab) ?? "Speed"} schedule`, "Day and night speed limits", 2, body);
 }
 
@@ -356,12 +437,19 @@ function backupsPage(lab: Homelab): string {
   const backrest = backupService(lab);
   if (!backrest) {
     const ui = lab.catalog.find((e) => e.role === "backup")?.title ?? "a service with the backup role";
-    return page("Backups", "The backup policy", 3, [`The ${code(lab.config.stack)} stack runs no backups: it does not enable ${esc(ui)}.`, ""]);
+    return page("Backups", "The backup policy", 3, [
+      `The ${code(lab.config.stack)} stack runs no backups: it does not enable ${esc(ui)}.`,
+      "",
+    ]);
   }
   const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);
   const rows = enabled
     .filter((s) => s.backup.paths.length > 0)
-    .map((s) => [`[${esc(s.title)}](${servicePath(s.id)})`, s.backup.paths.map(code).join(", "), s.backup.exclude.map(code).join(", ") || "—"]);
+    .map((s) => [
+      `[${esc(s.title)}](${servicePath(s.id)})`,
+      s.backup.paths.map(code).join(", "),
+      s.backup.exclude.map(code).join(", ") || "—",
+    ]);
   const body = [
     `restic backs up ${BACKUP_SCHEDULE} to ${code(`b2:${bucket}:homelab`)} on Backblaze B2 and keeps ${BACKUP_RETENTION.daily} daily, ${BACKUP_RETENTION.weekly} weekly and ${BACKUP_RETENTION.monthly} monthly snapshots. ${esc(backrest.title)} shows them.`,
     "",
@@ -377,7 +465,12 @@ function backupsPage(lab: Homelab): string {
 function defaultCell(spec: KeySpec): string {
   const shown = defaultShown(spec);
   if (!shown) return "";
-  const text = shown.is === "value" ? code(shown.text) : shown.is === "key" ? `the value of ${code(`${CONFIG_NAMESPACE}:${shown.text}`)}` : esc(shown.text);
+  const text =
+    shown.is === "value"
+      ? code(shown.text)
+      : shown.is === "key"
+        ? `the value of ${code(`${CONFIG_NAMESPACE}:${shown.text}`)}`
+        : esc(shown.text);
   return ` Default: ${text}.`;
 }
 
@@ -388,7 +481,12 @@ function configPage(lab: Homelab): string {
     .map(([key, spec]) => {
       const how = [spec.required ? "required" : "", spec.secret ? "secret" : ""].filter(Boolean).join(", ");
       const values = spec.oneOf ? ` One of ${spec.oneOf.map(code).join(", ")}.` : "";
-      return [code(`${CONFIG_NAMESPACE}:${key}`), spec.kind === "string[]" ? "list" : spec.kind, how || "—", `${esc(spec.doc)}.${values}${defaultCell(spec)}`];
+      return [
+        code(`${CONFIG_NAMESPACE}:${key}`),
+        spec.kind === "string[]" ? "list" : spec.kind,
+        how || "—",
+        `${esc(spec.doc)}.${values}${defaultCell(spec)}`,
+      ];
     });
   return page("Configuration", "Every key of the stack config", 4, [
     `Each stack reads these keys from ${code(`Pulumi.${lab.config.stack}.yaml`)} (${code("pulumi config set homelab:<key> <value>")}; secret keys with ${code("--secret")}). Any other key under ${code(`${CONFIG_NAMESPACE}:`)} is refused with the key it most likely meant. The table is generated from ${code("components/config/schema.ts")}, the code that validates the keys.`,
@@ -409,7 +507,9 @@ function runbooks(lab: Homelab): Map<string, string> {
     "add-a-service",
     page("Add a service", "From a catalog entry to a deployed, routed service", 1, [
       `1. Add one entry to ${code("components/catalog/services.ts")}: id, title, group, description, port and bind address, how LAN clients log in (login) or why it may be open (lanOpen), icon, health check, units, backup paths and the 1Password references of its secrets. The route defaults to ${code(`${config.routePattern.replace("{name}", "<id>")}.${config.domain}`)}, behind Access.`,
-      config.services ? `2. Add its id to ${code("homelab:services")} in ${code(`Pulumi.${stack}.yaml`)}: this stack runs only the services listed there.` : "2. This stack runs every enabled catalog entry; nothing to list.",
+      config.services
+        ? `2. Add its id to ${code("homelab:services")} in ${code(`Pulumi.${stack}.yaml`)}: this stack runs only the services listed there.`
+        : "2. This stack runs every enabled catalog entry; nothing to list.",
       `3. Run ${code(`npm start -- ${st}`)}: validation names any clash (port, hostname, group, reference) and the plan shows the new route.`,
       `4. If nixpkgs has a module for it, set it from the generated data in a module under ${code("nixos/modules/")}.`,
       `5. ${code(`pulumi preview --diff ${st}`)}, then ${code(`pulumi up ${st}`)}: the tunnel rule, DNS record, Access application, nginx site, dashboard card, backups and these docs follow from the entry.`,
@@ -417,7 +517,12 @@ function runbooks(lab: Homelab): Map<string, string> {
     ]),
   );
   const rows = withSecrets.flatMap((s) =>
-    s.secrets.map((x) => [code(x.key), x.ref === "generated" ? "generated" : code(x.ref), code(`${s.id}-secrets`), s.units.map(code).join(", ")]),
+    s.secrets.map((x) => [
+      code(x.key),
+      x.ref === "generated" ? "generated" : code(x.ref),
+      code(`${s.id}-secrets`),
+      s.units.map(code).join(", "),
+    ]),
   );
   pages.set(
     "rotate-a-secret",
@@ -463,12 +568,36 @@ function runbooks(lab: Homelab): Map<string, string> {
       ...table(
         ["Reason", "Meaning", "What up does"],
         [
-          [code("bundle on host differs from declared"), `the files under ${code(config.paths.bundleDir)} changed`, "pushes the bundle again"],
-          [code("secret file <service>.<name> on host differs from declared"), "a secret file was edited or removed", "rewrites the file"],
-          [code("system generation changed outside Pulumi"), "someone ran nixos-rebuild by hand", "switches back to the declared configuration"],
-          [code("no deploy recorded on the host"), "a first deploy, or the host's state directory is gone (a reinstall)", "runs every step: bundle, secrets, rebuild"],
-          [code("units failed: <unit>"), "a unit is in the failed state (a warning, never a trigger)", "nothing: look at journalctl -u <unit>"],
-          [code("unreachable: could not check …"), "the host did not answer", "nothing was checked; the preview never reports no changes"],
+          [
+            code("bundle on host differs from declared"),
+            `the files under ${code(config.paths.bundleDir)} changed`,
+            "pushes the bundle again",
+          ],
+          [
+            code("secret file <service>.<name> on host differs from declared"),
+            "a secret file was edited or removed",
+            "rewrites the file",
+          ],
+          [
+            code("system generation changed outside Pulumi"),
+            "someone ran nixos-rebuild by hand",
+            "switches back to the declared configuration",
+          ],
+          [
+            code("no deploy recorded on the host"),
+            "a first deploy, or the host's state directory is gone (a reinstall)",
+            "runs every step: bundle, secrets, rebuild",
+          ],
+          [
+            code("units failed: <unit>"),
+            "a unit is in the failed state (a warning, never a trigger)",
+            "nothing: look at journalctl -u <unit>",
+          ],
+          [
+            code("unreachable: could not check …"),
+            "the host did not answer",
+            "nothing was checked; the preview never reports no changes",
+          ],
         ],
       ),
       "",
@@ -481,7 +610,9 @@ function runbooks(lab: Homelab): Map<string, string> {
     page("Add a host", "A second machine in this stack", 5, [
       `1. In ${code(`Pulumi.${stack}.yaml`)}, ${
         isMultiHost(lab)
-          ? `add the new machine under ${code("homelab:hosts")} (${labHosts(lab).map((h) => code(h.name)).join(", ")} are there now; keep their order, which names the host components)`
+          ? `add the new machine under ${code("homelab:hosts")} (${labHosts(lab)
+              .map((h) => code(h.name))
+              .join(", ")} are there now; keep their order, which names the host components)`
           : `name the machines under ${code("homelab:hosts")}: this one first, with the ${code("lanAddress")}, ${code("lanHostname")} and ${code("sshHostKey")} it has now (remove the single-host keys ${code("homelab:lanAddress")}, ${code("homelab:lanHostname")}, ${code("homelab:sshHostKey")}: they may not stay beside it), then the new one`
       }: ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`,
       `2. ${code(`pulumi config set --secret homelab:sshPrivateKey<Name> < ~/.ssh/<key> --stack ${stack}`)}: the new host's login key.`,
@@ -517,9 +648,20 @@ export function renderDocsPages(lab: Homelab): Map<string, string> {
   add("reference/transmission-schedule.md", speedSchedulePage(lab));
   add("reference/backups.md", backupsPage(lab));
   add("reference/configuration.md", configPage(lab));
-  add("reference/host-formats.md", page("Host formats", "The text the program and the deploy script exchange, and the hashes both compute", 5, hostFormatsPage()));
+  add(
+    "reference/host-formats.md",
+    page(
+      "Host formats",
+      "The text the program and the deploy script exchange, and the hashes both compute",
+      5,
+      hostFormatsPage(),
+    ),
+  );
   for (const [slug, content] of runbooks(lab)) add(`runbooks/${slug}.md`, content);
   files.set(TOPOLOGY_SOURCE_FILE, topologyMermaid(lab));
-  files.set(SITE_FILE, stableJson({ stack: lab.config.stack, title: `Home lab (${lab.config.stack})`, site: docsSiteUrl(lab) }));
+  files.set(
+    SITE_FILE,
+    stableJson({ stack: lab.config.stack, title: `Home lab (${lab.config.stack})`, site: docsSiteUrl(lab) }),
+  );
   return files;
 }

@@ -78,7 +78,8 @@ export function tunnelServices(lab: Homelab): ResolvedService[] {
 export function ingressOrigin(lab: Homelab, s: ResolvedService): string {
   if (!isMultiHost(lab)) return TUNNEL_ORIGIN;
   const host = labHosts(lab).find((h) => h.name === s.hostName);
-  if (!host || s.port === null) throw new Error(`service "${s.id}": a route needs a host and a port to send requests to`);
+  if (!host || s.port === null)
+    throw new Error(`service "${s.id}": a route needs a host and a port to send requests to`);
   // A service that refuses plain HTTP from other machines (scheme https) is reached over its own TLS.
   return `${s.entry.scheme === "https" ? "https" : "http"}://${host.lanAddress}:${s.port}`;
 }
@@ -89,7 +90,11 @@ export function renderIngress(lab: Homelab): IngressRule[] {
   return [
     ...tunnelServices(lab).map((s): IngressRule => {
       const service = ingressOrigin(lab, s);
-      return { hostname: s.publicHostname as string, service, ...(service.startsWith("https:") ? { noTlsVerify: true as const } : {}) };
+      return {
+        hostname: s.publicHostname as string,
+        service,
+        ...(service.startsWith("https:") ? { noTlsVerify: true as const } : {}),
+      };
     }),
     { service: CATCH_ALL },
   ];
@@ -101,13 +106,23 @@ export function renderIngress(lab: Homelab): IngressRule[] {
  * catalog protects but that has no audience tag is an error, never a rule
  * without the check.
  */
-export function ingressWithAccess<T>(lab: Homelab, audiences: ReadonlyMap<string, T>, teamName: T): IngressRuleWithAccess<T>[] {
-  const protectedHosts = new Set(routedServices(lab).filter((s) => s.protection === "access").map((s) => s.publicHostname as string));
+export function ingressWithAccess<T>(
+  lab: Homelab,
+  audiences: ReadonlyMap<string, T>,
+  teamName: T,
+): IngressRuleWithAccess<T>[] {
+  const protectedHosts = new Set(
+    routedServices(lab)
+      .filter((s) => s.protection === "access")
+      .map((s) => s.publicHostname as string),
+  );
   return renderIngress(lab).map((rule) => {
     if (!rule.hostname || !protectedHosts.has(rule.hostname)) return rule;
     const aud = audiences.get(rule.hostname);
     if (aud === undefined) {
-      throw new Error(`ingress rule for ${rule.hostname}: the service is behind Access but has no Access application audience; refusing to publish it unchecked`);
+      throw new Error(
+        `ingress rule for ${rule.hostname}: the service is behind Access but has no Access application audience; refusing to publish it unchecked`,
+      );
     }
     return { ...rule, access: { required: true, teamName, audTags: [aud] } };
   });
@@ -133,7 +148,9 @@ const AUTH_DOMAIN_SUFFIX = ".cloudflareaccess.com";
 export function checkZeroTrust(config: StackConfig, facts: ZeroTrustFacts): string {
   const configured = config.cloudflare?.teamName;
   if (!facts.authDomain.endsWith(AUTH_DOMAIN_SUFFIX)) {
-    throw new Error(`the Zero Trust organisation's auth domain "${facts.authDomain}" does not end in ${AUTH_DOMAIN_SUFFIX}; check the account in homelab:cloudflareAccountId`);
+    throw new Error(
+      `the Zero Trust organisation's auth domain "${facts.authDomain}" does not end in ${AUTH_DOMAIN_SUFFIX}; check the account in homelab:cloudflareAccountId`,
+    );
   }
   const team = facts.authDomain.slice(0, -AUTH_DOMAIN_SUFFIX.length);
   if (configured !== team) {
@@ -153,11 +170,17 @@ export function checkZeroTrust(config: StackConfig, facts: ZeroTrustFacts): stri
 export const SERVICE_TOKEN_WARN_DAYS = 30;
 
 /** A warning when a service token expires within SERVICE_TOKEN_WARN_DAYS of `now`, else null. */
-export function serviceTokenExpiryWarning(serviceId: string, expiresAt: string | undefined, now: Date, stack: string): string | null {
+export function serviceTokenExpiryWarning(
+  serviceId: string,
+  expiresAt: string | undefined,
+  now: Date,
+  stack: string,
+): string | null {
   if (!expiresAt) return null;
   const left = Date.parse(expiresAt) - now.getTime();
   if (Number.isNaN(left) || left > SERVICE_TOKEN_WARN_DAYS * 86_400_000) return null;
-  const when = left <= 0 ? `expired on ${expiresAt}` : `expires on ${expiresAt}, in ${Math.ceil(left / 86_400_000)} days`;
+  const when =
+    left <= 0 ? `expired on ${expiresAt}` : `expires on ${expiresAt}, in ${Math.ceil(left / 86_400_000)} days`;
   return `the Access service token of ${serviceId} ${when}; API clients will get 401s. Rotate it: pulumi config set homelab:apiClientKeyVersion <next number> --stack ${stack}, then pulumi up (the operator manual's "The edge and secrets", "Rotating API client keys")`;
 }
 
@@ -178,7 +201,11 @@ export function pagesTarget(config: StackConfig): string {
  * placeholder); the Pages route points at the project's hostname. Null when
  * the stack does not route the service.
  */
-export function dnsRecordFor(config: StackConfig, s: ResolvedService, tunnelTarget = TUNNEL_TARGET_PLACEHOLDER): DnsRecordPlan | null {
+export function dnsRecordFor(
+  config: StackConfig,
+  s: ResolvedService,
+  tunnelTarget = TUNNEL_TARGET_PLACEHOLDER,
+): DnsRecordPlan | null {
   if (config.edge !== "cloudflare" || s.publicHostname === null) return null;
   return {
     name: s.publicHostname,
@@ -223,7 +250,13 @@ export function accessApplicationFor(config: StackConfig, s: ResolvedService): A
 }
 
 /** The reusable email allow policy every Access application lists first. */
-export function allowPolicyFor(config: StackConfig): { name: string; emails: string[]; sessionDuration: string } | null {
+export function allowPolicyFor(
+  config: StackConfig,
+): { name: string; emails: string[]; sessionDuration: string } | null {
   if (config.edge !== "cloudflare" || !config.cloudflare) return null;
-  return { name: `homelab ${config.stack}: owners`, emails: [...config.cloudflare.accessEmails], sessionDuration: "24h" };
+  return {
+    name: `homelab ${config.stack}: owners`,
+    emails: [...config.cloudflare.accessEmails],
+    sessionDuration: "24h",
+  };
 }

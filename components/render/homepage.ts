@@ -11,7 +11,8 @@ import { dashboardService, generatedNote, portalHostnames } from "./portal-commo
  */
 
 /** The dashboard's background, as the Core & Portal page has it: an Unsplash photo. */
-export const BACKGROUND_IMAGE = "https://images.unsplash.com/photo-1502790671504-542ad42d5189?auto=format&fit=crop&w=2560&q=80";
+export const BACKGROUND_IMAGE =
+  "https://images.unsplash.com/photo-1502790671504-542ad42d5189?auto=format&fit=crop&w=2560&q=80";
 
 export interface HomepageCard {
   href?: string;
@@ -74,7 +75,9 @@ function card(s: ResolvedService, dashboard: ResolvedService): HomepageCard {
   if (widget) {
     const secret = dashboard.secrets.find((x) => x.name === widget.secret);
     if (!secret) {
-      throw new Error(`service "${s.id}": its ${widget.type} widget needs the "${widget.secret}" secret of "${dashboard.id}", which the catalog does not declare`);
+      throw new Error(
+        `service "${s.id}": its ${widget.type} widget needs the "${widget.secret}" secret of "${dashboard.id}", which the catalog does not declare`,
+      );
     }
     if (s.port === null) throw new Error(`service "${s.id}": its ${widget.type} widget needs a port`);
     // Homepage's server calls the service: on loopback beside it, else on the other host's LAN address.
@@ -123,7 +126,12 @@ export function renderHomepageConfig(lab: Homelab): HomepageConfig {
     services,
     widgets: [
       // The resources widget reads the machine Homepage runs on; with several hosts its label says which.
-      { resources: isMultiHost(lab) && dashboard.hostName ? { label: dashboard.hostName, cpu: true, memory: true } : { cpu: true, memory: true } },
+      {
+        resources:
+          isMultiHost(lab) && dashboard.hostName
+            ? { label: dashboard.hostName, cpu: true, memory: true }
+            : { cpu: true, memory: true },
+      },
       { datetime: { text_size: "xl", format: { dateStyle: "short", timeStyle: "short", hourCycle: "h23" } } },
     ],
   };

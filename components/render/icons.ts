@@ -87,7 +87,12 @@ function simpleIcons() {
     const parsed = JSON.parse(readFileSync(data, "utf8")) as SimpleIconData[] | { icons: SimpleIconData[] };
     const list = Array.isArray(parsed) ? parsed : parsed.icons;
     simpleIconsCache = {
-      set: { package: "simple-icons", version: pkg.version, licence: pkg.license, homepage: "https://simpleicons.org/" },
+      set: {
+        package: "simple-icons",
+        version: pkg.version,
+        licence: pkg.license,
+        homepage: "https://simpleicons.org/",
+      },
       bySlug: new Map(list.map((i) => [i.slug, i])),
     };
   }
@@ -100,7 +105,12 @@ function mdi() {
     const pkgFile = requireFromHere.resolve("@mdi/svg/package.json");
     const pkg = packageJson(pkgFile, 1);
     mdiCache = {
-      set: { package: "@mdi/svg", version: pkg.version, licence: pkg.license, homepage: "https://pictogrammers.com/library/mdi/" },
+      set: {
+        package: "@mdi/svg",
+        version: pkg.version,
+        licence: pkg.license,
+        homepage: "https://pictogrammers.com/library/mdi/",
+      },
       dir: join(dirname(pkgFile), "svg"),
     };
   }
@@ -164,7 +174,10 @@ function withFill(svg: string, fill: string | null, comment: string): string {
 /** Where a drawn SVG says it comes from: `<!-- licence: X; source: Y -->`. */
 function drawnSource(file: string, svg: string): { licence: string; source: string } {
   const m = /<!--\s*licence:\s*([^;]+?)\s*;\s*source:\s*([\s\S]+?)\s*-->/.exec(svg);
-  if (!m) throw new Error(`assets/icons/${file} does not say where it comes from: add <!-- licence: <SPDX id>; source: <where> -->`);
+  if (!m)
+    throw new Error(
+      `assets/icons/${file} does not say where it comes from: add <!-- licence: <SPDX id>; source: <where> -->`,
+    );
   return { licence: m[1], source: m[2] };
 }
 
@@ -185,7 +198,9 @@ export function renderIcon(entry: Pick<ServiceEntry, "id" | "icon">, drawn: Read
   const spec: IconSpec = entry.icon;
   const file = iconFile(entry);
   if (!/-logo\.svg$/.test(file)) {
-    throw new Error(`service "${entry.id}": icon "${file}" must end in -logo.svg, or Homepage may look the name up on its CDN`);
+    throw new Error(
+      `service "${entry.id}": icon "${file}" must end in -logo.svg, or Homepage may look the name up on its CDN`,
+    );
   }
   if ("file" in spec) return drawnIcon(entry.id, spec.file, drawn);
   const key = JSON.stringify(spec);
@@ -201,7 +216,10 @@ function fromSet(id: string, spec: Exclude<IconSpec, { file: string }>): Omit<Re
   if ("simpleIcons" in spec) {
     const { set, bySlug } = simpleIcons();
     const data = bySlug.get(spec.simpleIcons);
-    if (!data) throw new Error(`service "${id}": simple-icons ${set.version} has no icon "${spec.simpleIcons}"; see https://simpleicons.org/ for slugs`);
+    if (!data)
+      throw new Error(
+        `service "${id}": simple-icons ${set.version} has no icon "${spec.simpleIcons}"; see https://simpleicons.org/ for slugs`,
+      );
     const raw = readSvg(requireFromHere.resolve(`simple-icons/icons/${data.slug}.svg`));
     const licence = data.license?.type ?? set.licence;
     const note = `${data.title} from simple-icons ${set.version} (${data.slug}), ${licence}; see LICENSES.md`;
@@ -217,13 +235,20 @@ function fromSet(id: string, spec: Exclude<IconSpec, { file: string }>): Omit<Re
     try {
       raw = readSvg(join(dir, `${spec.mdi}.svg`));
     } catch {
-      throw new Error(`service "${id}": @mdi/svg ${set.version} has no icon "${spec.mdi}"; see https://pictogrammers.com/library/mdi/`);
+      throw new Error(
+        `service "${id}": @mdi/svg ${set.version} has no icon "${spec.mdi}"; see https://pictogrammers.com/library/mdi/`,
+      );
     }
     const note = `mdi-${spec.mdi} from @mdi/svg ${set.version}, ${set.licence}; see LICENSES.md`;
     return {
       svg: withFill(raw, readableOnDark(spec.color ?? DEFAULT_GLYPH_COLOR), note),
       mask: withFill(raw, null, note),
-      source: { set, name: spec.mdi, licence: set.licence, upstream: `https://pictogrammers.com/library/mdi/icon/${spec.mdi}/` },
+      source: {
+        set,
+        name: spec.mdi,
+        licence: set.licence,
+        upstream: `https://pictogrammers.com/library/mdi/icon/${spec.mdi}/`,
+      },
     };
   }
   throw new Error(`service "${id}": unknown icon ${JSON.stringify(spec)}`);
@@ -279,7 +304,11 @@ function cell(text: string): string {
  * and under which licence, then the files derived from the portal's icon.
  * Rendered from the whole catalog so it does not depend on a stack.
  */
-export function renderIconLicenses(catalog: readonly ServiceEntry[], drawn: ReadonlyMap<string, string>, derived: readonly { file: string; from: string }[]): string {
+export function renderIconLicenses(
+  catalog: readonly ServiceEntry[],
+  drawn: ReadonlyMap<string, string>,
+  derived: readonly { file: string; from: string }[],
+): string {
   const rows = [...catalog]
     .sort((a, b) => a.id.localeCompare(b.id))
     .map((e) => {

@@ -1,6 +1,13 @@
 import type { Homelab, ResolvedService } from "../catalog/resolve";
 import { UNWRITABLE_CHARACTER } from "../catalog/rules";
-import { dashboardService, FAVICON_PATHS, MASK_ICON, portalHostnames, portalService, proxiedServices } from "./portal-common";
+import {
+  dashboardService,
+  FAVICON_PATHS,
+  MASK_ICON,
+  portalHostnames,
+  portalService,
+  proxiedServices,
+} from "./portal-common";
 import { generatedHeader } from "./stable";
 
 /**
@@ -77,7 +84,13 @@ export function commentLine(text: string): string {
 }
 
 /** A server block that proxies every path of `names` to a local port. */
-function proxyServer(comment: string, names: string[], listen: string[], port: number, extra: string[][] = []): string[] {
+function proxyServer(
+  comment: string,
+  names: string[],
+  listen: string[],
+  port: number,
+  extra: string[][] = [],
+): string[] {
   return [
     commentLine(comment),
     ...block("server", [
@@ -162,7 +175,10 @@ export function renderNginxSites(lab: Homelab, options: NginxOptions = {}): stri
     ...block("map $http_upgrade $homelab_connection_upgrade", ["default upgrade;", '"" close;']),
     "",
     "# Keep the scheme cloudflared reports (https); requests from the LAN are plain http.",
-    ...block("map $http_x_forwarded_proto $homelab_forwarded_proto", ["default $http_x_forwarded_proto;", '"" $scheme;']),
+    ...block("map $http_x_forwarded_proto $homelab_forwarded_proto", [
+      "default $http_x_forwarded_proto;",
+      '"" $scheme;',
+    ]),
     "",
     "# Any other Host gets a 404: without a default, nginx would hand unknown",
     "# names to the first server below.",

@@ -1,7 +1,16 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { backupService, connectorHosts, enabledServices, hostSecrets, hostView, isMultiHost, labHosts, portalHost } from "../catalog/resolve";
+import {
+  backupService,
+  connectorHosts,
+  enabledServices,
+  hostSecrets,
+  hostView,
+  isMultiHost,
+  labHosts,
+  portalHost,
+} from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
   BACKUP_SCHEDULE,
@@ -31,15 +40,30 @@ import { stableJson } from "./stable";
  *          + takeoverList(...)        generated/takeover.tsv, the first deploy's report
  */
 export function renderNixosBundle(lab: Homelab, host?: string): Map<string, string> {
-  if (host === undefined && isMultiHost(lab)) throw new Error("a stack of several hosts has one bundle per host: pass the host's name");
+  if (host === undefined && isMultiHost(lab))
+    throw new Error("a stack of several hosts has one bundle per host: pass the host's name");
   const name = host ?? labHosts(lab)[0].name;
   const files = readNixosTree();
   // What the apply reads from the release: this host's health checks and secret files.
   const view = isMultiHost(lab) ? hostView(lab, name) : lab;
-  const lists = deployLists(healthChecksFor(enabledServices(view)), hostSecrets(lab, name).map((s) => s.path), lab.config.paths);
-  const takeover = takeoverList(enabledServices(view).filter((s) => s.entry.runsOn === "host").map((s) => ({ id: s.id, units: s.units, port: s.port, paths: s.entry.backup?.paths ?? [] })));
-  for (const [path, content] of [...renderNixosData(lab, name), ...renderPortalFiles(portalLab(lab, name)), ...lists, ...takeover]) {
-    if (files.has(path)) throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
+  const lists = deployLists(
+    healthChecksFor(enabledServices(view)),
+    hostSecrets(lab, name).map((s) => s.path),
+    lab.config.paths,
+  );
+  const takeover = takeoverList(
+    enabledServices(view)
+      .filter((s) => s.entry.runsOn === "host")
+      .map((s) => ({ id: s.id, units: s.units, port: s.port, paths: s.entry.backup?.paths ?? [] })),
+  );
+  for (const [path, content] of [
+    ...renderNixosData(lab, name),
+    ...renderPortalFiles(portalLab(lab, name)),
+    ...lists,
+    ...takeover,
+  ]) {
+    if (files.has(path))
+      throw new Error(`nixos/${path} is hand-written but the bundle also generates it; remove one of them`);
     files.set(path, content);
   }
   return new Map([...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -76,10 +100,7 @@ export const SERVICE_OPTIONS_JSON = `${GENERATED_DIR}/service-options.json`;
 /** Editor and OS leftovers that never belong in the bundle. */
 function isJunk(name: string): boolean {
   return (
-    name.startsWith(".") ||
-    name.endsWith("~") ||
-    /^#.*#$/.test(name) ||
-    /\.(swp|swo|swx|orig|rej|bak|tmp)$/.test(name)
+    name.startsWith(".") || name.endsWith("~") || /^#.*#$/.test(name) || /\.(swp|swo|swx|orig|rej|bak|tmp)$/.test(name)
   );
 }
 
@@ -145,7 +166,12 @@ export function serviceOptionsData(lab: Homelab): ServiceOptionsData {
   const entries = lab.catalog.filter((e) => e.status === "enabled" && e.runsOn === "host");
   return {
     _generated: GENERATED_NOTE,
-    services: Object.fromEntries(entries.map((e) => [e.id, { title: e.title, binds: e.bind === "127.0.0.1" ? ["127.0.0.1"] : ["0.0.0.0", "127.0.0.1"] }])),
+    services: Object.fromEntries(
+      entries.map((e) => [
+        e.id,
+        { title: e.title, binds: e.bind === "127.0.0.1" ? ["127.0.0.1"] : ["0.0.0.0", "127.0.0.1"] },
+      ]),
+    ),
   };
 }
 
@@ -234,11 +260,22 @@ export interface HomelabNixosData {
 }
 
 /** The keys of homelab.json that are not a service's: a service with a speed schedule may not be named after one. */
-export const HOMELAB_DATA_KEYS: readonly string[] = ["_generated", "stack", "timeZone", "lan", "secretsDir", "services", "backups", "runtimeSecrets"];
+export const HOMELAB_DATA_KEYS: readonly string[] = [
+  "_generated",
+  "stack",
+  "timeZone",
+  "lan",
+  "secretsDir",
+  "services",
+  "backups",
+  "runtimeSecrets",
+];
 
 /** `homelab.<id>` of a service with a speed schedule in homelab.json's data, or undefined. */
 export function speedScheduleData(data: HomelabNixosData, id: string): NixosSpeedSchedule | undefined {
-  return HOMELAB_DATA_KEYS.includes(id) ? undefined : ((data as unknown as Record<string, unknown>)[id] as NixosSpeedSchedule | undefined);
+  return HOMELAB_DATA_KEYS.includes(id)
+    ? undefined
+    : ((data as unknown as Record<string, unknown>)[id] as NixosSpeedSchedule | undefined);
 }
 
 export const GENERATED_NOTE =
@@ -264,7 +301,10 @@ export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0]
   if (isMultiHost(full)) data.lan.connectors = connectorAddresses(full);
   for (const s of services) {
     if (!s.entry.speedSchedule) continue;
-    if (HOMELAB_DATA_KEYS.includes(s.id)) throw new Error(`service "${s.id}": its speed schedule would be homelab.${s.id}, which the bundle uses for something else; rename the service`);
+    if (HOMELAB_DATA_KEYS.includes(s.id))
+      throw new Error(
+        `service "${s.id}": its speed schedule would be homelab.${s.id}, which the bundle uses for something else; rename the service`,
+      );
     (data as unknown as Record<string, unknown>)[s.id] = speedScheduleOf(lab, s, s.entry.speedSchedule);
   }
   // restic runs on every host that holds backup paths, with Backrest's repository and credentials; the UI only where Backrest is placed.
@@ -291,7 +331,9 @@ function nixosService(s: ResolvedService): NixosService {
 /** LAN addresses of the hosts that run the tunnel's connector; every host's services trust them as proxies. */
 function connectorAddresses(lab: Homelab): string[] {
   const names = connectorHosts(lab);
-  return labHosts(lab).filter((h) => names.includes(h.name)).map((h) => h.lanAddress);
+  return labHosts(lab)
+    .filter((h) => names.includes(h.name))
+    .map((h) => h.lanAddress);
 }
 
 /**
@@ -320,7 +362,10 @@ function speedScheduleOf(lab: Homelab, s: ResolvedService, schedule: readonly Sp
 function backupsData(lab: Homelab, services: ResolvedService[], backrest: ResolvedService): NixosBackups {
   const secret = (name: string): string => {
     const found = backrest.secrets.find((x) => x.name === name);
-    if (!found) throw new Error(`the ${backrest.id} catalog entry (the backup role) has no "${name}" secret; restic needs it for the B2 repository`);
+    if (!found)
+      throw new Error(
+        `the ${backrest.id} catalog entry (the backup role) has no "${name}" secret; restic needs it for the B2 repository`,
+      );
     return found.path;
   };
   const bucket = lab.config.backupBucket ?? defaultBackupBucket(lab.config.stack);

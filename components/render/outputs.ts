@@ -34,7 +34,11 @@ export function renderOutputs(lab: Homelab): Map<string, string> {
 }
 
 /** One host's bundle out of `renderOutputs(lab)`, with its folder taken off: what that host receives. */
-export function hostBundleFromOutputs(lab: Homelab, outputs: ReadonlyMap<string, string>, host: string): Map<string, string> {
+export function hostBundleFromOutputs(
+  lab: Homelab,
+  outputs: ReadonlyMap<string, string>,
+  host: string,
+): Map<string, string> {
   const prefix = `${hostBundleDir(lab, host)}/`;
   const bundle = new Map<string, string>();
   for (const [path, content] of outputs) {

@@ -57,9 +57,20 @@ export function renderSummary(lab: Homelab): string {
   const rows = [["service", ...(multi ? ["host"] : []), "local URL", "public URL", "protection", "status"]];
   for (const s of lab.services) {
     const host = multi ? [s.hostNames.length > 0 ? s.hostNames.join(",") : "-"] : [];
-    rows.push([s.id, ...host, s.localUrl ?? "-", s.publicHostname ? `https://${s.publicHostname}` : "-", s.protection, s.status]);
+    rows.push([
+      s.id,
+      ...host,
+      s.localUrl ?? "-",
+      s.publicHostname ? `https://${s.publicHostname}` : "-",
+      s.protection,
+      s.status,
+    ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return `${[line(rows[0]), widths.map((w) => "-".repeat(w)).join("  "), ...rows.slice(1).map(line)].join("\n")}\n`;
 }

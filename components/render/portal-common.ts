@@ -61,7 +61,9 @@ export function dashboardService(lab: Homelab): ResolvedService {
   const id = portal?.entry.proxyTo;
   const dashboard = lab.services.find((s) => s.id === id && s.status === "enabled");
   if (!portal || !dashboard) {
-    throw new Error(`the portal shows the "${id ?? "?"}" service, which this stack does not run; add it to homelab:services`);
+    throw new Error(
+      `the portal shows the "${id ?? "?"}" service, which this stack does not run; add it to homelab:services`,
+    );
   }
   return dashboard;
 }

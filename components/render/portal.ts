@@ -5,7 +5,14 @@ import { CATALOG } from "../catalog/services";
 import { renderHomepageConfig } from "./homepage";
 import { appleTouchSvg, LICENSES_FILE, renderIcon, renderIconLicenses } from "./icons";
 import { renderNginxSites } from "./nginx";
-import { APPLE_TOUCH_SVG, FAVICONS, generatedNote, MASK_ICON, portalService, routesWithUpstream } from "./portal-common";
+import {
+  APPLE_TOUCH_SVG,
+  FAVICONS,
+  generatedNote,
+  MASK_ICON,
+  portalService,
+  routesWithUpstream,
+} from "./portal-common";
 import { generatedHeader, stableJson } from "./stable";
 
 export {
@@ -52,7 +59,9 @@ export interface PortalAssets {
 export function readPortalAssets(dir: string = ASSETS_DIR): PortalAssets {
   const iconsDir = join(dir, "icons");
   const icons = new Map<string, string>();
-  for (const name of readdirSync(iconsDir).filter((n) => n.endsWith(".svg")).sort()) {
+  for (const name of readdirSync(iconsDir)
+    .filter((n) => n.endsWith(".svg"))
+    .sort()) {
     icons.set(name, readFileSync(join(iconsDir, name), "utf8"));
   }
   return {

@@ -15,7 +15,15 @@
  * drawn picture against every box.
  */
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { backupService, connectorHosts, enabledServices, isMultiHost, labHosts, portalHost, serviceWithRole } from "../catalog/resolve";
+import {
+  backupService,
+  connectorHosts,
+  enabledServices,
+  isMultiHost,
+  labHosts,
+  portalHost,
+  serviceWithRole,
+} from "../catalog/resolve";
 import type { HostConfig } from "../config/hosts";
 import { tunnelServices } from "./edge";
 
@@ -41,16 +49,20 @@ export interface TopologyView {
 }
 
 const hostId = (lab: Homelab, h: HostConfig) => (isMultiHost(lab) ? `host_${safe(h.name)}` : "host");
-const hostLabel = (lab: Homelab, h: HostConfig) => (isMultiHost(lab) ? `${h.lanHostname} (NixOS) · ${h.name}` : `${h.lanHostname} (NixOS)`);
+const hostLabel = (lab: Homelab, h: HostConfig) =>
+  isMultiHost(lab) ? `${h.lanHostname} (NixOS) · ${h.name}` : `${h.lanHostname} (NixOS)`;
 /** The tunnel's connector: the entry that runs on every host with a route. */
 const connector = (lab: Homelab) => enabledServices(lab).find((s) => s.entry.everyHostWith === "routes");
 const connectorName = (lab: Homelab) => connector(lab)?.id ?? "connector";
-const connectorId = (lab: Homelab, host: string) => (isMultiHost(lab) ? `${safe(connectorName(lab))}_${safe(host)}` : safe(connectorName(lab)));
+const connectorId = (lab: Homelab, host: string) =>
+  isMultiHost(lab) ? `${safe(connectorName(lab))}_${safe(host)}` : safe(connectorName(lab));
 /** The connector's box: its name and its units. */
-const connectorLabel = (lab: Homelab, where = "") => `${connectorName(lab)}${where}<br/>${connector(lab)?.units.join(", ") ?? ""}`;
+const connectorLabel = (lab: Homelab, where = "") =>
+  `${connectorName(lab)}${where}<br/>${connector(lab)?.units.join(", ") ?? ""}`;
 const NGINX_LABEL = "nginx :80<br/>nginx.service";
 /** The services drawn as boxes of their own: the connector and the portal are drawn as cloudflared and nginx. */
-const ownBox = (s: ResolvedService) => s.entry.runsOn === "host" && s.entry.everyHostWith !== "routes" && s.entry.role !== "portal";
+const ownBox = (s: ResolvedService) =>
+  s.entry.runsOn === "host" && s.entry.everyHostWith !== "routes" && s.entry.role !== "portal";
 
 /** `subgraph` … `end` around `body`, indented; nothing when the body is empty. */
 function box(idText: string, title: string, body: string[]): string[] {
@@ -75,16 +87,20 @@ function edgeView(lab: Homelab): TopologyView | null {
   );
   // No box per host here: an edge coming down into one would run through its heading.
   for (const h of labHosts(lab)) {
-    if (connectors.includes(h.name)) lines.push(`  ${connectorId(lab, h.name)}[${label(connectorLabel(lab, ` on ${h.lanHostname}`))}]`);
+    if (connectors.includes(h.name))
+      lines.push(`  ${connectorId(lab, h.name)}[${label(connectorLabel(lab, ` on ${h.lanHostname}`))}]`);
   }
-  if (!multi && connectors.length > 0) lines.push(`  nginx[${label(`nginx :80 on ${config.lanHostname}<br/>nginx.service`)}]`);
+  if (!multi && connectors.length > 0)
+    lines.push(`  nginx[${label(`nginx :80 on ${config.lanHostname}<br/>nginx.service`)}]`);
   lines.push(`  internet --> access`, `  access --> tunnel`);
   if (pages) lines.push(`  access --> pages`);
   for (const c of connectors) lines.push(`  tunnel --> ${connectorId(lab, c)}`);
   // The connector's token: a secret the program takes from the tunnel, not from the secret store.
   for (const c of connectors) lines.push(`  tunnel -.->|token| ${connectorId(lab, c)}`);
   if (!multi && connectors.length > 0) lines.push(`  ${connectorId(lab, connectors[0])} --> nginx`);
-  const title = multi ? "The edge: Access, the tunnel, a connector on each host" : "The edge: Access, the tunnel, cloudflared, nginx";
+  const title = multi
+    ? "The edge: Access, the tunnel, a connector on each host"
+    : "The edge: Access, the tunnel, cloudflared, nginx";
   return { slug: "edge", title, mermaid: `${lines.join("\n")}\n` };
 }
 
@@ -139,7 +155,13 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
     if (portalBox) body.push(`  direction LR`);
     if (entry !== "lan") body.push(`  ${entry}[${label(entry === "nginx" ? NGINX_LABEL : connectorLabel(lab))}]`);
     if (portalBox) {
-      body.push(`  subgraph portal [${label("Portal")}]`, `    direction TB`, `    nginx[${label(NGINX_LABEL)}]`, `    ${id(behindNginx)}[${label(serviceLabel(behindNginx))}]`, `  end`);
+      body.push(
+        `  subgraph portal [${label("Portal")}]`,
+        `    direction TB`,
+        `    nginx[${label(NGINX_LABEL)}]`,
+        `    ${id(behindNginx)}[${label(serviceLabel(behindNginx))}]`,
+        `  end`,
+      );
     } else if (nginxTarget) {
       body.push(`  nginx[${label(NGINX_LABEL)}]`);
     }
@@ -150,13 +172,32 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
     if (nginxTarget) lines.push(`  ${entry} --> nginx`);
     for (const s of targets) lines.push(`  ${entry} --> ${id(s)}`);
     if (behindNginx) lines.push(`  nginx --> ${id(behindNginx)}`);
-    const how = !cloudflare ? ", over the LAN or Tailscale" : multi ? ": the connector reaches the routed ones" : ": nginx :80 proxies the routed ones";
-    views.push({ slug: `services${suffix}`, title: `Services on ${h.lanHostname}${how}`, mermaid: `${lines.join("\n")}\n` });
+    const how = !cloudflare
+      ? ", over the LAN or Tailscale"
+      : multi
+        ? ": the connector reaches the routed ones"
+        : ": nginx :80 proxies the routed ones";
+    views.push({
+      slug: `services${suffix}`,
+      title: `Services on ${h.lanHostname}${how}`,
+      mermaid: `${lines.join("\n")}\n`,
+    });
   }
   if (rest.length > 0) {
-    const lines = ["flowchart LR", ...box(hostId(lab, h), hostLabel(lab, h), rest.map((s) => `  ${id(s)}[${label(serviceLabel(s))}]`))];
+    const lines = [
+      "flowchart LR",
+      ...box(
+        hostId(lab, h),
+        hostLabel(lab, h),
+        rest.map((s) => `  ${id(s)}[${label(serviceLabel(s))}]`),
+      ),
+    ];
     const why = cloudflare ? ", with no route" : ": loopback only or no port";
-    views.push({ slug: `local${suffix}`, title: `${views.length > 0 ? "Also on" : "On"} ${h.lanHostname}${why}`, mermaid: `${lines.join("\n")}\n` });
+    views.push({
+      slug: `local${suffix}`,
+      title: `${views.length > 0 ? "Also on" : "On"} ${h.lanHostname}${why}`,
+      mermaid: `${lines.join("\n")}\n`,
+    });
   }
   return views;
 }
@@ -181,9 +222,12 @@ function wrapNames(names: string[], max = 30): string {
  */
 function secretsView(lab: Homelab): TopologyView | null {
   const { config } = lab;
-  const withFiles = enabledServices(lab).filter((s) => s.entry.runsOn === "host" && s.secrets.some((x) => x.ref !== "generated"));
+  const withFiles = enabledServices(lab).filter(
+    (s) => s.entry.runsOn === "host" && s.secrets.some((x) => x.ref !== "generated"),
+  );
   if (withFiles.length === 0) return null;
-  const store = config.secrets.source === "1password" ? `1Password<br/>vault ${config.secrets.vault}` : "Pulumi<br/>secret config";
+  const store =
+    config.secrets.source === "1password" ? `1Password<br/>vault ${config.secrets.vault}` : "Pulumi<br/>secret config";
   const lines = ["flowchart LR", `  secrets[(${label(store)})]`];
   const edges: string[] = [];
   for (const h of labHosts(lab)) {
@@ -193,14 +237,20 @@ function secretsView(lab: Homelab): TopologyView | null {
       // Tailscale runs on each host with app clients: a box on each, named apart.
       const node = s.hostNames.indexOf(h.name) > 0 ? `${id(s)}_${safe(h.name)}` : id(s);
       const title = s.entry.role === "portal" ? `${s.title} (nginx)` : s.title;
-      const files = s.secrets.map((x) => (x.ref === "generated" ? `${fileName(x.path)} (generated)` : fileName(x.path)));
+      const files = s.secrets.map((x) =>
+        x.ref === "generated" ? `${fileName(x.path)} (generated)` : fileName(x.path),
+      );
       body.push(`  ${node}[${label(`${title}<br/>${wrapNames(files)}`)}]`);
       edges.push(`  secrets -.-> ${node}`);
     }
     lines.push(...box(hostId(lab, h), hostLabel(lab, h), body));
   }
   lines.push(...edges);
-  return { slug: "secrets", title: `Secrets: the files each service gets from ${config.secrets.source === "1password" ? "1Password" : "the secret config"}`, mermaid: `${lines.join("\n")}\n` };
+  return {
+    slug: "secrets",
+    title: `Secrets: the files each service gets from ${config.secrets.source === "1password" ? "1Password" : "the secret config"}`,
+    mermaid: `${lines.join("\n")}\n`,
+  };
 }
 
 /**
@@ -212,7 +262,9 @@ function backupsView(lab: Homelab): TopologyView | null {
   const { config } = lab;
   const backrest = backupService(lab);
   if (!backrest) return null;
-  const backedUp = enabledServices(lab).filter((s) => s.entry.runsOn === "host" && s.backup.paths.length > 0 && s.id !== backrest.id && s.hostName);
+  const backedUp = enabledServices(lab).filter(
+    (s) => s.entry.runsOn === "host" && s.backup.paths.length > 0 && s.id !== backrest.id && s.hostName,
+  );
   const lines = ["flowchart LR"];
   for (const h of labHosts(lab)) {
     const body = backedUp.filter((s) => s.hostName === h.name).map((s) => `  ${id(s)}[${label(s.title)}]`);
@@ -220,14 +272,26 @@ function backupsView(lab: Homelab): TopologyView | null {
     lines.push(...box(hostId(lab, h), hostLabel(lab, h), body));
   }
   lines.push(`  b2[(${label(`Backblaze B2<br/>${config.backupBucket ?? ""}`)})]`);
-  for (const s of backedUp) lines.push(s.hostName === backrest.hostName ? `  ${id(s)} -.-> ${id(backrest)}` : `  ${id(s)} -.->|restic daily| b2`);
+  for (const s of backedUp)
+    lines.push(
+      s.hostName === backrest.hostName ? `  ${id(s)} -.-> ${id(backrest)}` : `  ${id(s)} -.->|restic daily| b2`,
+    );
   lines.push(`  ${id(backrest)} -->|restic daily| b2`);
-  return { slug: "backups", title: "Backups: each service's paths, with restic, daily, to B2", mermaid: `${lines.join("\n")}\n` };
+  return {
+    slug: "backups",
+    title: "Backups: each service's paths, with restic, daily, to B2",
+    mermaid: `${lines.join("\n")}\n`,
+  };
 }
 
 /** The parts of one stack's picture, top to bottom. */
 export function topologyViews(lab: Homelab): TopologyView[] {
-  const views = [edgeView(lab), ...labHosts(lab).flatMap((h) => servicesViews(lab, h)), secretsView(lab), backupsView(lab)];
+  const views = [
+    edgeView(lab),
+    ...labHosts(lab).flatMap((h) => servicesViews(lab, h)),
+    secretsView(lab),
+    backupsView(lab),
+  ];
   return views.filter((v): v is TopologyView => v !== null);
 }
 
@@ -258,7 +322,8 @@ const LAYER_SPACING = 36;
 const MIN_WIDTH = 560;
 
 const num = (n: number) => String(Math.round(n * 100) / 100);
-const escapeXml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+const escapeXml = (text: string) =>
+  text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 
 /** A generous width for a heading: system-ui bold runs under 0.62 em per character. */
 const headingWidth = (text: string) => text.length * TITLE_PX * 0.62;
@@ -287,14 +352,21 @@ interface Drawn {
 /** One view drawn by beautiful-mermaid, split into its style, its markers and its drawing. */
 function drawView(render: (text: string, options: object) => string, view: TopologyView): Drawn {
   // Inter is imported from Google Fonts by default; the docs site is behind Access and must work offline.
-  const svg = render(view.mermaid, { font: "system-ui", padding: PAD, nodeSpacing: NODE_SPACING, layerSpacing: LAYER_SPACING, ...COLORS.light })
+  const svg = render(view.mermaid, {
+    font: "system-ui",
+    padding: PAD,
+    nodeSpacing: NODE_SPACING,
+    layerSpacing: LAYER_SPACING,
+    ...COLORS.light,
+  })
     .replace(/^\s*@import url\([^)]*\);\s*\n/gm, "")
     .replace(/'Inter', /g, "");
   const open = svg.slice(0, svg.indexOf(">") + 1);
   const [, , width, height] = (open.match(/viewBox="([^"]*)"/)?.[1] ?? "").split(" ").map(Number);
   const style = svg.match(/<style>[\s\S]*?<\/style>/)?.[0];
   const defs = svg.match(/<defs>[\s\S]*?<\/defs>/)?.[0];
-  if (!style || !defs || !(width > 0 && height > 0)) throw new Error(`topology view ${view.slug}: unexpected SVG from beautiful-mermaid`);
+  if (!style || !defs || !(width > 0 && height > 0))
+    throw new Error(`topology view ${view.slug}: unexpected SVG from beautiful-mermaid`);
   const body = svg.slice(open.length, svg.lastIndexOf("</svg>")).replace(style, "").replace(defs, "").trim();
   return { view, width, height, style, defs, body };
 }
@@ -310,18 +382,25 @@ export async function renderTopologyPictures(lab: Homelab): Promise<Record<Topol
   const drawn = topologyViews(lab).map((v) => drawView(renderMermaidSVG, v));
   for (const d of drawn) {
     // One style block and one set of arrow markers serve every view; they are the same text for every flowchart.
-    if (d.style !== drawn[0].style || d.defs !== drawn[0].defs) throw new Error(`topology view ${d.view.slug}: its style differs from the others'`);
+    if (d.style !== drawn[0].style || d.defs !== drawn[0].defs)
+      throw new Error(`topology view ${d.view.slug}: its style differs from the others'`);
   }
   const width = Math.ceil(Math.max(MIN_WIDTH, ...drawn.map((d) => d.width)));
   const parts: string[] = [];
   let y = 0;
   drawn.forEach((d, i) => {
-    if (i > 0) parts.push(`<line class="view-rule" x1="${PAD}" y1="${num(y)}" x2="${width - PAD}" y2="${num(y)}" stroke="var(--_node-stroke)" stroke-width="1" />`);
+    if (i > 0)
+      parts.push(
+        `<line class="view-rule" x1="${PAD}" y1="${num(y)}" x2="${width - PAD}" y2="${num(y)}" stroke="var(--_node-stroke)" stroke-width="1" />`,
+      );
     const heading = wrapHeading(d.view.title, width - 2 * PAD);
     const top = y + PAD + heading.length * TITLE_LINE;
     parts.push(
       `<g class="view" data-view="${escapeXml(d.view.slug)}">`,
-      ...heading.map((line, n) => `<text x="${PAD}" y="${num(y + PAD + TITLE_PX + n * TITLE_LINE)}" font-size="${TITLE_PX}" font-weight="600" fill="var(--_text)">${escapeXml(line)}</text>`),
+      ...heading.map(
+        (line, n) =>
+          `<text x="${PAD}" y="${num(y + PAD + TITLE_PX + n * TITLE_LINE)}" font-size="${TITLE_PX}" font-weight="600" fill="var(--_text)">${escapeXml(line)}</text>`,
+      ),
       `<g transform="translate(0 ${num(top)})">`,
       d.body,
       `</g>`,
@@ -356,7 +435,9 @@ export async function renderTopologySvg(lab: Homelab, theme: TopologyTheme = "li
 export function topologyMarkdown(lab: Homelab): string[] {
   const { config } = lab;
   const views = topologyViews(lab);
-  const alt = escapeXml(`Topology of the ${config.stack} stack, in ${views.length} parts: ${views.map((v) => v.title).join("; ")}`);
+  const alt = escapeXml(
+    `Topology of the ${config.stack} stack, in ${views.length} parts: ${views.map((v) => v.title).join("; ")}`,
+  );
   const link = (theme: TopologyTheme, hide: string) =>
     `<a class="${hide}" href="${TOPOLOGY_PICTURES[theme]}"><img src="${TOPOLOGY_PICTURES[theme]}" alt="${alt}" /></a>`;
   return [

@@ -32,7 +32,10 @@ export class SecretsError extends Error {
   /** One error for several missing credentials, so a run names them all at once. */
   static all(stack: string, problems: string[]): SecretsError {
     if (problems.length === 1) return new SecretsError(problems[0]);
-    return new SecretsError(`stack ${stack} lacks ${problems.length} credentials:\n${problems.map((m) => `  - ${m}`).join("\n")}`, problems);
+    return new SecretsError(
+      `stack ${stack} lacks ${problems.length} credentials:\n${problems.map((m) => `  - ${m}`).join("\n")}`,
+      problems,
+    );
   }
 }
 
@@ -107,12 +110,15 @@ export class OnePasswordSource implements SecretsSource {
         values.set(ref, r.content.secret);
       } else {
         const type = r?.error?.type ?? "missing";
-        const reason = REASONS[type] ?? (r?.error && "message" in r.error && r.error.message ? String(r.error.message) : type);
+        const reason =
+          REASONS[type] ?? (r?.error && "message" in r.error && r.error.message ? String(r.error.message) : type);
         failures.push(`  - ${ref} (${this.usedBy(ref)}): ${reason}`);
       }
     }
     if (failures.length > 0) {
-      throw new SecretsError(`${failures.length} 1Password reference${failures.length === 1 ? "" : "s"} could not be resolved:\n${failures.join("\n")}`);
+      throw new SecretsError(
+        `${failures.length} 1Password reference${failures.length === 1 ? "" : "s"} could not be resolved:\n${failures.join("\n")}`,
+      );
     }
     return values;
   }

@@ -33,7 +33,10 @@ const CLOUDFLARE_API_TOKEN = /^[A-Za-z0-9_-]{40,80}$/;
 /** Throws, naming where the token came from and never its value, unless it has the provider's shape. */
 export function checkCloudflareApiToken(token: string, from: string): void {
   if (CLOUDFLARE_API_TOKEN.test(token)) return;
-  const why = token.trim() !== token ? "has leading or trailing whitespace" : `is ${token.length} characters long or holds characters other than A-Z a-z 0-9 _ -`;
+  const why =
+    token.trim() !== token
+      ? "has leading or trailing whitespace"
+      : `is ${token.length} characters long or holds characters other than A-Z a-z 0-9 _ -`;
   throw new SecretsError(
     `the Cloudflare API token from ${from} ${why}; Cloudflare's tokens are 40 to 80 of those characters. Copy it again from the Cloudflare dashboard (My Profile → API Tokens) into ${from}`,
   );
@@ -66,7 +69,9 @@ export async function resolveStackSecrets(
   const missing: string[] = [];
   if (config.edge === "cloudflare" && secretKeys.cloudflareApiToken === undefined) {
     if (config.secrets.source !== "1password") {
-      missing.push(`no Cloudflare API token: run pulumi config set --secret homelab:cloudflareApiToken <token> --stack ${config.stack}`);
+      missing.push(
+        `no Cloudflare API token: run pulumi config set --secret homelab:cloudflareApiToken <token> --stack ${config.stack}`,
+      );
     } else {
       cloudflareRef = cloudflareApiTokenRef(config);
       users.set(cloudflareRef, [...(users.get(cloudflareRef) ?? []), "the Cloudflare provider"]);

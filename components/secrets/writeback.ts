@@ -4,8 +4,22 @@ import * as pulumi from "@pulumi/pulumi";
 export interface OnePasswordItemsApi {
   vaults: { list(): Promise<{ id: string; title: string }[]> };
   items: {
-    create(params: { category: string; vaultId: string; title: string; fields?: { id: string; title: string; fieldType: string; value: string }[]; notes?: string }): Promise<{ id: string }>;
-    get(vaultId: string, itemId: string): Promise<{ id: string; fields: { id: string; title: string; fieldType: string; value: string }[] } & Record<string, unknown>>;
+    create(params: {
+      category: string;
+      vaultId: string;
+      title: string;
+      fields?: { id: string; title: string; fieldType: string; value: string }[];
+      notes?: string;
+    }): Promise<{ id: string }>;
+    get(
+      vaultId: string,
+      itemId: string,
+    ): Promise<
+      { id: string; fields: { id: string; title: string; fieldType: string; value: string }[] } & Record<
+        string,
+        unknown
+      >
+    >;
     put(item: unknown): Promise<{ id: string }>;
   };
 }
@@ -21,9 +35,16 @@ export interface GeneratedItemInputs {
  * Create or update the 1Password item that holds the program's generated
  * secrets, so the owner finds them next to the others. Returns the item id.
  */
-export async function upsertGeneratedItem(api: OnePasswordItemsApi, inputs: GeneratedItemInputs, itemId?: string): Promise<{ itemId: string; vaultId: string }> {
+export async function upsertGeneratedItem(
+  api: OnePasswordItemsApi,
+  inputs: GeneratedItemInputs,
+  itemId?: string,
+): Promise<{ itemId: string; vaultId: string }> {
   const vault = (await api.vaults.list()).find((v) => v.title === inputs.vault);
-  if (!vault) throw new Error(`1Password vault "${inputs.vault}" not found or not shared with the service account; set homelab:opVault or share the vault`);
+  if (!vault)
+    throw new Error(
+      `1Password vault "${inputs.vault}" not found or not shared with the service account; set homelab:opVault or share the vault`,
+    );
   const fields = Object.keys(inputs.fields)
     .sort()
     .map((name) => ({ id: name, title: name, fieldType: "Concealed", value: inputs.fields[name] }));
@@ -55,14 +76,22 @@ const provider: pulumi.dynamic.ResourceProvider = {
   async create(inputs: ProviderInputs) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const sdk = require("@1password/sdk");
-    const client = await sdk.createClient({ auth: inputs.token, integrationName: "homelab", integrationVersion: "0.1.0" });
+    const client = await sdk.createClient({
+      auth: inputs.token,
+      integrationName: "homelab",
+      integrationVersion: "0.1.0",
+    });
     const { itemId } = await upsertGeneratedItem(client, inputs);
     return { id: itemId, outs: inputs };
   },
   async update(id: string, _olds: ProviderInputs, news: ProviderInputs) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const sdk = require("@1password/sdk");
-    const client = await sdk.createClient({ auth: news.token, integrationName: "homelab", integrationVersion: "0.1.0" });
+    const client = await sdk.createClient({
+      auth: news.token,
+      integrationName: "homelab",
+      integrationVersion: "0.1.0",
+    });
     await upsertGeneratedItem(client, news, id);
     return { outs: news };
   },
@@ -87,7 +116,12 @@ export class GeneratedSecretsItem extends pulumi.dynamic.Resource {
     super(
       provider,
       name,
-      { token: pulumi.secret(args.token), vault: args.vault, title: args.title, fields: pulumi.secret(pulumi.output(args.fields)) },
+      {
+        token: pulumi.secret(args.token),
+        vault: args.vault,
+        title: args.title,
+        fields: pulumi.secret(pulumi.output(args.fields)),
+      },
       { ...opts, additionalSecretOutputs: ["token", "fields"] },
     );
   }

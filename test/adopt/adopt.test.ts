@@ -6,7 +6,15 @@ import { parse } from "yaml";
 import { runAdopt } from "../../components/adopt/cli";
 import { ROOT } from "../program/run";
 import { dnsRecord, startCloudflareApi, type CloudflareApi } from "../support/cloudflare-api";
-import { OWNER_ACCOUNT, OWNER_DOCS_HOSTNAME, OWNER_PAGES_PROJECT, OWNER_TUNNEL_ID, OWNER_TUNNEL_ROUTES, OWNER_ZONE, ownerLab } from "../support/owner-lab";
+import {
+  OWNER_ACCOUNT,
+  OWNER_DOCS_HOSTNAME,
+  OWNER_PAGES_PROJECT,
+  OWNER_TUNNEL_ID,
+  OWNER_TUNNEL_ROUTES,
+  OWNER_ZONE,
+  ownerLab,
+} from "../support/owner-lab";
 
 /** A copy of the repository's prod stack file with the owner's real Cloudflare ids, as they set them. */
 function stackRoot(): string {
@@ -99,18 +107,31 @@ describe("npm run adopt against the owner's Cloudflare account (local API stand-
 
   it("prints adopted rows with ids, rows to be created and unmanaged objects", async () => {
     const { out } = await adopt();
-    expect(out).toMatch(new RegExp(`adopted +jellyfin-dns +CNAME jellyfin-home\\.javiersc\\.com → ${OWNER_TUNNEL_ID}\\.cfargotunnel\\.com +${OWNER_ZONE}/[0-9a-f]{32}`));
-    expect(out).toMatch(/adopted +prod-tunnel-cloudflared +tunnel homelab .*renamed to homelab-prod; locally managed: becomes remotely managed/);
+    expect(out).toMatch(
+      new RegExp(
+        `adopted +jellyfin-dns +CNAME jellyfin-home\\.javiersc\\.com → ${OWNER_TUNNEL_ID}\\.cfargotunnel\\.com +${OWNER_ZONE}/[0-9a-f]{32}`,
+      ),
+    );
+    expect(out).toMatch(
+      /adopted +prod-tunnel-cloudflared +tunnel homelab .*renamed to homelab-prod; locally managed: becomes remotely managed/,
+    );
     expect(out).toMatch(/create +jellyfin-access +jellyfin-home\.javiersc\.com/);
     expect(out).toMatch(/create +prod-owners +homelab prod: owners/);
-    for (const unmanaged of ["A javiersc.com → 203.0.113.7", "CNAME www.javiersc.com → javiersc.com", "MX javiersc.com → mail.example.net"]) {
+    for (const unmanaged of [
+      "A javiersc.com → 203.0.113.7",
+      "CNAME www.javiersc.com → javiersc.com",
+      "MX javiersc.com → mail.example.net",
+    ]) {
       expect(out).toMatch(new RegExp(`unmanaged +- +${unmanaged.replace(/[.]/g, "\\.")}`));
     }
     expect(out).toMatch(/19 adopted, \d+ to be created, 0 conflicting, 4 unmanaged \(listed, never touched\)/);
   });
 
   it("repairs a homelab:adopt that names a resource the stack no longer declares, which stops every preview", async () => {
-    writeFileSync(file, `${readFileSync(file, "utf8")}  homelab:adopt:\n    removed-service-dns: ${OWNER_ZONE}/${"f".repeat(32)}\n`);
+    writeFileSync(
+      file,
+      `${readFileSync(file, "utf8")}  homelab:adopt:\n    removed-service-dns: ${OWNER_ZONE}/${"f".repeat(32)}\n`,
+    );
     const ran = await adopt();
     expect(ran.err).toBe("");
     expect(ran.code).toBe(0);
@@ -125,15 +146,36 @@ describe("npm run adopt against the owner's Cloudflare account (local API stand-
     const { out, err, code } = await adopt();
     expect(code, "the edge is not ready for pulumi up").toBe(1);
     expect(err).toContain("1 conflicting row: resolve each before pulumi up");
-    expect(out).toMatch(/conflict +sonarr-dns +A sonarr-home\.javiersc\.com → 198\.51\.100\.4 +[0-9a-f]{32} +the stack wants CNAME → 6f1c2b9e/);
+    expect(out).toMatch(
+      /conflict +sonarr-dns +A sonarr-home\.javiersc\.com → 198\.51\.100\.4 +[0-9a-f]{32} +the stack wants CNAME → 6f1c2b9e/,
+    );
     expect((written()["homelab:adopt"] as Record<string, string>)["sonarr-dns"]).toBeUndefined();
   });
 
   it("adopts the Access applications and reusable policy the owner made by hand when they match by domain and name", async () => {
-    const app = { id: "1b4e28ba-2fa1-41d2-883f-0016d3cca427", name: "Jellyfin", domain: "jellyfin-home.javiersc.com", type: "self_hosted", aud: "a".repeat(64), policies: [] };
+    const app = {
+      id: "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+      name: "Jellyfin",
+      domain: "jellyfin-home.javiersc.com",
+      type: "self_hosted",
+      aud: "a".repeat(64),
+      policies: [],
+    };
     api.state.accessApplications.push(app);
-    api.state.accessPolicies.push({ id: "2c5f39cb-3fb2-42e3-994f-1127e4ddb538", name: "homelab prod: owners", decision: "allow", include: [], reusable: true });
-    api.state.accessPolicies.push({ id: "3d6040dc-40c3-43f4-aa50-2238f5eec649", name: "Owner email (hand-made)", decision: "allow", include: [], reusable: true });
+    api.state.accessPolicies.push({
+      id: "2c5f39cb-3fb2-42e3-994f-1127e4ddb538",
+      name: "homelab prod: owners",
+      decision: "allow",
+      include: [],
+      reusable: true,
+    });
+    api.state.accessPolicies.push({
+      id: "3d6040dc-40c3-43f4-aa50-2238f5eec649",
+      name: "Owner email (hand-made)",
+      decision: "allow",
+      include: [],
+      reusable: true,
+    });
     const { out } = await adopt();
     const map = written()["homelab:adopt"] as Record<string, string>;
     expect(map["jellyfin-access"]).toBe(`accounts/${OWNER_ACCOUNT}/${app.id}`);
@@ -142,7 +184,11 @@ describe("npm run adopt against the owner's Cloudflare account (local API stand-
   });
 
   describe("refuses, leaving the stack file byte for byte as it was", () => {
-    const untouched = async (setup: () => void | Promise<void>, argv?: string[], env?: NodeJS.ProcessEnv): Promise<Ran> => {
+    const untouched = async (
+      setup: () => void | Promise<void>,
+      argv?: string[],
+      env?: NodeJS.ProcessEnv,
+    ): Promise<Ran> => {
       await setup();
       const before = readFileSync(file);
       const ran = await adopt(argv, env);
@@ -154,20 +200,36 @@ describe("npm run adopt against the owner's Cloudflare account (local API stand-
 
     it("an ambiguous match: two Access applications for one route, both named", async () => {
       for (const id of ["5e7151ed-51f4-44a5-8b61-3349060ffd5a", "6f8262fe-62a5-45b6-9c72-445a171a0e6b"]) {
-        api.state.accessApplications.push({ id, name: `Jellyfin ${id.slice(0, 4)}`, domain: "jellyfin-home.javiersc.com", type: "self_hosted" });
+        api.state.accessApplications.push({
+          id,
+          name: `Jellyfin ${id.slice(0, 4)}`,
+          domain: "jellyfin-home.javiersc.com",
+          type: "self_hosted",
+        });
       }
       const { err } = await untouched(() => undefined);
-      expect(err).toMatch(/jellyfin-access matches 2 objects: Access application Jellyfin 5e71 \(5e7151ed-[^)]+\); Access application Jellyfin 6f82/);
+      expect(err).toMatch(
+        /jellyfin-access matches 2 objects: Access application Jellyfin 5e71 \(5e7151ed-[^)]+\); Access application Jellyfin 6f82/,
+      );
     });
 
     it("an ambiguous tunnel: one named as the stack's, another carrying the routes", async () => {
-      api.state.tunnels.push({ ...api.state.tunnels[0], id: "7a9373af-73b6-46c7-8d83-556b282b1f7c", name: "homelab-prod", config_src: "cloudflare" });
+      api.state.tunnels.push({
+        ...api.state.tunnels[0],
+        id: "7a9373af-73b6-46c7-8d83-556b282b1f7c",
+        name: "homelab-prod",
+        config_src: "cloudflare",
+      });
       const { err } = await untouched(() => undefined);
-      expect(err).toMatch(/prod-tunnel-cloudflared matches 2 objects: tunnel homelab \(6f1c2b9e-[^)]+\); tunnel homelab-prod \(7a9373af/);
+      expect(err).toMatch(
+        /prod-tunnel-cloudflared matches 2 objects: tunnel homelab \(6f1c2b9e-[^)]+\); tunnel homelab-prod \(7a9373af/,
+      );
     });
 
     it("a token Cloudflare refuses", async () => {
-      const { err } = await untouched(() => undefined, undefined, { CLOUDFLARE_API_TOKEN: "wrong-token-0123456789abcdefghijklmnopqrstuvwxyz" });
+      const { err } = await untouched(() => undefined, undefined, {
+        CLOUDFLARE_API_TOKEN: "wrong-token-0123456789abcdefghijklmnopqrstuvwxyz",
+      });
       expect(err).toMatch(/Authentication error/);
     });
 
@@ -190,11 +252,20 @@ describe("npm run adopt against the owner's Cloudflare account (local API stand-
 
     it("a token kept in stack config, which only the Pulumi CLI decrypts, with the command that passes it", async () => {
       const { err } = await untouched(
-        () => writeFileSync(file, readFileSync(file, "utf8").replace("homelab:credentialsSource: 1password", "homelab:credentialsSource: config")),
+        () =>
+          writeFileSync(
+            file,
+            readFileSync(file, "utf8").replace(
+              "homelab:credentialsSource: 1password",
+              "homelab:credentialsSource: config",
+            ),
+          ),
         undefined,
         { CLOUDFLARE_API_TOKEN: "" },
       );
-      expect(err).toContain(`CLOUDFLARE_API_TOKEN="$(pulumi config get homelab:cloudflareApiToken --stack prod)" npm run adopt -- --stack prod`);
+      expect(err).toContain(
+        `CLOUDFLARE_API_TOKEN="$(pulumi config get homelab:cloudflareApiToken --stack prod)" npm run adopt -- --stack prod`,
+      );
     });
   });
 
@@ -207,7 +278,8 @@ describe("npm run adopt against the owner's Cloudflare account (local API stand-
   });
 
   it("pages through long lists: a zone of 250 more records still finds every route", async () => {
-    for (let i = 0; i < 250; i++) api.state.dnsRecords.push(dnsRecord({ name: `host${i}.javiersc.com`, type: "A", content: "198.51.100.1" }));
+    for (let i = 0; i < 250; i++)
+      api.state.dnsRecords.push(dnsRecord({ name: `host${i}.javiersc.com`, type: "A", content: "198.51.100.1" }));
     await adopt();
     expect(Object.keys(written()["homelab:adopt"] as object).filter((k) => k.endsWith("-dns"))).toHaveLength(15);
     expect(api.requests.filter((r) => r.path.startsWith(`/zones/${OWNER_ZONE}/dns_records`)).length).toBeGreaterThan(1);
@@ -226,7 +298,11 @@ describe("npm run adopt with the token in 1Password", () => {
         connect: async () => ({
           resolveAll: async (refs: string[]) => {
             asked.push(...refs);
-            return { individualResponses: Object.fromEntries(refs.map((r) => [r, { content: { secret: api.token, itemId: "i", vaultId: "v" } }])) } as never;
+            return {
+              individualResponses: Object.fromEntries(
+                refs.map((r) => [r, { content: { secret: api.token, itemId: "i", vaultId: "v" } }]),
+              ),
+            } as never;
           },
         }),
         stdout: () => undefined,

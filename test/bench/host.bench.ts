@@ -19,10 +19,26 @@ import { enabledSecrets, enabledServices, type Homelab } from "../../components/
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
 import { bundleFromOutputs, bundleHash, bundleStdin } from "../../components/host/bundle";
-import { applyCommand, deployLists, healthChecksFor, pushCommand, secretsCommand, secretsStdin, type HostHealthCheck, type HostPaths } from "../../components/host/commands";
+import {
+  applyCommand,
+  deployLists,
+  healthChecksFor,
+  pushCommand,
+  secretsCommand,
+  secretsStdin,
+  type HostHealthCheck,
+  type HostPaths,
+} from "../../components/host/commands";
 import { renderOutputs } from "../../components/render/outputs";
 import { catalogWithGroupPrefix, startListeners } from "../host/support/fixture";
-import { groupExists, runOverSsh, startTestHost, sshdTier, testHostRoot, type SshTarget } from "../host/support/testhost";
+import {
+  groupExists,
+  runOverSsh,
+  startTestHost,
+  sshdTier,
+  testHostRoot,
+  type SshTarget,
+} from "../host/support/testhost";
 import { syntheticCatalog } from "./synthetic";
 import { randomBytes } from "node:crypto";
 import { CATALOG } from "../../components/catalog/services";
@@ -63,7 +79,12 @@ function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthChec
   bundle.set("fake-host/groups", `${groups.join("\n")}\n`);
   const checks = healthChecksFor(enabledServices(lab)).map((c) => ({ ...c, port: checkPort(c) }));
   // The checks point at the test host's stand-in listeners, as in the host tests.
-  for (const [path, content] of deployLists(checks, secrets.map((s) => s.path), paths)) bundle.set(path, content);
+  for (const [path, content] of deployLists(
+    checks,
+    secrets.map((s) => s.path),
+    paths,
+  ))
+    bundle.set(path, content);
   const hash = bundleHash(bundle);
   const byService = new Map<string, typeof secrets>();
   for (const s of secrets) byService.set(s.serviceId, [...(byService.get(s.serviceId) ?? []), s]);
@@ -74,7 +95,10 @@ function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthChec
     secrets: [...byService].map(([id, list]) => ({
       id,
       command: secretsCommand(paths, id, "cmVjb3Jk"),
-      stdin: secretsStdin(list.map((spec) => ({ spec, value: `value of ${spec.key}` })), paths),
+      stdin: secretsStdin(
+        list.map((spec) => ({ spec, value: `value of ${spec.key}` })),
+        paths,
+      ),
     })),
     apply: applyCommand(paths, hash, { keepGenerations: 3, healthTimeoutSeconds: 60 }, "cmVjb3Jk"),
     secretCount: secrets.length,
@@ -98,7 +122,10 @@ async function inParallel<T>(items: readonly T[], limit: number, run: (item: T) 
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-async function timed(what: string, run: () => Promise<{ code: number; stderr: string; stdout: string }>): Promise<number> {
+async function timed(
+  what: string,
+  run: () => Promise<{ code: number; stderr: string; stdout: string }>,
+): Promise<number> {
   const start = process.hrtime.bigint();
   const r = await run();
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
@@ -114,7 +141,14 @@ async function main(): Promise<void> {
   const sshd = sshdTier();
   const say = (line: string) => process.stdout.write(`${line}\n`);
   say(`host stages benchmark (sshd test host on loopback, ${PARALLEL} secrets commands at a time)`);
-  const measured: { size: string; services: number; pushMs?: number; secretsMs?: number; applyMs?: number; buildMs?: number }[] = [];
+  const measured: {
+    size: string;
+    services: number;
+    pushMs?: number;
+    secretsMs?: number;
+    applyMs?: number;
+    buildMs?: number;
+  }[] = [];
   // `tsx test/bench/host.bench.ts 5000` measures one size; the secrets stage of 5,000 services takes a while.
   const asked = process.argv.slice(2).map((a) => (a === "prod" ? "prod" : Number(a)));
   const sizes: ("prod" | number)[] = asked.length > 0 ? asked : ["prod", 1000, 5000];
@@ -122,9 +156,15 @@ async function main(): Promise<void> {
     const prefix = `hb${randomBytes(3).toString("hex")}-`;
     const host = sshd.available ? await startTestHost() : undefined;
     const listeners = host ? await startListeners() : undefined;
-    const paths = host?.paths ?? { bundleDir: "/etc/nixos/homelab", secretsDir: "/var/lib/homelab/secrets", stateDir: "/var/lib/homelab/state" };
+    const paths = host?.paths ?? {
+      bundleDir: "/etc/nixos/homelab",
+      secretsDir: "/var/lib/homelab/secrets",
+      stateDir: "/var/lib/homelab/state",
+    };
     const lab = labFor(size, paths, prefix);
-    const st = stagesFor(lab, paths, (c) => (listeners ? (c.kind === "http" ? listeners.httpPort : listeners.tcpPort) : c.port));
+    const st = stagesFor(lab, paths, (c) =>
+      listeners ? (c.kind === "http" ? listeners.httpPort : listeners.tcpPort) : c.port,
+    );
     const longest = longestCommand(st);
     const services = enabledServices(lab).length;
     const pushState = Buffer.byteLength(st.push.stdin);
@@ -137,7 +177,9 @@ async function main(): Promise<void> {
     if (host && listeners) {
       const target: SshTarget = host.target();
       try {
-        const pushMs = await timed("push", () => runOverSsh(target, st.push.command, st.push.stdin, { timeoutMs: 600_000 }));
+        const pushMs = await timed("push", () =>
+          runOverSsh(target, st.push.command, st.push.stdin, { timeoutMs: 600_000 }),
+        );
         const secretsStart = process.hrtime.bigint();
         await inParallel(st.secrets, PARALLEL, async (s) => {
           await timed(`secrets of ${s.id}`, () => runOverSsh(target, s.command, s.stdin, { timeoutMs: 600_000 }));
@@ -153,7 +195,9 @@ async function main(): Promise<void> {
         if (!built) throw new Error(`the apply did not say how long its build took:\n${applyOut}`);
         const buildMs = Number(built[1]);
         measured.push({ size: String(size), services, pushMs, secretsMs, applyMs, buildMs });
-        say(`${String(size).padEnd(5)} push ${pushMs.toFixed(0)} ms, secrets ${secretsMs.toFixed(0)} ms (${st.secrets.length} commands), apply ${applyMs.toFixed(0)} ms, of which the build before the switch ${buildMs} ms`);
+        say(
+          `${String(size).padEnd(5)} push ${pushMs.toFixed(0)} ms, secrets ${secretsMs.toFixed(0)} ms (${st.secrets.length} commands), apply ${applyMs.toFixed(0)} ms, of which the build before the switch ${buildMs} ms`,
+        );
       } finally {
         await listeners.close();
         await host.stop();
@@ -166,7 +210,9 @@ async function main(): Promise<void> {
   const at5000 = measured.find((m) => m.size === "5000");
   if (at1000 && at5000) {
     const ratio = (a?: number, b?: number) => ((a ?? 0) / 5 / (b ?? 1)).toFixed(2);
-    say(`growth from 1,000 to 5,000 per service: secrets ${ratio(at5000.secretsMs, at1000.secretsMs)}x, apply ${ratio(at5000.applyMs, at1000.applyMs)}x`);
+    say(
+      `growth from 1,000 to 5,000 per service: secrets ${ratio(at5000.secretsMs, at1000.secretsMs)}x, apply ${ratio(at5000.applyMs, at1000.applyMs)}x`,
+    );
   }
   if (measured.length === 0) say(`stage times not measured: ${sshd.reason}`);
   say(`target: at 5,000 services every command well under ${ARG_MAX_ONE} B, stage times growing linearly`);

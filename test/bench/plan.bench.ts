@@ -17,14 +17,20 @@ import { syntheticCatalog } from "./synthetic";
 const ROOT = join(__dirname, "..", "..");
 
 /** The prod stack on `hosts` machines, the generated services placed round-robin; the first host keeps the owner's. */
-function spreadOverHosts(raw: Record<string, unknown>, catalog: readonly ServiceEntry[], hosts: number): Record<string, unknown> {
+function spreadOverHosts(
+  raw: Record<string, unknown>,
+  catalog: readonly ServiceEntry[],
+  hosts: number,
+): Record<string, unknown> {
   const { "homelab:lanAddress": _a, "homelab:lanHostname": _h, ...rest } = raw;
   const names = Array.from({ length: hosts }, (_, i) => `host-${i}`);
   const placement: Record<string, string> = {};
   for (const [i, e] of catalog.filter((e) => e.id.startsWith("svc-")).entries()) placement[e.id] = names[i % hosts];
   return {
     ...rest,
-    "homelab:hosts": Object.fromEntries(names.map((n, i) => [n, { lanAddress: `192.0.2.${10 + i}`, lanHostname: `${n}.local` }])),
+    "homelab:hosts": Object.fromEntries(
+      names.map((n, i) => [n, { lanAddress: `192.0.2.${10 + i}`, lanHostname: `${n}.local` }]),
+    ),
     "homelab:placement": placement,
   };
 }
@@ -60,12 +66,19 @@ function main(): void {
     ) as { ms: number; files: number; maxRssMiB: number };
     const services = size === "prod" ? CATALOG.length : size === "hosts" ? HOSTS_CASE.services : Number(size);
     if (size === "1000") perService1000 = r.ms / 1000;
-    const growth = size === "5000" && perService1000 ? ` (${(r.ms / 5000 / perService1000).toFixed(2)}x the per-service cost at 1,000)` : "";
+    const growth =
+      size === "5000" && perService1000
+        ? ` (${(r.ms / 5000 / perService1000).toFixed(2)}x the per-service cost at 1,000)`
+        : "";
     const label = size === "hosts" ? `${HOSTS_CASE.hosts}x` : String(size);
     const where = size === "hosts" ? ` on ${HOSTS_CASE.hosts} hosts (a bundle each)` : "";
-    rows.push(`${label.padEnd(5)} ${String(services).padStart(5)} services  ${r.ms.toFixed(1).padStart(8)} ms  peak RSS ${r.maxRssMiB.toFixed(0).padStart(4)} MiB  ${r.files} files${growth}${where}`);
+    rows.push(
+      `${label.padEnd(5)} ${String(services).padStart(5)} services  ${r.ms.toFixed(1).padStart(8)} ms  peak RSS ${r.maxRssMiB.toFixed(0).padStart(4)} MiB  ${r.files} files${growth}${where}`,
+    );
   }
-  process.stdout.write(`offline plan benchmark (validate + resolve + render)\n${rows.join("\n")}\ntarget: 1,000 services under 1000 ms, linear growth\n`);
+  process.stdout.write(
+    `offline plan benchmark (validate + resolve + render)\n${rows.join("\n")}\ntarget: 1,000 services under 1000 ms, linear growth\n`,
+  );
 }
 
 main();

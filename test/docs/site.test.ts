@@ -16,12 +16,15 @@ import { buildDocsSite, hashTree } from "../../components/docs/site";
 import { secretLooking, STACKS, stackLab } from "./support";
 import { browserTier, launchChromium, listenOnLoopback, stopBrowsing } from "../support/browser";
 
-
 const built = new Map<string, string>();
 const temp = mkdtempSync(join(tmpdir(), "homelab-docs-"));
 
 function files(dir: string): string[] {
-  return statSync(dir).isDirectory() ? require("node:fs").readdirSync(dir).flatMap((e: string) => files(join(dir, e))) : [dir];
+  return statSync(dir).isDirectory()
+    ? require("node:fs")
+        .readdirSync(dir)
+        .flatMap((e: string) => files(join(dir, e)))
+    : [dir];
 }
 
 afterAll(() => rmSync(temp, { recursive: true, force: true }));
@@ -45,7 +48,8 @@ describe.each(SITE_STACKS)("the %s site, built offline", (stack) => {
     }
     const index = readFileSync(join(dir, "services", "index.html"), "utf8");
     const pendingSection = index.slice(index.indexOf('id="pending"'));
-    for (const s of lab.services.filter((x) => x.status === "pending")) expect(pendingSection, s.id).toContain(`<li>${s.title}: `);
+    for (const s of lab.services.filter((x) => x.status === "pending"))
+      expect(pendingSection, s.id).toContain(`<li>${s.title}: `);
   });
 
   it("holds no secret-looking string, and no LAN address unless the stack is the loopback ci one", () => {
@@ -70,7 +74,14 @@ describe("a rebuild of unchanged inputs (ci)", () => {
   });
 });
 
-const TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml", ".xml": "application/xml", ".json": "application/json" };
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".css": "text/css",
+  ".js": "text/javascript",
+  ".svg": "image/svg+xml",
+  ".xml": "application/xml",
+  ".json": "application/json",
+};
 
 /** Serve `root` the way Pages does: /x/ and /x answer x/index.html; anything else missing is a 404. */
 function serve(root: string): Server {
@@ -181,9 +192,12 @@ describe.skipIf(!browserTier.available).each(["prod", "multihost"])("the %s site
     let tables = 0;
     for (const path of pages) {
       await page.goto(`${base}${path}`, { waitUntil: "load" });
-      const sizes = await page.$$eval(".sl-markdown-content table", (ts) => ts.map((t) => ({ scroll: t.scrollWidth, client: t.clientWidth })));
+      const sizes = await page.$$eval(".sl-markdown-content table", (ts) =>
+        ts.map((t) => ({ scroll: t.scrollWidth, client: t.clientWidth })),
+      );
       tables += sizes.length;
-      for (const [i, s] of sizes.entries()) if (s.scroll > s.client) wide.push(`${path} table ${i + 1}: ${s.scroll} px in ${s.client} px`);
+      for (const [i, s] of sizes.entries())
+        if (s.scroll > s.client) wide.push(`${path} table ${i + 1}: ${s.scroll} px in ${s.client} px`);
     }
     expect(tables, "the services index and the reference pages have tables").toBeGreaterThan(3);
     expect(wide).toEqual([]);
@@ -201,7 +215,9 @@ describe.skipIf(!browserTier.available).each(["prod", "multihost"])("the %s site
     await page.fill("#starlight__search input", service!.title);
     const results = page.locator("#starlight__search .pagefind-ui__result-link");
     await expect.poll(() => results.count(), { timeout: 15_000 }).toBeGreaterThan(0);
-    const hrefs = await results.evaluateAll((links) => links.map((a) => new URL((a as HTMLAnchorElement).href).pathname));
+    const hrefs = await results.evaluateAll((links) =>
+      links.map((a) => new URL((a as HTMLAnchorElement).href).pathname),
+    );
     expect(hrefs).toContain(`/services/${service!.id}/`);
     expect(errors).toEqual([]);
     await page.close();

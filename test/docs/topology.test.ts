@@ -13,7 +13,13 @@
 import { describe, expect, it } from "vitest";
 import { enabledServices, labHosts } from "../../components/catalog/resolve";
 import { DOCS_CONTENT_DIR, renderDocsPages, TOPOLOGY_FILE } from "../../components/render/docs";
-import { renderTopologyPictures, TOPOLOGY_COLUMN_PX, TOPOLOGY_PICTURES, topologyMermaid, topologyViews } from "../../components/render/topology";
+import {
+  renderTopologyPictures,
+  TOPOLOGY_COLUMN_PX,
+  TOPOLOGY_PICTURES,
+  topologyMermaid,
+  topologyViews,
+} from "../../components/render/topology";
 import { STACKS, stackLab } from "./support";
 
 const ALL_STACKS = [...new Set([...STACKS, "multihost"])];
@@ -103,13 +109,18 @@ function collisions(svg: string): string[] {
     for (let i = 1; i < e.points.length; i++) {
       const [a, b] = [e.points[i - 1], e.points[i]];
       // Touching a border is not crossing: 1 px in from each side.
-      for (const n of nodes) if (n.id !== e.from && n.id !== e.to && segmentHitsBox(a, b, n, 1)) found.push(`${name} runs through box ${n.id}`);
-      for (const l of labels) if (l.id !== `${e.from}->${e.to}` && segmentHitsBox(a, b, l, 1)) found.push(`${name} runs through label ${l.id}`);
+      for (const n of nodes)
+        if (n.id !== e.from && n.id !== e.to && segmentHitsBox(a, b, n, 1))
+          found.push(`${name} runs through box ${n.id}`);
+      for (const l of labels)
+        if (l.id !== `${e.from}->${e.to}` && segmentHitsBox(a, b, l, 1))
+          found.push(`${name} runs through label ${l.id}`);
       for (const h of headings) if (segmentHitsBox(a, b, h, 0)) found.push(`${name} runs through heading ${h.id}`);
     }
   }
   for (const l of labels) for (const n of nodes) if (overlap(l, n)) found.push(`label ${l.id} lies on box ${n.id}`);
-  for (const [i, n] of nodes.entries()) for (const m of nodes.slice(i + 1)) if (overlap(n, m)) found.push(`boxes ${n.id} and ${m.id} overlap`);
+  for (const [i, n] of nodes.entries())
+    for (const m of nodes.slice(i + 1)) if (overlap(n, m)) found.push(`boxes ${n.id} and ${m.id} overlap`);
   return [...new Set(found)];
 }
 
@@ -137,12 +148,18 @@ describe("the topology check", () => {
       `<g class="node" data-id="b" data-shape="rectangle"><rect x="100" y="30" width="80" height="40" /></g>`,
       `<g class="node" data-id="c" data-shape="rectangle"><rect x="100" y="80" width="80" height="40" /></g>`,
     ].join("\n");
-    expect(collisions(svg)).toEqual(["a → c runs through box b", "a → b runs through heading A heading", "label a->b lies on box c"]);
+    expect(collisions(svg)).toEqual([
+      "a → c runs through box b",
+      "a → b runs through heading A heading",
+      "label a->b lies on box c",
+    ]);
   });
 
   it("finds the line the old single graph drew through an unrelated box: a fan-out to a box one column further", async () => {
     const { renderMermaidSVG } = await import("beautiful-mermaid");
-    const svg = renderMermaidSVG("flowchart LR\n  a[nginx] --> b[Jellyfin]\n  a --> c[Backrest]\n  b -.-> c\n", { font: "system-ui" });
+    const svg = renderMermaidSVG("flowchart LR\n  a[nginx] --> b[Jellyfin]\n  a --> c[Backrest]\n  b -.-> c\n", {
+      font: "system-ui",
+    });
     expect(collisions(svg)).toContain("a → c runs through box b");
   });
 });
@@ -159,7 +176,11 @@ describe.each(ALL_STACKS)("the %s stack's topology picture", (stack) => {
       const { nodes, edges, curves } = readView(v.markup);
       expect(curves, `${v.slug}: an edge drawn as a curve, which the check does not cover`).toBe(0);
       expect(nodes.length, v.slug).toBeGreaterThan(0);
-      for (const e of edges) expect(e.points.every((p) => p.every(Number.isFinite)), `${v.slug}: ${e.from} → ${e.to}`).toBe(true);
+      for (const e of edges)
+        expect(
+          e.points.every((p) => p.every(Number.isFinite)),
+          `${v.slug}: ${e.from} → ${e.to}`,
+        ).toBe(true);
       expect(collisions(v.markup), v.slug).toEqual([]);
     }
   });
@@ -176,7 +197,8 @@ describe.each(ALL_STACKS)("the %s stack's topology picture", (stack) => {
       expect(svg).not.toMatch(/font-size\s*:/);
       const effective = Math.min(...fonts) * Math.min(1, TOPOLOGY_COLUMN_PX / width);
       expect(effective).toBeGreaterThanOrEqual(MIN_LEGIBLE_PX);
-      for (const v of viewsOf(svg)) for (const n of readView(v.markup).nodes) expect(n.x + n.w, `${v.slug}: ${n.id}`).toBeLessThanOrEqual(width);
+      for (const v of viewsOf(svg))
+        for (const n of readView(v.markup).nodes) expect(n.x + n.w, `${v.slug}: ${n.id}`).toBeLessThanOrEqual(width);
     }
   });
 
@@ -201,7 +223,9 @@ describe.each(ALL_STACKS)("the %s stack's topology picture", (stack) => {
       expect(light, s.id).toContain(`data-id="svc_${s.id.replace(/[^A-Za-z0-9]/g, "_")}"`);
     }
     // The ci stack's host is this machine's loopback address, which the labels' 127.0.0.1:<port> name on purpose.
-    const addresses = [lab.config.lanAddress, ...labHosts(lab).map((h) => h.lanAddress)].filter((a) => !a.startsWith("127."));
+    const addresses = [lab.config.lanAddress, ...labHosts(lab).map((h) => h.lanAddress)].filter(
+      (a) => !a.startsWith("127."),
+    );
     if (stack !== "ci") expect(addresses.length).toBeGreaterThan(0);
     for (const address of addresses) {
       expect(text.includes(address), address).toBe(false);
@@ -212,7 +236,11 @@ describe.each(ALL_STACKS)("the %s stack's topology picture", (stack) => {
   it("is on the home page in both themes, each a link to the picture at full size", () => {
     const home = renderDocsPages(lab).get(`${DOCS_CONTENT_DIR}/index.md`) as string;
     expect(TOPOLOGY_FILE).toBe(`public${TOPOLOGY_PICTURES.light}`);
-    expect(home).toContain(`<a class="dark:sl-hidden" href="/topology.svg"><img src="/topology.svg" alt="Topology of the ${stack} stack`);
-    expect(home).toContain(`<a class="light:sl-hidden" href="/topology-dark.svg"><img src="/topology-dark.svg" alt="Topology of the ${stack} stack`);
+    expect(home).toContain(
+      `<a class="dark:sl-hidden" href="/topology.svg"><img src="/topology.svg" alt="Topology of the ${stack} stack`,
+    );
+    expect(home).toContain(
+      `<a class="light:sl-hidden" href="/topology-dark.svg"><img src="/topology-dark.svg" alt="Topology of the ${stack} stack`,
+    );
   });
 });

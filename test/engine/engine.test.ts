@@ -42,7 +42,16 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     host = await startTestHost();
     scratch = mkdtempSync(join(tmpdir(), "homelab-engine-"));
     const project = join(scratch, "project");
-    for (const entry of ["Pulumi.yaml", "Pulumi.ci.yaml", "package.json", "tsconfig.json", "index.ts", "components", "nixos", "assets"]) {
+    for (const entry of [
+      "Pulumi.yaml",
+      "Pulumi.ci.yaml",
+      "package.json",
+      "tsconfig.json",
+      "index.ts",
+      "components",
+      "nixos",
+      "assets",
+    ]) {
       cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
     }
     symlinkSync(join(ROOT, "node_modules"), join(project, "node_modules"));
@@ -88,7 +97,15 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const up = await stack.up({ onEvent: rec.onEvent });
     expect(up.summary.result).toBe("succeeded");
     expect(changed(rec.steps)).toEqual(
-      ["ci:create", "ci-host:create", "ci-host-preflight:create", "ci-host-push:create", "ci-host-rebuild:create", "tailscale:create", "tailscale-secrets:create"].sort(),
+      [
+        "ci:create",
+        "ci-host:create",
+        "ci-host-preflight:create",
+        "ci-host-push:create",
+        "ci-host-rebuild:create",
+        "tailscale:create",
+        "tailscale-secrets:create",
+      ].sort(),
     );
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-first");
     expect(host.generation()).toBeGreaterThan(0);
@@ -100,7 +117,10 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
   });
 
   it("rotating the secret replaces only the service's secrets command (and the preflight)", async () => {
-    await stack.setConfig("homelab:secretValues", { value: JSON.stringify({ "tailscale.auth-key": "tskey-second" }), secret: true });
+    await stack.setConfig("homelab:secretValues", {
+      value: JSON.stringify({ "tailscale.auth-key": "tskey-second" }),
+      secret: true,
+    });
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
     expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
@@ -131,7 +151,11 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     await stack.setConfig("homelab:timeZone", { value: "Europe/Madrid" });
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace"]);
+    expect(changed(rec.steps)).toEqual([
+      "ci-host-preflight:replace",
+      "ci-host-push:replace",
+      "ci-host-rebuild:replace",
+    ]);
     expect(readFileSync(join(host.paths.bundleDir, "generated", "homelab.json"), "utf8")).toContain("Europe/Madrid");
   });
 
@@ -143,9 +167,21 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const up = await stack.up({ onEvent: rec.onEvent });
     expect(up.summary.result).toBe("succeeded");
     const ops = changed(rec.steps);
-    expect(ops.filter((o) => o.startsWith("tailscale-secrets:")), up.stdout).toEqual(["tailscale-secrets:update"]);
-    expect(ops.filter((o) => /:(replace|delete)$/.test(o) && !o.startsWith("ci-host-preflight")), "nothing replaced or deleted").toEqual([]);
-    expect(host.sshLog().slice(sshBefore).filter((c) => c.includes("secrets --service tailscale")), "the secrets command ran again, through the new address").toHaveLength(1);
+    expect(
+      ops.filter((o) => o.startsWith("tailscale-secrets:")),
+      up.stdout,
+    ).toEqual(["tailscale-secrets:update"]);
+    expect(
+      ops.filter((o) => /:(replace|delete)$/.test(o) && !o.startsWith("ci-host-preflight")),
+      "nothing replaced or deleted",
+    ).toEqual([]);
+    expect(
+      host
+        .sshLog()
+        .slice(sshBefore)
+        .filter((c) => c.includes("secrets --service tailscale")),
+      "the secrets command ran again, through the new address",
+    ).toHaveLength(1);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });
   });
@@ -157,7 +193,12 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     expect(preview.changeSummary.replace ?? 0, preview.stdout).toBeGreaterThanOrEqual(4);
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "ci-host-push:replace", "ci-host-rebuild:replace", "tailscale-secrets:replace"]);
+    expect(changed(rec.steps)).toEqual([
+      "ci-host-preflight:replace",
+      "ci-host-push:replace",
+      "ci-host-rebuild:replace",
+      "tailscale-secrets:replace",
+    ]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });
   });

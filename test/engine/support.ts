@@ -9,9 +9,14 @@ import { findProgram } from "../support/tiers";
  */
 export function engineMissing(plugins: { name: string; version: string }[]): string | undefined {
   const pulumi = findProgram("pulumi");
-  if (!pulumi) return "no pulumi CLI on PATH; the Go module proxy serves the CLI but refuses the Node.js language host and the provider plugins (HTTP 403), so this machine cannot build the engine from modules";
+  if (!pulumi)
+    return "no pulumi CLI on PATH; the Go module proxy serves the CLI but refuses the Node.js language host and the provider plugins (HTTP 403), so this machine cannot build the engine from modules";
   if (!findProgram("pulumi-language-nodejs")) return "pulumi is on PATH but pulumi-language-nodejs is not";
-  const installed = JSON.parse(execFileSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }) || "[]") as { name: string; kind: string; version: string }[];
+  const installed = JSON.parse(execFileSync(pulumi, ["plugin", "ls", "--json"], { encoding: "utf8" }) || "[]") as {
+    name: string;
+    kind: string;
+    version: string;
+  }[];
   for (const p of plugins) {
     if (!installed.some((i) => i.name === p.name && i.kind === "resource" && i.version === p.version)) {
       return `the ${p.name} provider plugin ${p.version} is not installed (pulumi plugin install resource ${p.name} ${p.version})`;

@@ -7,7 +7,14 @@ import { liveBundleOf } from "../../components/host/bundle";
 import type { HostHealthCheck } from "../../components/host/commands";
 import { hostArgs, secretValues, testBundle, testChecks, testLab, SERVICES, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
-import { FakeEngine, rebuildAndConfirm, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import {
+  FakeEngine,
+  rebuildAndConfirm,
+  runCaptured,
+  runProgram,
+  type NixosHostClass,
+  type ProgramRun,
+} from "./support/program";
 import { freePort, ownership, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
@@ -32,12 +39,20 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
   let deadPort: number;
 
   /** The bundle of the reduced lab: services.json without the dropped service, plus `extra`. */
-  const reducedBundle = (extra: Record<string, string> = {}) => testBundle({ "generated/services.json": `${JSON.stringify({ services: REDUCED }, null, 2)}\n`, ...extra });
-  const reducedArgs = (o: Parameters<typeof hostArgs>[4] = {}) => hostArgs(host.target(), host.paths, reduced, listeners, { bundle: reducedBundle(), ...o });
-  const failingChecks = (): HostHealthCheck[] => [...testChecks(reduced, listeners), { id: "jellyfin", kind: "http", port: deadPort, path: "/health" }];
+  const reducedBundle = (extra: Record<string, string> = {}) =>
+    testBundle({ "generated/services.json": `${JSON.stringify({ services: REDUCED }, null, 2)}\n`, ...extra });
+  const reducedArgs = (o: Parameters<typeof hostArgs>[4] = {}) =>
+    hostArgs(host.target(), host.paths, reduced, listeners, { bundle: reducedBundle(), ...o });
+  const failingChecks = (): HostHealthCheck[] => [
+    ...testChecks(reduced, listeners),
+    { id: "jellyfin", kind: "http", port: deadPort, path: "/health" },
+  ];
   const state = (name: string) => readFileSync(join(host.paths.stateDir, name), "utf8").trim();
   const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
-  const applyLogs = () => (existsSync(join(host.paths.stateDir, "apply-log")) ? readdirSync(join(host.paths.stateDir, "apply-log")).filter((f) => f.endsWith(".out")) : []);
+  const applyLogs = () =>
+    existsSync(join(host.paths.stateDir, "apply-log"))
+      ? readdirSync(join(host.paths.stateDir, "apply-log")).filter((f) => f.endsWith(".out"))
+      : [];
 
   /**
    * Run the rebuild of `run` over real ssh and kill the ssh client as soon as
@@ -56,10 +71,15 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     const hostBefore = host.hostLog().length;
     host.control("switch-delay", "2");
     try {
-      const cut = await runCaptured(run.commands.get("rebuild")!, undefined, { killWhen: () => host.hostLog().slice(hostBefore).includes("nixos-rebuild switch") });
+      const cut = await runCaptured(run.commands.get("rebuild")!, undefined, {
+        killWhen: () => host.hostLog().slice(hostBefore).includes("nixos-rebuild switch"),
+      });
       expect(cut.code, "ssh was killed").toBe(255);
       // The connection is gone and the switch still runs, holding the deploy lock.
-      expect(() => execFileSync("flock", ["-n", join(host.paths.stateDir, "lock"), "true"]), "the deploy lock is held").toThrow();
+      expect(
+        () => execFileSync("flock", ["-n", join(host.paths.stateDir, "lock"), "true"]),
+        "the deploy lock is held",
+      ).toThrow();
       const next = await runCaptured(run.commands.get("secrets.mosquitto")!);
       expect(next.code, next.stderr).toBe(0);
       const log = applyLogs().filter((f) => !logsBefore.has(f));
@@ -68,7 +88,11 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
         const base = join(host.paths.stateDir, "apply-log", log[0].replace(/\.out$/, ""));
         // Written before the lock is released, so the next deploy found it there.
         expect(existsSync(`${base}.status`), "the apply had finished when the next deploy ran").toBe(true);
-        return { status: readFileSync(`${base}.status`, "utf8").trim(), stdout: readFileSync(`${base}.out`, "utf8"), stderr: readFileSync(`${base}.err`, "utf8") };
+        return {
+          status: readFileSync(`${base}.status`, "utf8").trim(),
+          stdout: readFileSync(`${base}.out`, "utf8"),
+          stderr: readFileSync(`${base}.err`, "utf8"),
+        };
       };
       return { cut, hostLog: host.hostLog().slice(hostBefore), applyLog };
     } finally {
@@ -103,7 +127,9 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "push", "rebuild"]);
     expect(run.commands.has("secrets.transmission")).toBe(false);
     expect(result.failed?.stage).toBe("rebuild");
-    expect(output(result.failed!.result)).toMatch(/health checks failed after 3s: jellyfin .*rolled back to system generation 2/);
+    expect(output(result.failed!.result)).toMatch(
+      /health checks failed after 3s: jellyfin .*rolled back to system generation 2/,
+    );
     expect(host.generation(), "back on the generation that runs transmission").toBe(2);
     expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
     expect(existsSync(droppedSecret), "the old generation's secret is still there").toBe(true);
@@ -111,7 +137,9 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     expect(ownership(droppedSecret)).toBe(owner);
     expect(result.steps.map((s) => output(s.result)).join("\n")).not.toContain(`removed ${droppedSecret}`);
     // Waiting for the next switch is a pending change, not something changed by hand.
-    expect((await runProgram(NixosHost, reducedArgs({ checks: failingChecks(), healthTimeoutSeconds: 3 }))).drift).toEqual([]);
+    expect(
+      (await runProgram(NixosHost, reducedArgs({ checks: failingChecks(), healthTimeoutSeconds: 3 }))).drift,
+    ).toEqual([]);
   });
 
   it("the same deploy, once its checks pass, removes the dropped service's secret after them", async () => {
@@ -123,24 +151,42 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     expect(result.failed?.result.stderr ?? "").toBe("");
     // Secrets already ran; the checks are part of the release, so without jellyfin's it is pushed anew. The confirmed rebuild alone removes the file.
     expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "push", "rebuild", "confirm"]);
-    const out = ["rebuild", "confirm"].map((stage) => result.steps.find((s) => s.stage === stage)!.result.stdout).join("");
+    const out = ["rebuild", "confirm"]
+      .map((stage) => result.steps.find((s) => s.stage === stage)!.result.stdout)
+      .join("");
     const checksPass = out.indexOf("health: all");
     const removed = out.indexOf(`secrets: removed ${droppedSecret}, which is no longer declared`);
     expect(checksPass, out).toBeGreaterThan(-1);
     expect(removed, "removed only after the checks passed").toBeGreaterThan(checksPass);
-    expect(result.steps.find((s) => s.stage === "rebuild")!.result.stdout, "and only once the deployer confirmed the switch").not.toContain(`secrets: removed ${droppedSecret}`);
+    expect(
+      result.steps.find((s) => s.stage === "rebuild")!.result.stdout,
+      "and only once the deployer confirmed the switch",
+    ).not.toContain(`secrets: removed ${droppedSecret}`);
     expect(existsSync(droppedSecret)).toBe(false);
     expect(existsSync(dirname(droppedSecret)), "its empty directory goes too").toBe(false);
-    expect(existsSync(join(host.paths.stateDir, "secrets.d", `${DROPPED}.manifest`)), "and the record of what was written there").toBe(false);
-    expect(readFileSync(join(host.paths.stateDir, "applied-secrets"), "utf8").split("\0").filter(Boolean)).toEqual(enabledSecrets(reduced).map((s) => s.path).sort());
+    expect(
+      existsSync(join(host.paths.stateDir, "secrets.d", `${DROPPED}.manifest`)),
+      "and the record of what was written there",
+    ).toBe(false);
+    expect(readFileSync(join(host.paths.stateDir, "applied-secrets"), "utf8").split("\0").filter(Boolean)).toEqual(
+      enabledSecrets(reduced)
+        .map((s) => s.path)
+        .sort(),
+    );
     expect(state("applied-release")).toBe(run.host.bundleHash);
-    for (const s of enabledSecrets(reduced)) expect(readFileSync(s.path, "utf8"), s.key).toBe(secretValues(reduced).get(s.key));
+    for (const s of enabledSecrets(reduced))
+      expect(readFileSync(s.path, "utf8"), s.key).toBe(secretValues(reduced).get(s.key));
     for (const f of byHand) expect(readFileSync(f, "utf8"), `${f} left alone`).toBe(`kept: ${f}`);
     expect(out).not.toContain("hand-made");
     expect(out).not.toContain("notes");
     const after = await runProgram(NixosHost, reducedArgs());
-    expect(after.drift, "reported, not repaired").toEqual([...byHand].sort().map((f) => `file in the secrets directory that no deploy wrote, left in place: ${f}`));
-    expect([...engine.plan(after).values()].every((op) => op === "same"), "nothing left to do").toBe(true);
+    expect(after.drift, "reported, not repaired").toEqual(
+      [...byHand].sort().map((f) => `file in the secrets directory that no deploy wrote, left in place: ${f}`),
+    );
+    expect(
+      [...engine.plan(after).values()].every((op) => op === "same"),
+      "nothing left to do",
+    ).toBe(true);
     for (const f of byHand) rmSync(f);
     expect((await runProgram(NixosHost, reducedArgs())).drift).toEqual([]);
   });
@@ -152,7 +198,13 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     writeFileSync(byHand, "the owner's notes");
     // An earlier run still declared old-password: it wrote the file and recorded it in mosquitto's manifest.
     const args = reducedArgs();
-    const withDropped = { ...args, secrets: [...args.secrets, { ...password, key: "mosquitto.old-password", name: "old-password", path: dropped, value: "old" }] };
+    const withDropped = {
+      ...args,
+      secrets: [
+        ...args.secrets,
+        { ...password, key: "mosquitto.old-password", name: "old-password", path: dropped, value: "old" },
+      ],
+    };
     const earlier = await runCaptured((await runProgram(NixosHost, withDropped)).commands.get("secrets.mosquitto")!);
     expect(earlier.code, earlier.stderr).toBe(0);
     expect(readFileSync(dropped, "utf8")).toBe("old");
@@ -166,7 +218,12 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     expect(existsSync(dropped)).toBe(false);
     expect(readFileSync(byHand, "utf8")).toBe("the owner's notes");
     expect(result.stdout).not.toContain(byHand);
-    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild"))).toBe(false);
+    expect(
+      host
+        .hostLog()
+        .slice(hostBefore)
+        .some((l) => l.startsWith("nixos-rebuild")),
+    ).toBe(false);
     rmSync(byHand);
   });
 
@@ -184,8 +241,16 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     const hostBefore = host.hostLog().length;
     const resumed = await rebuildAndConfirm(run);
     expect(resumed.code, output(resumed)).toBe(0);
-    expect(resumed.stdout).toContain(`release ${hash} already passed its health checks and waits for confirmation (the rebuild that switched to it lost its connection); checking it again`);
-    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild")), "no second switch").toBe(false);
+    expect(resumed.stdout).toContain(
+      `release ${hash} already passed its health checks and waits for confirmation (the rebuild that switched to it lost its connection); checking it again`,
+    );
+    expect(
+      host
+        .hostLog()
+        .slice(hostBefore)
+        .some((l) => l.startsWith("nixos-rebuild")),
+      "no second switch",
+    ).toBe(false);
     expect(host.pendingTimers(), "the confirm disarmed the rollback").toEqual([]);
     // The result is the one a connection that stayed up would have left.
     expect(host.generation()).toBe(4);
@@ -214,13 +279,21 @@ describe.skipIf(!sshd.available)("a deploy that fails or loses its connection ha
     const run = await runProgram(NixosHost, reducedArgs({ bundle, checks: failingChecks(), healthTimeoutSeconds: 3 }));
     const r = await rebuildWithDroppedConnection(run);
 
-    expect(r.hostLog.some((l) => /^nix-env -p \S+ --switch-generation 4$/.test(l)), r.hostLog.join("\n")).toBe(true);
+    expect(
+      r.hostLog.some((l) => /^nix-env -p \S+ --switch-generation 4$/.test(l)),
+      r.hostLog.join("\n"),
+    ).toBe(true);
     expect(host.generation()).toBe(4);
-    expect(existsSync(join(host.root, "host/nix/var/nix/profiles/system-5-link")), "the failed generation is deleted").toBe(false);
+    expect(
+      existsSync(join(host.root, "host/nix/var/nix/profiles/system-5-link")),
+      "the failed generation is deleted",
+    ).toBe(false);
     expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
     expect(state("applied-release")).toBe(applied);
     const log = r.applyLog();
     expect(log.status).toBe("1");
-    expect(log.stderr).toMatch(/health checks failed after 3s: jellyfin \(http 127\.0\.0\.1:\d+\/health\); rolled back to system generation 4/);
+    expect(log.stderr).toMatch(
+      /health checks failed after 3s: jellyfin \(http 127\.0\.0\.1:\d+\/health\); rolled back to system generation 4/,
+    );
   });
 });

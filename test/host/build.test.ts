@@ -1,4 +1,13 @@
-import { existsSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Homelab } from "../../components/catalog/resolve";
@@ -34,7 +43,8 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
   const flakeDir = () => dirname(host.paths.bundleDir);
   const flake = () => (mode === "flake" ? { ref: `${flakeDir()}#nixos`, input: "homelab" } : undefined);
   // Each release lists its services for the first deploy's takeover report, as renderNixosBundle does.
-  const takeover = () => takeoverList([{ id: "mosquitto", units: ["mosquitto.service"], port: 1883, paths: ["/var/lib/mosquitto"] }]);
+  const takeover = () =>
+    takeoverList([{ id: "mosquitto", units: ["mosquitto.service"], port: 1883, paths: ["/var/lib/mosquitto"] }]);
   const release = (): Promise<ProgramRun> =>
     runProgram(
       NixosHost,
@@ -51,7 +61,8 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
     session = await startHostSession();
     ({ host, listeners, NixosHost } = session);
     lab = testLab(host.paths);
-    if (mode === "flake") writeFileSync(join(flakeDir(), "flake.nix"), '{ inputs.homelab.url = "path:./homelab"; outputs = _: { }; }\n');
+    if (mode === "flake")
+      writeFileSync(join(flakeDir(), "flake.nix"), '{ inputs.homelab.url = "path:./homelab"; outputs = _: { }; }\n');
   });
 
   afterAll(async () => {
@@ -68,9 +79,17 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
       const out = result.failed!.result.stdout + result.failed!.result.stderr;
       expect(out).toContain("error: The option `services.jellyfin.port' has conflicting definition values:");
       expect(out).toContain("In `/etc/nixos/configuration.nix': 8097");
-      expect(out).toMatch(mode === "flake" ? /nothing on the host was changed \(no link, no switch\)/ : /nothing was switched and .* was put back as it was/);
-      expect(out).toContain("apply: first deploy to this host; what of the release already runs here (the switch takes it over):");
-      expect(out).toMatch(/ {2}\| mosquitto: running mosquitto\.service; port 1883 \((free|"[^"]+")\); state \/var\/lib\/mosquitto/);
+      expect(out).toMatch(
+        mode === "flake"
+          ? /nothing on the host was changed \(no link, no switch\)/
+          : /nothing was switched and .* was put back as it was/,
+      );
+      expect(out).toContain(
+        "apply: first deploy to this host; what of the release already runs here (the switch takes it over):",
+      );
+      expect(out).toMatch(
+        / {2}\| mosquitto: running mosquitto\.service; port 1883 \((free|"[^"]+")\); state \/var\/lib\/mosquitto/,
+      );
       expect(out).toContain("running restic-backups-b2.service for a snapshot before anything changes");
       expect(host.hostLog()).toContain("systemctl start --wait -- restic-backups-b2.service");
     } finally {
@@ -80,7 +99,10 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
     expect(linked(), "no bundle link").toBe(null);
     expect(host.generation(), "the system it was installed with").toBe(1);
     expect(existsSync(journal())).toBe(false);
-    expect(host.hostLog().some((l) => l.startsWith("nixos-rebuild switch")), "never switched").toBe(false);
+    expect(
+      host.hostLog().some((l) => l.startsWith("nixos-rebuild switch")),
+      "never switched",
+    ).toBe(false);
   });
 
   it("builds with the host's flake and the release as its input, or the channel configuration as it stands", async () => {
@@ -88,7 +110,10 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
     const before = host.hostLog().length;
     const result = await engine.up(run);
     expect(result.failed?.result.stderr ?? "", "deploys").toBe("");
-    const calls = host.hostLog().slice(before).filter((l) => l.startsWith("nixos-rebuild"));
+    const calls = host
+      .hostLog()
+      .slice(before)
+      .filter((l) => l.startsWith("nixos-rebuild"));
     const release_ = `${host.paths.stateDir}/releases/${run.host.bundleHash}`;
     const tail = mode === "flake" ? ` --flake ${flakeDir()}#nixos --override-input homelab path:${release_}` : "";
     expect(calls).toEqual([`nixos-rebuild build${tail}`, `nixos-rebuild switch${tail}`]);
@@ -96,7 +121,8 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
   });
 
   it("prints the units the switch will stop, start, restart and reload before it, and keeps them in the apply log", async () => {
-    const units = "would stop the following units: transmission.service\nwould restart the following units: jellyfin.service, nginx.service\nwould start the following units: backrest.service\nwould reload the following units: dbus.service\n";
+    const units =
+      "would stop the following units: transmission.service\nwould restart the following units: jellyfin.service, nginx.service\nwould start the following units: backrest.service\nwould reload the following units: dbus.service\n";
     host.control("dry-activate", units);
     try {
       const result = await engine.up(await release());
@@ -105,8 +131,12 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
       expect(out).toContain("the switch will change these units (switch-to-configuration dry-activate):");
       for (const line of units.trim().split("\n")) expect(out).toContain(`  | ${line}`);
       // The dry run comes before the switch.
-      expect(out.indexOf("would restart the following units")).toBeLessThan(out.indexOf("nixos-rebuild switch from generation"));
-      const logs = readdirSync(join(host.paths.stateDir, "apply-log")).filter((f) => f.endsWith(".out")).sort();
+      expect(out.indexOf("would restart the following units")).toBeLessThan(
+        out.indexOf("nixos-rebuild switch from generation"),
+      );
+      const logs = readdirSync(join(host.paths.stateDir, "apply-log"))
+        .filter((f) => f.endsWith(".out"))
+        .sort();
       const newest = readFileSync(join(host.paths.stateDir, "apply-log", logs.at(-1)!), "utf8");
       expect(newest).toContain("  | would restart the following units: jellyfin.service, nginx.service");
     } finally {
@@ -126,8 +156,12 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
     const before = rebuilds();
     try {
       const result = await engine.up(await release());
-      expect(result.failed?.stage, JSON.stringify(result.steps.map((s) => s.result.stdout + s.result.stderr))).toBe("rebuild");
-      expect(result.failed!.result.stderr).toContain("the snapshot before the first deploy failed (restic-backups-b2.service");
+      expect(result.failed?.stage, JSON.stringify(result.steps.map((s) => s.result.stdout + s.result.stderr))).toBe(
+        "rebuild",
+      );
+      expect(result.failed!.result.stderr).toContain(
+        "the snapshot before the first deploy failed (restic-backups-b2.service",
+      );
       expect(linked(), "nothing linked").toBe(null);
       expect(rebuilds(), "nothing built").toBe(before);
     } finally {
@@ -143,11 +177,16 @@ describe.skipIf(!sshd.available).each(["channel", "flake"] as const)("building b
   it("a later release that fails to build leaves the live release linked and running", async () => {
     const live = linked();
     const gen = host.generation();
-    host.control("build-fails", "error: hash mismatch in fixed-output derivation '/nix/store/abc-hacs-2.0.5.drv':\n         specified: sha256-AAAA\n            got:    sha256-BBBB\n");
+    host.control(
+      "build-fails",
+      "error: hash mismatch in fixed-output derivation '/nix/store/abc-hacs-2.0.5.drv':\n         specified: sha256-AAAA\n            got:    sha256-BBBB\n",
+    );
     try {
       const result = await engine.up(await release());
       expect(result.failed?.stage).toBe("rebuild");
-      expect(result.failed!.result.stdout + result.failed!.result.stderr).toContain("hash mismatch in fixed-output derivation");
+      expect(result.failed!.result.stdout + result.failed!.result.stderr).toContain(
+        "hash mismatch in fixed-output derivation",
+      );
     } finally {
       host.clearControl("build-fails");
     }

@@ -6,7 +6,15 @@ import { describe, expect, it } from "vitest";
 import { CATALOG } from "../../components/catalog/services";
 import { enabledServices, resolveHomelab } from "../../components/catalog/resolve";
 import { parseStackConfig } from "../../components/config/schema";
-import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleEntries, bundleFromOutputs, bundleHash, bundleStdin, bundleTar } from "../../components/host/bundle";
+import {
+  HEALTH_CHECKS_PATH,
+  SECRET_FILES_PATH,
+  bundleEntries,
+  bundleFromOutputs,
+  bundleHash,
+  bundleStdin,
+  bundleTar,
+} from "../../components/host/bundle";
 import {
   applyCommand,
   confirmCommand,
@@ -26,7 +34,11 @@ import {
 } from "../../components/host/commands";
 import { testBundle } from "./support/fixture";
 
-const paths = { bundleDir: "/etc/nixos/homelab", secretsDir: "/var/lib/homelab/secrets", stateDir: "/var/lib/homelab/state" };
+const paths = {
+  bundleDir: "/etc/nixos/homelab",
+  secretsDir: "/var/lib/homelab/secrets",
+  stateDir: "/var/lib/homelab/state",
+};
 const HASH = "a".repeat(64);
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
@@ -41,10 +53,21 @@ describe("the bundle stream", () => {
     const bundle = testBundle({ [long]: "{ }\n", "empty.txt": "" });
     const dir = mkdtempSync(join(tmpdir(), "homelab-tar-"));
     try {
-      execFileSync("bash", ["-c", `base64 -d | tar -x -z -m --no-same-owner -f - -C ${dir}`], { input: bundleStdin(bundle) });
-      const hostHash = execFileSync("bash", ["-c", `cd ${dir} && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -d' ' -f1`], { encoding: "utf8" }).trim();
+      execFileSync("bash", ["-c", `base64 -d | tar -x -z -m --no-same-owner -f - -C ${dir}`], {
+        input: bundleStdin(bundle),
+      });
+      const hostHash = execFileSync(
+        "bash",
+        [
+          "-c",
+          `cd ${dir} && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -d' ' -f1`,
+        ],
+        { encoding: "utf8" },
+      ).trim();
       expect(hostHash, "the host's hash rule matches bundleHash").toBe(bundleHash(bundle));
-      expect(execFileSync("stat", ["-c", "%a", join(dir, "deploy/homelab-deploy.sh")], { encoding: "utf8" }).trim()).toBe("755");
+      expect(
+        execFileSync("stat", ["-c", "%a", join(dir, "deploy/homelab-deploy.sh")], { encoding: "utf8" }).trim(),
+      ).toBe("755");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -58,7 +81,9 @@ describe("the bundle stream", () => {
   });
 
   it("changes hash when one byte of one file changes", () => {
-    expect(bundleHash(testBundle({ "default.nix": "{ }\n" }))).not.toBe(bundleHash(testBundle({ "default.nix": "{ } \n" })));
+    expect(bundleHash(testBundle({ "default.nix": "{ }\n" }))).not.toBe(
+      bundleHash(testBundle({ "default.nix": "{ } \n" })),
+    );
   });
 
   it("refuses paths that are not plain relative paths", () => {
@@ -68,7 +93,11 @@ describe("the bundle stream", () => {
   });
 
   it("takes the nixos/ part of the plan's outputs", () => {
-    const out = new Map([["plan.json", "{}"], ["nixos/default.nix", "x"], ["nixos/deploy/homelab-deploy.sh", "y"]]);
+    const out = new Map([
+      ["plan.json", "{}"],
+      ["nixos/default.nix", "x"],
+      ["nixos/deploy/homelab-deploy.sh", "y"],
+    ]);
     expect([...bundleFromOutputs(out).keys()]).toEqual(["default.nix", "deploy/homelab-deploy.sh"]);
   });
 });
@@ -87,8 +116,22 @@ describe("the commands", () => {
   });
 
   it("the release's deploy lists are sorted, so reordering services changes nothing", () => {
-    const a = deployLists([{ id: "b", kind: "tcp", port: 2 }, { id: "a", kind: "http", port: 1, path: "/x" }], [`${paths.secretsDir}/b/key`, `${paths.secretsDir}/a/key`], paths);
-    const b = deployLists([{ id: "a", kind: "http", port: 1, path: "/x" }, { id: "b", kind: "tcp", port: 2 }], [`${paths.secretsDir}/a/key`, `${paths.secretsDir}/b/key`], paths);
+    const a = deployLists(
+      [
+        { id: "b", kind: "tcp", port: 2 },
+        { id: "a", kind: "http", port: 1, path: "/x" },
+      ],
+      [`${paths.secretsDir}/b/key`, `${paths.secretsDir}/a/key`],
+      paths,
+    );
+    const b = deployLists(
+      [
+        { id: "a", kind: "http", port: 1, path: "/x" },
+        { id: "b", kind: "tcp", port: 2 },
+      ],
+      [`${paths.secretsDir}/a/key`, `${paths.secretsDir}/b/key`],
+      paths,
+    );
     expect([...a]).toEqual([...b]);
     const body = (text: string) => text.split("\n").filter((l) => l !== "" && !l.startsWith("#"));
     expect(body(a.get(HEALTH_CHECKS_PATH)!)).toEqual(["a\thttp\t1\t/x", "b\ttcp\t2\t"]);
@@ -109,15 +152,21 @@ describe("the commands", () => {
   });
 
   it("the apply carries the confirm timeout, refused outside its bounds with the field's name", () => {
-    expect(applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120, confirmTimeoutSeconds: 90 })).toContain(" --confirm-timeout 90 ");
+    expect(
+      applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120, confirmTimeoutSeconds: 90 }),
+    ).toContain(" --confirm-timeout 90 ");
     for (const bad of [0, 9, 3601, 1.5, Number.NaN]) {
-      expect(() => applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120, confirmTimeoutSeconds: bad })).toThrow(/confirmTimeoutSeconds must be a whole number from 10 to 3600/);
+      expect(() =>
+        applyCommand(paths, HASH, { keepGenerations: 10, healthTimeoutSeconds: 120, confirmTimeoutSeconds: bad }),
+      ).toThrow(/confirmTimeoutSeconds must be a whole number from 10 to 3600/);
     }
   });
 
   it("the confirm runs the release's script for that release, over a connection that trusts the pinned key only, with the key on stdin", () => {
     const remote = confirmCommand(paths, HASH, "e30=");
-    expect(remote).toBe(`bash /var/lib/homelab/state/releases/${HASH}/deploy/homelab-deploy.sh confirm --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state --record e30= ${HASH}`);
+    expect(remote).toBe(
+      `bash /var/lib/homelab/state/releases/${HASH}/deploy/homelab-deploy.sh confirm --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state --record e30= ${HASH}`,
+    );
     const local = confirmLocalCommand({ host: "192.0.2.10", port: 22, user: "root", hostKey: KEY }, remote, 120, "gpu");
     expect(local).toContain("-o StrictHostKeyChecking=yes");
     expect(local).toContain(`homelab-deploy-target ${KEY}`);
@@ -125,13 +174,19 @@ describe("the commands", () => {
     expect(local).toContain("could not be reached over a new SSH connection after the switch");
     expect(local).toContain("host gpu");
     execFileSync("sh", ["-n", "-c", local]);
-    expect(() => confirmLocalCommand({ host: "-oProxyCommand=x", port: 22, user: "root", hostKey: KEY }, remote, 120)).toThrow(/homelab:sshHost/);
+    expect(() =>
+      confirmLocalCommand({ host: "-oProxyCommand=x", port: 22, user: "root", hostKey: KEY }, remote, 120),
+    ).toThrow(/homelab:sshHost/);
   });
 
   it("a service's secrets command names the service and no value or release: values travel on stdin only", () => {
     const cmd = secretsCommand(paths, "mosquitto");
-    expect(cmd).toContain('exec bash "$script" secrets --service mosquitto --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state');
-    expect(cmd, "the push's copy of the script, not a release's").toContain("script=/var/lib/homelab/state/bin/homelab-deploy.sh");
+    expect(cmd).toContain(
+      'exec bash "$script" secrets --service mosquitto --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state',
+    );
+    expect(cmd, "the push's copy of the script, not a release's").toContain(
+      "script=/var/lib/homelab/state/bin/homelab-deploy.sh",
+    );
     expect(cmd).not.toMatch(/releases\/|[0-9a-f]{64}/);
     expect(() => secretsCommand(paths, "../etc")).toThrow(/not a catalog service id/);
   });
@@ -145,7 +200,9 @@ describe("the commands", () => {
 
 describe("the pinned host key", () => {
   it("a missing key is refused, naming homelab:sshHostKey and the command that sets it", () => {
-    expect(() => pinnedHostKey(undefined, "192.0.2.10", 22)).toThrow(/homelab:sshHostKey.*pulumi config set homelab:sshHostKey "\$\(ssh-keyscan -t ed25519 192\.0\.2\.10/);
+    expect(() => pinnedHostKey(undefined, "192.0.2.10", 22)).toThrow(
+      /homelab:sshHostKey.*pulumi config set homelab:sshHostKey "\$\(ssh-keyscan -t ed25519 192\.0\.2\.10/,
+    );
     expect(() => pinnedHostKey("", "h", 2222)).toThrow(/ssh-keyscan -t ed25519 -p 2222 h/);
   });
 
@@ -168,7 +225,11 @@ describe("health checks", () => {
       if (s.health.kind === "http") expect(c.path, c.id).toBe(s.health.path);
     }
     // Pages sites, listener-less units and pending services are not probed.
-    for (const id of ["docs", "tailscale", "cloudflared", "appwrite"]) expect(checks.some((c) => c.id === id), id).toBe(false);
+    for (const id of ["docs", "tailscale", "cloudflared", "appwrite"])
+      expect(
+        checks.some((c) => c.id === id),
+        id,
+      ).toBe(false);
   });
 });
 
@@ -182,17 +243,33 @@ describe("secrets on stdin and in triggers", () => {
   });
 
   it("the stream holds only the secrets: a header, one base64 record per secret sorted by key, and a count trailer", () => {
-    const text = secretsStdin([{ spec: spec("z.b"), value: "two\nlines" }, { spec: spec("a.b", "hass"), value: "" }], paths);
+    const text = secretsStdin(
+      [
+        { spec: spec("z.b"), value: "two\nlines" },
+        { spec: spec("a.b", "hass"), value: "" },
+      ],
+      paths,
+    );
     const lines = text.trimEnd().split("\n");
     expect(lines).toHaveLength(4);
     expect(lines[0]).toBe("homelab-secrets v1");
-    expect(lines[1].split("\t")).toEqual(["secret", "a.b", `${paths.secretsDir}/a/b`, "hass", "0440", "a.service,b.service", ""]);
+    expect(lines[1].split("\t")).toEqual([
+      "secret",
+      "a.b",
+      `${paths.secretsDir}/a/b`,
+      "hass",
+      "0440",
+      "a.service,b.service",
+      "",
+    ]);
     expect(lines[2].split("\t")[6]).toBe(Buffer.from("two\nlines").toString("base64"));
     expect(lines[3]).toBe("end\t2");
   });
 
   it("a secret outside the secrets directory, or declared twice, is refused", () => {
-    expect(() => sortedSecretSpecs([{ ...spec("a.b"), path: "/etc/shadow" }], paths)).toThrow(/not under paths.secretsDir/);
+    expect(() => sortedSecretSpecs([{ ...spec("a.b"), path: "/etc/shadow" }], paths)).toThrow(
+      /not under paths.secretsDir/,
+    );
     expect(() => sortedSecretSpecs([spec("a.b"), spec("a.b")], paths)).toThrow(/declared twice/);
   });
 

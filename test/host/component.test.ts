@@ -3,21 +3,35 @@ import { readFileSync } from "node:fs";
 import { CATALOG } from "../../components/catalog/services";
 import { enabledServices, resolveHomelab } from "../../components/catalog/resolve";
 import { parseStackConfig } from "../../components/config/schema";
-import { DEPLOY_SCRIPT_PATH, HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleFromOutputs, bundleHash } from "../../components/host/bundle";
+import {
+  DEPLOY_SCRIPT_PATH,
+  HEALTH_CHECKS_PATH,
+  SECRET_FILES_PATH,
+  bundleFromOutputs,
+  bundleHash,
+} from "../../components/host/bundle";
 import { deployLists, healthChecksFor } from "../../components/host/commands";
 import { renderOutputs } from "../../components/render/outputs";
 import type { NixosHostArgs } from "../../components/host/nixos-host";
 import { SCRIPT_FILE, hostSecrets, secretValues, testBundle, testLab } from "./support/fixture";
 import { installMocks, isSecretValue, plain, runProgram, type NixosHostClass } from "./support/program";
 
-const paths = { bundleDir: "/etc/nixos/homelab", secretsDir: "/var/lib/homelab/secrets", stateDir: "/var/lib/homelab/state" };
+const paths = {
+  bundleDir: "/etc/nixos/homelab",
+  secretsDir: "/var/lib/homelab/secrets",
+  stateDir: "/var/lib/homelab/state",
+};
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
 
 describe("the NixosHost component under strict mocks", () => {
   let NixosHost: NixosHostClass;
   const lab = testLab(paths);
   const args = (o: Partial<NixosHostArgs> = {}): NixosHostArgs => ({
-    connection: { host: "192.0.2.10", hostKey: HOST_KEY, privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n" },
+    connection: {
+      host: "192.0.2.10",
+      hostKey: HOST_KEY,
+      privateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n",
+    },
     bundle: testBundle(),
     secrets: hostSecrets(lab, secretValues(lab)),
     paths,
@@ -32,9 +46,9 @@ describe("the NixosHost component under strict mocks", () => {
   });
 
   it("refuses to deploy without a pinned host key, naming homelab:sshHostKey and how to set it", () => {
-    expect(() => new NixosHost("no-key", args({ connection: { host: "192.0.2.10", hostKey: undefined, privateKey: "k" } }))).toThrow(
-      /no pinned SSH host key for 192\.0\.2\.10:22.*homelab:sshHostKey.*pulumi config set homelab:sshHostKey/s,
-    );
+    expect(
+      () => new NixosHost("no-key", args({ connection: { host: "192.0.2.10", hostKey: undefined, privateKey: "k" } })),
+    ).toThrow(/no pinned SSH host key for 192\.0\.2\.10:22.*homelab:sshHostKey.*pulumi config set homelab:sshHostKey/s);
   });
 
   it("refuses a bundle without the host-side script", () => {
@@ -48,20 +62,35 @@ describe("the NixosHost component under strict mocks", () => {
     const prod = resolveHomelab(CATALOG, parsed.config!);
     const bundle = bundleFromOutputs(renderOutputs(prod));
     expect(bundle.get(DEPLOY_SCRIPT_PATH)).toBe(readFileSync(SCRIPT_FILE, "utf8"));
-    expect(bundle.has(HEALTH_CHECKS_PATH) && bundle.has(SECRET_FILES_PATH), "the offline plan shows the deploy lists").toBe(true);
-    const prodArgs = args({ bundle, healthChecks: healthChecksFor(enabledServices(prod)), secrets: hostSecrets(prod, secretValues(prod)) });
+    expect(
+      bundle.has(HEALTH_CHECKS_PATH) && bundle.has(SECRET_FILES_PATH),
+      "the offline plan shows the deploy lists",
+    ).toBe(true);
+    const prodArgs = args({
+      bundle,
+      healthChecks: healthChecksFor(enabledServices(prod)),
+      secrets: hostSecrets(prod, secretValues(prod)),
+    });
     const run = await runProgram(NixosHost, prodArgs, "lab-real");
     // The hash pulumi up pushes is the hash of the files npm start writes.
     expect(run.host.bundleHash).toBe(bundleHash(bundle));
     // Built from another lab's checks, the bundle would tell the host one thing and run another.
-    expect(() => new NixosHost("lab-mixed", args({ bundle }))).toThrow(/generated\/health-checks\.tsv differs from the healthChecks/);
+    expect(() => new NixosHost("lab-mixed", args({ bundle }))).toThrow(
+      /generated\/health-checks\.tsv differs from the healthChecks/,
+    );
   });
 
   it("declares preflight, push, one secrets command per service with secrets, and rebuild, each pinned to the host key", async () => {
     const run = await runProgram(NixosHost, args(), "lab-a");
     const withSecrets = [...new Set(hostSecrets(lab, secretValues(lab)).map((s) => s.serviceId))].sort();
     expect(withSecrets.length, "the test lab has several services with secrets").toBeGreaterThan(2);
-    expect([...run.commands.keys()]).toEqual(["preflight", "push", ...withSecrets.map((id) => `secrets.${id}`), "rebuild", "confirm"]);
+    expect([...run.commands.keys()]).toEqual([
+      "preflight",
+      "push",
+      ...withSecrets.map((id) => `secrets.${id}`),
+      "rebuild",
+      "confirm",
+    ]);
     for (const [stage, inputs] of [...run.commands].filter(([s]) => s !== "confirm")) {
       const connection = plain(inputs.connection) as Record<string, unknown>;
       expect(connection.hostKey, stage).toBe(HOST_KEY);
@@ -77,14 +106,29 @@ describe("the NixosHost component under strict mocks", () => {
     expect(plain(confirm.stdin)).toContain("BEGIN OPENSSH PRIVATE KEY");
     expect(String(confirm.create), "never on the command line").not.toContain("PRIVATE KEY");
     const a = args();
-    expect(run.host.bundleHash).toBe(bundleHash(new Map([...testBundle(), ...deployLists(a.healthChecks, a.secrets.map((s) => s.path), paths)])));
+    expect(run.host.bundleHash).toBe(
+      bundleHash(
+        new Map([
+          ...testBundle(),
+          ...deployLists(
+            a.healthChecks,
+            a.secrets.map((s) => s.path),
+            paths,
+          ),
+        ]),
+      ),
+    );
   });
 
   it("the same program declares byte-identical inputs twice: no timestamps, no ordering noise", async () => {
     const a = await runProgram(NixosHost, args(), "lab-b");
-    const reordered = args({ secrets: [...hostSecrets(lab, secretValues(lab))].reverse(), bundle: new Map([...testBundle()].reverse()) });
+    const reordered = args({
+      secrets: [...hostSecrets(lab, secretValues(lab))].reverse(),
+      bundle: new Map([...testBundle()].reverse()),
+    });
     const b = await runProgram(NixosHost, reordered, "lab-b");
-    for (const [stage, inputs] of a.commands) expect(JSON.stringify(b.commands.get(stage)), stage).toBe(JSON.stringify(inputs));
+    for (const [stage, inputs] of a.commands)
+      expect(JSON.stringify(b.commands.get(stage)), stage).toBe(JSON.stringify(inputs));
   });
 
   it("secret values reach only the secrets stdin, which is a Pulumi secret", async () => {
@@ -100,8 +144,14 @@ describe("the NixosHost component under strict mocks", () => {
 
   it("a changed secret value changes only its service's secrets command (and the preflight fingerprint)", async () => {
     const a = await runProgram(NixosHost, args(), "lab-d");
-    const b = await runProgram(NixosHost, args({ secrets: hostSecrets(lab, secretValues(lab, { "mosquitto.password": "new" })) }), "lab-d");
-    const changed = [...a.commands.keys()].filter((stage) => JSON.stringify(b.commands.get(stage)) !== JSON.stringify(a.commands.get(stage)));
+    const b = await runProgram(
+      NixosHost,
+      args({ secrets: hostSecrets(lab, secretValues(lab, { "mosquitto.password": "new" })) }),
+      "lab-d",
+    );
+    const changed = [...a.commands.keys()].filter(
+      (stage) => JSON.stringify(b.commands.get(stage)) !== JSON.stringify(a.commands.get(stage)),
+    );
     expect(changed).toEqual(["preflight", "secrets.mosquitto"]);
     const ta = plain(a.commands.get("secrets.mosquitto")!.triggers) as string[];
     const tb = plain(b.commands.get("secrets.mosquitto")!.triggers) as string[];
@@ -111,13 +161,17 @@ describe("the NixosHost component under strict mocks", () => {
   it("a changed bundle leaves every service's secrets command as it is", async () => {
     const a = await runProgram(NixosHost, args(), "lab-e");
     const b = await runProgram(NixosHost, args({ bundle: testBundle({ "modules/extra.nix": "{ }\n" }) }), "lab-e");
-    const changed = [...a.commands.keys()].filter((stage) => JSON.stringify(b.commands.get(stage)) !== JSON.stringify(a.commands.get(stage)));
+    const changed = [...a.commands.keys()].filter(
+      (stage) => JSON.stringify(b.commands.get(stage)) !== JSON.stringify(a.commands.get(stage)),
+    );
     expect(changed).toEqual(["preflight", "push", "rebuild", "confirm"]);
   });
 
   it("refuses a secret whose file is not in its own service's directory", () => {
     const [first, ...rest] = hostSecrets(lab, secretValues(lab));
     const misplaced = { ...first, path: `${paths.secretsDir}/other-service/${first.name}` };
-    expect(() => new NixosHost("misplaced", args({ secrets: [misplaced, ...rest] }))).toThrow(new RegExp(`secret ${first.key}: .*own directory`));
+    expect(() => new NixosHost("misplaced", args({ secrets: [misplaced, ...rest] }))).toThrow(
+      new RegExp(`secret ${first.key}: .*own directory`),
+    );
   });
 });

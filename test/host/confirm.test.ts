@@ -5,7 +5,14 @@ import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
 import { confirmCommand } from "../../components/host/commands";
 import { hostArgs, secretValues, testBundle, testLab, type Listeners } from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
-import { FakeEngine, rebuildAndConfirm, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import {
+  FakeEngine,
+  rebuildAndConfirm,
+  runCaptured,
+  runProgram,
+  type NixosHostClass,
+  type ProgramRun,
+} from "./support/program";
 import { ownership, runOverSsh, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
@@ -26,14 +33,22 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
   let counter = 0;
 
   const journal = () => join(host.paths.stateDir, "apply-journal");
-  const state = (name: string) => (existsSync(join(host.paths.stateDir, name)) ? readFileSync(join(host.paths.stateDir, name), "utf8").trim() : null);
+  const state = (name: string) =>
+    existsSync(join(host.paths.stateDir, name)) ? readFileSync(join(host.paths.stateDir, name), "utf8").trim() : null;
   const output = (r: { stdout: string; stderr: string }) => r.stdout + r.stderr;
   const releaseDir = (run: ProgramRun) => `${host.paths.stateDir}/releases/${run.host.bundleHash}`;
 
   async function release(o: { confirmTimeoutSeconds?: number } = {}): Promise<ProgramRun & { marker: string }> {
     const marker = `release ${++counter}`;
     const bundle = testBundle({ "modules/marker.nix": `# ${marker}\n` });
-    const run = await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { bundle, detectDrift: false, confirmTimeoutSeconds: o.confirmTimeoutSeconds }));
+    const run = await runProgram(
+      NixosHost,
+      hostArgs(host.target(), host.paths, lab, listeners, {
+        bundle,
+        detectDrift: false,
+        confirmTimeoutSeconds: o.confirmTimeoutSeconds,
+      }),
+    );
     return { ...run, marker };
   }
 
@@ -65,8 +80,13 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     expect(readlinkSync(host.paths.bundleDir), `${why}: bundle link`).toBe(releaseDir(run));
     expect(state("applied-release"), `${why}: applied-release`).toBe(hash);
     expect(state("deployed-generation"), `${why}: deployed-generation`).toBe(String(host.generation()));
-    expect(readFileSync(join(host.systemPath(), "modules/marker.nix"), "utf8"), `${why}: the running system is the release's`).toBe(`# ${run.marker}\n`);
-    expect(Math.max(...host.generations()), `${why}: no generation newer than the live one is left`).toBe(host.generation());
+    expect(
+      readFileSync(join(host.systemPath(), "modules/marker.nix"), "utf8"),
+      `${why}: the running system is the release's`,
+    ).toBe(`# ${run.marker}\n`);
+    expect(Math.max(...host.generations()), `${why}: no generation newer than the live one is left`).toBe(
+      host.generation(),
+    );
     expect(existsSync(journal()), `${why}: the journal is gone`).toBe(false);
     expect(host.pendingTimers(), `${why}: no rollback timer is left armed`).toEqual([]);
     for (const s of enabledSecrets(lab)) {
@@ -94,9 +114,15 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     await push(run);
     const r = await rebuildAndConfirm(run);
     expect(r.code, output(r)).toBe(0);
-    expect(r.rebuild.stdout).toMatch(/passed its health checks as system generation \d+; waiting 60s \(until \d\d:\d\d:\d\dZ\) for the deployer to confirm it over a new SSH connection/);
-    expect(r.confirm!.stdout).toContain(`the deployer reached the host over a new SSH connection after the switch; release ${run.host.bundleHash} confirmed`);
-    expect(r.confirm!.stdout).toContain(`bundle ${run.host.bundleHash} is live as system generation ${before.generation + 1}`);
+    expect(r.rebuild.stdout).toMatch(
+      /passed its health checks as system generation \d+; waiting 60s \(until \d\d:\d\d:\d\dZ\) for the deployer to confirm it over a new SSH connection/,
+    );
+    expect(r.confirm!.stdout).toContain(
+      `the deployer reached the host over a new SSH connection after the switch; release ${run.host.bundleHash} confirmed`,
+    );
+    expect(r.confirm!.stdout).toContain(
+      `bundle ${run.host.bundleHash} is live as system generation ${before.generation + 1}`,
+    );
     expectLive(run, "confirmed");
     const record = /--record (\S+)/.exec(run.commands.get("rebuild")!.create as string)![1];
     expect(state("record.rebuild"), "the confirm keeps the rebuild's record").toBe(record);
@@ -111,7 +137,9 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     const confirmed = await live();
     const again = await runCaptured(confirmed.run.commands.get("confirm")!);
     expect(again.code, output(again)).toBe(0);
-    expect(again.stdout).toContain(`bundle ${confirmed.run.host.bundleHash} is already live as system generation ${confirmed.generation}; it was confirmed before`);
+    expect(again.stdout).toContain(
+      `bundle ${confirmed.run.host.bundleHash} is already live as system generation ${confirmed.generation}; it was confirmed before`,
+    );
     expectLive(confirmed.run, "confirmed twice");
 
     const waiting = await release();
@@ -123,7 +151,9 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     expect(host.pendingTimers()).toHaveLength(1);
     const other = await runOverSsh(host.target(), confirmCommand(host.paths, confirmed.run.host.bundleHash));
     expect(other.code).not.toBe(0);
-    expect(other.stderr).toContain(`confirm: the host is waiting to confirm release ${waiting.host.bundleHash}, not ${confirmed.run.host.bundleHash}; nothing confirmed`);
+    expect(other.stderr).toContain(
+      `confirm: the host is waiting to confirm release ${waiting.host.bundleHash}, not ${confirmed.run.host.bundleHash}; nothing confirmed`,
+    );
     expect(state("applied-release"), "the refused confirm recorded nothing").toBe(confirmed.run.host.bundleHash);
     expect(readFileSync(journal(), "utf8")).toContain("phase\tawaiting");
     const ok = await runCaptured(waiting.commands.get("confirm")!);
@@ -152,8 +182,13 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
       host.clearControl("switch-breaks-ssh");
     }
     const units = readdirSync(join(host.root, "log")).filter((f) => f.startsWith("homelab-confirm-"));
-    expect(units.map((f) => host.unitLog(f.replace(/\.log$/, ""))).join("")).toMatch(/no confirmation of release [0-9a-f]{64} arrived by \d\d:\d\d:\d\dZ; rolling back/);
-    expect(existsSync(join(host.root, "control/ssh-refused")), "the system before, activated again, takes connections").toBe(false);
+    expect(units.map((f) => host.unitLog(f.replace(/\.log$/, ""))).join("")).toMatch(
+      /no confirmation of release [0-9a-f]{64} arrived by \d\d:\d\d:\d\dZ; rolling back/,
+    );
+    expect(
+      existsSync(join(host.root, "control/ssh-refused")),
+      "the system before, activated again, takes connections",
+    ).toBe(false);
     expect(readlinkSync(host.paths.bundleDir), "bundle link").toBe(releaseDir(before.run));
     expect(state("applied-release")).toBe(before.run.host.bundleHash);
     expect(host.systemPath(), "the system before runs").toBe(before.system);
@@ -166,10 +201,20 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     // A late confirm says what happened.
     const late = await runCaptured(run.commands.get("confirm")!);
     expect(late.code).not.toBe(0);
-    expect(late.stderr).toContain(`confirm: too late: no confirmation of release ${run.host.bundleHash} arrived in time, so the host rolled it back by itself`);
+    expect(late.stderr).toContain(
+      `confirm: too late: no confirmation of release ${run.host.bundleHash} arrived in time, so the host rolled it back by itself`,
+    );
     // The next preview shows why the rebuild runs again, and the next up applies it.
-    const seen = await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { bundle: testBundle({ "modules/marker.nix": `# ${run.marker}\n` }), confirmTimeoutSeconds: 10 }));
-    expect(seen.drift.join("\n")).toContain(`the host rolled back release ${run.host.bundleHash.slice(0, 12)} by itself at`);
+    const seen = await runProgram(
+      NixosHost,
+      hostArgs(host.target(), host.paths, lab, listeners, {
+        bundle: testBundle({ "modules/marker.nix": `# ${run.marker}\n` }),
+        confirmTimeoutSeconds: 10,
+      }),
+    );
+    expect(seen.drift.join("\n")).toContain(
+      `the host rolled back release ${run.host.bundleHash.slice(0, 12)} by itself at`,
+    );
     expect(engine.plan(seen).get("rebuild"), "the rebuild runs again").toBe("replace");
     const again = await engine.up(seen);
     expect(again.failed, again.failed ? output(again.failed.result) : "").toBeUndefined();
@@ -187,11 +232,20 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     // The reboot: the transient timer is gone, the journal stays.
     host.reboot();
     expect(readFileSync(journal(), "utf8")).toContain("phase\tawaiting");
-    const seen = await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { bundle: testBundle({ "modules/marker.nix": `# ${run.marker}\n` }) }));
-    expect(seen.drift.join("\n")).toMatch(/passed its checks and waits for the deployer's confirmation; without it the host rolls back by itself to release [0-9a-f]{12} at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and the next apply rolls it back first/);
+    const seen = await runProgram(
+      NixosHost,
+      hostArgs(host.target(), host.paths, lab, listeners, {
+        bundle: testBundle({ "modules/marker.nix": `# ${run.marker}\n` }),
+      }),
+    );
+    expect(seen.drift.join("\n")).toMatch(
+      /passed its checks and waits for the deployer's confirmation; without it the host rolls back by itself to release [0-9a-f]{12} at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ, and the next apply rolls it back first/,
+    );
     const r = await rebuildAndConfirm(run);
     expect(r.code, output(r)).toBe(0);
-    expect(r.stdout).toContain(`an earlier apply of ${run.host.bundleHash} passed its checks but was not confirmed by the deployer over a new SSH connection; rolled back to release ${before.run.host.bundleHash} and system generation ${before.generation}`);
+    expect(r.stdout).toContain(
+      `an earlier apply of ${run.host.bundleHash} passed its checks but was not confirmed by the deployer over a new SSH connection; rolled back to release ${before.run.host.bundleHash} and system generation ${before.generation}`,
+    );
     expectLive(run, "after the reboot, applied again");
   });
 
@@ -233,7 +287,9 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
 
     const refused = await rebuildAndConfirm(run);
     expect(refused.code).not.toBe(0);
-    const m = /On the host run: (bash \S+ journal-repair --bundle-dir \S+ --secrets-dir \S+ --state-dir \S+)/.exec(refused.stderr);
+    const m = /On the host run: (bash \S+ journal-repair --bundle-dir \S+ --secrets-dir \S+ --state-dir \S+)/.exec(
+      refused.stderr,
+    );
     expect(m, refused.stderr).not.toBeNull();
     expect(refused.stderr).toContain("apply: the apply journal");
     expect(refused.stderr).toContain("is damaged (it has no phase)");
@@ -241,7 +297,12 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     expect(host.generation()).toBe(generation);
 
     // The preview says the same, and does not claim the next apply finishes it.
-    const seen = await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { bundle: testBundle({ "modules/marker.nix": `# ${run.marker}\n` }) }));
+    const seen = await runProgram(
+      NixosHost,
+      hostArgs(host.target(), host.paths, lab, listeners, {
+        bundle: testBundle({ "modules/marker.nix": `# ${run.marker}\n` }),
+      }),
+    );
     const drift = seen.drift.join("\n");
     expect(drift).toContain(`the apply journal on the host is damaged (it has no phase)`);
     expect(drift).toContain(m![1]);
@@ -255,7 +316,10 @@ describe.skipIf(!sshd.available)("a switch the deployer confirms", () => {
     expect(host.generation()).toBe(before.generation);
     expect(host.systemPath()).toBe(before.system);
     expect(existsSync(journal()), "the journal is set aside").toBe(false);
-    expect(readdirSync(host.paths.stateDir).some((f) => f.startsWith("apply-journal.damaged-")), "kept for whoever looks into it").toBe(true);
+    expect(
+      readdirSync(host.paths.stateDir).some((f) => f.startsWith("apply-journal.damaged-")),
+      "kept for whoever looks into it",
+    ).toBe(true);
 
     const r = await rebuildAndConfirm(run);
     expect(r.code, output(r)).toBe(0);

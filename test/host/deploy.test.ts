@@ -7,9 +7,26 @@ import { enabledSecrets, type Homelab } from "../../components/catalog/resolve";
 import { bundleHash, bundleStdin } from "../../components/host/bundle";
 import { pushCommand } from "../../components/host/commands";
 import { observeHost } from "../../components/host/observe";
-import { hostArgs, secretValues, testBundle, testChecks, testLab, SCRIPT, SECRET_GROUPS, type Listeners } from "./support/fixture";
+import {
+  hostArgs,
+  secretValues,
+  testBundle,
+  testChecks,
+  testLab,
+  SCRIPT,
+  SECRET_GROUPS,
+  type Listeners,
+} from "./support/fixture";
 import { startHostSession, type HostSession } from "./support/session";
-import { FakeEngine, isSecretValue, plain, runCaptured, runProgram, type NixosHostClass, type ProgramRun } from "./support/program";
+import {
+  FakeEngine,
+  isSecretValue,
+  plain,
+  runCaptured,
+  runProgram,
+  type NixosHostClass,
+  type ProgramRun,
+} from "./support/program";
 import { freePort, ownership, sshdTier, type TestHost } from "./support/testhost";
 
 const sshd = sshdTier();
@@ -42,14 +59,28 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     first = await runProgram(NixosHost, args());
     const result = await engine.up(first);
     expect(result.failed?.result.stderr ?? "", "no stage fails").toBe("");
-    if (process.env.HOMELAB_SHOW_DEPLOY) for (const s of result.steps) console.log(`--- ${s.stage}\n${s.result.stdout}${s.result.stderr}`);
-    expect(result.steps.map((s) => `${s.stage}:${s.op}`)).toEqual([...first.commands.keys()].map((stage) => `${stage}:create`));
-    expect([...first.commands.keys()]).toEqual(["preflight", "push", "secrets.dashboard", "secrets.home-assistant", "secrets.mosquitto", "secrets.transmission", "rebuild", "confirm"]);
+    if (process.env.HOMELAB_SHOW_DEPLOY)
+      for (const s of result.steps) console.log(`--- ${s.stage}\n${s.result.stdout}${s.result.stderr}`);
+    expect(result.steps.map((s) => `${s.stage}:${s.op}`)).toEqual(
+      [...first.commands.keys()].map((stage) => `${stage}:create`),
+    );
+    expect([...first.commands.keys()]).toEqual([
+      "preflight",
+      "push",
+      "secrets.dashboard",
+      "secrets.home-assistant",
+      "secrets.mosquitto",
+      "secrets.transmission",
+      "rebuild",
+      "confirm",
+    ]);
 
     const hash = first.host.bundleHash;
     liveHash = hash;
     expect(readlinkSync(host.paths.bundleDir)).toBe(`${host.paths.stateDir}/releases/${hash}`);
-    expect(readFileSync(join(host.paths.bundleDir, "generated/services.json"), "utf8")).toBe(testBundle().get("generated/services.json"));
+    expect(readFileSync(join(host.paths.bundleDir, "generated/services.json"), "utf8")).toBe(
+      testBundle().get("generated/services.json"),
+    );
     expect(readFileSync(join(host.paths.bundleDir, "deploy/homelab-deploy.sh"), "utf8")).toBe(SCRIPT);
 
     const values = secretValues(lab);
@@ -57,12 +88,17 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
       expect(readFileSync(s.path, "utf8"), `content of ${s.key}`).toBe(values.get(s.key));
       expect(ownership(s.path), `owner and mode of ${s.key}`).toBe(`root:${s.group}:${s.mode.slice(1)}`);
     }
-    expect(ownership(host.paths.secretsDir), "the secrets directory is root's, traversable, not listable").toBe("root:root:711");
+    expect(ownership(host.paths.secretsDir), "the secrets directory is root's, traversable, not listable").toBe(
+      "root:root:711",
+    );
     expect(host.hostLog().filter((l) => l === "nixos-rebuild switch")).toHaveLength(1);
     // Groups the switch creates: their files stay root-only until then, and their consumers restart after it.
     const rebuild = result.steps.find((s) => s.stage === "rebuild")!.result.stdout;
     expect(rebuild).toContain("passed its health checks as system generation 2; waiting");
-    expect(result.steps.find((s) => s.stage === "confirm")!.result.stdout, "live once the deployer confirmed").toContain("is live as system generation 2");
+    expect(
+      result.steps.find((s) => s.stage === "confirm")!.result.stdout,
+      "live once the deployer confirmed",
+    ).toContain("is live as system generation 2");
     for (const g of SECRET_GROUPS) expect(rebuild).toContain(`now readable by group ${g}`);
     expect(host.hostLog()).toContain("systemctl restart -- mosquitto.service");
     expect(host.generation()).toBe(2);
@@ -75,13 +111,22 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const secretsInputs = first.commands.get("secrets.mosquitto")!;
     expect(isSecretValue(secretsInputs.stdin), "the secrets stdin is a Pulumi secret").toBe(true);
     // The private key makes the whole connection a secret.
-    expect(isSecretValue(first.commands.get("push")!.connection), "the connection (private key) is a Pulumi secret").toBe(true);
+    expect(
+      isSecretValue(first.commands.get("push")!.connection),
+      "the connection (private key) is a Pulumi secret",
+    ).toBe(true);
     for (const [stage, inputs] of first.commands) {
-      const visible = JSON.stringify({ ...inputs, stdin: stage.startsWith("secrets.") ? undefined : inputs.stdin, connection: undefined });
-      for (const v of values) for (const line of v.split("\n")) expect(visible.includes(line), `${stage} shows a secret value`).toBe(false);
+      const visible = JSON.stringify({
+        ...inputs,
+        stdin: stage.startsWith("secrets.") ? undefined : inputs.stdin,
+        connection: undefined,
+      });
+      for (const v of values)
+        for (const line of v.split("\n")) expect(visible.includes(line), `${stage} shows a secret value`).toBe(false);
     }
     const logs = [...host.sshLog(), ...host.hostLog()].join("\n");
-    for (const v of values) expect(logs.includes(v.split("\n")[0]), "a secret value reached a command line").toBe(false);
+    for (const v of values)
+      expect(logs.includes(v.split("\n")[0]), "a secret value reached a command line").toBe(false);
     expect(secretsInputs.logging, "secrets stage logs stdout only").toBe("stdout");
   });
 
@@ -89,11 +134,17 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const sshBefore = host.sshLog().length;
     const hostBefore = host.hostLog().length;
     const second = await runProgram(NixosHost, args());
-    for (const [stage, inputs] of first.commands) expect(JSON.stringify(second.commands.get(stage)), `${stage} inputs`).toBe(JSON.stringify(inputs));
+    for (const [stage, inputs] of first.commands)
+      expect(JSON.stringify(second.commands.get(stage)), `${stage} inputs`).toBe(JSON.stringify(inputs));
     const result = await engine.up(second);
     expect(result.steps, "no stage runs").toEqual([]);
     // Only the program's read-only observation reached the host.
-    expect(host.sshLog().slice(sshBefore).every((c) => c.startsWith("bash -s -- observe"))).toBe(true);
+    expect(
+      host
+        .sshLog()
+        .slice(sshBefore)
+        .every((c) => c.startsWith("bash -s -- observe")),
+    ).toBe(true);
     expect(newHostLog(hostBefore).filter((l) => !l.startsWith("systemctl list-units"))).toEqual([]);
   });
 
@@ -113,7 +164,10 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const values = secretValues(lab, { "mosquitto.password": "a brand new password" });
     const run = await runProgram(NixosHost, args({ values }));
     const changed = [...engine.plan(run)].filter(([, op]) => op !== "same");
-    expect(changed).toEqual([["preflight", "replace"], ["secrets.mosquitto", "replace"]]);
+    expect(changed).toEqual([
+      ["preflight", "replace"],
+      ["secrets.mosquitto", "replace"],
+    ]);
     const result = await engine.up(run);
     expect(result.failed?.result.stderr ?? "").toBe("");
     expect(result.steps.map((s) => s.stage)).toEqual(["preflight", "secrets.mosquitto"]);
@@ -124,10 +178,15 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(ownership(mosquitto.path)).toBe(`root:${mosquitto.group}:440`);
     const log = newHostLog(before).filter((l) => !l.startsWith("systemctl list-units"));
     // Asked whether it runs (only a running unit holds the old value), then restarted.
-    expect(log).toEqual(["systemctl is-active --quiet -- mosquitto.service", "systemctl try-restart -- mosquitto.service"]);
+    expect(log).toEqual([
+      "systemctl is-active --quiet -- mosquitto.service",
+      "systemctl try-restart -- mosquitto.service",
+    ]);
     // The trigger names the key and carries an HMAC, never the value.
     const triggers = plain(run.commands.get("secrets.mosquitto")!.triggers) as string[];
-    expect(triggers.find((t) => t.startsWith("mosquitto.password "))).toMatch(new RegExp(`^mosquitto\\.password value=[0-9a-f]{16} group=${mosquitto.group} mode=0440$`));
+    expect(triggers.find((t) => t.startsWith("mosquitto.password "))).toMatch(
+      new RegExp(`^mosquitto\\.password value=[0-9a-f]{16} group=${mosquitto.group} mode=0440$`),
+    );
     expect(JSON.stringify(triggers)).not.toContain("brand new");
     first = run;
   });
@@ -136,7 +195,10 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const mosquitto = enabledSecrets(lab).filter((s) => s.serviceId === "mosquitto");
     const dir = join(host.paths.secretsDir, "mosquitto");
     const before = first.commands.get("secrets.mosquitto")!;
-    const rotated = await runProgram(NixosHost, args({ values: secretValues(lab, { "mosquitto.password": "rotated once more" }) }));
+    const rotated = await runProgram(
+      NixosHost,
+      args({ values: secretValues(lab, { "mosquitto.password": "rotated once more" }) }),
+    );
     expect(engine.plan(rotated).get("secrets.mosquitto")).toBe("replace");
     expect((await engine.up(rotated)).failed?.result.stderr ?? "").toBe("");
 
@@ -151,14 +213,19 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const removed = await runCaptured(current, current.delete as string);
     expect(removed.code, removed.stderr).toBe(0);
     expect(existsSync(dir), "the service's secrets directory is gone").toBe(false);
-    for (const f of ["secrets.d/mosquitto.manifest", "secrets.d/mosquitto.pending", "record.secrets.mosquitto"]) expect(existsSync(join(host.paths.stateDir, f)), f).toBe(false);
-    for (const s of enabledSecrets(lab).filter((x) => x.serviceId !== "mosquitto")) expect(existsSync(s.path), `${s.key} stays`).toBe(true);
+    for (const f of ["secrets.d/mosquitto.manifest", "secrets.d/mosquitto.pending", "record.secrets.mosquitto"])
+      expect(existsSync(join(host.paths.stateDir, f)), f).toBe(false);
+    for (const s of enabledSecrets(lab).filter((x) => x.serviceId !== "mosquitto"))
+      expect(existsSync(s.path), `${s.key} stays`).toBe(true);
     const values = [...secretValues(lab).values()];
     expect(JSON.stringify(current.delete)).not.toMatch(new RegExp(values.map((v) => v.split("\n")[0]).join("|")));
 
     // Declared again, the next up puts it back.
     engine.state.delete("secrets.mosquitto");
-    const again = await runProgram(NixosHost, args({ values: secretValues(lab, { "mosquitto.password": "a brand new password" }) }));
+    const again = await runProgram(
+      NixosHost,
+      args({ values: secretValues(lab, { "mosquitto.password": "a brand new password" }) }),
+    );
     expect((await engine.up(again)).failed?.result.stderr ?? "").toBe("");
     expect(readFileSync(mosquitto.find((s) => s.name === "password")!.path, "utf8")).toBe("a brand new password");
     first = again;
@@ -169,8 +236,19 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const oldLink = readlinkSync(host.paths.bundleDir);
     const deadPort = await freePort();
     const bundle = testBundle({ "modules/jellyfin.nix": "{ services.jellyfin.enable = true; }\n" });
-    const checks = [...testChecks(lab, listeners), { id: "jellyfin", kind: "http" as const, port: deadPort, path: "/health" }];
-    const run = await runProgram(NixosHost, args({ bundle, checks, healthTimeoutSeconds: 3, values: secretValues(lab, { "mosquitto.password": "a brand new password" }) }));
+    const checks = [
+      ...testChecks(lab, listeners),
+      { id: "jellyfin", kind: "http" as const, port: deadPort, path: "/health" },
+    ];
+    const run = await runProgram(
+      NixosHost,
+      args({
+        bundle,
+        checks,
+        healthTimeoutSeconds: 3,
+        values: secretValues(lab, { "mosquitto.password": "a brand new password" }),
+      }),
+    );
     const result = await engine.up(run);
 
     expect(result.failed?.stage).toBe("rebuild");
@@ -182,10 +260,16 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const log = newHostLog(before);
     expect(log).toContain("nixos-rebuild switch");
     // Back by the journal's record: the generation that held the previous system, activated again.
-    expect(log.some((l) => /^nix-env -p \S+ --switch-generation 2$/.test(l)), log.join("\n")).toBe(true);
+    expect(
+      log.some((l) => /^nix-env -p \S+ --switch-generation 2$/.test(l)),
+      log.join("\n"),
+    ).toBe(true);
     expect(log.filter((l) => l.startsWith("switch-to-configuration switch"))).toHaveLength(2);
     expect(host.generation(), "back on the previous generation").toBe(2);
-    expect(existsSync(join(host.root, "host/nix/var/nix/profiles/system-3-link")), "the failed generation is deleted").toBe(false);
+    expect(
+      existsSync(join(host.root, "host/nix/var/nix/profiles/system-3-link")),
+      "the failed generation is deleted",
+    ).toBe(false);
     expect(readlinkSync(host.paths.bundleDir), "the previous bundle is linked again").toBe(oldLink);
     expect(existsSync(join(host.paths.bundleDir, "modules/jellyfin.nix"))).toBe(false);
     expect(readFileSync(join(host.paths.stateDir, "applied-release"), "utf8").trim()).toBe(liveHash);
@@ -196,7 +280,10 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     try {
       const oldLink = readlinkSync(host.paths.bundleDir);
       const bundle = testBundle({ "modules/broken.nix": "{ systemd.services.broken = {}; }\n" });
-      const run = await runProgram(NixosHost, args({ bundle, values: secretValues(lab, { "mosquitto.password": "a brand new password" }) }));
+      const run = await runProgram(
+        NixosHost,
+        args({ bundle, values: secretValues(lab, { "mosquitto.password": "a brand new password" }) }),
+      );
       const result = await engine.up(run);
       expect(result.failed?.stage).toBe("rebuild");
       expect(result.failed!.result.stderr).toContain("nixos-rebuild switch failed; rolled back to system generation 2");
@@ -217,43 +304,71 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     const leftovers = () => readdirSync(store).filter((d) => d.startsWith(".incoming."));
 
     // The connection drops halfway through the stream.
-    const killed = await runCaptured(push, push.create as string, { cutStdinAt: Math.floor((push.stdin as string).length / 2) });
+    const killed = await runCaptured(push, push.create as string, {
+      cutStdinAt: Math.floor((push.stdin as string).length / 2),
+    });
     expect(killed.code).not.toBe(0);
     // A stream that ends early, as a truncated upload would.
     const cut = await runCaptured({ ...push, stdin: (push.stdin as string).slice(0, 300_000) });
     expect(cut.code).not.toBe(0);
-    expect(cut.stderr).toMatch(/^homelab-deploy: push refused: the bundle was cut off in transfer \(300000 bytes arrived, without the end of the stream\); nothing on the host changed\. Run pulumi up again/);
+    expect(cut.stderr).toMatch(
+      /^homelab-deploy: push refused: the bundle was cut off in transfer \(300000 bytes arrived, without the end of the stream\); nothing on the host changed\. Run pulumi up again/,
+    );
 
     for (let i = 0; i < 50 && leftovers().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
     expect(leftovers(), "the partial unpack is removed").toEqual([]);
     expect(existsSync(join(host.paths.stateDir, "releases", hash)), "no release for the cut bundle").toBe(false);
     expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
-    expect(execFileSync("bash", ["-c", `cd ${host.paths.bundleDir}/ && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum -- | sha256sum | cut -d' ' -f1`], { encoding: "utf8" }).trim()).toBe(liveHash);
+    expect(
+      execFileSync(
+        "bash",
+        [
+          "-c",
+          `cd ${host.paths.bundleDir}/ && find . -type f -printf '%P\\0' | LC_ALL=C sort -z | xargs -0 sha256sum -- | sha256sum | cut -d' ' -f1`,
+        ],
+        { encoding: "utf8" },
+      ).trim(),
+    ).toBe(liveHash);
   });
 
   it("a bundle altered on the way is refused by its hash before anything changes", async () => {
     const oldLink = readlinkSync(host.paths.bundleDir);
     const declared = testBundle({ "modules/extra.nix": "{ }\n" });
     const altered = testBundle({ "modules/extra.nix": "{ services.openssh.enable = false; }\n" });
-    const push = { ...first.commands.get("push")!, create: pushCommand(host.paths, bundleHash(declared)), stdin: bundleStdin(altered) };
+    const push = {
+      ...first.commands.get("push")!,
+      create: pushCommand(host.paths, bundleHash(declared)),
+      stdin: bundleStdin(altered),
+    };
     const result = await runCaptured(push);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`push refused: the bundle arrived altered (content hash ${bundleHash(altered)}, the program declared ${bundleHash(declared)}); nothing on the host changed`);
+    expect(result.stderr).toContain(
+      `push refused: the bundle arrived altered (content hash ${bundleHash(altered)}, the program declared ${bundleHash(declared)}); nothing on the host changed`,
+    );
     expect(readlinkSync(host.paths.bundleDir)).toBe(oldLink);
   });
 
   it("a host presenting another key is refused before any command reaches it", async () => {
-    const otherKey = execFileSync("bash", ["-c", `d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f "$d/k" && cut -d' ' -f1,2 "$d/k.pub" && rm -rf "$d"`], { encoding: "utf8" }).trim();
+    const otherKey = execFileSync(
+      "bash",
+      ["-c", `d=$(mktemp -d) && ssh-keygen -q -t ed25519 -N '' -f "$d/k" && cut -d' ' -f1,2 "$d/k.pub" && rm -rf "$d"`],
+      { encoding: "utf8" },
+    ).trim();
     const before = host.sshLog().length;
     const preflight = first.commands.get("preflight")!;
-    const refused = await runCaptured({ ...preflight, connection: { ...(plain(preflight.connection) as object), hostKey: otherKey } });
+    const refused = await runCaptured({
+      ...preflight,
+      connection: { ...(plain(preflight.connection) as object), hostKey: otherKey },
+    });
     expect(refused.code).toBe(255);
     expect(refused.stderr).toMatch(/Host key verification failed/);
     const observed = await observeHost({ ...host.target(), hostKey: otherKey }, { paths: host.paths, script: SCRIPT });
     expect(observed).toMatchObject({ reachable: false });
     const error = observed.reachable === false ? observed.error : "";
     expect(error).toContain("does not match homelab:sshHostKey");
-    expect(error, "the temporary known_hosts file is gone by the time anyone reads this").not.toMatch(/known_hosts|homelab-ssh-/);
+    expect(error, "the temporary known_hosts file is gone by the time anyone reads this").not.toMatch(
+      /known_hosts|homelab-ssh-/,
+    );
     expect(error).toMatch(/it offered SHA256:[A-Za-z0-9+/=]+\)/);
     expect(error).toContain("ssh-keyscan -t ed25519 127.0.0.1");
     expect(host.sshLog().length, "nothing ran on the host").toBe(before);
@@ -268,7 +383,12 @@ describe.skipIf(!sshd.available)("deploying to a real sshd test host", () => {
     expect(result.stderr).toMatch(/Connection refused/);
     // The engine stops at the failed preflight: push, secrets and rebuild depend on it.
     const broken = new FakeEngine();
-    const offline = { ...run, commands: new Map([...run.commands].map(([s, i]) => [s, { ...i, connection: { ...(plain(i.connection) as object), port } }])) };
+    const offline = {
+      ...run,
+      commands: new Map(
+        [...run.commands].map(([s, i]) => [s, { ...i, connection: { ...(plain(i.connection) as object), port } }]),
+      ),
+    };
     const up = await broken.up(offline);
     expect(up.failed?.stage).toBe("preflight");
     expect(up.steps.map((s) => s.stage)).toEqual(["preflight"]);

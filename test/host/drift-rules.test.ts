@@ -32,7 +32,15 @@ const inSync = [
   `manifest\tmosquitto.password\t${"a".repeat(64)}\tmosquitto\t0440\t${S}/mosquitto/password`,
   `file\t${"a".repeat(64)}\troot\tmosquitto\t440\t${S}/mosquitto/password`,
 ];
-const declared: DeclaredSecretFile[] = [{ key: "mosquitto.password", path: `${S}/mosquitto/password`, group: "mosquitto", mode: "0440", sha256: "a".repeat(64) }];
+const declared: DeclaredSecretFile[] = [
+  {
+    key: "mosquitto.password",
+    path: `${S}/mosquitto/password`,
+    group: "mosquitto",
+    mode: "0440",
+    sha256: "a".repeat(64),
+  },
+];
 
 describe("reading the host's observation", () => {
   it("refuses a cut or foreign stream", () => {
@@ -41,7 +49,9 @@ describe("reading the host's observation", () => {
   });
 
   it("reads dashes as absent and keeps failed units sorted", () => {
-    const obs = parseObservation(observe(["bundle-link\t-", "generation\t-", "failed-unit\tz.service", "failed-unit\ta.service"]));
+    const obs = parseObservation(
+      observe(["bundle-link\t-", "generation\t-", "failed-unit\tz.service", "failed-unit\ta.service"]),
+    );
     expect(obs.bundleLink).toBeNull();
     expect(obs.generation).toBeNull();
     expect(obs.failedUnits).toEqual(["a.service", "z.service"]);
@@ -53,17 +63,28 @@ describe("what counts as drift", () => {
     const killed = parseObservation(observe([...inSync, `journal\t${OTHER}\tswitching\t${H}`]));
     expect(killed.interruptedApply).toEqual({ target: OTHER, phase: "switching", previousRelease: H });
     for (const declaredHash of [H, OTHER]) {
-      expect(bundleDrift(killed, declaredHash).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted before it finished; the next apply rolls back to release ${H.slice(0, 12)} first`]);
+      expect(bundleDrift(killed, declaredHash).system).toEqual([
+        `an apply of release ${OTHER.slice(0, 12)} was interrupted before it finished; the next apply rolls back to release ${H.slice(0, 12)} first`,
+      ]);
     }
     const passed = parseObservation(observe([...inSync, `journal\t${OTHER}\tcommitted\t${H}`]));
-    expect(bundleDrift(passed, OTHER).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted after its health checks passed; the next apply records it as live`]);
+    expect(bundleDrift(passed, OTHER).system).toEqual([
+      `an apply of release ${OTHER.slice(0, 12)} was interrupted after its health checks passed; the next apply records it as live`,
+    ]);
     const first = parseObservation(observe([...inSync, `journal\t${OTHER}\tstarted\t-`]));
-    expect(bundleDrift(first, OTHER).system).toEqual([`an apply of release ${OTHER.slice(0, 12)} was interrupted before it finished; the next apply finishes it first`]);
+    expect(bundleDrift(first, OTHER).system).toEqual([
+      `an apply of release ${OTHER.slice(0, 12)} was interrupted before it finished; the next apply finishes it first`,
+    ]);
   });
 
   it("an apply that waits for the deployer's confirmation says when the host rolls back by itself", () => {
     const waiting = parseObservation(observe([...inSync, `journal\t${OTHER}\tawaiting\t${H}\t1796000000`]));
-    expect(waiting.interruptedApply).toEqual({ target: OTHER, phase: "awaiting", previousRelease: H, confirmDeadline: 1796000000 });
+    expect(waiting.interruptedApply).toEqual({
+      target: OTHER,
+      phase: "awaiting",
+      previousRelease: H,
+      confirmDeadline: 1796000000,
+    });
     expect(bundleDrift(waiting, OTHER).system).toEqual([
       `an apply of release ${OTHER.slice(0, 12)} passed its checks and waits for the deployer's confirmation; without it the host rolls back by itself to release ${H.slice(0, 12)} at 2026-11-30T00:53:20Z, and the next apply rolls it back first`,
     ]);
@@ -74,12 +95,15 @@ describe("what counts as drift", () => {
     expect(rolled.unconfirmedRollback).toEqual({ target: OTHER, at: "2026-12-05T05:00:00Z" });
     const reason = unconfirmedRollbackReason(OTHER, "2026-12-05T05:00:00Z");
     expect(bundleDrift(rolled, OTHER).system).toEqual([reason]);
-    expect(bundleDrift(rolled, "3".repeat(64)).system, "another release declared: a pending change, not drift").toEqual([]);
+    expect(bundleDrift(rolled, "3".repeat(64)).system, "another release declared: a pending change, not drift").toEqual(
+      [],
+    );
     expect(stageTriggers(["bundle"], [reason], undefined, "a").triggers).toContain("drift run a");
   });
 
   it("a damaged journal is a warning with the repair command, never a claim that the next apply finishes it", () => {
-    const command = "bash /var/lib/homelab/state/bin/homelab-deploy.sh journal-repair --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state";
+    const command =
+      "bash /var/lib/homelab/state/bin/homelab-deploy.sh journal-repair --bundle-dir /etc/nixos/homelab --secrets-dir /var/lib/homelab/secrets --state-dir /var/lib/homelab/state";
     const damaged = parseObservation(observe([...inSync, `journal-damaged\tit has no phase\t${command}`]));
     expect(damaged.interruptedApply).toBeUndefined();
     expect(bundleDrift(damaged, H).system).toEqual([]);
@@ -101,9 +125,13 @@ describe("what counts as drift", () => {
     const withCopy = parseObservation(observe([...inSync, `script-hash\t${script}`]));
     expect(bundleDrift(withCopy, H, script)).toEqual({ bundle: [], system: [] });
     const missing = parseObservation(observe([...inSync, "script-hash\t-"]));
-    expect(bundleDrift(missing, H, script).bundle).toEqual(["the deploy script the secrets commands run is missing on the host (the push puts it back)"]);
+    expect(bundleDrift(missing, H, script).bundle).toEqual([
+      "the deploy script the secrets commands run is missing on the host (the push puts it back)",
+    ]);
     const changed = parseObservation(observe([...inSync, `script-hash\t${"d".repeat(64)}`]));
-    expect(bundleDrift(changed, H, script).bundle).toEqual(["the deploy script the secrets commands run is changed on the host (the push puts it back)"]);
+    expect(bundleDrift(changed, H, script).bundle).toEqual([
+      "the deploy script the secrets commands run is changed on the host (the push puts it back)",
+    ]);
     // A new bundle is pushed anyway, and its push installs its script.
     expect(bundleDrift(missing, OTHER, script).bundle).toEqual([]);
   });
@@ -120,18 +148,27 @@ describe("what counts as drift", () => {
   });
 
   it("the bundle link moved away from the applied release", () => {
-    const obs = parseObservation(observe(inSync.map((l) => (l.startsWith("bundle-release") ? "bundle-release\t?/etc/nixos/other" : l))));
-    expect(bundleDrift(obs, H).bundle).toEqual([`bundle on host differs from declared: the bundle directory links to /var/lib/homelab/state/releases/${H}`]);
+    const obs = parseObservation(
+      observe(inSync.map((l) => (l.startsWith("bundle-release") ? "bundle-release\t?/etc/nixos/other" : l))),
+    );
+    expect(bundleDrift(obs, H).bundle).toEqual([
+      `bundle on host differs from declared: the bundle directory links to /var/lib/homelab/state/releases/${H}`,
+    ]);
   });
 
   it("a new secret value is pending; the same value changed on the host is drift", () => {
-    const obs = parseObservation(observe(inSync.map((l) => (l.startsWith("file") ? l.replace("a".repeat(64), "b".repeat(64)) : l))));
+    const obs = parseObservation(
+      observe(inSync.map((l) => (l.startsWith("file") ? l.replace("a".repeat(64), "b".repeat(64)) : l))),
+    );
     expect(secretsDrift(obs, declared)).toEqual(["secret file mosquitto.password on host differs from declared"]);
     expect(secretsDrift(obs, [{ ...declared[0], sha256: "c".repeat(64) }])).toEqual([]);
   });
 
   it("a secret whose group does not exist yet is expected root-only", () => {
-    const lines = [...inSync.map((l) => (l.startsWith("file") ? l.replace("\troot\tmosquitto\t440", "\troot\troot\t400") : l)), `pending\tmosquitto.password\t${S}/mosquitto/password\tmosquitto\t0440\tmosquitto.service`];
+    const lines = [
+      ...inSync.map((l) => (l.startsWith("file") ? l.replace("\troot\tmosquitto\t440", "\troot\troot\t400") : l)),
+      `pending\tmosquitto.password\t${S}/mosquitto/password\tmosquitto\t0440\tmosquitto.service`,
+    ];
     expect(secretsDrift(parseObservation(observe(lines)), declared)).toEqual([]);
   });
 
@@ -145,7 +182,13 @@ describe("what counts as drift", () => {
 
   it("a file the live release still declares is a pending removal, neither drift nor a warning", () => {
     const leftover = `${S}/transmission/rpc-password`;
-    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	transmission	440	${leftover}`, `applied-secret	${leftover}`]));
+    const obs = parseObservation(
+      observe([
+        ...inSync,
+        `file	${"d".repeat(64)}	root	transmission	440	${leftover}`,
+        `applied-secret	${leftover}`,
+      ]),
+    );
     expect(obs.appliedSecrets).toEqual([leftover]);
     expect(secretsDrift(obs, declared)).toEqual([]);
     expect(unmanagedSecretFiles(obs, declaredPaths)).toEqual([]);
@@ -153,20 +196,38 @@ describe("what counts as drift", () => {
 
   it("a file a deploy wrote (a manifest records it) that nobody declares any more is a pending removal", () => {
     const dropped = `${S}/dropped/token`;
-    const obs = parseObservation(observe([...inSync, `manifest	dropped.token	${"d".repeat(64)}	root	0400	${dropped}`, `file	${"d".repeat(64)}	root	root	400	${dropped}`]));
+    const obs = parseObservation(
+      observe([
+        ...inSync,
+        `manifest	dropped.token	${"d".repeat(64)}	root	0400	${dropped}`,
+        `file	${"d".repeat(64)}	root	root	400	${dropped}`,
+      ]),
+    );
     expect(unmanagedSecretFiles(obs, declaredPaths)).toEqual([]);
   });
 
   it("a file no deploy wrote is a warning, in a service's directory or outside every one, and never a secrets trigger", () => {
     const inService = `${S}/mosquitto/notes`;
     const outside = `${S}/by-hand/token`;
-    const obs = parseObservation(observe([...inSync, `file	${"d".repeat(64)}	root	root	400	${inService}`, `file	${"e".repeat(64)}	root	root	644	${outside}`]));
+    const obs = parseObservation(
+      observe([
+        ...inSync,
+        `file	${"d".repeat(64)}	root	root	400	${inService}`,
+        `file	${"e".repeat(64)}	root	root	644	${outside}`,
+      ]),
+    );
     expect(unmanagedSecretFiles(obs, declaredPaths)).toEqual([
       `file in the secrets directory that no deploy wrote, left in place: ${inService}`,
       `file in the secrets directory that no deploy wrote, left in place: ${outside}`,
     ]);
-    expect(secretsDrift(obs, declared), "the service's own command cannot remove it, so it does not trigger it").toEqual([]);
-    expect(unmanagedSecretFiles(obs, new Set([...declaredPaths, inService, outside])), "a declared file is the secrets command's business").toEqual([]);
+    expect(
+      secretsDrift(obs, declared),
+      "the service's own command cannot remove it, so it does not trigger it",
+    ).toEqual([]);
+    expect(
+      unmanagedSecretFiles(obs, new Set([...declaredPaths, inService, outside])),
+      "a declared file is the secrets command's business",
+    ).toEqual([]);
   });
 
   it("each service's secrets stage keeps a record of its own", () => {
@@ -184,7 +245,11 @@ describe("a stage's triggers", () => {
   });
 
   it("drift adds one readable entry per reason, and the number of this repair", () => {
-    expect(stageTriggers(base, ["units failed: a.service"], undefined).triggers).toEqual([...base, "drift: units failed: a.service", "drift repair #1"]);
+    expect(stageTriggers(base, ["units failed: a.service"], undefined).triggers).toEqual([
+      ...base,
+      "drift: units failed: a.service",
+      "drift repair #1",
+    ]);
   });
 
   it("once repaired, the host's record reproduces the inputs the state holds", () => {
@@ -209,14 +274,19 @@ describe("a stage's triggers", () => {
   });
 
   it("a record written before repairs were numbered reproduces its inputs and its own bytes, so no command changes by itself", () => {
-    const old = { base: stageTriggers(base, [], undefined).record.base, drift: ["drift: bundle on host differs from declared"] };
+    const old = {
+      base: stageTriggers(base, [], undefined).record.base,
+      drift: ["drift: bundle on host differs from declared"],
+    };
     const encoded = Buffer.from(JSON.stringify(old)).toString("base64");
     const obs = parseObservation(observe([`record\tpush\t${encoded}`]));
     const now = stageTriggers(base, [], obs.records.push);
     expect(now.triggers).toEqual([...base, "drift: bundle on host differs from declared"]);
     expect(encodeRecord(now.record)).toBe(encoded);
     // Its drift back: the first numbered repair, which differs from what the state holds.
-    expect(stageTriggers(base, ["bundle on host differs from declared"], obs.records.push).triggers).toContain("drift repair #1");
+    expect(stageTriggers(base, ["bundle on host differs from declared"], obs.records.push).triggers).toContain(
+      "drift repair #1",
+    );
   });
 
   it("repaired twice and then in sync, the record reproduces the inputs and its own bytes", () => {
@@ -236,7 +306,9 @@ describe("a stage's triggers", () => {
     const wiped = stageTriggers(base, [NO_DEPLOY_REASON], undefined, "c");
     // Recorded once the wiped host is deployed again, and reproduced from then on.
     expect(stageTriggers(base, [], wiped.record, "d").triggers).toEqual(wiped.triggers);
-    expect(stageTriggers(base, ["units changed"], undefined, "e").triggers).toEqual(stageTriggers(base, ["units changed"], undefined, "f").triggers);
+    expect(stageTriggers(base, ["units changed"], undefined, "e").triggers).toEqual(
+      stageTriggers(base, ["units changed"], undefined, "f").triggers,
+    );
   });
 
   it("a record made for other inputs is dropped: those inputs change anyway", () => {

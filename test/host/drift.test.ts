@@ -43,7 +43,10 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
   const expectNoChange = async (unchangeable: string[] = []) => {
     const run = await preview();
     expect(run.drift).toEqual(unchangeable);
-    expect([...engine.plan(run)].filter(([, op]) => op !== "same"), "every stage unchanged").toEqual([]);
+    expect(
+      [...engine.plan(run)].filter(([, op]) => op !== "same"),
+      "every stage unchanged",
+    ).toEqual([]);
     return run;
   };
 
@@ -55,7 +58,10 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await up();
     baseline = await preview();
     expect(baseline.drift).toEqual([]);
-    expect([...engine.plan(baseline)].filter(([, op]) => op !== "same"), "a preview right after the first deploy shows no change").toEqual([]);
+    expect(
+      [...engine.plan(baseline)].filter(([, op]) => op !== "same"),
+      "a preview right after the first deploy shows no change",
+    ).toEqual([]);
   });
 
   afterEach(() => {
@@ -69,7 +75,8 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
 
   it("an untouched host gives byte-identical inputs across runs, so preview shows no change", async () => {
     const again = await preview();
-    for (const [stage, inputs] of baseline.commands) expect(JSON.stringify(again.commands.get(stage)), stage).toBe(JSON.stringify(inputs));
+    for (const [stage, inputs] of baseline.commands)
+      expect(JSON.stringify(again.commands.get(stage)), stage).toBe(JSON.stringify(inputs));
     expect(again.drift).toEqual([]);
     expect(warnings).toEqual([]);
   });
@@ -81,7 +88,9 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await preview();
     expect(snapshot(join(host.root, "host")), "no file, mode, owner or mtime changed").toEqual(before);
     expect(host.sshLog().slice(sshBefore), "the only command is observe").toEqual([observeCommand(host.paths)]);
-    expect(host.hostLog().slice(hostBefore)).toEqual(["systemctl list-units --state=failed --plain --no-legend --no-pager"]);
+    expect(host.hostLog().slice(hostBefore)).toEqual([
+      "systemctl list-units --state=failed --plain --no-legend --no-pager",
+    ]);
   });
 
   it("an edited bundle file shows as a push and rebuild update, and up restores it without a rebuild", async () => {
@@ -99,7 +108,13 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     const hostBefore = host.hostLog().length;
     await up();
     expect(readFileSync(file, "utf8")).toBe(testBundle().get("default.nix"));
-    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild")), "the running system was never built from the edit").toBe(false);
+    expect(
+      host
+        .hostLog()
+        .slice(hostBefore)
+        .some((l) => l.startsWith("nixos-rebuild")),
+      "the running system was never built from the edit",
+    ).toBe(false);
     const after = await expectNoChange();
     expect(triggers(after, "push"), "the repaired stage keeps the entry it ran with").toContain(`drift: ${reason}`);
   });
@@ -109,7 +124,9 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     rmSync(copy);
     const refused = await ssh(secretsCommand(host.paths, "mosquitto"));
     expect(refused.code).not.toBe(0);
-    expect(refused.stderr).toContain(`homelab-deploy: secrets: ${copy} is missing; the push stage installs it. Run pulumi up again`);
+    expect(refused.stderr).toContain(
+      `homelab-deploy: secrets: ${copy} is missing; the push stage installs it. Run pulumi up again`,
+    );
 
     const run = await preview();
     const reason = "the deploy script the secrets commands run is missing on the host (the push puts it back)";
@@ -121,7 +138,13 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await up();
     expect(readFileSync(copy, "utf8")).toBe(SCRIPT);
     expect(statSync(copy).mode & 0o777).toBe(0o700);
-    expect(host.hostLog().slice(hostBefore).some((l) => l.startsWith("nixos-rebuild")), "the bundle was live all along: no switch").toBe(false);
+    expect(
+      host
+        .hostLog()
+        .slice(hostBefore)
+        .some((l) => l.startsWith("nixos-rebuild")),
+      "the bundle was live all along: no switch",
+    ).toBe(false);
     await expectNoChange();
   });
 
@@ -132,7 +155,10 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     const reason = "secret file mosquitto.password on host differs from declared";
     expect(run.drift).toEqual([reason]);
     expect(triggers(run, "secrets.mosquitto")).toContain(`drift: ${reason}`);
-    expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s), "only mosquitto's secrets (and the preflight) re-run").toEqual(["preflight", "secrets.mosquitto"]);
+    expect(
+      [...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s),
+      "only mosquitto's secrets (and the preflight) re-run",
+    ).toEqual(["preflight", "secrets.mosquitto"]);
     expect(JSON.stringify(run.commands.get("secrets.mosquitto")!.triggers)).not.toContain("changed by hand");
 
     const hostBefore = host.hostLog().length;
@@ -147,10 +173,16 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     await ssh(`printf 'changed by hand' > ${secret.path}`);
     const run = await preview();
     expect(run.drift).toEqual(["secret file mosquitto.password on host differs from declared"]);
-    expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s), "the same reason as last time still re-runs the command").toEqual(["preflight", "secrets.mosquitto"]);
-    const repair = (t: string[]) => Number(t.find((x) => x.startsWith("drift repair #"))?.slice("drift repair #".length));
+    expect(
+      [...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s),
+      "the same reason as last time still re-runs the command",
+    ).toEqual(["preflight", "secrets.mosquitto"]);
+    const repair = (t: string[]) =>
+      Number(t.find((x) => x.startsWith("drift repair #"))?.slice("drift repair #".length));
     const stored = plain(engine.state.get("secrets.mosquitto")!.triggers) as string[];
-    expect(repair(triggers(run, "secrets.mosquitto")), "numbered past the repair the state holds").toBe(repair(stored) + 1);
+    expect(repair(triggers(run, "secrets.mosquitto")), "numbered past the repair the state holds").toBe(
+      repair(stored) + 1,
+    );
     await up();
     expect(readFileSync(secret.path, "utf8")).toBe(secretValues(lab).get("mosquitto.password"));
     await expectNoChange();
@@ -163,14 +195,20 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     const strayInService = join(host.paths.secretsDir, "mosquitto", "stray");
     writeFileSync(stray, "left here");
     writeFileSync(strayInService, "left here too");
-    const strayReasons = [strayInService, stray].map((f) => `file in the secrets directory that no deploy wrote, left in place: ${f}`);
+    const strayReasons = [strayInService, stray].map(
+      (f) => `file in the secrets directory that no deploy wrote, left in place: ${f}`,
+    );
     const run = await preview();
     const modeReason = `secret file transmission.rpc-password on host has owner root:${secret.group} mode 0644, declared root:${secret.group} mode 0440`;
     expect(run.drift).toEqual([...strayReasons, modeReason]);
     expect(triggers(run, "secrets.transmission")).toContain(`drift: ${modeReason}`);
     // Nothing a deploy runs would remove them, so they re-run nothing.
-    for (const [stage] of run.commands) for (const r of strayReasons) expect(triggers(run, stage), stage).not.toContain(`drift: ${r}`);
-    expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s)).toEqual(["preflight", "secrets.transmission"]);
+    for (const [stage] of run.commands)
+      for (const r of strayReasons) expect(triggers(run, stage), stage).not.toContain(`drift: ${r}`);
+    expect([...engine.plan(run)].filter(([, op]) => op !== "same").map(([s]) => s)).toEqual([
+      "preflight",
+      "secrets.transmission",
+    ]);
     expect(warnings.join("\n")).toContain(`no deploy wrote; pulumi up leaves them alone`);
     await up();
     expect(statSync(secret.path).mode & 0o777).toBe(0o440);
@@ -211,7 +249,10 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     try {
       const reported = "units failed: backrest.service, restic-backups-homelab.service";
       const run = await expectNoChange([reported]);
-      expect(warnings.some((w) => w.includes(`${reported}. pulumi up does not restart them; look at journalctl -u <unit>`)), warnings.join("\n")).toBe(true);
+      expect(
+        warnings.some((w) => w.includes(`${reported}. pulumi up does not restart them; look at journalctl -u <unit>`)),
+        warnings.join("\n"),
+      ).toBe(true);
       await up();
       await expectNoChange([reported]);
       expect(triggers(run, "rebuild").some((t) => t.includes("units failed"))).toBe(false);
@@ -222,7 +263,10 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
   });
 
   it("a declared change that is not yet deployed is a pending change, not drift", async () => {
-    const run = await preview({ bundle: testBundle({ "modules/new.nix": "{ }\n" }), values: secretValues(lab, { "dashboard.hass-token": "rotated" }) });
+    const run = await preview({
+      bundle: testBundle({ "modules/new.nix": "{ }\n" }),
+      values: secretValues(lab, { "dashboard.hass-token": "rotated" }),
+    });
     expect(run.drift).toEqual([]);
     expect(engine.plan(run).get("push")).toBe("replace");
     expect(engine.plan(run).get("secrets.dashboard")).toBe("replace");
@@ -238,7 +282,9 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     expect(changed.sort(), "every step runs again").toEqual([...run.commands.keys()].sort());
     await up();
     for (const s of enabledSecrets(lab)) expect(readFileSync(s.path, "utf8"), s.key).toBe(secretValues(lab).get(s.key));
-    expect(statSync(join(host.paths.bundleDir, "generated")).isDirectory(), "the bundle link resolves again").toBe(true);
+    expect(statSync(join(host.paths.bundleDir, "generated")).isDirectory(), "the bundle link resolves again").toBe(
+      true,
+    );
     await expectNoChange();
   });
 
@@ -256,6 +302,8 @@ describe.skipIf(!sshd.available)("pulumi preview shows drift on the host", () =>
     installMocks(true);
     const next = await runProgram(NixosHost, hostArgs(target, host.paths, lab, listeners));
     expect(triggers(next, "rebuild")).not.toEqual(triggers(run, "rebuild"));
-    expect(warnings.join("\n")).toMatch(/could not read root@127\.0\.0\.1:\d+ to check for drift.*could not check bundle, secrets, generation/s);
+    expect(warnings.join("\n")).toMatch(
+      /could not read root@127\.0\.0\.1:\d+ to check for drift.*could not check bundle, secrets, generation/s,
+    );
   });
 });

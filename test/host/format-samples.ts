@@ -14,7 +14,14 @@ export const SECRETS_SAMPLE = {
   service: "mosquitto",
   // Declared out of key order, with a value holding a tab, a newline and non-ASCII text.
   secrets: [
-    { key: "mosquitto.username", path: `${SAMPLE_SECRETS_DIR}/mosquitto/username`, group: "root", mode: "0400" as const, units: [], value: "homelab" },
+    {
+      key: "mosquitto.username",
+      path: `${SAMPLE_SECRETS_DIR}/mosquitto/username`,
+      group: "root",
+      mode: "0400" as const,
+      units: [],
+      value: "homelab",
+    },
     {
       key: "mosquitto.password",
       path: `${SAMPLE_SECRETS_DIR}/mosquitto/password`,
@@ -102,10 +109,26 @@ export const OBSERVE_SAMPLE = {
     unconfirmedRollback: { target: PREVIOUS, at: "2026-12-05T06:00:00Z" },
     deployedGeneration: 6,
     generation: 7,
-    manifest: [{ key: "mosquitto.password", sha256: "c".repeat(64), group: "root", mode: "0440", path: `${SAMPLE_SECRETS_DIR}/mosquitto/password` }],
+    manifest: [
+      {
+        key: "mosquitto.password",
+        sha256: "c".repeat(64),
+        group: "root",
+        mode: "0440",
+        path: `${SAMPLE_SECRETS_DIR}/mosquitto/password`,
+      },
+    ],
     pending: [`${SAMPLE_SECRETS_DIR}/mosquitto/old`],
     appliedSecrets: [`${SAMPLE_SECRETS_DIR}/mosquitto/password`],
-    files: [{ sha256: "unreadable", owner: "root", group: "root", mode: "440", path: `${SAMPLE_SECRETS_DIR}/mosquitto/password` }],
+    files: [
+      {
+        sha256: "unreadable",
+        owner: "root",
+        group: "root",
+        mode: "440",
+        path: `${SAMPLE_SECRETS_DIR}/mosquitto/password`,
+      },
+    ],
     failedUnits: ["mosquitto.service"],
   },
 };

@@ -7,7 +7,13 @@ import { afterAll, describe, expect, it } from "vitest";
 import { bundleHash, bundleManifest } from "../../components/host/bundle";
 import { secretsStdin, type HostPaths } from "../../components/host/commands";
 import { encodeRecord, parseObservation } from "../../components/host/drift";
-import { OBSERVE_REPORT, SECRETS_STREAM, formatLine, hostFormatsPage, parseStream } from "../../components/host/formats";
+import {
+  OBSERVE_REPORT,
+  SECRETS_STREAM,
+  formatLine,
+  hostFormatsPage,
+  parseStream,
+} from "../../components/host/formats";
 import { findProgram, tier } from "../support/tiers";
 import { BUNDLE_SAMPLE, OBSERVE_SAMPLE, RECORD_SAMPLE, SAMPLE_SECRETS_DIR, SECRETS_SAMPLE } from "./format-samples";
 import { SCRIPT_FILE } from "./support/fixture";
@@ -21,13 +27,27 @@ const samplePaths = (secretsDir: string): HostPaths => ({
 
 describe("the program's side of each host format", () => {
   it("writes the secrets sample's stream byte for byte", () => {
-    expect(secretsStdin(SECRETS_SAMPLE.secrets.map(({ value, ...spec }) => ({ spec, value })), samplePaths(SAMPLE_SECRETS_DIR))).toBe(SECRETS_SAMPLE.text);
+    expect(
+      secretsStdin(
+        SECRETS_SAMPLE.secrets.map(({ value, ...spec }) => ({ spec, value })),
+        samplePaths(SAMPLE_SECRETS_DIR),
+      ),
+    ).toBe(SECRETS_SAMPLE.text);
   });
 
   it("reads the secrets sample's stream back into the declared secrets, through the format's field names", () => {
     const lines = parseStream(SECRETS_STREAM, SECRETS_SAMPLE.text, "the sample");
-    const read = lines.map(({ fields: f }) => ({ key: f.key, path: f.path, group: f.group, mode: f.mode, units: f.units === "-" ? [] : f.units.split(","), value: Buffer.from(f.value, "base64").toString("utf8") }));
-    const declared = [...SECRETS_SAMPLE.secrets].sort((a, b) => a.key.localeCompare(b.key)).map((s) => ({ ...s, units: [...s.units].sort() }));
+    const read = lines.map(({ fields: f }) => ({
+      key: f.key,
+      path: f.path,
+      group: f.group,
+      mode: f.mode,
+      units: f.units === "-" ? [] : f.units.split(","),
+      value: Buffer.from(f.value, "base64").toString("utf8"),
+    }));
+    const declared = [...SECRETS_SAMPLE.secrets]
+      .sort((a, b) => a.key.localeCompare(b.key))
+      .map((s) => ({ ...s, units: [...s.units].sort() }));
     expect(read).toEqual(declared);
   });
 
@@ -38,7 +58,12 @@ describe("the program's side of each host format", () => {
 
   it("encodes the record sample as its base64, and reads it back from an observe report", () => {
     expect(encodeRecord(RECORD_SAMPLE.record)).toBe(RECORD_SAMPLE.base64);
-    const report = [OBSERVE_REPORT.header, formatLine(OBSERVE_REPORT, "record", { stage: "secrets.mosquitto", record: RECORD_SAMPLE.base64 }), "end", ""].join("\n");
+    const report = [
+      OBSERVE_REPORT.header,
+      formatLine(OBSERVE_REPORT, "record", { stage: "secrets.mosquitto", record: RECORD_SAMPLE.base64 }),
+      "end",
+      "",
+    ].join("\n");
     expect(parseObservation(report).records["secrets.mosquitto"]).toEqual(RECORD_SAMPLE.record);
   });
 
@@ -58,8 +83,12 @@ describe("the program's side of each host format", () => {
   });
 
   it("refuses a stream with another format's header, and one cut before its end", () => {
-    expect(() => parseStream(SECRETS_STREAM, SECRETS_SAMPLE.text.replace("v1", "v2"), "the stream")).toThrow(/does not start with homelab-secrets v1/);
-    expect(() => parseStream(SECRETS_STREAM, SECRETS_SAMPLE.text.replace("end\t2\n", ""), "the stream")).toThrow(/was cut before its end/);
+    expect(() => parseStream(SECRETS_STREAM, SECRETS_SAMPLE.text.replace("v1", "v2"), "the stream")).toThrow(
+      /does not start with homelab-secrets v1/,
+    );
+    expect(() => parseStream(SECRETS_STREAM, SECRETS_SAMPLE.text.replace("end\t2\n", ""), "the stream")).toThrow(
+      /was cut before its end/,
+    );
   });
 
   it("publishes every line kind and rule on the reference page", () => {
@@ -85,7 +114,12 @@ const bash = tier("deploy script on this machine", [
 describe.skipIf(!bash.available)("the deploy script's side of each host format", () => {
   const root = mkdtempSync(join(tmpdir(), "homelab-formats-"));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
-  const dirs = { bundle: join(root, "bundle"), secrets: join(root, "secrets"), state: join(root, "state"), bin: join(root, "bin") };
+  const dirs = {
+    bundle: join(root, "bundle"),
+    secrets: join(root, "secrets"),
+    state: join(root, "state"),
+    bin: join(root, "bin"),
+  };
   for (const d of [dirs.state, dirs.bin]) mkdirSync(d, { recursive: true });
   // A plain directory in the bundle's place: observe hashes whatever is there.
   for (const [path, content] of Object.entries(BUNDLE_SAMPLE.files)) {
@@ -95,9 +129,14 @@ describe.skipIf(!bash.available)("the deploy script's side of each host format",
   // systemctl stands in for the restarts the units field asks for, and lists no failed unit.
   writeFileSync(join(dirs.bin, "systemctl"), `#!/bin/sh\necho "$*" >>${JSON.stringify(join(root, "systemctl.log"))}\n`);
   chmodSync(join(dirs.bin, "systemctl"), 0o755);
-  const env = { ...process.env, PATH: `${dirs.bin}:${process.env.PATH}`, HOMELAB_SYSTEM_PROFILE: join(root, "profiles", "system") };
+  const env = {
+    ...process.env,
+    PATH: `${dirs.bin}:${process.env.PATH}`,
+    HOMELAB_SYSTEM_PROFILE: join(root, "profiles", "system"),
+  };
   const common = ["--bundle-dir", dirs.bundle, "--secrets-dir", dirs.secrets, "--state-dir", dirs.state];
-  const run = (args: string[], input = "") => spawnSync("bash", [SCRIPT_FILE, ...args, ...common], { input, env, encoding: "utf8" });
+  const run = (args: string[], input = "") =>
+    spawnSync("bash", [SCRIPT_FILE, ...args, ...common], { input, env, encoding: "utf8" });
 
   const stream = SECRETS_SAMPLE.text.replaceAll(SAMPLE_SECRETS_DIR, dirs.secrets);
   const secrets = run(["secrets", "--service", SECRETS_SAMPLE.service, "--record", RECORD_SAMPLE.base64], stream);
@@ -121,7 +160,13 @@ describe.skipIf(!bash.available)("the deploy script's side of each host format",
     expect(observe.status, observe.stderr).toBe(0);
     const obs = parseObservation(observe.stdout);
     const expected = SECRETS_SAMPLE.secrets
-      .map((s) => ({ key: s.key, sha256: sha256(s.value), group: s.group, mode: s.mode, path: s.path.replace(SAMPLE_SECRETS_DIR, dirs.secrets) }))
+      .map((s) => ({
+        key: s.key,
+        sha256: sha256(s.value),
+        group: s.group,
+        mode: s.mode,
+        path: s.path.replace(SAMPLE_SECRETS_DIR, dirs.secrets),
+      }))
       .sort((a, b) => a.key.localeCompare(b.key));
     expect([...obs.manifest].sort((a, b) => a.key.localeCompare(b.key))).toEqual(expected);
   });
@@ -137,7 +182,10 @@ describe.skipIf(!bash.available)("the deploy script's side of each host format",
 
   it("prints every observe line kind the format defines, and no other (read from the script's printf lines)", () => {
     const script = readFileSync(SCRIPT_FILE, "utf8");
-    const body = script.slice(script.indexOf("cmd_observe() {"), script.indexOf("\n}\n", script.indexOf("cmd_observe() {")));
+    const body = script.slice(
+      script.indexOf("cmd_observe() {"),
+      script.indexOf("\n}\n", script.indexOf("cmd_observe() {")),
+    );
     const printed = new Set([...body.matchAll(/printf '([a-z-]+)(?:\\t|\\n)/g)].map((m) => m[1]));
     printed.delete("homelab-observe");
     expect([...printed].sort()).toEqual([...OBSERVE_REPORT.lines, OBSERVE_REPORT.end].map((l) => l.kind).sort());
@@ -145,6 +193,7 @@ describe.skipIf(!bash.available)("the deploy script's side of each host format",
 
   it("prints only line kinds the observe report defines", () => {
     const kinds = new Set([...OBSERVE_REPORT.lines, OBSERVE_REPORT.end].map((l) => l.kind));
-    for (const line of observe.stdout.trimEnd().split("\n").slice(1)) expect(kinds, line).toContain(line.split("\t")[0]);
+    for (const line of observe.stdout.trimEnd().split("\n").slice(1))
+      expect(kinds, line).toContain(line.split("\t")[0]);
   });
 });

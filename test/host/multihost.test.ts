@@ -5,8 +5,26 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { enabledSecrets, hostView, resolveHomelab, type Homelab } from "../../components/catalog/resolve";
 import { parseStackConfig } from "../../components/config/schema";
 import type { NixosHostArgs } from "../../components/host/nixos-host";
-import { SECRET_GROUPS, SERVICES, TEST_CATALOG, hostSecrets, secretValues, startListeners, testBundle, testChecks, type Listeners } from "./support/fixture";
-import { FakeEngine, installMocks, runCaptured, runProgram, type NixosHostClass, type ProgramRun, type UpResult } from "./support/program";
+import {
+  SECRET_GROUPS,
+  SERVICES,
+  TEST_CATALOG,
+  hostSecrets,
+  secretValues,
+  startListeners,
+  testBundle,
+  testChecks,
+  type Listeners,
+} from "./support/fixture";
+import {
+  FakeEngine,
+  installMocks,
+  runCaptured,
+  runProgram,
+  type NixosHostClass,
+  type ProgramRun,
+  type UpResult,
+} from "./support/program";
 import { freePort, groupExists, sshdTier, startTestHost, testHostRoot, type TestHost } from "./support/testhost";
 
 /**
@@ -55,19 +73,34 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
    */
   function labFor(name: Name, placement: Record<string, Name> = PLACEMENT): Homelab {
     const h = hosts[name];
-    const parsed = parseStackConfig("ci", {
-      domain: "example.test",
-      edge: "none",
-      services: [...SERVICES],
-      hosts: {
-        a: { lanAddress: "192.0.2.10", sshHost: "127.0.0.1", sshPort: String(hosts.a.port), sshHostKey: hosts.a.hostKey },
-        b: { lanAddress: "192.0.2.11", sshHost: "127.0.0.1", sshPort: String(hosts.b.port), sshHostKey: hosts.b.hostKey },
+    const parsed = parseStackConfig(
+      "ci",
+      {
+        domain: "example.test",
+        edge: "none",
+        services: [...SERVICES],
+        hosts: {
+          a: {
+            lanAddress: "192.0.2.10",
+            sshHost: "127.0.0.1",
+            sshPort: String(hosts.a.port),
+            sshHostKey: hosts.a.hostKey,
+          },
+          b: {
+            lanAddress: "192.0.2.11",
+            sshHost: "127.0.0.1",
+            sshPort: String(hosts.b.port),
+            sshHostKey: hosts.b.hostKey,
+          },
+        },
+        placement,
+        bundleDir: h.paths.bundleDir,
+        credentialsDir: h.paths.secretsDir,
+        stateDir: h.paths.stateDir,
       },
-      placement,
-      bundleDir: h.paths.bundleDir,
-      credentialsDir: h.paths.secretsDir,
-      stateDir: h.paths.stateDir,
-    }, "plan", { hostRoot: testHostRoot(h.paths) });
+      "plan",
+      { hostRoot: testHostRoot(h.paths) },
+    );
     if (!parsed.config) throw new Error(JSON.stringify(parsed.problems));
     return hostView(resolveHomelab(TEST_CATALOG, parsed.config), name);
   }
@@ -100,7 +133,10 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
 
   async function programs(changes: Partial<Record<Name, HostChange>> = {}): Promise<Record<Name, ProgramRun>> {
     // One component per host, as the root component declares them; the names are the stack's.
-    return { a: await runProgram(NixosHost, argsFor("a", changes.a), "lab-host"), b: await runProgram(NixosHost, argsFor("b", changes.b), "lab-host-b") };
+    return {
+      a: await runProgram(NixosHost, argsFor("a", changes.a), "lab-host"),
+      b: await runProgram(NixosHost, argsFor("b", changes.b), "lab-host-b"),
+    };
   }
 
   /**
@@ -127,7 +163,9 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
     for (const h of Object.values(hosts)) h.control("switch-delay", "2");
     try {
       const deploy = await up(await programs());
-      expect(failedHosts(deploy), JSON.stringify(Object.values(deploy).map((d) => d?.failed?.result.stderr))).toEqual([]);
+      expect(failedHosts(deploy), JSON.stringify(Object.values(deploy).map((d) => d?.failed?.result.stderr))).toEqual(
+        [],
+      );
 
       const secretsOn = (name: Name) => enabledSecrets(labFor(name)).map((s) => s.serviceId);
       expect([...new Set(secretsOn("b"))]).toEqual(["transmission"]);
@@ -141,10 +179,18 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
 
       // The hosts' own logs: each host's deploy (first command in to last command done) started before the other's ended.
       const [wa, wb] = NAMES.map((n) => window(stages(hosts[n])));
-      expect(wa.start < wb.end && wb.start < wa.end, `deploys overlap: a ${JSON.stringify(wa)}, b ${JSON.stringify(wb)}`).toBe(true);
+      expect(
+        wa.start < wb.end && wb.start < wa.end,
+        `deploys overlap: a ${JSON.stringify(wa)}, b ${JSON.stringify(wb)}`,
+      ).toBe(true);
       const span = Math.max(wa.end, wb.end) - Math.min(wa.start, wb.start);
-      if (process.env.HOMELAB_SHOW_DEPLOY) console.log(`deploy windows: a ${(wa.end - wa.start).toFixed(2)} s, b ${(wb.end - wb.start).toFixed(2)} s, both ${span.toFixed(2)} s`);
-      expect(span, "two deploys in parallel take less than one after another").toBeLessThan(wa.end - wa.start + (wb.end - wb.start));
+      if (process.env.HOMELAB_SHOW_DEPLOY)
+        console.log(
+          `deploy windows: a ${(wa.end - wa.start).toFixed(2)} s, b ${(wb.end - wb.start).toFixed(2)} s, both ${span.toFixed(2)} s`,
+        );
+      expect(span, "two deploys in parallel take less than one after another").toBeLessThan(
+        wa.end - wa.start + (wb.end - wb.start),
+      );
     } finally {
       for (const h of Object.values(hosts)) h.clearControl("switch-delay");
     }
@@ -154,28 +200,45 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
     const deadPort = await freePort();
     const oldB = release("b");
     const newA = testBundle({ "host-a": "a, second release\n" });
-    const runs = await programs({ a: { bundle: newA }, b: { bundle: testBundle({ "host-b": "b, second release\n" }), deadCheck: deadPort } });
+    const runs = await programs({
+      a: { bundle: newA },
+      b: { bundle: testBundle({ "host-b": "b, second release\n" }), deadCheck: deadPort },
+    });
     const deploy = await up(runs);
 
     expect(failedHosts(deploy), "pulumi up fails, naming host b").toEqual(["b"]);
     const failure = deploy.b!.failed!;
     expect(failure.stage).toBe("rebuild");
-    expect(failure.result.stderr + failure.result.stdout).toMatch(/health checks failed after 2s: transmission \(http 127\.0\.0\.1:\d+\/health\)/);
+    expect(failure.result.stderr + failure.result.stdout).toMatch(
+      /health checks failed after 2s: transmission \(http 127\.0\.0\.1:\d+\/health\)/,
+    );
     expect(failure.result.stderr + failure.result.stdout).toContain("rolled back to system generation 2");
     expect(failure.result.stderr, "the error names the host").toContain("homelab: the rebuild of host b failed (exit");
     expect(hosts.b.generation(), "b is back on its previous generation").toBe(2);
     expect(release("b"), "b links its previous bundle again").toBe(oldB);
-    expect(hosts.b.hostLog().some((l) => /^nix-env -p \S+ --switch-generation 2$/.test(l)), "b switched back to generation 2").toBe(true);
+    expect(
+      hosts.b.hostLog().some((l) => /^nix-env -p \S+ --switch-generation 2$/.test(l)),
+      "b switched back to generation 2",
+    ).toBe(true);
 
     expect(hosts.a.generation(), "a stays on its new, healthy generation").toBe(3);
     expect(release("a")).toBe(runs.a.host.bundleHash);
-    expect(hosts.a.hostLog().some((l) => l.includes("--switch-generation")), "a never rolled back").toBe(false);
+    expect(
+      hosts.a.hostLog().some((l) => l.includes("--switch-generation")),
+      "a never rolled back",
+    ).toBe(false);
   });
 
   it("with b as the rollout's canary, its failure stops a before anything runs there", async () => {
     const deadPort = await freePort();
     const sshBefore = hosts.a.sshLog().length;
-    const deploy = await up(await programs({ a: { bundle: testBundle({ "host-a": "a, third release\n" }) }, b: { bundle: testBundle({ "host-b": "b, third release\n" }), deadCheck: deadPort } }), ["b"]);
+    const deploy = await up(
+      await programs({
+        a: { bundle: testBundle({ "host-a": "a, third release\n" }) },
+        b: { bundle: testBundle({ "host-b": "b, third release\n" }), deadCheck: deadPort },
+      }),
+      ["b"],
+    );
     expect(failedHosts(deploy)).toEqual(["b"]);
     expect(deploy.a, "a did not deploy").toBeUndefined();
     expect(hosts.a.sshLog().slice(sshBefore), "nothing reached a").toEqual([]);
@@ -184,16 +247,30 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
 
   it("a secret rotated for a service on a touches only a", async () => {
     // Bring both hosts back to a healthy, known state first.
-    const settled = await up(await programs({ a: { bundle: testBundle({ "host-a": "a, settled\n" }) }, b: { bundle: testBundle({ "host-b": "b, settled\n" }) } }));
+    const settled = await up(
+      await programs({
+        a: { bundle: testBundle({ "host-a": "a, settled\n" }) },
+        b: { bundle: testBundle({ "host-b": "b, settled\n" }) },
+      }),
+    );
     expect(failedHosts(settled)).toEqual([]);
     const sshB = hosts.b.sshLog().length;
     const hostB = hosts.b.hostLog().length;
     const mosquitto = enabledSecrets(labFor("a")).find((s) => s.key === "mosquitto.password")!;
 
-    const changes = { a: { bundle: testBundle({ "host-a": "a, settled\n" }), values: { "mosquitto.password": "rotated on a" } }, b: { bundle: testBundle({ "host-b": "b, settled\n" }) } };
+    const changes = {
+      a: { bundle: testBundle({ "host-a": "a, settled\n" }), values: { "mosquitto.password": "rotated on a" } },
+      b: { bundle: testBundle({ "host-b": "b, settled\n" }) },
+    };
     const runs = await programs(changes);
-    expect([...engines.b.plan(runs.b)].filter(([, op]) => op !== "same"), "nothing changes on b").toEqual([]);
-    expect([...engines.a.plan(runs.a)].filter(([, op]) => op !== "same").map(([s]) => s)).toEqual(["preflight", "secrets.mosquitto"]);
+    expect(
+      [...engines.b.plan(runs.b)].filter(([, op]) => op !== "same"),
+      "nothing changes on b",
+    ).toEqual([]);
+    expect([...engines.a.plan(runs.a)].filter(([, op]) => op !== "same").map(([s]) => s)).toEqual([
+      "preflight",
+      "secrets.mosquitto",
+    ]);
     const deploy = await up(runs);
     expect(failedHosts(deploy)).toEqual([]);
     expect(readFileSync(mosquitto.path, "utf8")).toBe("rotated on a");
@@ -207,13 +284,20 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
     const files = (lab: Homelab, ids: string[]) => enabledSecrets(lab).filter((s) => ids.includes(s.serviceId));
     const transmissionOnB = files(labFor("b"), ["transmission"]);
     const mosquittoOnA = files(labFor("a"), ["mosquitto"]);
-    for (const s of [...transmissionOnB, ...mosquittoOnA]) expect(existsSync(s.path), `${s.key} before the move`).toBe(true);
+    for (const s of [...transmissionOnB, ...mosquittoOnA])
+      expect(existsSync(s.path), `${s.key} before the move`).toBe(true);
 
-    const runs = await programs({ a: { placement: moved, bundle: testBundle({ "host-a": "a, after the move\n" }) }, b: { placement: moved, bundle: testBundle({ "host-b": "b, after the move\n" }) } });
+    const runs = await programs({
+      a: { placement: moved, bundle: testBundle({ "host-a": "a, after the move\n" }) },
+      b: { placement: moved, bundle: testBundle({ "host-b": "b, after the move\n" }) },
+    });
     // A service's secrets command is one resource of the stack whichever host it names: the engine
     // compares its new inputs, with the new host's connection, against what the old host ran.
     const replaced: Record<string, unknown>[] = [];
-    for (const [to, from] of [["a", "b"], ["b", "a"]] as const) {
+    for (const [to, from] of [
+      ["a", "b"],
+      ["b", "a"],
+    ] as const) {
       for (const stage of runs[to].commands.keys()) {
         const inputs = engines[from].state.get(stage);
         if (!stage.startsWith("secrets.") || engines[to].state.has(stage) || !inputs) continue;
@@ -230,19 +314,25 @@ describe.skipIf(!sshd.available)("deploying two hosts at once", () => {
 
     const deploy = await up(runs);
     expect(failedHosts(deploy), JSON.stringify(Object.values(deploy).map((d) => d?.failed?.result.stderr))).toEqual([]);
-    for (const [name, ids] of [["a", ["transmission"]], ["b", ["mosquitto"]]] as const) {
+    for (const [name, ids] of [
+      ["a", ["transmission"]],
+      ["b", ["mosquitto"]],
+    ] as const) {
       const lab = labFor(name, moved);
       const values = secretValues(lab);
-      for (const s of files(lab, [...ids])) expect(readFileSync(s.path, "utf8"), `${s.key} on its new host, ${name}`).toBe(values.get(s.key));
+      for (const s of files(lab, [...ids]))
+        expect(readFileSync(s.path, "utf8"), `${s.key} on its new host, ${name}`).toBe(values.get(s.key));
     }
     // Each old host's rebuild already dropped them, as it would after an in-place update.
-    for (const s of [...transmissionOnB, ...mosquittoOnA]) expect(existsSync(s.path), `${s.key} dropped by its old host's rebuild`).toBe(false);
+    for (const s of [...transmissionOnB, ...mosquittoOnA])
+      expect(existsSync(s.path), `${s.key} dropped by its old host's rebuild`).toBe(false);
     // The replaced commands' deletes then find nothing left to remove, and succeed.
     for (const inputs of replaced) {
       const removed = await runCaptured(inputs, inputs.delete as string);
       expect(removed.code, removed.stderr).toBe(0);
     }
-    for (const s of [...transmissionOnB, ...mosquittoOnA]) expect(existsSync(s.path), `${s.key} left on its old host`).toBe(false);
+    for (const s of [...transmissionOnB, ...mosquittoOnA])
+      expect(existsSync(s.path), `${s.key} left on its old host`).toBe(false);
     expect(existsSync(join(hosts.b.paths.secretsDir, "transmission")), "b's transmission directory").toBe(false);
   });
 });

@@ -13,7 +13,11 @@ import { REPO } from "./support/fixture";
  * file it was given, then hangs, as a slow host would.
  */
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHRlc3Qta2V5LW5vdC11c2Vk";
-const PATHS = { bundleDir: "/etc/nixos/homelab", secretsDir: "/var/lib/homelab/secrets", stateDir: "/var/lib/homelab/state" };
+const PATHS = {
+  bundleDir: "/etc/nixos/homelab",
+  secretsDir: "/var/lib/homelab/secrets",
+  stateDir: "/var/lib/homelab/state",
+};
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot a real key\n-----END OPENSSH PRIVATE KEY-----";
 
 const FAKE_SSH = `#!/bin/bash
@@ -55,11 +59,17 @@ describe("the SSH key observeHost writes for the drift check", () => {
           "",
         ].join("\n"),
       );
-      const proc = spawn(process.execPath, ["--import", "tsx", child], { cwd: REPO, env: { ...process.env, FAKE_MARK: mark }, stdio: ["ignore", "pipe", "pipe"] });
+      const proc = spawn(process.execPath, ["--import", "tsx", child], {
+        cwd: REPO,
+        env: { ...process.env, FAKE_MARK: mark },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let output = "";
       proc.stdout.on("data", (d) => (output += String(d)));
       proc.stderr.on("data", (d) => (output += String(d)));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.on("exit", (code, sig) => r({ code, signal: sig })));
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+        proc.on("exit", (code, sig) => r({ code, signal: sig })),
+      );
       cleanups.push(() => {
         proc.kill("SIGKILL");
         if (existsSync(`${mark}.pid`)) {
@@ -72,7 +82,8 @@ describe("the SSH key observeHost writes for the drift check", () => {
       });
 
       const deadline = Date.now() + 30_000;
-      while (!existsSync(mark) && Date.now() < deadline && proc.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+      while (!existsSync(mark) && Date.now() < deadline && proc.exitCode === null)
+        await new Promise((r) => setTimeout(r, 50));
       expect(existsSync(mark), `the fake ssh was started: ${output}`).toBe(true);
       const identity = readFileSync(mark, "utf8");
       expect(readFileSync(identity, "utf8"), "the key is on disk while ssh runs").toBe(`${KEY}\n`);
@@ -93,7 +104,10 @@ describe("the SSH key observeHost writes for the drift check", () => {
     process.env.FAKE_MARK = mark;
     process.env.FAKE_OUTPUT = "homelab-observe v1\nend\n";
     try {
-      const obs = await observeHost({ host: "127.0.0.1", port: 2222, privateKey: KEY, hostKey: HOST_KEY }, { paths: PATHS, script: "", ssh });
+      const obs = await observeHost(
+        { host: "127.0.0.1", port: 2222, privateKey: KEY, hostKey: HOST_KEY },
+        { paths: PATHS, script: "", ssh },
+      );
       expect(obs.reachable).toBe(true);
     } finally {
       delete process.env.FAKE_MARK;

@@ -31,9 +31,16 @@ describe.skipIf(!sshd.available)("a push the host refuses changes nothing and sa
    * bootstrap stages in a fresh directory under store/ and removes it, which
    * touches store/ itself and nothing else.
    */
-  const hostState = () => new Map([...snapshot(join(host.root, "host"))].map(([p, d]) => [p, d.startsWith("4") ? d.split(" ").slice(0, 2).join(" ") : d]));
+  const hostState = () =>
+    new Map(
+      [...snapshot(join(host.root, "host"))].map(([p, d]) => [
+        p,
+        d.startsWith("4") ? d.split(" ").slice(0, 2).join(" ") : d,
+      ]),
+    );
 
-  const push = (stdin: string, hash = bundleHash(declared)) => runOverSsh(host.target(), pushCommand(host.paths, hash), stdin);
+  const push = (stdin: string, hash = bundleHash(declared)) =>
+    runOverSsh(host.target(), pushCommand(host.paths, hash), stdin);
 
   beforeAll(async () => {
     session = await startHostSession();
@@ -64,16 +71,50 @@ describe.skipIf(!sshd.available)("a push the host refuses changes nothing and sa
     ["empty stdin", () => "", /no bundle arrived, stdin was empty/],
     ["text that is not base64", () => "this is not a bundle!\n", /what arrived \(22 bytes\) is not a base64 bundle/],
     ["base64 that does not decode", () => "abcde\n", /what arrived \(6 bytes\) is not valid base64/],
-    ["a stream cut in transfer", () => good.slice(0, Math.floor(good.length / 2)), new RegExp(`the bundle was cut off in transfer \\(${Math.floor(good.length / 2)} bytes arrived, without the end of the stream\\)`)],
-    ["a compressed stream cut short", () => `${gzipSync(bundleTar(declared)).subarray(0, 4000).toString("base64")}\n`, /the bundle was cut off in transfer \(the compressed stream of \d+ bytes ends early or is damaged\)/],
-    ["base64 of something else", () => `${Buffer.from("plain text, not compressed").toString("base64")}\n`, /is base64 but not a gzip-compressed tar bundle/],
-    ["gzip of something that is not a tar", () => `${gzipSync(Buffer.from("hello\n".repeat(100))).toString("base64")}\n`, /is not a tar archive/],
-    ["a tar with a symbolic link in it", tarWithSymlink, /the bundle holds entries other than regular files and directories \(link or device\)/],
-    ["a bundle altered on the way", () => bundleStdin(testBundle({ "modules/refusals.nix": "{ services.openssh.enable = false; }\n" })), new RegExp(`the bundle arrived altered \\(content hash [0-9a-f]{64}, the program declared ${bundleHash(declared)}\\)`)],
+    [
+      "a stream cut in transfer",
+      () => good.slice(0, Math.floor(good.length / 2)),
+      new RegExp(
+        `the bundle was cut off in transfer \\(${Math.floor(good.length / 2)} bytes arrived, without the end of the stream\\)`,
+      ),
+    ],
+    [
+      "a compressed stream cut short",
+      () => `${gzipSync(bundleTar(declared)).subarray(0, 4000).toString("base64")}\n`,
+      /the bundle was cut off in transfer \(the compressed stream of \d+ bytes ends early or is damaged\)/,
+    ],
+    [
+      "base64 of something else",
+      () => `${Buffer.from("plain text, not compressed").toString("base64")}\n`,
+      /is base64 but not a gzip-compressed tar bundle/,
+    ],
+    [
+      "gzip of something that is not a tar",
+      () => `${gzipSync(Buffer.from("hello\n".repeat(100))).toString("base64")}\n`,
+      /is not a tar archive/,
+    ],
+    [
+      "a tar with a symbolic link in it",
+      tarWithSymlink,
+      /the bundle holds entries other than regular files and directories \(link or device\)/,
+    ],
+    [
+      "a bundle altered on the way",
+      () => bundleStdin(testBundle({ "modules/refusals.nix": "{ services.openssh.enable = false; }\n" })),
+      new RegExp(
+        `the bundle arrived altered \\(content hash [0-9a-f]{64}, the program declared ${bundleHash(declared)}\\)`,
+      ),
+    ],
     // The old bootstrap asked the uploaded script to check its own upload; this one would have said yes.
     [
       "a bundle whose deploy script was swapped for one that says yes",
-      () => bundleStdin(new Map([...declared, [DEPLOY_SCRIPT_PATH, 'mkdir -p "$FAKE_ROOT/host/var/lib/homelab/state/releases/pwned"; exit 0\n']])),
+      () =>
+        bundleStdin(
+          new Map([
+            ...declared,
+            [DEPLOY_SCRIPT_PATH, 'mkdir -p "$FAKE_ROOT/host/var/lib/homelab/state/releases/pwned"; exit 0\n'],
+          ]),
+        ),
       /the bundle arrived altered/,
     ],
   ];
@@ -85,7 +126,9 @@ describe.skipIf(!sshd.available)("a push the host refuses changes nothing and sa
     expect(r.stdout).toBe("");
     const lines = r.stderr.split("\n").filter((l) => l !== "");
     expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toMatch(/^homelab-deploy: push refused: .*; nothing on the host changed\. Run pulumi up again to send the bundle again$/);
+    expect(lines[0]).toMatch(
+      /^homelab-deploy: push refused: .*; nothing on the host changed\. Run pulumi up again to send the bundle again$/,
+    );
     expect(lines[0]).toMatch(says);
     expect(r.stderr).not.toMatch(/tar:|gzip:|base64:|No such file/);
     expect(hostState(), "nothing on the host changed").toEqual(before);
@@ -142,19 +185,28 @@ describe.skipIf(!sshd.available)("a push onto a full disk names the disk", () =>
     // Less room than the upload itself.
     ["while it arrives", 16, /while the bundle arrived/],
     // Room for the upload and its decoded copy, not for the unpacked tree.
-    ["when it is unpacked", Math.ceil((stdin.length * 1.9) / 1024 / 4) * 4 + 16, /for the unpacked bundle, which needs \d+ KiB|while the bundle was (decoded|unpacked)/],
+    [
+      "when it is unpacked",
+      Math.ceil((stdin.length * 1.9) / 1024 / 4) * 4 + 16,
+      /for the unpacked bundle, which needs \d+ KiB|while the bundle was (decoded|unpacked)/,
+    ],
   ];
 
   it.for(CASES)("%s", async ([, kib, when], ctx) => {
-    if (!smallDisk(kib)) ctx.skip("this machine refuses a tmpfs mount (no CAP_SYS_ADMIN), so a full disk cannot be made cheaply here");
+    if (!smallDisk(kib))
+      ctx.skip("this machine refuses a tmpfs mount (no CAP_SYS_ADMIN), so a full disk cannot be made cheaply here");
     const r = await runOverSsh(host.target(), pushCommand(host.paths, bundleHash(declared)), stdin);
     expect(r.code).not.toBe(0);
     const lines = r.stderr.split("\n").filter((l) => l !== "");
     expect(lines, r.stderr).toHaveLength(1);
-    expect(lines[0]).toContain(`push refused: the disk that holds ${store} is full (file system tmpfs mounted on ${store}: `);
+    expect(lines[0]).toContain(
+      `push refused: the disk that holds ${store} is full (file system tmpfs mounted on ${store}: `,
+    );
     expect(lines[0]).toMatch(/: \d+ KiB free of \d+ KiB\)/);
     expect(lines[0]).toMatch(when);
-    expect(lines[0]).toMatch(/nix-collect-garbage .*; nothing on the host changed\. Run pulumi up again to send the bundle again$/);
+    expect(lines[0]).toMatch(
+      /nix-collect-garbage .*; nothing on the host changed\. Run pulumi up again to send the bundle again$/,
+    );
     expect(r.stderr).not.toContain("could not be unpacked");
     expect(readdirSync(store), "what was staged is removed").toEqual([]);
   });

@@ -18,7 +18,10 @@ describe("nixos/deploy/homelab-deploy.sh", () => {
   it.skipIf(!lint.available)("is shellcheck-clean", () => {
     const result = (() => {
       try {
-        return { code: 0, out: execFileSync(shellcheck!, ["--shell=bash", "--severity=style", SCRIPT_FILE], { encoding: "utf8" }) };
+        return {
+          code: 0,
+          out: execFileSync(shellcheck!, ["--shell=bash", "--severity=style", SCRIPT_FILE], { encoding: "utf8" }),
+        };
       } catch (err) {
         const e = err as { status: number; stdout: string };
         return { code: e.status, out: e.stdout };

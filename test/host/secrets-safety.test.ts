@@ -1,4 +1,15 @@
-import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,10 +35,14 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
   let session: HostSession;
   const engine = new FakeEngine();
   /** Values that differ from the deployed ones, so a run that went through would write. */
-  const rotated = () => secretValues(lab, { "mosquitto.password": "rotated password", "mosquitto.username": "rotated user" });
+  const rotated = () =>
+    secretValues(lab, { "mosquitto.password": "rotated password", "mosquitto.username": "rotated user" });
   const mosquittoSecrets = () => enabledSecrets(lab).filter((s) => s.serviceId === "mosquitto");
   /** The mosquitto secrets command of a program whose values were rotated. */
-  const rotatedRun = async () => (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { values: rotated() }))).commands.get("secrets.mosquitto")!;
+  const rotatedRun = async () =>
+    (
+      await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { values: rotated() }))
+    ).commands.get("secrets.mosquitto")!;
   /** Somewhere outside the secrets directory the link points to, with a file of its own. */
   const elsewhere = () => {
     const dir = join(host.root, `elsewhere-${Math.random().toString(16).slice(2, 8)}`);
@@ -49,7 +64,8 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
   });
 
   const expectDeployedValues = () => {
-    for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), `${s.key} keeps the deployed value`).toBe(secretValues(lab).get(s.key));
+    for (const s of mosquittoSecrets())
+      expect(readFileSync(s.path, "utf8"), `${s.key} keeps the deployed value`).toBe(secretValues(lab).get(s.key));
   };
 
   /** Once the path is sound again, the same command goes through; then back to the deployed values for the next test. */
@@ -57,7 +73,11 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const again = await runCaptured(await rotatedRun());
     expect(again.code, `the same command succeeds on a sound path: ${again.stderr}`).toBe(0);
     for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), s.key).toBe(rotated().get(s.key));
-    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    const back = await runCaptured(
+      (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get(
+        "secrets.mosquitto",
+      )!,
+    );
     expect(back.code, back.stderr).toBe(0);
   }
 
@@ -77,7 +97,9 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const before = snapshot(target);
     const result = await runCaptured(await rotatedRun());
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`secrets: ${serviceDir} is a symbolic link; refusing to write secrets through it, nothing written`);
+    expect(result.stderr).toContain(
+      `secrets: ${serviceDir} is a symbolic link; refusing to write secrets through it, nothing written`,
+    );
     expect(snapshot(target), "no file, mode, owner or mtime changed in the linked directory").toEqual(before);
     expect(readdirSync(target)).toEqual(["password"]);
     expect(lstatSync(serviceDir).isSymbolicLink()).toBe(true);
@@ -97,7 +119,9 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const before = snapshot(target);
     const result = await runCaptured(await rotatedRun());
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`secrets: ${host.paths.secretsDir} is a symbolic link; refusing to write secrets through it, nothing written`);
+    expect(result.stderr).toContain(
+      `secrets: ${host.paths.secretsDir} is a symbolic link; refusing to write secrets through it, nothing written`,
+    );
     expect(snapshot(target)).toEqual(before);
     expect(readlinkSync(host.paths.secretsDir)).toBe(target);
     await expectUntouchedThenWorks(() => {
@@ -116,7 +140,9 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const targetBefore = snapshot(target);
     const result = await runCaptured(await rotatedRun());
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`secrets: ${second.key}: ${second.path} is a symbolic link; refusing to replace it, nothing written`);
+    expect(result.stderr).toContain(
+      `secrets: ${second.key}: ${second.path} is a symbolic link; refusing to replace it, nothing written`,
+    );
     expect(snapshot(target)).toEqual(targetBefore);
     expect(readFileSync(target, "utf8")).toBe("not a secret of ours");
     expect(ownership(target)).toBe("root:root:644");
@@ -150,7 +176,9 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const manifest = join(host.paths.stateDir, "secrets.d/mosquitto.manifest");
     // The first value fits in the 1 KiB file-size limit below, the second does not.
     const values = secretValues(lab, { [first.key]: "a new value that fits", [second.key]: "x".repeat(8192) });
-    const inputs = (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { values }))).commands.get("secrets.mosquitto")!;
+    const inputs = (
+      await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners, { values }))
+    ).commands.get("secrets.mosquitto")!;
     // The directory's own mtime moves when a temporary file comes and goes; its entries must not.
     const files = () => new Map([...snapshot(dir)].filter(([p]) => p !== dir));
     const before = files();
@@ -159,10 +187,17 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     // fails a write: base64 gets EFBIG instead of being killed by SIGXFSZ.
     const result = await runCaptured(inputs, `trap '' XFSZ; ulimit -f 1; ${inputs.create as string}`);
     expect(result.code).not.toBe(0);
-    expect(result.stderr).toContain(`secrets: file too large writing ${second.path}; no file of mosquitto was replaced`);
-    expect(files(), "every old file keeps its content, owner, mode and mtime; no temporary file is left").toEqual(before);
+    expect(result.stderr).toContain(
+      `secrets: file too large writing ${second.path}; no file of mosquitto was replaced`,
+    );
+    expect(files(), "every old file keeps its content, owner, mode and mtime; no temporary file is left").toEqual(
+      before,
+    );
     expect(ownership(dir)).toBe("root:root:711");
-    expect(readdirSync(dir).filter((f) => f.startsWith(".")), "temporary files").toEqual([]);
+    expect(
+      readdirSync(dir).filter((f) => f.startsWith(".")),
+      "temporary files",
+    ).toEqual([]);
     expect(snapshot(manifest), "the record of what was written is the old one").toEqual(manifestBefore);
     expectDeployedValues();
 
@@ -171,7 +206,11 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     expect(readFileSync(first.path, "utf8")).toBe("a new value that fits");
     expect(readFileSync(second.path, "utf8")).toBe("x".repeat(8192));
     expect(readdirSync(dir).filter((f) => f.startsWith("."))).toEqual([]);
-    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    const back = await runCaptured(
+      (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get(
+        "secrets.mosquitto",
+      )!,
+    );
     expect(back.code, back.stderr).toBe(0);
   });
   it("a restart that fails after the new files are in place is owed: the next run restarts it, though the files are already up to date", async () => {
@@ -184,8 +223,11 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
       host.clearControl("restart-fails");
     }
     expect(failed.code).not.toBe(0);
-    expect(failed.stderr).toContain("secrets: files written, but restarting mosquitto.service failed; the next run of this command restarts them");
-    for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), `${s.key} is new already`).toBe(rotated().get(s.key));
+    expect(failed.stderr).toContain(
+      "secrets: files written, but restarting mosquitto.service failed; the next run of this command restarts them",
+    );
+    for (const s of mosquittoSecrets())
+      expect(readFileSync(s.path, "utf8"), `${s.key} is new already`).toBe(rotated().get(s.key));
 
     // pulumi up again runs the same command (the failed one left the state as it was).
     const logBefore = host.hostLog().length;
@@ -197,8 +239,17 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     const settled = host.hostLog().length;
     const third = await runCaptured(inputs);
     expect(third.stdout, "nothing is owed any more").toContain("already up to date; nothing restarted");
-    expect(host.hostLog().slice(settled).filter((l) => l.includes("try-restart"))).toEqual([]);
-    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    expect(
+      host
+        .hostLog()
+        .slice(settled)
+        .filter((l) => l.includes("try-restart")),
+    ).toEqual([]);
+    const back = await runCaptured(
+      (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get(
+        "secrets.mosquitto",
+      )!,
+    );
     expect(back.code, back.stderr).toBe(0);
     expectDeployedValues();
   });
@@ -210,14 +261,26 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
     try {
       const result = await runCaptured(inputs);
       expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toContain("secrets: mosquitto.service is not running; it reads the new files when it starts");
+      expect(result.stdout).toContain(
+        "secrets: mosquitto.service is not running; it reads the new files when it starts",
+      );
     } finally {
       host.clearControl("missing-units");
     }
-    expect(host.hostLog().slice(logBefore).filter((l) => l.includes("try-restart")), "no restart tried").toEqual([]);
+    expect(
+      host
+        .hostLog()
+        .slice(logBefore)
+        .filter((l) => l.includes("try-restart")),
+      "no restart tried",
+    ).toEqual([]);
     expect(existsSync(join(host.paths.stateDir, "secrets.d/mosquitto.restart")), "nothing owed").toBe(false);
     for (const s of mosquittoSecrets()) expect(readFileSync(s.path, "utf8"), s.key).toBe(rotated().get(s.key));
-    const back = await runCaptured((await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get("secrets.mosquitto")!);
+    const back = await runCaptured(
+      (await runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))).commands.get(
+        "secrets.mosquitto",
+      )!,
+    );
     expect(back.code, back.stderr).toBe(0);
     expectDeployedValues();
   });
@@ -245,7 +308,9 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
       const after = runProgram(NixosHost, hostArgs(host.target(), host.paths, lab, listeners))
         .then((run) => runCaptured(run.commands.get("secrets.mosquitto")!))
         .finally(() => (finished = true));
-      expect(await lockWaiter(lock, () => finished), "the secrets command queued behind the exclusive holder").toBe(true);
+      expect(await lockWaiter(lock, () => finished), "the secrets command queued behind the exclusive holder").toBe(
+        true,
+      );
       await holder.release();
       const result = await after;
       expect(result.code, result.stderr).toBe(0);
@@ -261,7 +326,9 @@ describe.skipIf(!sshd.available)("a service's secrets command writes its files s
  * so ending its stdin ends it, and the lock goes with it.
  */
 async function holdLock(lock: string, mode: "-s" | "-x") {
-  const proc = spawn("flock", [mode, lock, "sh", "-c", "echo held; exec cat >/dev/null"], { stdio: ["pipe", "pipe", "inherit"] });
+  const proc = spawn("flock", [mode, lock, "sh", "-c", "echo held; exec cat >/dev/null"], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   await new Promise<void>((resolve, reject) => {
     proc.stdout.once("data", () => resolve());
@@ -283,7 +350,9 @@ async function holdLock(lock: string, mode: "-s" | "-x") {
 async function lockWaiter(lock: string, done: () => boolean): Promise<boolean> {
   const inode = `:${lstatSync(lock).ino} `;
   for (let i = 0; i < 600; i++) {
-    const waiters = readFileSync("/proc/locks", "utf8").split("\n").filter((l) => l.includes("->") && l.includes(inode));
+    const waiters = readFileSync("/proc/locks", "utf8")
+      .split("\n")
+      .filter((l) => l.includes("->") && l.includes(inode));
     if (waiters.length > 0) return true;
     if (done()) return false;
     await new Promise((r) => setTimeout(r, 50));

@@ -51,7 +51,15 @@ describe("the NixOS bundle", () => {
 
   it("is the hand-written tree plus generated data, the portal's files, the deploy lists and the takeover list, nothing else", () => {
     const portal = [...renderPortalFiles(prod).keys()];
-    const expected = [...handWritten(NIXOS_SOURCE_DIR), HOMELAB_JSON, SERVICE_OPTIONS_JSON, ...portal, HEALTH_CHECKS_PATH, SECRET_FILES_PATH, TAKEOVER_PATH].sort();
+    const expected = [
+      ...handWritten(NIXOS_SOURCE_DIR),
+      HOMELAB_JSON,
+      SERVICE_OPTIONS_JSON,
+      ...portal,
+      HEALTH_CHECKS_PATH,
+      SECRET_FILES_PATH,
+      TAKEOVER_PATH,
+    ].sort();
     expect([...bundle.keys()].sort()).toEqual(expected);
   });
 
@@ -114,17 +122,26 @@ describe("generated/homelab.json", () => {
     for (const [id, s] of Object.entries(data.services)) {
       expect(s.openFirewall, id).toBe(s.port !== null && s.bind === "0.0.0.0");
     }
-    expect(data.services["ssh-mcp"]).toMatchObject({ bind: "127.0.0.1", port: 19000, openFirewall: false, publicUrl: null });
+    expect(data.services["ssh-mcp"]).toMatchObject({
+      bind: "127.0.0.1",
+      port: 19000,
+      openFirewall: false,
+      publicUrl: null,
+    });
     expect(data.services.mosquitto).toMatchObject({ bind: "127.0.0.1", port: 1883, openFirewall: false });
   });
 
   it("gives every secret as an absolute path under the stack's secrets dir, and only as a path", () => {
     for (const e of hostEnabled) {
-      const expected = Object.fromEntries((e.secrets ?? []).map((s) => [s.name, `/var/lib/homelab/secrets/${e.id}/${s.name}`]));
+      const expected = Object.fromEntries(
+        (e.secrets ?? []).map((s) => [s.name, `/var/lib/homelab/secrets/${e.id}/${s.name}`]),
+      );
       expect(data.services[e.id].secrets, e.id).toEqual(expected);
     }
     const moved = dataOf(bundleOf(stackWith({ credentialsDir: "/var/lib/homelab-secrets" })));
-    expect(moved.services.cloudflared.secrets["tunnel-token"]).toBe("/var/lib/homelab-secrets/cloudflared/tunnel-token");
+    expect(moved.services.cloudflared.secrets["tunnel-token"]).toBe(
+      "/var/lib/homelab-secrets/cloudflared/tunnel-token",
+    );
   });
 
   it("publishes the mDNS name and the public routes", () => {
@@ -153,7 +170,10 @@ describe("generated/homelab.json", () => {
   });
 
   it("whitelists the public route and the mDNS name for Transmission's RPC", () => {
-    expect(speedScheduleData(data, "transmission")?.hostWhitelist).toEqual(["transmission-home.javiersc.com", "nixos.local"]);
+    expect(speedScheduleData(data, "transmission")?.hostWhitelist).toEqual([
+      "transmission-home.javiersc.com",
+      "nixos.local",
+    ]);
   });
 });
 
@@ -161,7 +181,14 @@ describe("the stack decides what is configured", () => {
   it("generates nothing for services the stack leaves out", () => {
     const staging = stackFromFile("staging");
     const data = homelabNixosData(staging);
-    expect(Object.keys(data.services).sort()).toEqual(["cloudflared", "dashboard", "home-assistant", "jellyfin", "mosquitto", "portal"]);
+    expect(Object.keys(data.services).sort()).toEqual([
+      "cloudflared",
+      "dashboard",
+      "home-assistant",
+      "jellyfin",
+      "mosquitto",
+      "portal",
+    ]);
     expect(speedScheduleData(data, "transmission")).toBeUndefined();
     expect(data.backups).toBeUndefined();
     expect(data.lan.hostName).toBe("nixos-staging");

@@ -10,7 +10,13 @@ import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
 import { renderDocsPages } from "../../components/render/docs";
 import { renderIngress } from "../../components/render/edge";
-import { HOMELAB_JSON, NIXOS_SOURCE_DIR, SERVICE_OPTIONS_JSON, readNixosTree, type ServiceOptionsData } from "../../components/render/nixos";
+import {
+  HOMELAB_JSON,
+  NIXOS_SOURCE_DIR,
+  SERVICE_OPTIONS_JSON,
+  readNixosTree,
+  type ServiceOptionsData,
+} from "../../components/render/nixos";
 import { renderOutputs } from "../../components/render/outputs";
 import { topologyMermaid } from "../../components/render/topology";
 import { ROOT, bundleOf, dataOf, writeTree } from "./helpers";
@@ -77,7 +83,13 @@ function stack(name: string): Homelab {
 
 function evalJson<T>(args: string[]): T {
   try {
-    return JSON.parse(execFileSync(NIX as string, ["--store", "dummy://", "--eval", "--strict", "--json", ...args], { env: NIX_ENV, encoding: "utf8", stdio: "pipe" })) as T;
+    return JSON.parse(
+      execFileSync(NIX as string, ["--store", "dummy://", "--eval", "--strict", "--json", ...args], {
+        env: NIX_ENV,
+        encoding: "utf8",
+        stdio: "pipe",
+      }),
+    ) as T;
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`nix-instantiate ${args.join(" ")} failed:\n${e.stderr ?? e.message}`);
@@ -92,12 +104,23 @@ function bundleWithModule(lab: Homelab): string {
 }
 
 interface Evaluated {
-  config: { systemd: { services: Record<string, { description?: string; serviceConfig?: Record<string, unknown> }> }; networking: { firewall: { allowedTCPPorts: number[] } } };
+  config: {
+    systemd: { services: Record<string, { description?: string; serviceConfig?: Record<string, unknown> }> };
+    networking: { firewall: { allowedTCPPorts: number[] } };
+  };
   failedAssertions: string[];
 }
 
 function evalModules(dir: string): Evaluated {
-  return evalJson([join(ROOT, "test", "nixos", "eval-modules.nix"), "--argstr", "bundle", dir, "--arg", "withSshMcp", "true"]);
+  return evalJson([
+    join(ROOT, "test", "nixos", "eval-modules.nix"),
+    "--argstr",
+    "bundle",
+    dir,
+    "--arg",
+    "withSshMcp",
+    "true",
+  ]);
 }
 
 describe("a service that is only a catalog entry and a module", () => {
@@ -113,7 +136,8 @@ describe("a service that is only a catalog entry and a module", () => {
 
   it("needs no line in options.nix: it declares no service by its id", () => {
     const text = readFileSync(join(NIXOS_SOURCE_DIR, "modules", "options.nix"), "utf8");
-    for (const e of CATALOG) expect(text, `options.nix names ${e.id}`).not.toMatch(new RegExp(`^\\s*"?${e.id}"?\\s*=`, "m"));
+    for (const e of CATALOG)
+      expect(text, `options.nix names ${e.id}`).not.toMatch(new RegExp(`^\\s*"?${e.id}"?\\s*=`, "m"));
   });
 
   it("passes validation as it is", () => {
@@ -121,7 +145,9 @@ describe("a service that is only a catalog entry and a module", () => {
   });
 
   it("is in the plan with its local URL and its Access-protected route", () => {
-    const plan = JSON.parse(outputs.get("plan.json") as string) as { services: { id: string; localUrl: string; publicHostname: string; protection: string }[] };
+    const plan = JSON.parse(outputs.get("plan.json") as string) as {
+      services: { id: string; localUrl: string; publicHostname: string; protection: string }[];
+    };
     expect(plan.services.find((s) => s.id === FIXTURE.id)).toMatchObject({
       localUrl: `http://${prod.config.lanAddress}:18123`,
       publicHostname: `fixture-echo-home.${prod.config.domain}`,
@@ -159,44 +185,57 @@ describe("a service that is only a catalog entry and a module", () => {
   });
 });
 
-describe.skipIf(!nixTier.available)("a service that is only a catalog entry and a module, evaluated by nix-instantiate", () => {
-  let dir: string;
-  let ev: Evaluated;
-  beforeAll(() => {
-    dir = bundleWithModule(stack("prod"));
-    ev = evalModules(dir);
-  });
-
-  it("passes the option types of the bundle's modules", () => {
-    const result = evalJson<{ errors: string[] }>([join(ROOT, "test", "nixos", "typecheck.nix"), "--arg", "bundle", dir, "--arg", "data", join(dir, HOMELAB_JSON)]);
-    expect(result.errors).toEqual([]);
-  });
-
-  it("runs its unit with the catalog's title, address, port and secret", () => {
-    const unit = ev.config.systemd.services["fixture-echo"];
-    expect(unit, "systemd.services.fixture-echo").toBeDefined();
-    expect(unit.description).toBe("Fixture Echo");
-    expect(unit.serviceConfig).toMatchObject({
-      LoadCredential: ["api-key:/var/lib/homelab/secrets/fixture-echo/api-key"],
-      Environment: ["LISTEN=0.0.0.0:18123"],
+describe.skipIf(!nixTier.available)(
+  "a service that is only a catalog entry and a module, evaluated by nix-instantiate",
+  () => {
+    let dir: string;
+    let ev: Evaluated;
+    beforeAll(() => {
+      dir = bundleWithModule(stack("prod"));
+      ev = evalModules(dir);
     });
-  });
 
-  it("has its LAN port opened by modules/base.nix", () => {
-    expect(ev.config.networking.firewall.allowedTCPPorts).toContain(18123);
-  });
+    it("passes the option types of the bundle's modules", () => {
+      const result = evalJson<{ errors: string[] }>([
+        join(ROOT, "test", "nixos", "typecheck.nix"),
+        "--arg",
+        "bundle",
+        dir,
+        "--arg",
+        "data",
+        join(dir, HOMELAB_JSON),
+      ]);
+      expect(result.errors).toEqual([]);
+    });
 
-  it("fails no assertion: base.nix finds the unit the catalog names", () => {
-    expect(ev.failedAssertions).toEqual([]);
-  });
+    it("runs its unit with the catalog's title, address, port and secret", () => {
+      const unit = ev.config.systemd.services["fixture-echo"];
+      expect(unit, "systemd.services.fixture-echo").toBeDefined();
+      expect(unit.description).toBe("Fixture Echo");
+      expect(unit.serviceConfig).toMatchObject({
+        LoadCredential: ["api-key:/var/lib/homelab/secrets/fixture-echo/api-key"],
+        Environment: ["LISTEN=0.0.0.0:18123"],
+      });
+    });
 
-  it("is declared but left off on a stack that does not run it", () => {
-    const ci = stack("ci");
-    const ciBundle = bundleOf(ci);
-    expect(dataOf(ciBundle).services).not.toHaveProperty(FIXTURE.id);
-    expect((JSON.parse(ciBundle.get(SERVICE_OPTIONS_JSON) as string) as ServiceOptionsData).services).toHaveProperty(FIXTURE.id);
-    const off = evalModules(bundleWithModule(ci));
-    expect(off.config.systemd.services).not.toHaveProperty("fixture-echo");
-    expect(off.failedAssertions).toEqual([]);
-  });
-});
+    it("has its LAN port opened by modules/base.nix", () => {
+      expect(ev.config.networking.firewall.allowedTCPPorts).toContain(18123);
+    });
+
+    it("fails no assertion: base.nix finds the unit the catalog names", () => {
+      expect(ev.failedAssertions).toEqual([]);
+    });
+
+    it("is declared but left off on a stack that does not run it", () => {
+      const ci = stack("ci");
+      const ciBundle = bundleOf(ci);
+      expect(dataOf(ciBundle).services).not.toHaveProperty(FIXTURE.id);
+      expect((JSON.parse(ciBundle.get(SERVICE_OPTIONS_JSON) as string) as ServiceOptionsData).services).toHaveProperty(
+        FIXTURE.id,
+      );
+      const off = evalModules(bundleWithModule(ci));
+      expect(off.config.systemd.services).not.toHaveProperty("fixture-echo");
+      expect(off.failedAssertions).toEqual([]);
+    });
+  },
+);

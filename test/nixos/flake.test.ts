@@ -22,19 +22,28 @@ describe.skipIf(!nixTier.available)("the bundle's flake.nix", () => {
     rmSync(dir, { recursive: true, force: true });
     rmSync(store, { recursive: true, force: true });
   });
-  const instantiate = (args: string[]) => execFileSync(NIX as string, ["--store", "dummy://", ...args], { env: NIX_ENV, encoding: "utf8", stdio: "pipe" });
+  const instantiate = (args: string[]) =>
+    execFileSync(NIX as string, ["--store", "dummy://", ...args], { env: NIX_ENV, encoding: "utf8", stdio: "pipe" });
 
   it("parses", () => {
     expect(instantiate(["--parse", join(dir, "flake.nix")])).toContain("outputs");
   });
 
   it("has no inputs of its own: the host's flake supplies nixpkgs and pins it", () => {
-    expect(JSON.parse(instantiate(["--eval", "--json", "-E", `builtins.attrNames (import ${join(dir, "flake.nix")})`]))).toEqual(["description", "outputs"]);
+    expect(
+      JSON.parse(instantiate(["--eval", "--json", "-E", `builtins.attrNames (import ${join(dir, "flake.nix")})`])),
+    ).toEqual(["description", "outputs"]);
   });
 
   it("exposes nixosModules.default as the bundle's default.nix, the module a channel host imports", () => {
     const out = JSON.parse(
-      instantiate(["--eval", "--strict", "--json", "-E", `let f = import ${join(dir, "flake.nix")}; m = (f.outputs { self = {}; }).nixosModules.default; in [ (builtins.typeOf m) (baseNameOf (toString m)) (toString m == toString ${join(dir, "default.nix")}) ]`]),
+      instantiate([
+        "--eval",
+        "--strict",
+        "--json",
+        "-E",
+        `let f = import ${join(dir, "flake.nix")}; m = (f.outputs { self = {}; }).nixosModules.default; in [ (builtins.typeOf m) (baseNameOf (toString m)) (toString m == toString ${join(dir, "default.nix")}) ]`,
+      ]),
     );
     expect(out).toEqual(["path", "default.nix", true]);
   });
@@ -54,11 +63,25 @@ describe.skipIf(!nixTier.available)("the bundle's flake.nix", () => {
   });
 
   it.skipIf(!NIX_CLI)("is listed by nix flake show with nixosModules.default, offline, with flakes enabled", () => {
-    const shown = execFileSync(NIX_CLI as string, ["--extra-experimental-features", "nix-command flakes", "--store", store, "--offline", "flake", "show", "--json", `path:${dir}`], {
-      env: NIX_ENV,
-      encoding: "utf8",
-      stdio: "pipe",
-    });
+    const shown = execFileSync(
+      NIX_CLI as string,
+      [
+        "--extra-experimental-features",
+        "nix-command flakes",
+        "--store",
+        store,
+        "--offline",
+        "flake",
+        "show",
+        "--json",
+        `path:${dir}`,
+      ],
+      {
+        env: NIX_ENV,
+        encoding: "utf8",
+        stdio: "pipe",
+      },
+    );
     expect(JSON.parse(shown)).toEqual({ nixosModules: { default: { type: "nixos-module" } } });
   });
 });

@@ -18,12 +18,28 @@ interface Unit {
   environment?: Record<string, string>;
 }
 interface Evaluated {
-  config: { services: Record<string, any>; systemd: { services: Record<string, Unit>; sockets: Record<string, unknown> } };
+  config: {
+    services: Record<string, any>;
+    systemd: { services: Record<string, Unit>; sockets: Record<string, unknown> };
+  };
   failedAssertions: string[];
 }
 
 function evalModules(dir: string): Evaluated {
-  const args = ["--store", "dummy://", "--eval", "--strict", "--json", join(ROOT, "test", "nixos", "eval-modules.nix"), "--argstr", "bundle", dir, "--arg", "withSshMcp", "true"];
+  const args = [
+    "--store",
+    "dummy://",
+    "--eval",
+    "--strict",
+    "--json",
+    join(ROOT, "test", "nixos", "eval-modules.nix"),
+    "--argstr",
+    "bundle",
+    dir,
+    "--arg",
+    "withSshMcp",
+    "true",
+  ];
   return JSON.parse(execFileSync(NIX as string, args, { env: NIX_ENV, encoding: "utf8", stdio: "pipe" })) as Evaluated;
 }
 
@@ -57,7 +73,11 @@ describe.skipIf(!nixTier.available)("LAN-exposed services, evaluated against the
 
   it("Backrest: no secret path on a command line or in the environment", () => {
     const unit = ev.config.systemd.services.backrest;
-    const visible = JSON.stringify([unit.serviceConfig?.ExecStart, unit.serviceConfig?.ExecStartPre, unit.environment ?? {}]);
+    const visible = JSON.stringify([
+      unit.serviceConfig?.ExecStart,
+      unit.serviceConfig?.ExecStartPre,
+      unit.environment ?? {},
+    ]);
     expect(visible).not.toContain("/var/lib/homelab/secrets");
   });
 
@@ -67,7 +87,11 @@ describe.skipIf(!nixTier.available)("LAN-exposed services, evaluated against the
     const without = new Map(bundle);
     without.set(HOMELAB_JSON, JSON.stringify(data));
     const failed = evalModules(writeTree(without, "homelab-bundle-")).failedAssertions;
-    expect(failed).toEqual([expect.stringMatching(/backrest catalog entry has no ui-password secret.*first visitor of port 9898.*components\/catalog\/services\.ts/)]);
+    expect(failed).toEqual([
+      expect.stringMatching(
+        /backrest catalog entry has no ui-password secret.*first visitor of port 9898.*components\/catalog\/services\.ts/,
+      ),
+    ]);
   });
 
   it("Cockpit: serves its login over TLS only; the plain-HTTP switch is never set", () => {
@@ -78,7 +102,11 @@ describe.skipIf(!nixTier.available)("LAN-exposed services, evaluated against the
   });
 
   it("Cockpit: accepts WebSockets from the LAN address and mDNS name over HTTPS, and from the public route", () => {
-    expect(ev.config.services.cockpit["allowed-origins"]).toEqual(["https://192.0.2.10:9090", "https://nixos.local:9090", "https://cockpit-home.javiersc.com"]);
+    expect(ev.config.services.cockpit["allowed-origins"]).toEqual([
+      "https://192.0.2.10:9090",
+      "https://nixos.local:9090",
+      "https://cockpit-home.javiersc.com",
+    ]);
   });
 
   it("no file of the bundle sets AllowUnencrypted", () => {
@@ -87,14 +115,19 @@ describe.skipIf(!nixTier.available)("LAN-exposed services, evaluated against the
 
   it("Ollama and PicoClaw listen where the catalog says, for the owner's Local links", () => {
     expect(ev.config.services.ollama).toMatchObject({ host: "0.0.0.0", port: 11434 });
-    expect(ev.config.systemd.services.picoclaw.environment).toMatchObject({ PICOCLAW_GATEWAY_HOST: "0.0.0.0", PICOCLAW_GATEWAY_PORT: "18800" });
+    expect(ev.config.systemd.services.picoclaw.environment).toMatchObject({
+      PICOCLAW_GATEWAY_HOST: "0.0.0.0",
+      PICOCLAW_GATEWAY_PORT: "18800",
+    });
   });
 });
 
 describe("no AllowUnencrypted in the source", () => {
   it("greps the modules and the renderers clean", () => {
     // grep exits 1 when nothing matches.
-    const grep = spawnSync("grep", ["-rIil", "AllowUnencrypted", NIXOS_SOURCE_DIR, join(ROOT, "components")], { encoding: "utf8" });
+    const grep = spawnSync("grep", ["-rIil", "AllowUnencrypted", NIXOS_SOURCE_DIR, join(ROOT, "components")], {
+      encoding: "utf8",
+    });
     expect(grep.stdout, "files that still name AllowUnencrypted").toBe("");
     expect(grep.status).toBe(1);
   }, 10_000);
@@ -103,13 +136,21 @@ describe("no AllowUnencrypted in the source", () => {
 /* ---------------------------------------------------------- the script -- */
 
 const HTPASSWD = findProgram("htpasswd");
-const scriptTier = tier("backrest login script", [...["bash", "jq"].filter((p) => !findProgram(p)), ...(HTPASSWD ? [] : ["htpasswd (Debian: apache2-utils)"])]);
+const scriptTier = tier("backrest login script", [
+  ...["bash", "jq"].filter((p) => !findProgram(p)),
+  ...(HTPASSWD ? [] : ["htpasswd (Debian: apache2-utils)"]),
+]);
 const SCRIPT = join(NIXOS_SOURCE_DIR, "scripts", "backrest-login.sh");
 const PASSWORD = "correct horse CANARY-7f3";
 
 describe.skipIf(!scriptTier.available)("backrest-login.sh with the real htpasswd", () => {
   /** A scratch dir with the credential, and an htpasswd on PATH that records its argv before running the real one. */
-  function setup(password: string | null = PASSWORD): { dir: string; config: string; run: () => ReturnType<typeof spawnSync>; argv: () => string } {
+  function setup(password: string | null = PASSWORD): {
+    dir: string;
+    config: string;
+    run: () => ReturnType<typeof spawnSync>;
+    argv: () => string;
+  } {
     const dir = mkdtempSync(join(tmpdir(), "homelab-backrest-login-"));
     const creds = join(dir, "creds");
     const bin = join(dir, "bin");
@@ -176,7 +217,14 @@ describe.skipIf(!scriptTier.available)("backrest-login.sh with the real htpasswd
 
   it("keeps everything set in the UI and replaces only the login, turning auth back on", () => {
     const t = setup();
-    const before = { modno: 7, version: 6, instance: "nixos", repos: [{ id: "b2", uri: "b2:homelab-prod:homelab" }], plans: [{ id: "daily", repo: "b2" }], auth: { disabled: true, users: [{ name: "intruder", passwordBcrypt: "eA==" }] } };
+    const before = {
+      modno: 7,
+      version: 6,
+      instance: "nixos",
+      repos: [{ id: "b2", uri: "b2:homelab-prod:homelab" }],
+      plans: [{ id: "daily", repo: "b2" }],
+      auth: { disabled: true, users: [{ name: "intruder", passwordBcrypt: "eA==" }] },
+    };
     writeFileSync(t.config, JSON.stringify(before));
     expect(t.run().status).toBe(0);
     const after = JSON.parse(readFileSync(t.config, "utf8"));

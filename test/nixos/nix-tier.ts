@@ -4,7 +4,10 @@ import { join } from "node:path";
 import { findProgram, tier } from "../support/tiers";
 
 /** Debian's nix-instantiate, which the Nix tier evaluates the bundle with. */
-export const NIX = findProgram("nix-instantiate", ["/usr/bin/nix-instantiate", "/nix/var/nix/profiles/default/bin/nix-instantiate"]);
+export const NIX = findProgram("nix-instantiate", [
+  "/usr/bin/nix-instantiate",
+  "/nix/var/nix/profiles/default/bin/nix-instantiate",
+]);
 
 /** Skipped, with its reason, where nix-instantiate is missing (a failure under CI). */
 export const nixTier = tier("nix", NIX ? [] : ["nix-instantiate (Debian: apt-get install nix-bin)"]);

@@ -23,7 +23,10 @@ interface Entry {
   repo?: string;
   note?: string;
 }
-const record = JSON.parse(readFileSync(RECORD_FILE, "utf8")) as { options: Record<string, Entry>; packages: Record<string, Entry> };
+const record = JSON.parse(readFileSync(RECORD_FILE, "utf8")) as {
+  options: Record<string, Entry>;
+  packages: Record<string, Entry>;
+};
 
 const MODULES = join(ROOT, "nixos", "modules");
 
@@ -48,7 +51,8 @@ describe("the record of nixpkgs options and packages", () => {
   it("names, for every entry, a file and a status; verified ones a commit", () => {
     for (const [key, e] of Object.entries({ ...record.options, ...record.packages })) {
       expect(["verified", "verified-by-use", "absent-in-version-read", "not-read"], key).toContain(e.status);
-      if (e.status === "verified" || e.status === "absent-in-version-read") expect(e.commit, key).toMatch(/^[0-9a-f]{40}$/);
+      if (e.status === "verified" || e.status === "absent-in-version-read")
+        expect(e.commit, key).toMatch(/^[0-9a-f]{40}$/);
       if (e.status !== "not-read") expect(e.file, key).toBeTruthy();
       if (e.repo !== undefined) {
         expect(e.repo, key).toMatch(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/);
@@ -76,10 +80,15 @@ describe("the record of nixpkgs options and packages", () => {
         inherit (python3Packages) python;
         d = [ python3Packages.aiogithubapi ];
       `),
-    ).toEqual(["hass.package.python3Packages", "pkgs.backrest", "pkgs.buildHomeAssistantComponent", "python3Packages.aiogithubapi", "python3Packages.python"]);
+    ).toEqual([
+      "hass.package.python3Packages",
+      "pkgs.backrest",
+      "pkgs.buildHomeAssistantComponent",
+      "python3Packages.aiogithubapi",
+      "python3Packages.python",
+    ]);
   });
 });
-
 
 interface Surface {
   unrecorded: string[];
@@ -87,7 +96,14 @@ interface Surface {
   checked: number;
 }
 function surfaceCheck(dir: string, overrides?: string): Surface {
-  const args = ["--store", "dummy://", "--eval", "--strict", "--json", join(ROOT, "test", "nixos", "surface-check.nix")];
+  const args = [
+    "--store",
+    "dummy://",
+    "--eval",
+    "--strict",
+    "--json",
+    join(ROOT, "test", "nixos", "surface-check.nix"),
+  ];
   args.push("--argstr", "bundle", dir, "--arg", "record", RECORD_FILE);
   if (overrides) args.push("--arg", "overrides", overrides);
   return JSON.parse(execFileSync(NIX as string, args, { env: NIX_ENV, encoding: "utf8", stdio: "pipe" })) as Surface;
@@ -117,7 +133,7 @@ describe.skipIf(!nixTier.available)("the options the modules set, evaluated agai
          ollama = { enable = true; host = "0.0.0.0"; port = 70000; openFirewall = true; }; }`,
     );
     expect(bad.errors.sort()).toEqual([
-      'services.ollama.port: 70000 is not a 16 bit unsigned integer',
+      "services.ollama.port: 70000 is not a 16 bit unsigned integer",
       'services.openthread-border-router.web.listenPort: "8091" is not a 16 bit unsigned integer',
     ]);
     expect(bad.unrecorded).toEqual(["services.ollama.openFirewall"]);

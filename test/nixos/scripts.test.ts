@@ -72,12 +72,20 @@ describe.skipIf(!scripts.available)("transmission-schedule.sh", () => {
     const schedule = join(dir, "schedule.json");
     writeFileSync(schedule, JSON.stringify(speedScheduleData(data, "transmission")!.schedule));
     fakeBin(bin, "date", `echo ${clock}`);
-    fakeBin(bin, "transmission-remote", `echo "$*" > ${join(dir, "argv")}; printf '%s' "$TR_AUTH" > ${join(dir, "auth")}`);
+    fakeBin(
+      bin,
+      "transmission-remote",
+      `echo "$*" > ${join(dir, "argv")}; printf '%s' "$TR_AUTH" > ${join(dir, "auth")}`,
+    );
     const stdout = execFileSync("bash", [SCHEDULE, schedule, "127.0.0.1:9091", "transmission"], {
       env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, CREDENTIALS_DIRECTORY: creds },
       encoding: "utf8",
     });
-    return { argv: readFileSync(join(dir, "argv"), "utf8").trim(), auth: readFileSync(join(dir, "auth"), "utf8"), stdout };
+    return {
+      argv: readFileSync(join(dir, "argv"), "utf8").trim(),
+      auth: readFileSync(join(dir, "auth"), "utf8"),
+      stdout,
+    };
   }
 
   it.each([

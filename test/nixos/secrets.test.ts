@@ -14,7 +14,9 @@ describe("secret values never reach the bundle", () => {
   const secretKeys = Object.entries(CONFIG_KEYS)
     .filter(([, spec]) => spec.secret)
     .map(([key]) => key);
-  const everySecret = Object.fromEntries(enabledSecrets(stackFromFile("prod")).map((s) => [s.key, `${CANARY}-${s.key}`]));
+  const everySecret = Object.fromEntries(
+    enabledSecrets(stackFromFile("prod")).map((s) => [s.key, `${CANARY}-${s.key}`]),
+  );
 
   const raw = {
     ...readStackFile(ROOT, "prod"),
@@ -25,11 +27,15 @@ describe("secret values never reach the bundle", () => {
     }),
   };
   // As the program gets them: decrypted, with the engine's list of secret keys.
-  const loaded = loadStack("prod", raw, undefined, "plan", { engineSecrets: secretKeys.map((key) => `homelab:${key}`) });
+  const loaded = loadStack("prod", raw, undefined, "plan", {
+    engineSecrets: secretKeys.map((key) => `homelab:${key}`),
+  });
   const outputs = renderOutputs(loaded.lab);
 
   it("accepts the canary through every secret config key", () => {
-    expect(secretKeys).toEqual(expect.arrayContaining(["secretValues", "sshPrivateKey", "cloudflareApiToken", "onePasswordToken"]));
+    expect(secretKeys).toEqual(
+      expect.arrayContaining(["secretValues", "sshPrivateKey", "cloudflareApiToken", "onePasswordToken"]),
+    );
     for (const key of secretKeys) {
       expect(loaded.secretKeys[key], `homelab:${key}`).toContain(CANARY);
     }

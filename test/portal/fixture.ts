@@ -15,7 +15,9 @@ export const HOMEPAGE_HEAD_LINKS = `<link rel="manifest" href="/site.webmanifest
 
 /** A `<link>` tag's attributes, by name. */
 export function linkTags(html: string): Record<string, string>[] {
-  return [...html.matchAll(/<link\b([^>]*)>/g)].map((m) => Object.fromEntries([...m[1].matchAll(/([a-z-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])));
+  return [...html.matchAll(/<link\b([^>]*)>/g)].map((m) =>
+    Object.fromEntries([...m[1].matchAll(/([a-z-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]])),
+  );
 }
 
 /** The paths the page links as an icon (any rel with the word "icon"), query strings kept. */

@@ -11,7 +11,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HomepageConfig } from "../../components/render/homepage";
 import { renderNginxSites } from "../../components/render/nginx";
-import { FAVICON_PATHS, FAVICONS, dashboardService, proxiedServices, renderPortalFiles } from "../../components/render/portal";
+import {
+  FAVICON_PATHS,
+  FAVICONS,
+  dashboardService,
+  proxiedServices,
+  renderPortalFiles,
+} from "../../components/render/portal";
 import { dashboardFixture, iconLinks } from "./fixture";
 import { decodePng, fillPlaceholders, stackLab } from "./support";
 import { findProgram, tier } from "../support/tiers";
@@ -63,7 +69,9 @@ function startStub(name: string): Promise<{ server: Server; port: number }> {
     });
     // A WebSocket handshake: answer 101 so the test sees the upgrade pass through nginx.
     server.on("upgrade", (req, socket) => {
-      socket.end(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\nX-Stub: ${name}\r\n\r\n`);
+      socket.end(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\nX-Stub: ${name}\r\n\r\n`,
+      );
     });
     server.listen(0, "127.0.0.1", () => resolve({ server, port: (server.address() as AddressInfo).port }));
   });
@@ -131,9 +139,19 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
     writeFileSync(join(tmp, "custom.js"), bundle.get("generated/custom.js") as string);
     writeFileSync(join(tmp, "site.webmanifest"), bundle.get("assets/site.webmanifest") as string);
     // What portal.nix's runCommand does, with the same tool and the same list.
-    const portalData = JSON.parse(bundle.get("generated/portal.json") as string) as { favicons: { file: string; size: number; source: string }[] };
+    const portalData = JSON.parse(bundle.get("generated/portal.json") as string) as {
+      favicons: { file: string; size: number; source: string }[];
+    };
     for (const f of portalData.favicons) {
-      execFileSync(RSVG as string, ["-w", `${f.size}`, "-h", `${f.size}`, join(icons, f.source), "-o", join(favicons, f.file)]);
+      execFileSync(RSVG as string, [
+        "-w",
+        `${f.size}`,
+        "-h",
+        `${f.size}`,
+        join(icons, f.source),
+        "-o",
+        join(favicons, f.file),
+      ]);
     }
 
     const upstreamPorts: Record<string, number> = {};
@@ -197,7 +215,9 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
   });
 
   it("the rendered config passes nginx -t", () => {
-    const t = spawnSync(NGINX as string, ["-t", "-c", conf, "-p", `${tmp}/`, "-e", `${tmp}/error.log`], { encoding: "utf8" });
+    const t = spawnSync(NGINX as string, ["-t", "-c", conf, "-p", `${tmp}/`, "-e", `${tmp}/error.log`], {
+      encoding: "utf8",
+    });
     expect(t.status, t.stderr).toBe(0);
     expect(t.stderr).toMatch(/syntax is ok/);
     expect(t.stderr).toMatch(/test is successful/);
@@ -224,7 +244,13 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
   });
 
   it("answers an unknown Host, and the names of unrouted services, with 404", async () => {
-    for (const host of ["unknown.example.com", "ssh-mcp-home.javiersc.com", "docs-home.javiersc.com", "immich-home.javiersc.com", "mosquitto-home.javiersc.com"]) {
+    for (const host of [
+      "unknown.example.com",
+      "ssh-mcp-home.javiersc.com",
+      "docs-home.javiersc.com",
+      "immich-home.javiersc.com",
+      "mosquitto-home.javiersc.com",
+    ]) {
       const r = await get("/", host);
       expect(r.status, host).toBe(404);
       expect(r.headers["x-stub"], host).toBeUndefined();
@@ -239,7 +265,10 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
   });
 
   it("passes WebSocket upgrades through", async () => {
-    const r = await get("/api/websocket", "home-assistant-home.javiersc.com", { upgrade: "websocket", connection: "Upgrade" });
+    const r = await get("/api/websocket", "home-assistant-home.javiersc.com", {
+      upgrade: "websocket",
+      connection: "Upgrade",
+    });
     expect(r.status).toBe(101);
     expect(r.headers["x-stub"]).toBe("home-assistant");
     expect(r.headers.upgrade).toBe("websocket");
@@ -272,7 +301,9 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
   });
 
   it("serves every card's icon that the dashboard config names", async () => {
-    const named = homepage.services.flatMap((g) => Object.values(g)[0].flatMap((c) => Object.values(c).map((card) => card.icon)));
+    const named = homepage.services.flatMap((g) =>
+      Object.values(g)[0].flatMap((c) => Object.values(c).map((card) => card.icon)),
+    );
     expect(named.length).toBeGreaterThan(10);
     for (const icon of named) {
       const r = await get(icon, "homepage-home.javiersc.com");
@@ -283,7 +314,13 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
   });
 
   it("answers every icon that Homepage's page links, read from its <link> tags", async () => {
-    expect(pageIcons.map((l) => l.rel).sort()).toEqual(["apple-touch-icon", "icon", "icon", "mask-icon", "shortcut icon"]);
+    expect(pageIcons.map((l) => l.rel).sort()).toEqual([
+      "apple-touch-icon",
+      "icon",
+      "icon",
+      "mask-icon",
+      "shortcut icon",
+    ]);
     for (const link of pageIcons) {
       const r = await get(link.href, "homepage-home.javiersc.com");
       const what = `${link.rel} ${link.href}`;
@@ -314,7 +351,11 @@ describe.skipIf(!nginxTier.available)("the portal in a real nginx", () => {
 
   it("answers every favicon path with the snowflake PNG, never Homepage's", async () => {
     const sizes = Object.fromEntries(FAVICONS.map((f) => [f.file, f.size]));
-    const paths: Record<string, string> = { ...FAVICON_PATHS, "/android-chrome-192x192.png": "android-chrome-192x192.png", "/android-chrome-512x512.png": "android-chrome-512x512.png" };
+    const paths: Record<string, string> = {
+      ...FAVICON_PATHS,
+      "/android-chrome-192x192.png": "android-chrome-192x192.png",
+      "/android-chrome-512x512.png": "android-chrome-512x512.png",
+    };
     for (const [path, file] of Object.entries(paths)) {
       const r = await get(path, "homepage-home.javiersc.com");
       expect(r.status, path).toBe(200);

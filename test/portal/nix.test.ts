@@ -71,7 +71,12 @@ interface Evaluated {
     condition: boolean;
     content: {
       services: {
-        nginx: { enable: boolean; appendHttpConfig: string; virtualHosts: Record<string, unknown>; serverNamesHashBucketSize: { content: number } };
+        nginx: {
+          enable: boolean;
+          appendHttpConfig: string;
+          virtualHosts: Record<string, unknown>;
+          serverNamesHashBucketSize: { content: number };
+        };
         "homepage-dashboard": Record<string, unknown>;
       };
       systemd: {
@@ -112,7 +117,11 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     mkdirSync(join(tmp, "modules"));
     copyFileSync(join(ROOT, "nixos", "modules", "portal.nix"), join(tmp, "modules", "portal.nix"));
     writeFileSync(join(tmp, "eval.nix"), EVAL);
-    const out = execFileSync(NIX as string, ["--eval", "--strict", "--json", "--read-write-mode", join(tmp, "eval.nix")], { encoding: "utf8" });
+    const out = execFileSync(
+      NIX as string,
+      ["--eval", "--strict", "--json", "--read-write-mode", join(tmp, "eval.nix")],
+      { encoding: "utf8" },
+    );
     result = JSON.parse(out) as Evaluated;
   });
 
@@ -135,15 +144,20 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     expect(nginx.appendHttpConfig).toMatch(/alias \/nix\/store\/[a-z0-9]{32}-homelab-icons\/;/);
     const icons = /alias (\/nix\/store\/[a-z0-9]{32}-homelab-icons)\/;/.exec(nginx.appendHttpConfig)![1];
     for (const [path, content] of bundle) {
-      if (path.startsWith("assets/icons/")) expect(readFileSync(join(icons, path.slice("assets/icons/".length)), "utf8"), path).toBe(content);
+      if (path.startsWith("assets/icons/"))
+        expect(readFileSync(join(icons, path.slice("assets/icons/".length)), "utf8"), path).toBe(content);
     }
     const rest = nginx.appendHttpConfig.split("\n").filter((l) => !l.includes("/nix/store/"));
-    const shipped = (bundle.get("generated/nginx-sites.conf") as string).split("\n").filter((l) => !/@[A-Za-z]+@/.test(l));
+    const shipped = (bundle.get("generated/nginx-sites.conf") as string)
+      .split("\n")
+      .filter((l) => !/@[A-Za-z]+@/.test(l));
     expect(rest).toEqual(shipped);
   });
 
   it("renders every favicon from the snowflake with librsvg at the listed sizes, the Apple touch icon opaque", () => {
-    const dir = /root (\/nix\/store\/[a-z0-9]{32}-homelab-favicons);/.exec(result.config.content.services.nginx.appendHttpConfig)![1];
+    const dir = /root (\/nix\/store\/[a-z0-9]{32}-homelab-favicons);/.exec(
+      result.config.content.services.nginx.appendHttpConfig,
+    )![1];
     const script = readFileSync(dir, "utf8");
     const out = join(tmp, "favicons");
     const run = spawnSync("bash", ["-euc", script], { env: { ...process.env, out }, encoding: "utf8" });
@@ -178,7 +192,11 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     const unit = result.config.content.systemd.services["homepage-dashboard"].serviceConfig.contents[1];
     expect(unit.condition).toBe(true);
     // After 25.11's default EnvironmentFile="", which would reset the list.
-    expect(unit.content.EnvironmentFile).toEqual({ _type: "order", priority: 1500, content: ["-/run/homelab-portal/homepage.env"] });
+    expect(unit.content.EnvironmentFile).toEqual({
+      _type: "order",
+      priority: 1500,
+      content: ["-/run/homelab-portal/homepage.env"],
+    });
     const pre = unit.content.ExecStartPre[0];
     expect(pre.startsWith("+/nix/store/")).toBe(true);
 
@@ -187,10 +205,16 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     const token = join(tmp, "hass-token");
     writeFileSync(token, "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl\n");
     const runDir = join(tmp, "run");
-    const script = readFileSync(pre.slice(1), "utf8").split("/run/homelab-portal").join(runDir).split(secret).join(token);
+    const script = readFileSync(pre.slice(1), "utf8")
+      .split("/run/homelab-portal")
+      .join(runDir)
+      .split(secret)
+      .join(token);
     const run = spawnSync("bash", ["-c", script], { encoding: "utf8" });
     expect(run.status, run.stderr).toBe(0);
-    expect(readFileSync(join(runDir, "homepage.env"), "utf8")).toBe("HOMEPAGE_VAR_HASS_TOKEN=eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl\n");
+    expect(readFileSync(join(runDir, "homepage.env"), "utf8")).toBe(
+      "HOMEPAGE_VAR_HASS_TOKEN=eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJl\n",
+    );
     expect(statSync(join(runDir, "homepage.env")).mode & 0o777).toBe(0o600);
 
     // A missing token leaves the variable out instead of failing the dashboard.
@@ -206,7 +230,11 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     const port = (JSON.parse(bundle.get("generated/homepage.json") as string) as { listenPort: number }).listenPort;
     expect(always.ExecStartPost).toHaveLength(1);
     // "-": a failed revalidation leaves a stale first page and must not fail the unit.
-    expect(always.ExecStartPost[0]).toMatch(new RegExp(`^-/coreutils/bin/timeout \\d+ /curl/bin/curl .*--retry-connrefused .*http://127\\.0\\.0\\.1:${port}/api/revalidate$`));
+    expect(always.ExecStartPost[0]).toMatch(
+      new RegExp(
+        `^-/coreutils/bin/timeout \\d+ /curl/bin/curl .*--retry-connrefused .*http://127\\.0\\.0\\.1:${port}/api/revalidate$`,
+      ),
+    );
   });
 
   it("bounds the revalidation below the unit's start timeout, which systemd counts it in", () => {
@@ -221,8 +249,14 @@ describe.skipIf(!nixTier.available)("portal.nix evaluated by Nix", () => {
     };
     const hardCap = Number(/\/bin\/timeout (\d+) /.exec(step)![1]);
     // curl's own limits end it first: no new attempt after --retry-max-time, and each attempt stops at --max-time.
-    expect(flag("--retry-max-time") + flag("--max-time") + 1, "curl's retry window plus one attempt and its delay").toBeLessThanOrEqual(hardCap);
+    expect(
+      flag("--retry-max-time") + flag("--max-time") + 1,
+      "curl's retry window plus one attempt and its delay",
+    ).toBeLessThanOrEqual(hardCap);
     // timeout(1) ends it regardless, with time left for the rest of the start.
-    expect(hardCap, `homepage-dashboard: the revalidation may run ${hardCap} s, the unit may take ${timeoutStart} s to start`).toBeLessThan(timeoutStart);
+    expect(
+      hardCap,
+      `homepage-dashboard: the revalidation may run ${hardCap} s, the unit may take ${timeoutStart} s to start`,
+    ).toBeLessThan(timeoutStart);
   });
 });

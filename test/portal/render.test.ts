@@ -5,7 +5,14 @@ import { join } from "node:path";
 import { CATALOG } from "../../components/catalog/services";
 import { DASHBOARD_GROUPS } from "../../components/catalog/types";
 import { LAYOUT_COLUMNS, renderHomepageConfig, type HomepageCard } from "../../components/render/homepage";
-import { contrast, DARK_SURFACE, iconFile, MIN_ICON_CONTRAST, readableOnDark, renderIcon } from "../../components/render/icons";
+import {
+  contrast,
+  DARK_SURFACE,
+  iconFile,
+  MIN_ICON_CONTRAST,
+  readableOnDark,
+  renderIcon,
+} from "../../components/render/icons";
 import { PLACEHOLDERS, renderNginxSites } from "../../components/render/nginx";
 import {
   PORTAL_FILES,
@@ -34,10 +41,13 @@ const service = (id: string) => {
 /** Every card as [group, title, card], in dashboard order. */
 const cards = (config = homepage): [string, string, HomepageCard][] =>
   config.services.flatMap((g) =>
-    Object.entries(g).flatMap(([group, list]) => list.map((c) => [group, ...Object.entries(c)[0]] as [string, string, HomepageCard])),
+    Object.entries(g).flatMap(([group, list]) =>
+      list.map((c) => [group, ...Object.entries(c)[0]] as [string, string, HomepageCard]),
+    ),
   );
 /** The hostname a service would have if it were routed in prod. */
-const wouldBeHostname = (id: string) => `${routeLabel(service(id).entry, lab.config.routePattern)}.${lab.config.domain}`;
+const wouldBeHostname = (id: string) =>
+  `${routeLabel(service(id).entry, lab.config.routePattern)}.${lab.config.domain}`;
 
 describe("nginx server blocks", () => {
   it("the config starts with the generated-file header", () => {
@@ -58,7 +68,9 @@ describe("nginx server blocks", () => {
   it("the portal answers on its public name, the LAN address and the mDNS name, and proxies to the dashboard", () => {
     const portal = blocks.filter((b) => b.names.includes("homepage-home.javiersc.com"));
     expect(portal).toHaveLength(1);
-    expect(portal[0].names).toEqual(expect.arrayContaining(["homepage-home.javiersc.com", "192.0.2.10", "nixos.local"]));
+    expect(portal[0].names).toEqual(
+      expect.arrayContaining(["homepage-home.javiersc.com", "192.0.2.10", "nixos.local"]),
+    );
     expect(portal[0].upstreamPort).toBe(service("dashboard").port);
     expect(portal[0].defaultServer).toBe(false);
   });
@@ -114,7 +126,10 @@ describe("nginx server blocks", () => {
     const b = strip(shifted);
     expect(b).toHaveLength(a.length);
     a.forEach((line, i) => {
-      if (line !== b[i]) expect(`${line} -> ${b[i]}`).toMatch(/^\s*proxy_pass http:\/\/127\.0\.0\.1:\d+; -> \s*proxy_pass http:\/\/127\.0\.0\.1:\d+;$/);
+      if (line !== b[i])
+        expect(`${line} -> ${b[i]}`).toMatch(
+          /^\s*proxy_pass http:\/\/127\.0\.0\.1:\d+; -> \s*proxy_pass http:\/\/127\.0\.0\.1:\d+;$/,
+        );
     });
   });
 });
@@ -122,7 +137,12 @@ describe("nginx server blocks", () => {
 describe("Homepage config", () => {
   it("has one card per service whose card is on, and none for the others", () => {
     const titles = cards().map(([, title]) => title);
-    expect(titles.sort()).toEqual(lab.services.filter((s) => s.card).map((s) => s.title).sort());
+    expect(titles.sort()).toEqual(
+      lab.services
+        .filter((s) => s.card)
+        .map((s) => s.title)
+        .sort(),
+    );
     for (const id of ["portal", "dashboard", "ssh-mcp", "mosquitto", "tailscale", "appwrite", "immich"]) {
       expect(titles, id).not.toContain(service(id).title);
     }
@@ -153,8 +173,12 @@ describe("Homepage config", () => {
   it("names no icon that the portal does not serve: every card's is an /icons/ path in the bundle", () => {
     expect(cards().length).toBeGreaterThan(10);
     for (const [, title, c] of cards()) {
-      expect(c.icon, `${title}: a CDN name or remote URL would not load offline`).toMatch(/^\/icons\/[a-z0-9-]+-logo\.svg$/);
-      expect(bundle.get(`assets${c.icon}`), `${title}: ${c.icon} is not in the bundle`).toMatch(/<svg\b[\s\S]*<\/svg>\n$/);
+      expect(c.icon, `${title}: a CDN name or remote URL would not load offline`).toMatch(
+        /^\/icons\/[a-z0-9-]+-logo\.svg$/,
+      );
+      expect(bundle.get(`assets${c.icon}`), `${title}: ${c.icon} is not in the bundle`).toMatch(
+        /<svg\b[\s\S]*<\/svg>\n$/,
+      );
     }
     // Nothing else in the whole config looks like an icon to fetch from elsewhere.
     const json = bundle.get(PORTAL_FILES.homepage) as string;
@@ -180,20 +204,29 @@ describe("Homepage config", () => {
   it("explains in the catalog entry why each service the page does not place sits in its group", () => {
     const source = readFileSync(join(ROOT, "components", "catalog", "services.ts"), "utf8");
     for (const id of ["litellm", "ollama", "picoclaw", "cockpit", "backrest", "otbr"]) {
-      const entry = source.slice(source.indexOf(`id: "${id}"`), source.indexOf("group:", source.indexOf(`id: "${id}"`)));
+      const entry = source.slice(
+        source.indexOf(`id: "${id}"`),
+        source.indexOf("group:", source.indexOf(`id: "${id}"`)),
+      );
       expect(entry, `catalog entry "${id}" has no comment before its group`).toMatch(/\/\/ .*\S/);
     }
   });
 
   it("lays out every group as a row of LAYOUT_COLUMNS cards, listed in the groups' order", () => {
     // A list, so the NixOS module (a Nix attribute set would sort a map) keeps the order.
-    expect(homepage.settings.layout).toEqual(homepage.services.map((g) => ({ [Object.keys(g)[0]]: { style: "row", columns: LAYOUT_COLUMNS } })));
+    expect(homepage.settings.layout).toEqual(
+      homepage.services.map((g) => ({ [Object.keys(g)[0]]: { style: "row", columns: LAYOUT_COLUMNS } })),
+    );
     expect(LAYOUT_COLUMNS).toBe(4);
   });
 
   it("gives the Home Assistant card a homeassistant widget whose key is a placeholder", () => {
     const ha = cards().find(([, t]) => t === "Home Assistant")![2];
-    expect(ha.widget).toEqual({ type: "homeassistant", url: "http://127.0.0.1:8123", key: "{{HOMEPAGE_VAR_HASS_TOKEN}}" });
+    expect(ha.widget).toEqual({
+      type: "homeassistant",
+      url: "http://127.0.0.1:8123",
+      key: "{{HOMEPAGE_VAR_HASS_TOKEN}}",
+    });
     expect(homepage.secretEnv).toEqual({ HOMEPAGE_VAR_HASS_TOKEN: "/var/lib/homelab/secrets/dashboard/hass-token" });
   });
 
@@ -207,7 +240,9 @@ describe("Homepage config", () => {
   });
 
   it("allows the public portal host, the LAN address and nixos.local", () => {
-    expect(homepage.allowedHosts.split(",")).toEqual(expect.arrayContaining(["homepage-home.javiersc.com", "192.0.2.10", "nixos.local"]));
+    expect(homepage.allowedHosts.split(",")).toEqual(
+      expect.arrayContaining(["homepage-home.javiersc.com", "192.0.2.10", "nixos.local"]),
+    );
     expect(homepage.listenPort).toBe(8082);
     expect(homepage.listenAddress).toBe("127.0.0.1");
   });
@@ -215,10 +250,7 @@ describe("Homepage config", () => {
   it("has a dark theme, small card blur, an Unsplash background, and resources and clock widgets", () => {
     expect(homepage.settings).toMatchObject({ theme: "dark", cardBlur: "sm" });
     expect((homepage.settings.background as { image: string }).image).toMatch(/^https:\/\/images\.unsplash\.com\//);
-    expect(homepage.widgets).toEqual([
-      { resources: { cpu: true, memory: true } },
-      { datetime: expect.any(Object) },
-    ]);
+    expect(homepage.widgets).toEqual([{ resources: { cpu: true, memory: true } }, { datetime: expect.any(Object) }]);
   });
 });
 
@@ -227,7 +259,11 @@ describe("the Local/Remote toggle", () => {
     const links = renderToggleLinks(lab);
     expect(links["https://jellyfin-home.javiersc.com"]).toBe("http://192.0.2.10:8096");
     expect(links["https://homepage-home.javiersc.com"]).toBe("http://192.0.2.10");
-    expect(Object.keys(links).sort()).toEqual(proxiedServices(lab).map((s) => `https://${s.publicHostname}`).sort());
+    expect(Object.keys(links).sort()).toEqual(
+      proxiedServices(lab)
+        .map((s) => `https://${s.publicHostname}`)
+        .sort(),
+    );
   });
 
   it("leaves the Pages site and unrouted services out of the map", () => {
@@ -264,8 +300,11 @@ describe("the portal's bundle files", () => {
     const data = JSON.parse(files.get("generated/portal.json") as string);
     expect(data._generated).toMatch(/^Generated by homelab/);
     // Every favicon is drawn from an SVG in the bundle's icons folder.
-    for (const f of data.favicons as { file: string; source: string }[]) expect(files.has(`assets/icons/${f.source}`), f.file).toBe(true);
-    expect(data.favicons.find((f: { file: string }) => f.file === "apple-touch-icon.png").source).toBe("apple-touch-icon.svg");
+    for (const f of data.favicons as { file: string; source: string }[])
+      expect(files.has(`assets/icons/${f.source}`), f.file).toBe(true);
+    expect(data.favicons.find((f: { file: string }) => f.file === "apple-touch-icon.png").source).toBe(
+      "apple-touch-icon.svg",
+    );
   });
 
   it("renders the same bytes twice", () => {
@@ -279,7 +318,13 @@ describe("the portal's bundle files", () => {
   });
 
   it("a LAN-only stack serves the portal on LAN names only and links cards to LAN URLs", () => {
-    const lan = labFrom({ domain: "example.com", lanAddress: "192.0.2.30", lanHostname: "lab.local", edge: "none", services: ["portal", "dashboard", "jellyfin"] });
+    const lan = labFrom({
+      domain: "example.com",
+      lanAddress: "192.0.2.30",
+      lanHostname: "lab.local",
+      edge: "none",
+      services: ["portal", "dashboard", "jellyfin"],
+    });
     const lanBlocks = serverBlocks(renderNginxSites(lan));
     expect(lanBlocks).toHaveLength(2);
     expect(lanBlocks[1].names).toEqual(["192.0.2.30", "lab.local", "localhost", "127.0.0.1"]);
@@ -302,16 +347,30 @@ describe("the icons", () => {
   });
 
   it("names the service when its icon is not in the set", () => {
-    expect(() => renderIcon({ id: "sonarr", icon: { simpleIcons: "no-such-brand" } }, drawn)).toThrow(/service "sonarr": simple-icons [\d.]+ has no icon "no-such-brand"/);
-    expect(() => renderIcon({ id: "docs", icon: { mdi: "no-such-glyph" } }, drawn)).toThrow(/service "docs": @mdi\/svg [\d.]+ has no icon "no-such-glyph"/);
-    expect(() => renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, drawn)).toThrow(/service "x": icon file "x-logo.svg" is not in assets\/icons/);
-    expect(() => renderIcon({ id: "x", icon: { file: "x.svg" } }, new Map([["x.svg", "<svg/>"]]))).toThrow(/must end in -logo\.svg/);
+    expect(() => renderIcon({ id: "sonarr", icon: { simpleIcons: "no-such-brand" } }, drawn)).toThrow(
+      /service "sonarr": simple-icons [\d.]+ has no icon "no-such-brand"/,
+    );
+    expect(() => renderIcon({ id: "docs", icon: { mdi: "no-such-glyph" } }, drawn)).toThrow(
+      /service "docs": @mdi\/svg [\d.]+ has no icon "no-such-glyph"/,
+    );
+    expect(() => renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, drawn)).toThrow(
+      /service "x": icon file "x-logo.svg" is not in assets\/icons/,
+    );
+    expect(() => renderIcon({ id: "x", icon: { file: "x.svg" } }, new Map([["x.svg", "<svg/>"]]))).toThrow(
+      /must end in -logo\.svg/,
+    );
   });
 
   it("takes a drawn SVG only with its licence and source, and records them", () => {
-    const ok = "<!-- licence: CC0-1.0; source: drawn for this project -->\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>\n";
-    expect(renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, new Map([["x-logo.svg", ok]])).source).toMatchObject({ set: null, licence: "CC0-1.0", upstream: "drawn for this project" });
-    expect(() => renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, new Map([["x-logo.svg", "<svg/>"]]))).toThrow(/does not say where it comes from/);
+    const ok = '<!-- licence: CC0-1.0; source: drawn for this project -->\n<svg xmlns="http://www.w3.org/2000/svg"/>\n';
+    expect(renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, new Map([["x-logo.svg", ok]])).source).toMatchObject({
+      set: null,
+      licence: "CC0-1.0",
+      upstream: "drawn for this project",
+    });
+    expect(() => renderIcon({ id: "x", icon: { file: "x-logo.svg" } }, new Map([["x-logo.svg", "<svg/>"]]))).toThrow(
+      /does not say where it comes from/,
+    );
   });
 
   it("colours every card icon so it stands out on the dark dashboard, near-black brands included", () => {
@@ -337,7 +396,11 @@ describe("the icons", () => {
     const background = JSON.parse(assets.webmanifest).background_color;
     expect(svg).toMatch(new RegExp(`<rect width="100" height="100" fill="${background}"/>`));
     expect(svg).toContain(/<path d="[^"]+"/.exec(bundle.get("assets/icons/portal-logo.svg") as string)![0]);
-    expect(renderPortalData(lab, assets).favicons.filter((f) => f.source === "apple-touch-icon.svg").map((f) => f.file)).toEqual(["apple-touch-icon.png"]);
+    expect(
+      renderPortalData(lab, assets)
+        .favicons.filter((f) => f.source === "apple-touch-icon.svg")
+        .map((f) => f.file),
+    ).toEqual(["apple-touch-icon.png"]);
   });
 
   it("assets/icons/LICENSES.md is up to date: run npm run icons:licenses", () => {
@@ -345,6 +408,8 @@ describe("the icons", () => {
     expect(committed, "assets/icons/LICENSES.md is stale: run npm run icons:licenses").toBe(renderLicenses(assets));
     expect(bundle.get("assets/icons/LICENSES.md")).toBe(committed);
     for (const e of CATALOG) expect(committed, e.id).toContain(`| \`${iconFile(e)}\` | ${e.title} |`);
-    expect(committed).toMatch(/\| `portal-logo\.svg` \| Portal \| simple-icons [\d.]+ \| `nixos` \| CC-BY-4\.0 \| https:\/\//);
+    expect(committed).toMatch(
+      /\| `portal-logo\.svg` \| Portal \| simple-icons [\d.]+ \| `nixos` \| CC-BY-4\.0 \| https:\/\//,
+    );
   });
 });

@@ -38,7 +38,12 @@ export function serverBlocks(conf: string): ServerBlock[] {
     const text = lines.slice(start, i + 1).join("\n");
     const names = /^\s*server_name (.*);$/m.exec(text)?.[1].split(" ") ?? [];
     const pass = /^\s*proxy_pass http:\/\/127\.0\.0\.1:(\d+);$/m.exec(text);
-    blocks.push({ names, defaultServer: /default_server;/.test(text), upstreamPort: pass ? Number(pass[1]) : null, text });
+    blocks.push({
+      names,
+      defaultServer: /default_server;/.test(text),
+      upstreamPort: pass ? Number(pass[1]) : null,
+      text,
+    });
   }
   return blocks;
 }
@@ -58,7 +63,8 @@ export function fillPlaceholders(text: string, paths: Record<keyof typeof PLACEH
  * librsvg writes (8-bit RGBA or RGB, not interlaced).
  */
 export function decodePng(data: Buffer): { width: number; height: number; rgba: Buffer } {
-  if (!data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))) throw new Error("not a PNG");
+  if (!data.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])))
+    throw new Error("not a PNG");
   let width = 0;
   let height = 0;
   let colorType = 0;
@@ -70,7 +76,8 @@ export function decodePng(data: Buffer): { width: number; height: number; rgba: 
     if (type === "IHDR") {
       width = body.readUInt32BE(0);
       height = body.readUInt32BE(4);
-      if (body[8] !== 8 || body[12] !== 0) throw new Error(`unsupported PNG: bit depth ${body[8]}, interlace ${body[12]}`);
+      if (body[8] !== 8 || body[12] !== 0)
+        throw new Error(`unsupported PNG: bit depth ${body[8]}, interlace ${body[12]}`);
       colorType = body[9];
     } else if (type === "IDAT") idat.push(body);
     at += 12 + length;

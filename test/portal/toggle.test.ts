@@ -16,7 +16,6 @@ import { dashboardFixture } from "./fixture";
 import { ROOT, stackLab } from "./support";
 import { browserTier, launchChromium, listenOnLoopback, stopBrowsing } from "../support/browser";
 
-
 const SCREENSHOTS = join(ROOT, "test-results", "portal");
 /** The README's pictures of the dashboard, rewritten by every run. */
 const README_SHOTS = join(ROOT, "docs");
@@ -35,7 +34,8 @@ const links = renderToggleLinks(lab);
 /** Every card link's public href, by card title. */
 const publicHrefs = new Map<string, string>();
 for (const g of homepage.services) {
-  for (const cards of Object.values(g)) for (const c of cards) for (const [title, card] of Object.entries(c)) publicHrefs.set(title, card.href as string);
+  for (const cards of Object.values(g))
+    for (const c of cards) for (const [title, card] of Object.entries(c)) publicHrefs.set(title, card.href as string);
 }
 const localHref = (href: string) => links[new URL(href).origin] ?? href;
 
@@ -72,15 +72,29 @@ async function open(viewport = { width: 1280, height: 760 }): Promise<Opened> {
 /** [card title, link class, href] for every service link on the page. */
 async function serviceLinks(page: Page): Promise<[string, string, string][]> {
   return page.$$eval("li.service a[href]", (as) =>
-    as.map((a) => [(a.closest("li.service") as HTMLElement).dataset.name ?? "", a.className, a.getAttribute("href") ?? ""] as [string, string, string]),
+    as.map(
+      (a) =>
+        [(a.closest("li.service") as HTMLElement).dataset.name ?? "", a.className, a.getAttribute("href") ?? ""] as [
+          string,
+          string,
+          string,
+        ],
+    ),
   );
 }
 
 async function expectLinks(page: Page, mode: "local" | "remote"): Promise<void> {
   await expect
-    .poll(async () => (await serviceLinks(page)).filter(([title, , href]) => href !== (mode === "local" ? localHref : (h: string) => h)(publicHrefs.get(title) as string)), {
-      timeout: 5000,
-    })
+    .poll(
+      async () =>
+        (await serviceLinks(page)).filter(
+          ([title, , href]) =>
+            href !== (mode === "local" ? localHref : (h: string) => h)(publicHrefs.get(title) as string),
+        ),
+      {
+        timeout: 5000,
+      },
+    )
     .toEqual([]);
   const all = await serviceLinks(page);
   expect(all.length).toBe(publicHrefs.size * 2);
@@ -103,7 +117,12 @@ async function cardBoxes(page: Page) {
   return page.$$eval("li.service .service-card", (cards) =>
     cards.map((c) => {
       const r = c.getBoundingClientRect();
-      return { group: (c.closest(".services-group") as HTMLElement).dataset.group ?? "", x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width) };
+      return {
+        group: (c.closest(".services-group") as HTMLElement).dataset.group ?? "",
+        x: Math.round(r.x),
+        y: Math.round(r.y),
+        width: Math.round(r.width),
+      };
     }),
   );
 }
@@ -163,7 +182,12 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
     expect(jellyfin).toEqual(["http://192.0.2.10:8096", "http://192.0.2.10:8096"]);
     // Links that are not homelab services on the host stay as they are.
     const unchanged = (await serviceLinks(page)).filter(([t]) => t === "Documentation" || t === "Cloudflare Tunnel");
-    expect(unchanged.map(([, , h]) => h)).toEqual(["https://docs-home.javiersc.com", "https://docs-home.javiersc.com", "https://one.dash.cloudflare.com/", "https://one.dash.cloudflare.com/"]);
+    expect(unchanged.map(([, , h]) => h)).toEqual([
+      "https://docs-home.javiersc.com",
+      "https://docs-home.javiersc.com",
+      "https://one.dash.cloudflare.com/",
+      "https://one.dash.cloudflare.com/",
+    ]);
     expect(await page.getAttribute("a.bookmark", "href")).toBe("https://github.com/");
     await page.screenshot({ path: join(SCREENSHOTS, "local.png") });
 
@@ -208,17 +232,28 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
     await expectLinks(page, "local");
 
     // React puts a public href back on an existing anchor.
-    await page.$eval('li.service[data-name="Jellyfin"] a.service-title-text', (a) => a.setAttribute("href", "https://jellyfin-home.javiersc.com/web/#/home"));
-    await expect.poll(() => page.getAttribute('li.service[data-name="Jellyfin"] a.service-title-text', "href")).toBe("http://192.0.2.10:8096/web/#/home");
+    await page.$eval('li.service[data-name="Jellyfin"] a.service-title-text', (a) =>
+      a.setAttribute("href", "https://jellyfin-home.javiersc.com/web/#/home"),
+    );
+    await expect
+      .poll(() => page.getAttribute('li.service[data-name="Jellyfin"] a.service-title-text', "href"))
+      .toBe("http://192.0.2.10:8096/web/#/home");
 
     // The widgets remount: the button comes back next to the new clock.
     await page.evaluate(() => (window as unknown as { __remountClock: () => void }).__remountClock());
-    await page.waitForFunction(() => document.querySelector("#homelab-link-toggle")?.previousElementSibling?.matches(".information-widget-datetime") === true);
+    await page.waitForFunction(
+      () =>
+        document
+          .querySelector("#homelab-link-toggle")
+          ?.previousElementSibling?.matches(".information-widget-datetime") === true,
+    );
     expect(await buttonState(page)).toMatchObject({ text: LABEL, pressed: "true" });
 
     // And back to Remote restores what Homepage rendered, the path included.
     await page.click(BUTTON);
-    await expect.poll(() => page.getAttribute('li.service[data-name="Jellyfin"] a.service-title-text', "href")).toBe("https://jellyfin-home.javiersc.com/web/#/home");
+    await expect
+      .poll(() => page.getAttribute('li.service[data-name="Jellyfin"] a.service-title-text', "href"))
+      .toBe("https://jellyfin-home.javiersc.com/web/#/home");
     await context.close();
   });
 
@@ -235,7 +270,12 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
           const obs = new MutationObserver((records) => {
             n += records.filter((r) => !clock?.contains(r.target)).length;
           });
-          obs.observe(document.documentElement, { childList: true, subtree: true, attributes: true, characterData: true });
+          obs.observe(document.documentElement, {
+            childList: true,
+            subtree: true,
+            attributes: true,
+            characterData: true,
+          });
           setTimeout(() => {
             obs.disconnect();
             resolve(n);
@@ -277,8 +317,12 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
 
   it("shows every card icon from the portal itself, with nothing fetched from elsewhere", async () => {
     const { context, page, refused } = await open();
-    await page.waitForFunction(() => Array.from(document.querySelectorAll("li.service img")).every((i) => (i as HTMLImageElement).complete));
-    const icons = await page.$$eval("li.service img", (imgs) => imgs.map((i) => ({ src: i.getAttribute("src"), width: (i as HTMLImageElement).naturalWidth })));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll("li.service img")).every((i) => (i as HTMLImageElement).complete),
+    );
+    const icons = await page.$$eval("li.service img", (imgs) =>
+      imgs.map((i) => ({ src: i.getAttribute("src"), width: (i as HTMLImageElement).naturalWidth })),
+    );
     expect(icons.length).toBe(publicHrefs.size);
     for (const icon of icons) {
       expect(icon.src, "a card icon outside /icons/").toMatch(/^\/icons\/[a-z0-9-]+-logo\.svg$/);
@@ -297,10 +341,16 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
     await page.evaluate(() => (document.body.style.backgroundImage = "none"));
     /** Serious and critical violations whose nodes are the toggle's, as "rule: selector". */
     const ours = async () => {
-      const results = (await page.evaluate(() => (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<unknown> } }).axe.run(document, { resultTypes: ["violations"] }))) as AxeResults;
+      const results = (await page.evaluate(() =>
+        (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<unknown> } }).axe.run(document, {
+          resultTypes: ["violations"],
+        }),
+      )) as AxeResults;
       return results.violations
         .filter((v) => v.impact === "serious" || v.impact === "critical")
-        .flatMap((v) => v.nodes.filter((n) => n.html.includes("homelab-link-toggle")).map((n) => `${v.id}: ${n.target.join(" ")}`));
+        .flatMap((v) =>
+          v.nodes.filter((n) => n.html.includes("homelab-link-toggle")).map((n) => `${v.id}: ${n.target.join(" ")}`),
+        );
     };
     expect(await ours()).toEqual([]);
     await page.click(BUTTON);
@@ -330,7 +380,10 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
         const lines = new Map<number, number>();
         for (const b of boxes.filter((x) => x.group === group)) lines.set(b.y, (lines.get(b.y) ?? 0) + 1);
         const counts = [...lines.values()];
-        expect(counts.slice(0, -1).every((n) => n === 4) && counts[counts.length - 1] <= 4, `${width} px, ${group}: ${counts.join(" + ")} cards per line`).toBe(true);
+        expect(
+          counts.slice(0, -1).every((n) => n === 4) && counts[counts.length - 1] <= 4,
+          `${width} px, ${group}: ${counts.join(" + ")} cards per line`,
+        ).toBe(true);
       }
       // Cards line up in the same four columns in every group.
       expect(new Set(boxes.map((b) => b.x)).size, `${width} px: card columns`).toBe(4);
@@ -345,14 +398,18 @@ describe.skipIf(!browserTier.available)("the dashboard in Chromium", () => {
     expect(Math.max(...boxes.map((b) => b.x + b.width))).toBeLessThanOrEqual(390);
     expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(390);
     const button = (await page.locator(BUTTON).boundingBox())!;
-    expect(button.x >= 0 && button.x + button.width <= 390, `toggle at x=${button.x}, ${button.width} px wide`).toBe(true);
+    expect(button.x >= 0 && button.x + button.width <= 390, `toggle at x=${button.x}, ${button.width} px wide`).toBe(
+      true,
+    );
     await context.close();
   });
 
   it("photographs the dashboard at 1440x900 in both modes for the README", async () => {
     mkdirSync(README_SHOTS, { recursive: true });
     const { context, page } = await open({ width: 1440, height: 900 });
-    await page.waitForFunction(() => Array.from(document.querySelectorAll("li.service img")).every((i) => (i as HTMLImageElement).complete));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll("li.service img")).every((i) => (i as HTMLImageElement).complete),
+    );
     await expectLinks(page, "remote");
     await page.screenshot({ path: join(README_SHOTS, "portal-remote.png") });
     await page.click(BUTTON);

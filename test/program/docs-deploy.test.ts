@@ -44,12 +44,16 @@ describe("the docs site's upload (prod, under mocks)", () => {
   });
 
   it("keeps the trigger when only config the site does not show changes (the tunnel secret generation)", async () => {
-    const rotated = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:tunnelCredentialGeneration": "2" }, ["homelab:sshPrivateKey"]);
+    const rotated = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:tunnelCredentialGeneration": "2" }, [
+      "homelab:sshPrivateKey",
+    ]);
     expect(deployOf(rotated)?.inputs.triggers).toEqual(deployOf(run)?.inputs.triggers);
   });
 
   it("changes the trigger when a page's content changes (the time zone on the Transmission schedule)", async () => {
-    const moved = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:timeZone": "Europe/Madrid" }, ["homelab:sshPrivateKey"]);
+    const moved = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:timeZone": "Europe/Madrid" }, [
+      "homelab:sshPrivateKey",
+    ]);
     expect(deployOf(moved)?.inputs.triggers).not.toEqual(deployOf(run)?.inputs.triggers);
   });
 
@@ -57,7 +61,10 @@ describe("the docs site's upload (prod, under mocks)", () => {
     const deploy = deployOf(run)!;
     expect(deploy.secretInputs).toContain("environment");
     const env = (deploy.inputs.environment as { value: Record<string, string> }).value;
-    expect(env).toEqual({ CLOUDFLARE_API_TOKEN: TOKEN, CLOUDFLARE_ACCOUNT_ID: DEPLOY_CONFIG["homelab:cloudflareAccountId"] });
+    expect(env).toEqual({
+      CLOUDFLARE_API_TOKEN: TOKEN,
+      CLOUDFLARE_ACCOUNT_ID: DEPLOY_CONFIG["homelab:cloudflareAccountId"],
+    });
     const plain = Object.entries(deploy.inputs).filter(([k]) => !deploy.secretInputs.includes(k));
     expect(JSON.stringify(plain)).not.toContain(TOKEN);
   });
@@ -75,7 +82,11 @@ describe("the docs site built by Pages from the owner's repository (prod, under 
 
   beforeAll(async () => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
-    run = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:docsSource": "git", "homelab:docsRepository": "github:javiersc/homelab" }, ["homelab:sshPrivateKey"]);
+    run = await runProgram(
+      "prod",
+      { ...DEPLOY_CONFIG, "homelab:docsSource": "git", "homelab:docsRepository": "github:javiersc/homelab" },
+      ["homelab:sshPrivateKey"],
+    );
   });
 
   it("uploads nothing", () => {
@@ -87,7 +98,15 @@ describe("the docs site built by Pages from the owner's repository (prod, under 
     expect(project.inputs).toMatchObject({
       name: "homelab-docs-prod",
       productionBranch: "main",
-      source: { type: "github", config: { owner: "javiersc", repoName: "homelab", productionBranch: "main", productionDeploymentsEnabled: true } },
+      source: {
+        type: "github",
+        config: {
+          owner: "javiersc",
+          repoName: "homelab",
+          productionBranch: "main",
+          productionDeploymentsEnabled: true,
+        },
+      },
       buildConfig: { buildCommand: "npm run docs -- --stack prod", destinationDir: "out/prod/docs" },
     });
   });

@@ -10,7 +10,6 @@ vi.mock("@1password/sdk", async (importOriginal) =>
 
 const TOKEN = { OP_SERVICE_ACCOUNT_TOKEN: "ops_fake" };
 
-
 function planOf(stack: string) {
   return renderPlan(loadStack(stack, readStackFile(ROOT, stack)).lab);
 }
@@ -26,12 +25,22 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
   });
 
   it("gives every routed service a DNS record, and nothing else gets one", () => {
-    expect(run.byType(":DnsRecord").map((r) => r.inputs.name).sort()).toEqual([...routed].sort());
+    expect(
+      run
+        .byType(":DnsRecord")
+        .map((r) => r.inputs.name)
+        .sort(),
+    ).toEqual([...routed].sort());
   });
 
   it("gives every Access-protected route an Access application, and nothing else gets one", () => {
     const protectedRoutes = plan.services.filter((s) => s.protection === "access").map((s) => s.publicHostname);
-    expect(run.byType(":ZeroTrustAccessApplication").map((r) => r.inputs.domain).sort()).toEqual([...protectedRoutes].sort());
+    expect(
+      run
+        .byType(":ZeroTrustAccessApplication")
+        .map((r) => r.inputs.domain)
+        .sort(),
+    ).toEqual([...protectedRoutes].sort());
   });
 
   it("makes every DNS record a proxied CNAME with automatic TTL and a comment naming the stack", () => {
@@ -43,7 +52,9 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
 
   it("points tunnel routes at the tunnel and the docs site at the Pages project's own subdomain", () => {
     for (const r of run.byType(":DnsRecord")) {
-      const expected = String(r.inputs.name).startsWith("docs-") ? `homelab-docs-${stack}-4xq.pages.dev` : "tunnel-0001.cfargotunnel.com";
+      const expected = String(r.inputs.name).startsWith("docs-")
+        ? `homelab-docs-${stack}-4xq.pages.dev`
+        : "tunnel-0001.cfargotunnel.com";
       expect(r.inputs.content, String(r.inputs.name)).toBe(expected);
     }
   });
@@ -63,10 +74,21 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
 
   it("passes each Access app's audience tag into its ingress rule", () => {
     const [config] = run.byType(":ZeroTrustTunnelCloudflaredConfig");
-    const ingresses = (config.inputs.config as { ingresses: { hostname?: string; originRequest?: { access?: { audTags: string[]; required: boolean; teamName: string } } }[] }).ingresses;
+    const ingresses = (
+      config.inputs.config as {
+        ingresses: {
+          hostname?: string;
+          originRequest?: { access?: { audTags: string[]; required: boolean; teamName: string } };
+        }[];
+      }
+    ).ingresses;
     for (const rule of ingresses.filter((i) => i.hostname)) {
       const app = run.byType(":ZeroTrustAccessApplication").find((a) => a.inputs.domain === rule.hostname);
-      expect(rule.originRequest?.access, rule.hostname).toEqual({ required: true, teamName: "javiersc", audTags: [`aud-${app!.name}`] });
+      expect(rule.originRequest?.access, rule.hostname).toEqual({
+        required: true,
+        teamName: "javiersc",
+        audTags: [`aud-${app!.name}`],
+      });
     }
   });
 
@@ -86,7 +108,10 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
   it("lets Access policies start at precedence 1 with the reusable email policy", () => {
     for (const app of run.byType(":ZeroTrustAccessApplication")) {
       const policies = app.inputs.policies as { precedence: number }[];
-      expect(policies.map((p) => p.precedence), String(app.inputs.domain)).toEqual(policies.map((_, i) => i + 1));
+      expect(
+        policies.map((p) => p.precedence),
+        String(app.inputs.domain),
+      ).toEqual(policies.map((_, i) => i + 1));
     }
     const allow = run.byType(":ZeroTrustAccessPolicy").filter((p) => p.inputs.decision === "allow");
     expect(allow).toHaveLength(1);
@@ -107,21 +132,29 @@ describe.each(["prod", "staging"])("the %s stack under mocks", (stack) => {
 
   it("puts every hostname that serves the docs behind Access: the route, the project's own and its previews", () => {
     const subdomain = `homelab-docs-${stack}-4xq.pages.dev`;
-    const covered = run.byType(":ZeroTrustAccessApplication").flatMap((a) => (a.inputs.destinations as { uri: string }[]).map((d) => d.uri));
+    const covered = run
+      .byType(":ZeroTrustAccessApplication")
+      .flatMap((a) => (a.inputs.destinations as { uri: string }[]).map((d) => d.uri));
     const docsRoute = routed.find((h) => h.startsWith("docs-"))!;
     for (const host of [docsRoute, subdomain, `*.${subdomain}`]) expect(covered, host).toContain(host);
   });
 
   it("gives every DNS record a target and every protected ingress rule its audience", () => {
-    for (const r of run.byType(":DnsRecord")) expect(String(r.inputs.content ?? ""), String(r.inputs.name)).not.toBe("");
+    for (const r of run.byType(":DnsRecord"))
+      expect(String(r.inputs.content ?? ""), String(r.inputs.name)).not.toBe("");
     const [config] = run.byType(":ZeroTrustTunnelCloudflaredConfig");
-    const ingresses = (config.inputs.config as { ingresses: { hostname?: string; originRequest?: { access?: { audTags: string[] } } }[] }).ingresses;
-    for (const rule of ingresses.filter((i) => i.hostname)) expect(rule.originRequest?.access?.audTags?.[0], rule.hostname).toMatch(/^aud-/);
+    const ingresses = (
+      config.inputs.config as { ingresses: { hostname?: string; originRequest?: { access?: { audTags: string[] } } }[] }
+    ).ingresses;
+    for (const rule of ingresses.filter((i) => i.hostname))
+      expect(rule.originRequest?.access?.audTags?.[0], rule.hostname).toMatch(/^aud-/);
   });
 
   it("checks Access JWTs against the team of the account's Zero Trust organisation", () => {
     const [config] = run.byType(":ZeroTrustTunnelCloudflaredConfig");
-    const teams = (config.inputs.config as { ingresses: { originRequest?: { access?: { teamName: string } } }[] }).ingresses.flatMap((i) => i.originRequest?.access?.teamName ?? []);
+    const teams = (
+      config.inputs.config as { ingresses: { originRequest?: { access?: { teamName: string } } }[] }
+    ).ingresses.flatMap((i) => i.originRequest?.access?.teamName ?? []);
     expect(new Set(teams)).toEqual(new Set(["javiersc"]));
   });
 
@@ -150,9 +183,16 @@ describe("rotating the API clients' keys (prod)", () => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", TOKEN.OP_SERVICE_ACCOUNT_TOKEN);
     const extra = { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": "homelab prod: generated" };
     const before = await runProgram("prod", extra, ["homelab:sshPrivateKey"]);
-    const after = await runProgram("prod", { ...extra, "homelab:apiClientKeyVersion": "2", "homelab:apiClientKeyOverlapUntil": "2026-12-07T00:00:00Z" }, ["homelab:sshPrivateKey"]);
+    const after = await runProgram(
+      "prod",
+      { ...extra, "homelab:apiClientKeyVersion": "2", "homelab:apiClientKeyOverlapUntil": "2026-12-07T00:00:00Z" },
+      ["homelab:sshPrivateKey"],
+    );
     for (const t of after.byType(":ZeroTrustAccessServiceToken")) {
-      expect(t.inputs, t.name).toMatchObject({ clientSecretVersion: 2, previousClientSecretExpiresAt: "2026-12-07T00:00:00Z" });
+      expect(t.inputs, t.name).toMatchObject({
+        clientSecretVersion: 2,
+        previousClientSecretExpiresAt: "2026-12-07T00:00:00Z",
+      });
     }
     const tokens = (r: typeof before) => r.outputs.accessServiceTokens as Record<string, { clientSecret: string }>;
     expect(tokens(after).litellm.clientSecret).not.toBe(tokens(before).litellm.clientSecret);

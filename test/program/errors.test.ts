@@ -31,8 +31,14 @@ describe("a config mistake under the Pulumi runtime", () => {
     const lines = err.message.split("\n");
     expect(lines[0]).toBe('stack "prod" has 2 problems:');
     expect(lines.slice(1), err.message).toHaveLength(2);
-    expect(lines.find((l) => l.includes("routePattern")), err.message).toMatch(/^ {2}- .*Fix: /);
-    expect(lines.find((l) => l.includes("timeZone")), err.message).toMatch(/^ {2}- .*Fix: /);
+    expect(
+      lines.find((l) => l.includes("routePattern")),
+      err.message,
+    ).toMatch(/^ {2}- .*Fix: /);
+    expect(
+      lines.find((l) => l.includes("timeZone")),
+      err.message,
+    ).toMatch(/^ {2}- .*Fix: /);
   });
 
   it("carries no object dump and no colour codes", async () => {

@@ -19,7 +19,12 @@ export function fakeOnePasswordSdk<T extends object>(actual: T, prefix: string):
         resolveAll: async (refs: string[]) => {
           const rotated = JSON.parse(process.env.FAKE_OP_VALUES ?? "{}") as Record<string, string>;
           return {
-            individualResponses: Object.fromEntries(refs.map((r) => [r, { content: { secret: rotated[r] ?? fakeValue(prefix, r), itemId: "i", vaultId: "v" } }])),
+            individualResponses: Object.fromEntries(
+              refs.map((r) => [
+                r,
+                { content: { secret: rotated[r] ?? fakeValue(prefix, r), itemId: "i", vaultId: "v" } },
+              ]),
+            ),
           };
         },
       },

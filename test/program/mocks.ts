@@ -51,7 +51,16 @@ function answer(token: string, inputs: Record<string, unknown>, account: FakeAcc
     case "cloudflare:index/getZeroTrustOrganization:getZeroTrustOrganization":
       return { ...inputs, authDomain: account.authDomain ?? "javiersc.cloudflareaccess.com", name: "javiersc" };
     case "cloudflare:index/getZeroTrustAccessIdentityProviders:getZeroTrustAccessIdentityProviders":
-      return { ...inputs, results: (account.loginMethods ?? ["onetimepin"]).map((type, i) => ({ id: `idp-${i}`, name: type, type, readOnly: false, config: {} })) };
+      return {
+        ...inputs,
+        results: (account.loginMethods ?? ["onetimepin"]).map((type, i) => ({
+          id: `idp-${i}`,
+          name: type,
+          type,
+          readOnly: false,
+          config: {},
+        })),
+      };
     case "cloudflare:index/getDnsRecords:getDnsRecords": {
       const exact = (inputs.name as { exact?: string } | undefined)?.exact;
       return { ...inputs, results: (account.dnsRecords ?? []).filter((r) => exact === undefined || r.name === exact) };
@@ -67,7 +76,12 @@ export function strictMocks(registered: Registered[], account: FakeAccount = {})
     newResource(args) {
       if (!KNOWN_TYPES.has(args.type)) throw new Error(`unexpected resource type ${args.type} (${args.name})`);
       const secretInputs = Object.entries(args.inputs)
-        .filter(([, v]) => v && typeof v === "object" && (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270")
+        .filter(
+          ([, v]) =>
+            v &&
+            typeof v === "object" &&
+            (v as Record<string, unknown>)["4dabf18193072939515e22adb298388d"] === "1b47061264138c4ac30d75fd1eb44270",
+        )
         .map(([k]) => k);
       registered.push({ type: args.type, name: args.name, inputs: args.inputs, secretInputs });
       const state: Record<string, unknown> = { ...args.inputs };
@@ -75,7 +89,12 @@ export function strictMocks(registered: Registered[], account: FakeAccount = {})
       if (args.type.endsWith(":ZeroTrustAccessServiceToken")) {
         // Cloudflare issues a new secret for each clientSecretVersion.
         const version = Number(args.inputs.clientSecretVersion ?? 1);
-        Object.assign(state, { clientId: `${args.name}.access`, clientSecret: `secret-${args.name}-v${version}`, clientSecretVersion: version, expiresAt: "2027-11-30T00:00:00Z" });
+        Object.assign(state, {
+          clientId: `${args.name}.access`,
+          clientSecret: `secret-${args.name}-v${version}`,
+          clientSecretVersion: version,
+          expiresAt: "2027-11-30T00:00:00Z",
+        });
       }
       if (args.type.endsWith(":RandomBytes")) Object.assign(state, { base64: "c2VjcmV0LWJ5dGVz", hex: "00" });
       // Cloudflare suffixes the subdomain when the project name is taken elsewhere.
@@ -96,4 +115,3 @@ export function stackConfig(root: string, stack: string, extra: Record<string, s
   for (const [k, v] of Object.entries(raw)) out[k] = typeof v === "string" ? v : JSON.stringify(v);
   return { ...out, ...extra };
 }
-

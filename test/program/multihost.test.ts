@@ -23,7 +23,12 @@ const GPU_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ngpu\n-----END OPENSSH PRIV
 /** What the owner sets before `pulumi up`: real Cloudflare ids, each host's pinned key, both login keys. */
 function deployConfig(): Record<string, string> {
   const raw = readStackFile(ROOT, STACK) as Record<string, unknown>;
-  const hosts = Object.fromEntries(Object.entries(raw["homelab:hosts"] as Record<string, Record<string, unknown>>).map(([n, h]) => [n, { ...h, sshHostKey: HOST_KEY }]));
+  const hosts = Object.fromEntries(
+    Object.entries(raw["homelab:hosts"] as Record<string, Record<string, unknown>>).map(([n, h]) => [
+      n,
+      { ...h, sshHostKey: HOST_KEY },
+    ]),
+  );
   const { "homelab:sshHostKey": _single, ...rest } = DEPLOY_CONFIG;
   return { ...rest, "homelab:hosts": JSON.stringify(hosts), "homelab:sshPrivateKeyGpu": GPU_KEY };
 }
@@ -66,8 +71,13 @@ describe("the two-host stack's resource tree", () => {
   });
 
   it("gives each host its own preflight, push and rebuild, connected to that host with its own login key", () => {
-    for (const [host, address, key] of [[`${STACK}-host`, "192.0.2.10", DEPLOY_CONFIG["homelab:sshPrivateKey"]], [`${STACK}-host-gpu`, "192.0.2.30", GPU_KEY]]) {
-      const stages = r.tree.filter((n) => n.parent === node(host).urn && n.type === "command:remote:Command").map((n) => n.name);
+    for (const [host, address, key] of [
+      [`${STACK}-host`, "192.0.2.10", DEPLOY_CONFIG["homelab:sshPrivateKey"]],
+      [`${STACK}-host-gpu`, "192.0.2.30", GPU_KEY],
+    ]) {
+      const stages = r.tree
+        .filter((n) => n.parent === node(host).urn && n.type === "command:remote:Command")
+        .map((n) => n.name);
       expect(stages, host).toEqual([`${host}-preflight`, `${host}-push`, `${host}-rebuild`]);
       for (const stage of stages) {
         const connection = connectionOf(command(stage)!.inputs);
@@ -122,7 +132,8 @@ describe("the two-host stack's resource tree", () => {
     expect(plainText(connectionOf(cmd.inputs).host)).toBe("192.0.2.30");
     expect(r.tree.find((n) => n.urn === node("backrest-gpu-secrets").parent)?.name).toBe("backrest");
     const stream = plainText(cmd.inputs.stdin);
-    for (const name of ["restic-password", "b2-account-id", "b2-account-key"]) expect(stream).toContain(`\tbackrest.${name}\t`);
+    for (const name of ["restic-password", "b2-account-id", "b2-account-key"])
+      expect(stream).toContain(`\tbackrest.${name}\t`);
     // restic reads them at each run; there is no Backrest unit on the GPU box to restart.
     expect(stream).not.toContain("backrest.service");
     expect(plainText(connectionOf(command("backrest-secrets")!.inputs).host)).toBe("192.0.2.10");
@@ -130,13 +141,18 @@ describe("the two-host stack's resource tree", () => {
 
   it("deploys the rollout's canary first: the main box's preflight waits for the GPU box's confirmed rebuild", () => {
     expect(node(`${STACK}-host-preflight`).dependencies).toContain(node(`${STACK}-host-gpu-confirm`).urn);
-    expect(node(`${STACK}-host-gpu-preflight`).dependencies.some((u) => u.includes(`${STACK}-host-rebuild`)), "the canary waits for nothing").toBe(false);
+    expect(
+      node(`${STACK}-host-gpu-preflight`).dependencies.some((u) => u.includes(`${STACK}-host-rebuild`)),
+      "the canary waits for nothing",
+    ).toBe(false);
   });
 
   it("keeps one tunnel whose rules reach each service on the LAN address of its host", () => {
     const tunnels = r.tree.filter((n) => n.type === "homelab:cloudflare:Tunnel");
     expect(tunnels.map((n) => n.name)).toEqual([`${STACK}-tunnel`]);
-    const config = r.byType(":ZeroTrustTunnelCloudflaredConfig")[0].inputs.config as { ingresses: { hostname?: string; service: string }[] };
+    const config = r.byType(":ZeroTrustTunnelCloudflaredConfig")[0].inputs.config as {
+      ingresses: { hostname?: string; service: string }[];
+    };
     const rules = new Map(config.ingresses.map((i) => [i.hostname, i.service]));
     expect(rules.get("ollama-multi.javiersc.com")).toBe("http://192.0.2.30:11434");
     expect(rules.get("home-assistant-multi.javiersc.com")).toBe("http://192.0.2.10:8123");
@@ -160,7 +176,8 @@ describe("the two-host stack's resource tree", () => {
 
   it("exports each host's declared bundle, and the one it runs as unknown until the rebuild has run", () => {
     expect(Object.keys(r.outputs.declaredBundleHashes as Record<string, string>).sort()).toEqual(["gpu", "main"]);
-    for (const hash of Object.values(r.outputs.declaredBundleHashes as Record<string, string>)) expect(hash).toMatch(/^[0-9a-f]{64}$/);
+    for (const hash of Object.values(r.outputs.declaredBundleHashes as Record<string, string>))
+      expect(hash).toMatch(/^[0-9a-f]{64}$/);
     // Read from the rebuild's output, which a preview cannot know: never the declared hash standing in for it.
     expect(r.outputs.appliedBundleHashes).toBe(UNKNOWN);
   });
@@ -171,7 +188,9 @@ describe("without the GPU box's own login key", () => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
     try {
       const { "homelab:sshPrivateKeyGpu": _gpu, ...config } = deployConfig();
-      await expect(runProgram(STACK, config, ["homelab:sshPrivateKey"])).rejects.toThrow(/host "gpu".*homelab:sshPrivateKeyGpu/);
+      await expect(runProgram(STACK, config, ["homelab:sshPrivateKey"])).rejects.toThrow(
+        /host "gpu".*homelab:sshPrivateKeyGpu/,
+      );
     } finally {
       vi.unstubAllEnvs();
     }
@@ -180,10 +199,14 @@ describe("without the GPU box's own login key", () => {
 
 describe("rotating a secret of a service on the main box", () => {
   it("changes only that service's secrets command and the main box's preflight; nothing on the GPU box", async () => {
-    const inputs = (r: ProgramRun) => new Map(r.byType("command:remote:Command").map((c) => [c.name, JSON.stringify(c.inputs)]));
+    const inputs = (r: ProgramRun) =>
+      new Map(r.byType("command:remote:Command").map((c) => [c.name, JSON.stringify(c.inputs)]));
     const before = inputs(await run());
     const after = inputs(await run({ "op://Homelab/Mosquito/password": "rotated in 1Password" }));
-    expect([...before].filter(([name, i]) => after.get(name) !== i).map(([name]) => name)).toEqual([`${STACK}-host-preflight`, "mosquitto-secrets"]);
+    expect([...before].filter(([name, i]) => after.get(name) !== i).map(([name]) => name)).toEqual([
+      `${STACK}-host-preflight`,
+      "mosquitto-secrets",
+    ]);
   }, 240_000);
 });
 
@@ -193,14 +216,24 @@ describe("Jellyfin moved to the GPU box", () => {
     vi.stubEnv("FAKE_OP_VALUES", "{}");
     let r: ProgramRun;
     try {
-      r = await runProgram(STACK, { ...deployConfig(), "homelab:placement": JSON.stringify({ ollama: "gpu", jellyfin: "gpu" }) }, ["homelab:sshPrivateKey", "homelab:sshPrivateKeyGpu"]);
+      r = await runProgram(
+        STACK,
+        { ...deployConfig(), "homelab:placement": JSON.stringify({ ollama: "gpu", jellyfin: "gpu" }) },
+        ["homelab:sshPrivateKey", "homelab:sshPrivateKeyGpu"],
+      );
     } finally {
       vi.unstubAllEnvs();
     }
     const command = (name: string) => r.registered.find((x) => x.type === "command:remote:Command" && x.name === name);
     expect(plainText(connectionOf(command("tailscale-secrets")!.inputs).host)).toBe("192.0.2.10");
     expect(plainText(connectionOf(command("tailscale-gpu-secrets")!.inputs).host)).toBe("192.0.2.30");
-    const bundles = renderHostBundles(loadStack(STACK, { ...(readStackFile(ROOT, STACK) as object), "homelab:placement": { ollama: "gpu", jellyfin: "gpu" } }).lab);
-    for (const host of ["main", "gpu"]) expect(bundles.get(host)!.get(SECRET_FILES_PATH), host).toContain("/tailscale/auth-key\n");
+    const bundles = renderHostBundles(
+      loadStack(STACK, {
+        ...(readStackFile(ROOT, STACK) as object),
+        "homelab:placement": { ollama: "gpu", jellyfin: "gpu" },
+      }).lab,
+    );
+    for (const host of ["main", "gpu"])
+      expect(bundles.get(host)!.get(SECRET_FILES_PATH), host).toContain("/tailscale/auth-key\n");
   }, 120_000);
 });

@@ -49,7 +49,12 @@ export interface ProgramRun {
  * would: config from Pulumi.<stack>.yaml (plus `extra`), then wait until every
  * registration has reached the mocks.
  */
-export async function runProgram(stack: string, extra: Record<string, string> = {}, secretKeys: string[] = [], account: FakeAccount = {}): Promise<ProgramRun> {
+export async function runProgram(
+  stack: string,
+  extra: Record<string, string> = {},
+  secretKeys: string[] = [],
+  account: FakeAccount = {},
+): Promise<ProgramRun> {
   // A failed registration (an apply that throws, as the adoption check does)
   // reaches the language host as an unhandled rejection, which fails the
   // program; here it fails the run the same way, instead of the test worker.
@@ -70,7 +75,12 @@ export async function runProgram(stack: string, extra: Record<string, string> = 
   }
 }
 
-async function runMocked(stack: string, extra: Record<string, string>, secretKeys: string[], account: FakeAccount): Promise<ProgramRun> {
+async function runMocked(
+  stack: string,
+  extra: Record<string, string>,
+  secretKeys: string[],
+  account: FakeAccount,
+): Promise<ProgramRun> {
   const registered: Registered[] = [];
   vi.resetModules();
   const runtime = await import("@pulumi/pulumi/runtime");
@@ -78,7 +88,9 @@ async function runMocked(stack: string, extra: Record<string, string>, secretKey
   const tree = recordTree(runtime.getMonitor());
   runtime.setAllConfig(stackConfig(ROOT, stack, extra), secretKeys);
   const mod = await import("../../index");
-  const exported = (await (mod as unknown as { default?: Promise<Record<string, unknown>> }).default) ?? (await (mod as unknown as Promise<Record<string, unknown>>));
+  const exported =
+    (await (mod as unknown as { default?: Promise<Record<string, unknown>> }).default) ??
+    (await (mod as unknown as Promise<Record<string, unknown>>));
   const outputs: Record<string, unknown> = {};
   const secretOutputs: string[] = [];
   for (const [k, v] of Object.entries(exported ?? {})) {
@@ -90,11 +102,24 @@ async function runMocked(stack: string, extra: Record<string, string>, secretKey
     const out = pulumi.output(v) as pulumi.Output<unknown>;
     const internal = out as unknown as { isKnown: Promise<boolean>; isSecret: Promise<boolean> };
     // A preview leaves what a provider computes unknown (a command's stdout); apply never runs on it.
-    outputs[k] = (await internal.isKnown) ? await new Promise((r) => out.apply((x) => { r(x); return x; })) : UNKNOWN;
+    outputs[k] = (await internal.isKnown)
+      ? await new Promise((r) =>
+          out.apply((x) => {
+            r(x);
+            return x;
+          }),
+        )
+      : UNKNOWN;
     if (await internal.isSecret) secretOutputs.push(k);
   }
   await (runtime as unknown as { disconnect(): Promise<void> }).disconnect();
-  return { registered, tree, outputs, secretOutputs, byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)) };
+  return {
+    registered,
+    tree,
+    outputs,
+    secretOutputs,
+    byType: (suffix) => registered.filter((r) => r.type.endsWith(suffix)),
+  };
 }
 
 /** A stack output whose value a preview cannot know yet, as the engine shows `output<string>`. */

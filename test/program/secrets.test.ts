@@ -29,7 +29,11 @@ describe("secret values under the prod program", () => {
   let run: ProgramRun;
   beforeAll(async () => {
     vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
-    run = await runProgram("prod", { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": "homelab prod: generated" }, ["homelab:sshPrivateKey"]);
+    run = await runProgram(
+      "prod",
+      { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": "homelab prod: generated" },
+      ["homelab:sshPrivateKey"],
+    );
   });
 
   it("appear in no registered resource input that is not marked secret", () => {
@@ -81,7 +85,10 @@ describe("the LAN-only ci stack under mocks", () => {
       "mosquitto.username": "CANARY-user",
       "mosquitto.password": "CANARY-pass",
     });
-    run = await runProgram("ci", { ...DEPLOY_CONFIG, "homelab:secretValues": values }, ["homelab:sshPrivateKey", "homelab:secretValues"]);
+    run = await runProgram("ci", { ...DEPLOY_CONFIG, "homelab:secretValues": values }, [
+      "homelab:sshPrivateKey",
+      "homelab:secretValues",
+    ]);
   });
 
   it("declares no Cloudflare or random resource", () => {
@@ -89,11 +96,19 @@ describe("the LAN-only ci stack under mocks", () => {
   });
 
   it("deploys the host with remote commands only", () => {
-    expect(new Set(run.registered.map((r) => r.type))).toEqual(new Set(["homelab:index:Homelab", "homelab:service:Service", "homelab:host:NixosHost", "command:remote:Command"]));
+    expect(new Set(run.registered.map((r) => r.type))).toEqual(
+      new Set(["homelab:index:Homelab", "homelab:service:Service", "homelab:host:NixosHost", "command:remote:Command"]),
+    );
   });
 
   it("exports only outputs that have values, so the engine prints no undefined-output warning", () => {
-    expect(Object.keys(run.outputs).sort()).toEqual(["appliedBundleHash", "declaredBundleHash", "hostnames", "services", "stack"]);
+    expect(Object.keys(run.outputs).sort()).toEqual([
+      "appliedBundleHash",
+      "declaredBundleHash",
+      "hostnames",
+      "services",
+      "stack",
+    ]);
     for (const [k, v] of Object.entries(run.outputs)) expect(v, k).not.toBeUndefined();
   });
 
@@ -106,11 +121,19 @@ describe("credentials missing from a stack that keeps them in config", () => {
   it("are all named in one run, as a RunError the runtime prints as text: the login key and each secret value", async () => {
     const { RunError } = await import("@pulumi/pulumi");
     const { "homelab:sshPrivateKey": _key, ...withoutKey } = DEPLOY_CONFIG;
-    const failed = await runProgram("ci", { ...withoutKey, "homelab:secretValues": JSON.stringify({ "mosquitto.username": "u" }) }, ["homelab:secretValues"]).catch((e: unknown) => e);
+    const failed = await runProgram(
+      "ci",
+      { ...withoutKey, "homelab:secretValues": JSON.stringify({ "mosquitto.username": "u" }) },
+      ["homelab:secretValues"],
+    ).catch((e: unknown) => e);
     expect(RunError.isInstance(failed), String(failed)).toBe(true);
     const message = (failed as Error).message;
     expect(message).toMatch(/^stack ci lacks 2 credentials:\n/);
-    expect(message).toContain("  - no SSH private key for root@127.0.0.1: run pulumi config set --secret homelab:sshPrivateKey");
-    expect(message).toContain("  - homelab:secretValues lacks dashboard.hass-token, home-assistant.openai-api-key, home-assistant.anthropic-api-key, mosquitto.password;");
+    expect(message).toContain(
+      "  - no SSH private key for root@127.0.0.1: run pulumi config set --secret homelab:sshPrivateKey",
+    );
+    expect(message).toContain(
+      "  - homelab:secretValues lacks dashboard.hass-token, home-assistant.openai-api-key, home-assistant.anthropic-api-key, mosquitto.password;",
+    );
   });
 });

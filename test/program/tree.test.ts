@@ -21,12 +21,23 @@ const CI_VALUES = {
 
 /** What the owner sets before `pulumi up`, per stack; the ci stack takes its secrets from config. */
 function configFor(stack: string, values: Record<string, string> = CI_VALUES): [Record<string, string>, string[]] {
-  if (stack !== "ci") return [{ ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": `homelab ${stack}: generated` }, ["homelab:sshPrivateKey"]];
-  return [{ ...DEPLOY_CONFIG, "homelab:secretValues": JSON.stringify(values) }, ["homelab:sshPrivateKey", "homelab:secretValues"]];
+  if (stack !== "ci")
+    return [
+      { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": `homelab ${stack}: generated` },
+      ["homelab:sshPrivateKey"],
+    ];
+  return [
+    { ...DEPLOY_CONFIG, "homelab:secretValues": JSON.stringify(values) },
+    ["homelab:sshPrivateKey", "homelab:secretValues"],
+  ];
 }
 
 /** Run index.ts for the stack; `onePassword` maps references to rotated values. */
-async function run(stack: string, values?: Record<string, string>, onePassword: Record<string, string> = {}): Promise<ProgramRun> {
+async function run(
+  stack: string,
+  values?: Record<string, string>,
+  onePassword: Record<string, string> = {},
+): Promise<ProgramRun> {
   vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
   vi.stubEnv("FAKE_OP_VALUES", JSON.stringify(onePassword));
   try {
@@ -42,13 +53,20 @@ function labOf(stack: string) {
 }
 
 /** The catalog service a per-service resource belongs to, read from what it declares. */
-function ownerOf(node: TreeNode, registered: ProgramRun["registered"], services: ResolvedService[]): string | undefined {
+function ownerOf(
+  node: TreeNode,
+  registered: ProgramRun["registered"],
+  services: ResolvedService[],
+): string | undefined {
   const inputs = registered.find((r) => r.type === node.type && r.name === node.name)?.inputs ?? {};
   const byHost = (h: unknown) => services.find((s) => s.publicHostname === h)?.id;
   if (node.type.endsWith(":DnsRecord") || node.type.endsWith(":PagesDomain")) return byHost(inputs.name);
   if (node.type.endsWith(":ZeroTrustAccessApplication")) return byHost(inputs.domain);
   if (node.type.endsWith(":PagesProject")) return services.find((s) => s.entry.runsOn === "pages")?.id;
-  if (node.type.endsWith(":ZeroTrustAccessServiceToken") || (node.type.endsWith(":ZeroTrustAccessPolicy") && inputs.decision === "non_identity")) {
+  if (
+    node.type.endsWith(":ZeroTrustAccessServiceToken") ||
+    (node.type.endsWith(":ZeroTrustAccessPolicy") && inputs.decision === "non_identity")
+  ) {
     return services.find((s) => String(inputs.name).includes(` ${s.id} `))?.id;
   }
   if (node.type === "command:remote:Command") return /--service ([a-z0-9-]+)/.exec(String(inputs.create))?.[1];
@@ -79,11 +97,17 @@ describe.each(["prod", "staging", "ci"])("the %s stack's resource tree", (stack)
     for (const c of components) expect(c.parent, c.name).toBe(first.tree[0].urn);
     const pending = lab.services.filter((s) => s.status === "pending").map((s) => s.id);
     expect(pending.length > 0 || stack !== "prod", "prod declares pending services").toBe(true);
-    for (const id of pending) expect(first.tree.some((n) => n.name === id || n.name.startsWith(`${id}-`)), id).toBe(false);
+    for (const id of pending)
+      expect(
+        first.tree.some((n) => n.name === id || n.name.startsWith(`${id}-`)),
+        id,
+      ).toBe(false);
   });
 
   it("puts every per-service resource directly under its service's component", () => {
-    const components = new Map(first.tree.filter((n) => n.type === "homelab:service:Service").map((n) => [n.urn, n.name]));
+    const components = new Map(
+      first.tree.filter((n) => n.type === "homelab:service:Service").map((n) => [n.urn, n.name]),
+    );
     let owned = 0;
     for (const node of first.tree) {
       const owner = ownerOf(node, first.registered, enabled);
@@ -92,12 +116,19 @@ describe.each(["prod", "staging", "ci"])("the %s stack's resource tree", (stack)
       expect(components.get(node.parent), `${node.type} ${node.name} belongs to ${owner}`).toBe(owner);
     }
     const withSecrets = enabled.filter((s) => s.secrets.length > 0);
-    expect(owned, "DNS records, Access applications and secrets commands were found").toBeGreaterThanOrEqual(withSecrets.length);
+    expect(owned, "DNS records, Access applications and secrets commands were found").toBeGreaterThanOrEqual(
+      withSecrets.length,
+    );
   });
 
   it("gives each service with secrets one secrets command, which writes only that service's files", () => {
     const commands = first.tree.filter((n) => n.type === "command:remote:Command" && n.name.endsWith("-secrets"));
-    expect(commands.map((n) => n.name).sort()).toEqual(enabled.filter((s) => s.secrets.length > 0).map((s) => `${s.id}-secrets`).sort());
+    expect(commands.map((n) => n.name).sort()).toEqual(
+      enabled
+        .filter((s) => s.secrets.length > 0)
+        .map((s) => `${s.id}-secrets`)
+        .sort(),
+    );
     for (const node of commands) {
       const inputs = first.registered.find((r) => r.name === node.name)!.inputs;
       expect(String(inputs.create), node.name).toContain(`--service ${node.name.replace(/-secrets$/, "")} `);
@@ -108,7 +139,12 @@ describe.each(["prod", "staging", "ci"])("the %s stack's resource tree", (stack)
     const host = first.tree.find((n) => n.type === "homelab:host:NixosHost")!;
     expect(host.parent).toBe(first.tree[0].urn);
     const hostCommands = first.tree.filter((n) => n.parent === host.urn).map((n) => n.name);
-    expect(hostCommands).toEqual([`${stack}-host-preflight`, `${stack}-host-push`, `${stack}-host-rebuild`, `${stack}-host-confirm`]);
+    expect(hostCommands).toEqual([
+      `${stack}-host-preflight`,
+      `${stack}-host-push`,
+      `${stack}-host-rebuild`,
+      `${stack}-host-confirm`,
+    ]);
   });
 
   it("registers the same (type, name, parent) list, in the same order, on a second run", async () => {
@@ -119,26 +155,33 @@ describe.each(["prod", "staging", "ci"])("the %s stack's resource tree", (stack)
 });
 
 describe("the edge stacks share the tunnel, its ingress and the allow policy", () => {
-  it.each(["prod", "staging"])("%s: the tunnel, the ingress config and the reusable allow policy sit under the root", async (stack) => {
-    const r = await run(stack);
-    const root = r.tree[0].urn;
-    const under = (type: string) => r.tree.filter((n) => n.type.endsWith(type) && n.parent === root).map((n) => n.name);
-    expect(under("homelab:cloudflare:Tunnel")).toEqual([`${stack}-tunnel`]);
-    expect(under(":ZeroTrustTunnelCloudflaredConfig")).toEqual([`${stack}-ingress`]);
-    expect(under(":ZeroTrustAccessPolicy")).toEqual([`${stack}-owners`]);
-    expect(under("pulumi:providers:cloudflare")).toEqual([`${stack}-cloudflare`]);
-  });
+  it.each(["prod", "staging"])(
+    "%s: the tunnel, the ingress config and the reusable allow policy sit under the root",
+    async (stack) => {
+      const r = await run(stack);
+      const root = r.tree[0].urn;
+      const under = (type: string) =>
+        r.tree.filter((n) => n.type.endsWith(type) && n.parent === root).map((n) => n.name);
+      expect(under("homelab:cloudflare:Tunnel")).toEqual([`${stack}-tunnel`]);
+      expect(under(":ZeroTrustTunnelCloudflaredConfig")).toEqual([`${stack}-ingress`]);
+      expect(under(":ZeroTrustAccessPolicy")).toEqual([`${stack}-owners`]);
+      expect(under("pulumi:providers:cloudflare")).toEqual([`${stack}-cloudflare`]);
+    },
+  );
 });
 
 describe("rotating one service's secret", () => {
-  const commandInputs = (r: ProgramRun) => new Map(r.byType("command:remote:Command").map((c) => [c.name, JSON.stringify(c.inputs)]));
-  const changed = (a: ProgramRun, b: ProgramRun) => [...commandInputs(a)].filter(([name, inputs]) => commandInputs(b).get(name) !== inputs).map(([name]) => name);
+  const commandInputs = (r: ProgramRun) =>
+    new Map(r.byType("command:remote:Command").map((c) => [c.name, JSON.stringify(c.inputs)]));
+  const changed = (a: ProgramRun, b: ProgramRun) =>
+    [...commandInputs(a)].filter(([name, inputs]) => commandInputs(b).get(name) !== inputs).map(([name]) => name);
 
   it("in 1Password (prod): only mosquitto's secrets command changes inputs, and the preflight that runs before it", async () => {
     const before = await run("prod");
     const after = await run("prod", undefined, { "op://Homelab/Mosquito/password": "rotated in 1Password" });
     expect(changed(before, after)).toEqual(["prod-host-preflight", "mosquitto-secrets"]);
-    const nonCommands = (r: ProgramRun) => JSON.stringify(r.registered.filter((x) => x.type !== "command:remote:Command").map((x) => [x.name, x.inputs]));
+    const nonCommands = (r: ProgramRun) =>
+      JSON.stringify(r.registered.filter((x) => x.type !== "command:remote:Command").map((x) => [x.name, x.inputs]));
     expect(nonCommands(after), "no Cloudflare resource changes").toBe(nonCommands(before));
   });
 

@@ -3,7 +3,15 @@ import { upsertGeneratedItem, type OnePasswordItemsApi } from "../../components/
 
 /** A fake 1Password items and vaults API, keeping items in memory. */
 function fakeItems() {
-  const items = new Map<string, { id: string; title: string; vaultId: string; fields: { id: string; title: string; fieldType: string; value: string }[] }>();
+  const items = new Map<
+    string,
+    {
+      id: string;
+      title: string;
+      vaultId: string;
+      fields: { id: string; title: string; fieldType: string; value: string }[];
+    }
+  >();
   const api: OnePasswordItemsApi = {
     vaults: { list: async () => [{ id: "v1", title: "Homelab" }] },
     items: {
@@ -26,20 +34,36 @@ function fakeItems() {
 describe("writing generated secrets back to 1Password", () => {
   it("creates one item with a concealed field per secret", async () => {
     const { api, items } = fakeItems();
-    const { itemId } = await upsertGeneratedItem(api, { vault: "Homelab", title: "homelab prod: generated", fields: { "tunnel-token": "t1" } });
-    expect(items.get(itemId)).toMatchObject({ vaultId: "v1", title: "homelab prod: generated", fields: [{ id: "tunnel-token", fieldType: "Concealed", value: "t1" }] });
+    const { itemId } = await upsertGeneratedItem(api, {
+      vault: "Homelab",
+      title: "homelab prod: generated",
+      fields: { "tunnel-token": "t1" },
+    });
+    expect(items.get(itemId)).toMatchObject({
+      vaultId: "v1",
+      title: "homelab prod: generated",
+      fields: [{ id: "tunnel-token", fieldType: "Concealed", value: "t1" }],
+    });
   });
 
   it("updates the same item in place when a secret is rotated", async () => {
     const { api, items } = fakeItems();
-    const { itemId } = await upsertGeneratedItem(api, { vault: "Homelab", title: "t", fields: { "tunnel-token": "t1" } });
+    const { itemId } = await upsertGeneratedItem(api, {
+      vault: "Homelab",
+      title: "t",
+      fields: { "tunnel-token": "t1" },
+    });
     await upsertGeneratedItem(api, { vault: "Homelab", title: "t", fields: { "tunnel-token": "t2" } }, itemId);
     expect(items.size).toBe(1);
-    expect(items.get(itemId)!.fields).toEqual([{ id: "tunnel-token", title: "tunnel-token", fieldType: "Concealed", value: "t2" }]);
+    expect(items.get(itemId)!.fields).toEqual([
+      { id: "tunnel-token", title: "tunnel-token", fieldType: "Concealed", value: "t2" },
+    ]);
   });
 
   it("names the vault and the fix when the vault is not shared", async () => {
     const { api } = fakeItems();
-    await expect(upsertGeneratedItem(api, { vault: "Nope", title: "t", fields: {} })).rejects.toThrow(/vault "Nope" not found .*homelab:opVault/);
+    await expect(upsertGeneratedItem(api, { vault: "Nope", title: "t", fields: {} })).rejects.toThrow(
+      /vault "Nope" not found .*homelab:opVault/,
+    );
   });
 });

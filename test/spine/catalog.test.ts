@@ -85,7 +85,10 @@ describe("the service catalog", () => {
   });
 
   it("takes the Mosquitto credentials from the Homelab/Mosquito item", () => {
-    expect(byId("mosquitto").secrets.map((s) => s.ref)).toEqual(["op://Homelab/Mosquito/username", "op://Homelab/Mosquito/password"]);
+    expect(byId("mosquitto").secrets.map((s) => s.ref)).toEqual([
+      "op://Homelab/Mosquito/username",
+      "op://Homelab/Mosquito/password",
+    ]);
   });
 
   it("says how native apps reach Home Assistant and Jellyfin past Access", () => {
@@ -101,7 +104,12 @@ describe("the service catalog", () => {
 
   it("keeps secret files root-owned: 0400, or 0440 with the consumer's group", () => {
     const [openai] = byId("home-assistant").secrets;
-    expect(openai).toMatchObject({ path: "/var/lib/homelab/secrets/home-assistant/openai-api-key", owner: "root", group: "hass", mode: "0440" });
+    expect(openai).toMatchObject({
+      path: "/var/lib/homelab/secrets/home-assistant/openai-api-key",
+      owner: "root",
+      group: "hass",
+      mode: "0440",
+    });
     const [restic] = byId("backrest").secrets;
     expect(restic).toMatchObject({ owner: "root", group: "root", mode: "0400" });
   });

@@ -22,30 +22,66 @@ const TWO_HOSTS = {
 };
 
 function twoHostLab(extra: Record<string, unknown> = {}) {
-  return loadStack("prod", { ...BASE, "homelab:hosts": TWO_HOSTS, "homelab:placement": { ollama: "gpu", jellyfin: "gpu" }, ...extra }).lab;
+  return loadStack("prod", {
+    ...BASE,
+    "homelab:hosts": TWO_HOSTS,
+    "homelab:placement": { ollama: "gpu", jellyfin: "gpu" },
+    ...extra,
+  }).lab;
 }
 
 describe("hosts in stack config", () => {
   it("a stack without homelab:hosts is one host built from today's keys, named after its mDNS name", () => {
-    const { config } = loadStack("prod", { ...BASE, "homelab:lanAddress": "192.0.2.10", "homelab:sshPort": "2200" }).lab;
+    const { config } = loadStack("prod", {
+      ...BASE,
+      "homelab:lanAddress": "192.0.2.10",
+      "homelab:sshPort": "2200",
+    }).lab;
     expect(config.hostsDeclared).toBe(false);
     expect(config.hosts).toEqual([
-      { name: "nixos", lanAddress: "192.0.2.10", lanHostname: "nixos.local", ssh: { host: "192.0.2.10", port: 2200, user: "root", hostKey: undefined }, sshKeyConfig: "sshPrivateKey" },
+      {
+        name: "nixos",
+        lanAddress: "192.0.2.10",
+        lanHostname: "nixos.local",
+        ssh: { host: "192.0.2.10", port: 2200, user: "root", hostKey: undefined },
+        sshKeyConfig: "sshPrivateKey",
+      },
     ]);
   });
 
   it("homelab:hosts, from the stack file's map or the engine's JSON text, gives typed hosts with defaults, first = default", () => {
     for (const hosts of [TWO_HOSTS, JSON.stringify(TWO_HOSTS)]) {
-      const { config } = loadStack("prod", { ...BASE, "homelab:hosts": hosts, "homelab:placement": { ollama: "gpu" } }).lab;
+      const { config } = loadStack("prod", {
+        ...BASE,
+        "homelab:hosts": hosts,
+        "homelab:placement": { ollama: "gpu" },
+      }).lab;
       expect(config.hosts?.map((h) => h.name)).toEqual(["main", "gpu"]);
-      expect(config.hosts?.[1]).toEqual({ name: "gpu", lanAddress: "192.0.2.11", lanHostname: "gpu.local", ssh: { host: "192.0.2.11", port: 2222, user: "root", hostKey: undefined }, sshKeyConfig: "sshPrivateKeyGpu" });
+      expect(config.hosts?.[1]).toEqual({
+        name: "gpu",
+        lanAddress: "192.0.2.11",
+        lanHostname: "gpu.local",
+        ssh: { host: "192.0.2.11", port: 2222, user: "root", hostKey: undefined },
+        sshKeyConfig: "sshPrivateKeyGpu",
+      });
       expect(config.lanAddress, "the single-host fields are the first host's").toBe("192.0.2.10");
     }
   });
 
   it("a host's own login key is a secret key the program reads, apart from the typed config", () => {
     // As the program gets it: decrypted, with the engine's list of secret keys.
-    const parsed = parseStackConfig("prod", { domain: "javiersc.com", edge: "none", hosts: TWO_HOSTS, placement: { ollama: "gpu" }, sshPrivateKeyGpu: "key-b" }, "program", { engineSecrets: ["sshPrivateKeyGpu"] });
+    const parsed = parseStackConfig(
+      "prod",
+      {
+        domain: "javiersc.com",
+        edge: "none",
+        hosts: TWO_HOSTS,
+        placement: { ollama: "gpu" },
+        sshPrivateKeyGpu: "key-b",
+      },
+      "program",
+      { engineSecrets: ["sshPrivateKeyGpu"] },
+    );
     expect(parsed.problems).toEqual([]);
     expect(parsed.secretKeys).toEqual({ sshPrivateKeyGpu: "key-b" });
   });
@@ -54,8 +90,17 @@ describe("hosts in stack config", () => {
 describe("placement", () => {
   it("puts each service on its placed host, and the rest on the first host", () => {
     const lab = twoHostLab();
-    const on = (host: string) => servicesOn(lab, host).filter((s) => s.status === "enabled").map((s) => s.id);
-    expect(on("gpu"), "LiteLLM follows Ollama; Jellyfin's apps bring Tailscale").toEqual(["jellyfin", "litellm", "ollama", "tailscale", "cloudflared"]);
+    const on = (host: string) =>
+      servicesOn(lab, host)
+        .filter((s) => s.status === "enabled")
+        .map((s) => s.id);
+    expect(on("gpu"), "LiteLLM follows Ollama; Jellyfin's apps bring Tailscale").toEqual([
+      "jellyfin",
+      "litellm",
+      "ollama",
+      "tailscale",
+      "cloudflared",
+    ]);
     expect(on("main")).toContain("home-assistant");
     expect(on("main")).not.toContain("ollama");
     expect(isMultiHost(lab)).toBe(true);
@@ -71,7 +116,9 @@ describe("placement", () => {
   it("an unplaced service follows the one it sits with: Mosquitto and the Thread border router go where Home Assistant goes", () => {
     const lab = twoHostLab({ "homelab:placement": { "home-assistant": "gpu" } });
     expect(lab.services.find((s) => s.id === "mosquitto")?.hostName).toBe("gpu");
-    expect(lab.services.find((s) => s.id === "otbr")?.hostName, "its REST API is on 127.0.0.1 for Home Assistant").toBe("gpu");
+    expect(lab.services.find((s) => s.id === "otbr")?.hostName, "its REST API is on 127.0.0.1 for Home Assistant").toBe(
+      "gpu",
+    );
   });
 
   it("the portal and the dashboard move together, and the lab says which host runs the portal", () => {
@@ -91,15 +138,29 @@ describe("placement", () => {
     const tailnet = (lab: ReturnType<typeof twoHostLab>) => lab.services.find((s) => s.id === "tailscale")?.hostNames;
     // The fixture places Jellyfin on gpu; Home Assistant stays on main.
     expect(tailnet(twoHostLab())).toEqual(["main", "gpu"]);
-    expect(tailnet(twoHostLab({ "homelab:placement": { ollama: "gpu" } })), "Ollama has no app clients").toEqual(["main"]);
-    expect(tailnet(twoHostLab({ "homelab:placement": { "home-assistant": "gpu", jellyfin: "gpu", "ssh-mcp": "main" } })), "both apps' services on gpu").toEqual(["gpu"]);
-    const noApps = loadStack("prod", { ...BASE, "homelab:services": ["tailscale", "ssh-mcp", "ollama"], "homelab:hosts": TWO_HOSTS, "homelab:placement": { "ssh-mcp": "gpu" } }).lab;
+    expect(tailnet(twoHostLab({ "homelab:placement": { ollama: "gpu" } })), "Ollama has no app clients").toEqual([
+      "main",
+    ]);
+    expect(
+      tailnet(twoHostLab({ "homelab:placement": { "home-assistant": "gpu", jellyfin: "gpu", "ssh-mcp": "main" } })),
+      "both apps' services on gpu",
+    ).toEqual(["gpu"]);
+    const noApps = loadStack("prod", {
+      ...BASE,
+      "homelab:services": ["tailscale", "ssh-mcp", "ollama"],
+      "homelab:hosts": TWO_HOSTS,
+      "homelab:placement": { "ssh-mcp": "gpu" },
+    }).lab;
     expect(tailnet(noApps), "with no such service, the first host").toEqual(["main"]);
   });
 
   it("each Tailscale host gets the auth key, and its tailnet address is named on the service's page", () => {
     const lab = twoHostLab();
-    for (const host of ["main", "gpu"]) expect(hostSecrets(lab, host).map((s) => s.key), host).toContain("tailscale.auth-key");
+    for (const host of ["main", "gpu"])
+      expect(
+        hostSecrets(lab, host).map((s) => s.key),
+        host,
+      ).toContain("tailscale.auth-key");
     const pages = [...renderDocsPages(lab).values()].join("\n");
     expect(pages).toContain("(the address of `gpu.local` on the tailnet, `tailscale ip -4` there)");
     expect(pages).toContain("(the address of `nixos.local` on the tailnet, `tailscale ip -4` there)");
@@ -109,8 +170,20 @@ describe("placement", () => {
     const catalog = CATALOG.map((e) => (e.id === "radarr" ? { ...e, port: 8989 } : e));
     const raw = { ...BASE, "homelab:hosts": TWO_HOSTS, "homelab:placement": { radarr: "gpu" } };
     expect(() => loadStack("prod", raw, catalog)).not.toThrow();
-    const config = parseStackConfig("prod", { domain: "javiersc.com", edge: "none", hosts: TWO_HOSTS, placement: { radarr: "gpu", sonarr: "gpu" } }).config!;
+    const config = parseStackConfig("prod", {
+      domain: "javiersc.com",
+      edge: "none",
+      hosts: TWO_HOSTS,
+      placement: { radarr: "gpu", sonarr: "gpu" },
+    }).config!;
     const problems = validateCatalog(catalog, config).filter((p) => p.field === "port");
-    expect(problems).toEqual([{ service: "radarr", field: "port", message: 'port 8989 is already used by "sonarr" on the same host (gpu)', fix: expect.stringContaining("homelab:placement") }]);
+    expect(problems).toEqual([
+      {
+        service: "radarr",
+        field: "port",
+        message: 'port 8989 is already used by "sonarr" on the same host (gpu)',
+        fix: expect.stringContaining("homelab:placement"),
+      },
+    ]);
   });
 });

@@ -15,13 +15,19 @@ function only(problems: Problem[]): Problem {
   return problems[0];
 }
 
-const lanBound = CATALOG.filter((e) => e.status === "enabled" && e.runsOn === "host" && e.port !== undefined && e.bind !== "127.0.0.1");
+const lanBound = CATALOG.filter(
+  (e) => e.status === "enabled" && e.runsOn === "host" && e.port !== undefined && e.bind !== "127.0.0.1",
+);
 
 describe("a LAN-bound service authenticates or says why it need not", () => {
   it("accepts the real catalog, where every LAN-bound service has exactly one of login and lanOpen", () => {
     expect(validateCatalog(CATALOG, config())).toEqual([]);
     expect(lanBound.length).toBeGreaterThan(10);
-    for (const e of lanBound) expect([e.login, e.lanOpen].filter((x) => x !== undefined), `${e.id}: login or lanOpen`).toHaveLength(1);
+    for (const e of lanBound)
+      expect(
+        [e.login, e.lanOpen].filter((x) => x !== undefined),
+        `${e.id}: login or lanOpen`,
+      ).toHaveLength(1);
   });
 
   it.each(lanBound.map((e) => e.id))("refuses %s with neither, naming the service, its port and the fix", (id) => {
@@ -32,18 +38,42 @@ describe("a LAN-bound service authenticates or says why it need not", () => {
   });
 
   it("refuses a new service bound to the LAN by default (no bind) that says nothing", () => {
-    const p = only(validateCatalog(catalogWith("newapp", { port: 4321, route: false, bind: undefined, login: undefined, lanOpen: undefined, backup: undefined }), config()));
+    const p = only(
+      validateCatalog(
+        catalogWith("newapp", {
+          port: 4321,
+          route: false,
+          bind: undefined,
+          login: undefined,
+          lanOpen: undefined,
+          backup: undefined,
+        }),
+        config(),
+      ),
+    );
     expect(p).toMatchObject({ service: "newapp", field: "login" });
     expect(p.message).toContain("binds 0.0.0.0");
   });
 
   it("accepts a LAN-bound service with only a login, or only a reason to be open", () => {
-    expect(validateCatalog(catalogWith("ollama", { lanOpen: undefined, login: "a key in the Authorization header" }), config())).toEqual([]);
-    expect(validateCatalog(catalogWith("backrest", { login: undefined, lanOpen: "a test reason" }), config())).toEqual([]);
+    expect(
+      validateCatalog(
+        catalogWith("ollama", { lanOpen: undefined, login: "a key in the Authorization header" }),
+        config(),
+      ),
+    ).toEqual([]);
+    expect(validateCatalog(catalogWith("backrest", { login: undefined, lanOpen: "a test reason" }), config())).toEqual(
+      [],
+    );
   });
 
   it("accepts a loopback-only service with neither: the LAN cannot reach it", () => {
-    expect(validateCatalog(catalogWith("ollama", { bind: "127.0.0.1", route: false, lanOpen: undefined, nativeClients: undefined }), config())).toEqual([]);
+    expect(
+      validateCatalog(
+        catalogWith("ollama", { bind: "127.0.0.1", route: false, lanOpen: undefined, nativeClients: undefined }),
+        config(),
+      ),
+    ).toEqual([]);
   });
 
   it("refuses both at once, since a service either checks callers or is open", () => {
@@ -71,7 +101,10 @@ describe("a LAN-bound service authenticates or says why it need not", () => {
     ["login", 42],
   ])("refuses %s %j as text a page could not carry", (field, value) => {
     const problems = validateCatalog(catalogWith("backrest", { login: undefined, [field]: value }), config());
-    expect(problems.some((p) => p.service === "backrest" && p.field === field), JSON.stringify(problems)).toBe(true);
+    expect(
+      problems.some((p) => p.service === "backrest" && p.field === field),
+      JSON.stringify(problems),
+    ).toBe(true);
   });
 
   it("leaves a service out of the stack alone", () => {
@@ -108,7 +141,11 @@ describe("the catalog's decisions for the services the review found open", () =>
 describe("Backrest's login password", () => {
   it("reaches only Backrest's host: a host that only runs restic gets the repository's credentials and not the UI's password", () => {
     const lab = stackFromFile("multihost");
-    expect(backupCredentialsFor(lab, "gpu").map((s) => s.name).sort()).toEqual(["b2-account-id", "b2-account-key", "restic-password"]);
+    expect(
+      backupCredentialsFor(lab, "gpu")
+        .map((s) => s.name)
+        .sort(),
+    ).toEqual(["b2-account-id", "b2-account-key", "restic-password"]);
     expect(hostSecrets(lab, "gpu").map((s) => s.key)).not.toContain("backrest.ui-password");
     expect(hostSecrets(lab, "main").map((s) => s.key)).toContain("backrest.ui-password");
   });

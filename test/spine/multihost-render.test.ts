@@ -26,7 +26,11 @@ const data = (host: string): HomelabNixosData => JSON.parse(bundles.get(host)?.g
 function withQuietHost() {
   const raw = readStackFile(ROOT, "multihost") as Record<string, unknown>;
   const hosts = { ...(raw["homelab:hosts"] as Record<string, unknown>), quiet: { lanAddress: "192.0.2.40" } };
-  return loadStack("multihost", { ...raw, "homelab:hosts": hosts, "homelab:placement": { ollama: "gpu", "ssh-mcp": "quiet" } }).lab;
+  return loadStack("multihost", {
+    ...raw,
+    "homelab:hosts": hosts,
+    "homelab:placement": { ollama: "gpu", "ssh-mcp": "quiet" },
+  }).lab;
 }
 
 describe("one bundle per host", () => {
@@ -52,7 +56,9 @@ describe("one bundle per host", () => {
 
   it("a host whose services keep no state runs no backup", () => {
     const quiet = withQuietHost();
-    const d = JSON.parse(renderHostBundles(quiet).get("quiet")?.get("generated/homelab.json") ?? "null") as HomelabNixosData;
+    const d = JSON.parse(
+      renderHostBundles(quiet).get("quiet")?.get("generated/homelab.json") ?? "null",
+    ) as HomelabNixosData;
     expect(d.backups).toBeUndefined();
   });
 
@@ -73,7 +79,9 @@ describe("one bundle per host", () => {
 
   it("a host that serves no route gets no connector and no tunnel token", () => {
     const quiet = withQuietHost();
-    const d = JSON.parse(renderHostBundles(quiet).get("quiet")?.get("generated/homelab.json") ?? "null") as HomelabNixosData;
+    const d = JSON.parse(
+      renderHostBundles(quiet).get("quiet")?.get("generated/homelab.json") ?? "null",
+    ) as HomelabNixosData;
     expect(Object.keys(d.services)).toEqual(["ssh-mcp"]);
   });
 
@@ -99,7 +107,9 @@ describe("the edge of several hosts", () => {
     expect(rules.get("ollama-multi.javiersc.com")).toBe("http://192.0.2.30:11434");
     expect(rules.get("litellm-multi.javiersc.com")).toBe("http://192.0.2.30:14000");
     expect(rules.get("home-assistant-multi.javiersc.com")).toBe("http://192.0.2.10:8123");
-    expect(rules.get("homepage-multi.javiersc.com"), "the portal's rule reaches nginx on its host").toBe("http://192.0.2.10:80");
+    expect(rules.get("homepage-multi.javiersc.com"), "the portal's rule reaches nginx on its host").toBe(
+      "http://192.0.2.10:80",
+    );
     for (const [hostname, service] of rules) {
       if (hostname) expect(service, hostname).not.toMatch(/localhost|127\.0\.0\.1/);
     }
@@ -108,8 +118,11 @@ describe("the edge of several hosts", () => {
   it("a service that serves its own TLS (Cockpit) is reached over it, without a CA check on its self-signed certificate; no other rule skips one", () => {
     const rules = renderIngress(lab).filter((r) => r.hostname);
     const tls = rules.filter((r) => r.service.startsWith("https:"));
-    expect(tls.map((r) => [r.hostname, r.service, r.noTlsVerify])).toEqual([["cockpit-multi.javiersc.com", "https://192.0.2.10:9090", true]]);
-    for (const r of rules.filter((r) => !r.service.startsWith("https:"))) expect(r.noTlsVerify, r.hostname).toBeUndefined();
+    expect(tls.map((r) => [r.hostname, r.service, r.noTlsVerify])).toEqual([
+      ["cockpit-multi.javiersc.com", "https://192.0.2.10:9090", true],
+    ]);
+    for (const r of rules.filter((r) => !r.service.startsWith("https:")))
+      expect(r.noTlsVerify, r.hostname).toBeUndefined();
   });
 
   it("nginx on the portal host proxies only that host's routes; its upstreams are all loopback", () => {
@@ -127,20 +140,29 @@ describe("the portal of several hosts", () => {
   });
 
   it("the resource widget is labelled with the portal host, whose machine it reads", () => {
-    const homepage = JSON.parse(bundles.get("main")?.get(PORTAL_FILES.homepage) ?? "null") as ReturnType<typeof renderHomepageConfig>;
+    const homepage = JSON.parse(bundles.get("main")?.get(PORTAL_FILES.homepage) ?? "null") as ReturnType<
+      typeof renderHomepageConfig
+    >;
     expect(homepage.widgets[0]).toEqual({ resources: { label: "main", cpu: true, memory: true } });
     expect(homepage.allowedHosts.split(",")).toContain("192.0.2.10");
   });
 
   it("the dashboard shows the cards of every host's services", () => {
-    const homepage = JSON.parse(bundles.get("main")?.get(PORTAL_FILES.homepage) ?? "null") as ReturnType<typeof renderHomepageConfig>;
+    const homepage = JSON.parse(bundles.get("main")?.get(PORTAL_FILES.homepage) ?? "null") as ReturnType<
+      typeof renderHomepageConfig
+    >;
     expect(JSON.stringify(homepage.services)).toContain("https://ollama-multi.javiersc.com");
   });
 
   it("a Home Assistant widget on another host's dashboard calls Home Assistant on its LAN address", () => {
     const raw = readStackFile(ROOT, "multihost") as Record<string, unknown>;
-    const moved = loadStack("multihost", { ...raw, "homelab:placement": { ollama: "gpu", "home-assistant": "gpu" } }).lab;
-    const homepage = JSON.parse(renderHostBundles(moved).get("main")?.get(PORTAL_FILES.homepage) ?? "null") as ReturnType<typeof renderHomepageConfig>;
+    const moved = loadStack("multihost", {
+      ...raw,
+      "homelab:placement": { ollama: "gpu", "home-assistant": "gpu" },
+    }).lab;
+    const homepage = JSON.parse(
+      renderHostBundles(moved).get("main")?.get(PORTAL_FILES.homepage) ?? "null",
+    ) as ReturnType<typeof renderHomepageConfig>;
     expect(JSON.stringify(homepage.services)).toContain('"url":"http://192.0.2.30:8123"');
   });
 });
@@ -167,7 +189,9 @@ describe("the docs of several hosts", () => {
     const find = (suffix: string) => [...pages].find(([path]) => path.endsWith(suffix))?.[1] ?? "";
     // The address as the owner's pages write it; the mDNS name says which host.
     expect(find("services/ollama.md")).toContain("sends it over the LAN to `http://<homelab.ip>:11434` on `gpu.local`");
-    expect(find("services/home-assistant.md")).toContain("sends it over the LAN to `http://<homelab.ip>:8123` on `nixos.local`");
+    expect(find("services/home-assistant.md")).toContain(
+      "sends it over the LAN to `http://<homelab.ip>:8123` on `nixos.local`",
+    );
     expect(find("services/ollama.md")).not.toContain("nginx on port 80");
     const home = [...pages.values()].find((p) => p.includes("The home lab of the")) ?? "";
     expect(home).toContain("stack on `nixos.local`, `gpu.local`");

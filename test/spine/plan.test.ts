@@ -85,7 +85,9 @@ describe("the offline plan", () => {
 
   it("prints a summary row per service with local URL, public URL and protection", () => {
     const summary = renderSummary(prod);
-    expect(summary).toMatch(/jellyfin\s+http:\/\/192\.0\.2\.10:8096\s+https:\/\/jellyfin-home\.javiersc\.com\s+access\s+enabled/);
+    expect(summary).toMatch(
+      /jellyfin\s+http:\/\/192\.0\.2\.10:8096\s+https:\/\/jellyfin-home\.javiersc\.com\s+access\s+enabled/,
+    );
     expect(summary.trim().split("\n")).toHaveLength(prod.services.length + 2);
   });
 
@@ -117,7 +119,10 @@ describe("the offline plan", () => {
   it("leaves nothing half-written when a file cannot be written", () => {
     const root = mkdtempSync(join(tmpdir(), "plan-"));
     const out = join(root, "out");
-    const files = new Map([["a.txt", "a"], ["a.txt/b.txt", "cannot exist under a file"]]);
+    const files = new Map([
+      ["a.txt", "a"],
+      ["a.txt/b.txt", "cannot exist under a file"],
+    ]);
     expect(() => writeTreeAtomically(out, files)).toThrow();
     expect(existsSync(out)).toBe(false);
     expect(readdirSync(root)).toEqual([]);

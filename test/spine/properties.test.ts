@@ -22,7 +22,36 @@ const PROD = readStackFile(join(__dirname, "..", ".."), "prod");
 const RUNS = 150;
 
 /** Strings that try to break out: line ends, comment and block syntax, shell and path tricks, odd Unicode. */
-const NASTY = ["\n", "\r", "\r\n", "\u0000", "\t", "\u2028", "\u2029", "\u0085", "\ud800", "#", "{", "}", ";", "}\nserver {", '"', "'", "\\", "$(", "`", "../", "//", " ", "-o", "%0a", "${", "\u202e", "é", "🙂"];
+const NASTY = [
+  "\n",
+  "\r",
+  "\r\n",
+  "\u0000",
+  "\t",
+  "\u2028",
+  "\u2029",
+  "\u0085",
+  "\ud800",
+  "#",
+  "{",
+  "}",
+  ";",
+  "}\nserver {",
+  '"',
+  "'",
+  "\\",
+  "$(",
+  "`",
+  "../",
+  "//",
+  " ",
+  "-o",
+  "%0a",
+  "${",
+  "\u202e",
+  "é",
+  "🙂",
+];
 
 /** Mostly plausible values with hostile pieces spliced in, plus arbitrary code points. */
 function hostile(valid: fc.Arbitrary<string>): fc.Arbitrary<string> {
@@ -104,7 +133,9 @@ describe("a string either is refused or round-trips through every renderer", () 
         expect(comments).toContain(`# radarr: ${title}`);
         expect(json(r.files, "nixos/generated/homelab.json").services.radarr.title).toBe(title);
         expect(json(r.files, "plan.json").services.find((s: { id: string }) => s.id === "radarr").title).toBe(title);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap((g: Record<string, Record<string, unknown>[]>) => Object.values(g)[0]);
+        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+          (g: Record<string, Record<string, unknown>[]>) => Object.values(g)[0],
+        );
         expect(cards.some((c: Record<string, unknown>) => title in c)).toBe(true);
       }),
       { numRuns: RUNS },
@@ -117,8 +148,12 @@ describe("a string either is refused or round-trips through every renderer", () 
         const r = attempt({}, withEntry("radarr", { description }));
         if (r.refused) return;
         expectNginxShape(r.files, r.lab);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap((g: Record<string, Record<string, { description: string }>[]>) => Object.values(g)[0]);
-        expect(cards.find((c: Record<string, { description: string }>) => "Radarr" in c).Radarr.description).toBe(description);
+        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+          (g: Record<string, Record<string, { description: string }>[]>) => Object.values(g)[0],
+        );
+        expect(cards.find((c: Record<string, { description: string }>) => "Radarr" in c).Radarr.description).toBe(
+          description,
+        );
       }),
       { numRuns: RUNS },
     );
@@ -131,7 +166,9 @@ describe("a string either is refused or round-trips through every renderer", () 
         if (r.refused) return;
         const { serverNames } = expectNginxShape(r.files, r.lab);
         expect(serverNames).toContain(`${name}-home.javiersc.com`);
-        expect(json(r.files, "plan.json").services.find((s: { id: string }) => s.id === "radarr").publicHostname).toBe(`${name}-home.javiersc.com`);
+        expect(json(r.files, "plan.json").services.find((s: { id: string }) => s.id === "radarr").publicHostname).toBe(
+          `${name}-home.javiersc.com`,
+        );
       }),
       { numRuns: RUNS },
     );
@@ -165,11 +202,31 @@ describe("a string either is refused or round-trips through every renderer", () 
   });
 
   it.each([
-    ["timeZone", fc.constantFrom("UTC", "Europe/Madrid", "America/Argentina/Buenos_Aires", "Etc/GMT+5"), (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").timeZone],
+    [
+      "timeZone",
+      fc.constantFrom("UTC", "Europe/Madrid", "America/Argentina/Buenos_Aires", "Etc/GMT+5"),
+      (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").timeZone,
+    ],
     ["tunnelName", label, (f: Map<string, string>) => json(f, "plan.json").tunnel.name],
-    ["pagesProject", label, (f: Map<string, string>) => json(f, "plan.json").dns.find((d: { name: string }) => d.name.startsWith("docs-home.")).content.replace(/\.pages\.dev$/, "")],
-    ["backupBucket", fc.stringMatching(/^[A-Za-z0-9-]{6,20}$/), (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").backups.repository.replace(/^b2:(.*):homelab$/, "$1")],
-    ["credentialsDir", label.map((l) => `/var/lib/homelab-${l}`), (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").secretsDir],
+    [
+      "pagesProject",
+      label,
+      (f: Map<string, string>) =>
+        json(f, "plan.json")
+          .dns.find((d: { name: string }) => d.name.startsWith("docs-home."))
+          .content.replace(/\.pages\.dev$/, ""),
+    ],
+    [
+      "backupBucket",
+      fc.stringMatching(/^[A-Za-z0-9-]{6,20}$/),
+      (f: Map<string, string>) =>
+        json(f, "nixos/generated/homelab.json").backups.repository.replace(/^b2:(.*):homelab$/, "$1"),
+    ],
+    [
+      "credentialsDir",
+      label.map((l) => `/var/lib/homelab-${l}`),
+      (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").secretsDir,
+    ],
   ] as const)("homelab:%s", (key, valid, readBack) => {
     fc.assert(
       fc.property(hostile(valid as fc.Arbitrary<string>), (value) => {
@@ -225,8 +282,12 @@ describe("a string either is refused or round-trips through every renderer", () 
         const r = attempt({}, withEntry("cloudflared", { link }));
         if (r.refused) return;
         expect(new URL(link).protocol).toMatch(/^https?:$/);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap((g: Record<string, Record<string, { href: string }>[]>) => Object.values(g)[0]);
-        expect(cards.find((c: Record<string, { href: string }>) => "Cloudflare Tunnel" in c)["Cloudflare Tunnel"].href).toBe(link);
+        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+          (g: Record<string, Record<string, { href: string }>[]>) => Object.values(g)[0],
+        );
+        expect(
+          cards.find((c: Record<string, { href: string }>) => "Cloudflare Tunnel" in c)["Cloudflare Tunnel"].href,
+        ).toBe(link);
       }),
       { numRuns: RUNS },
     );
@@ -239,8 +300,12 @@ describe("a string either is refused or round-trips through every renderer", () 
         if (r.refused) return;
         // Accepted names are plain hyphenated words, so the card always points at the local copy.
         expect(mdi).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap((g: Record<string, Record<string, { icon: string }>[]>) => Object.values(g)[0]);
-        expect(cards.find((c: Record<string, { icon: string }>) => "Radarr" in c).Radarr.icon).toBe("/icons/radarr-logo.svg");
+        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+          (g: Record<string, Record<string, { icon: string }>[]>) => Object.values(g)[0],
+        );
+        expect(cards.find((c: Record<string, { icon: string }>) => "Radarr" in c).Radarr.icon).toBe(
+          "/icons/radarr-logo.svg",
+        );
       }),
       { numRuns: RUNS },
     );

@@ -22,7 +22,12 @@ function only(problems: Problem[]): Problem {
 /** The catalog with entries renamed, and every reference to them (colocateWith, proxyTo) following. */
 function renamed(names: Record<string, string>): ServiceEntry[] {
   const to = (id: string | undefined) => (id === undefined ? undefined : (names[id] ?? id));
-  return CATALOG.map((e) => ({ ...e, id: to(e.id) as string, colocateWith: to(e.colocateWith), proxyTo: to(e.proxyTo) }));
+  return CATALOG.map((e) => ({
+    ...e,
+    id: to(e.id) as string,
+    colocateWith: to(e.colocateWith),
+    proxyTo: to(e.proxyTo),
+  }));
 }
 
 describe("roles in the catalog", () => {
@@ -53,7 +58,13 @@ describe("roles in the catalog", () => {
 
   it("refuses a role on a Pages site", () => {
     const backrest = CATALOG.find((e) => e.id === "backrest") as ServiceEntry;
-    const catalog = CATALOG.map((e) => (e.id === "backrest" ? { ...e, role: undefined } : e.id === "docs" ? { ...e, role: "backup" as const, secrets: backrest.secrets } : e));
+    const catalog = CATALOG.map((e) =>
+      e.id === "backrest"
+        ? { ...e, role: undefined }
+        : e.id === "docs"
+          ? { ...e, role: "backup" as const, secrets: backrest.secrets }
+          : e,
+    );
     const p = only(validateCatalog(catalog, config()));
     expect(p).toMatchObject({ service: "docs", field: "role" });
     expect(p.message).toMatch(/runs on a host/);
@@ -64,25 +75,48 @@ describe("speed schedules and dashboard widgets in the catalog", () => {
   const rate = { megabytesPerSecond: 1 };
 
   it("refuses a speed schedule that leaves part of the day uncovered", () => {
-    const p = only(validateCatalog(catalogWith("transmission", { speedSchedule: [{ name: "day", from: "08:00", to: "20:00", download: rate, upload: rate }] }), config()));
+    const p = only(
+      validateCatalog(
+        catalogWith("transmission", {
+          speedSchedule: [{ name: "day", from: "08:00", to: "20:00", download: rate, upload: rate }],
+        }),
+        config(),
+      ),
+    );
     expect(p).toMatchObject({ service: "transmission", field: "speedSchedule" });
     expect(p.message).toBe("no period covers 00:00");
   });
 
   it("refuses a speed schedule that is not a list of windows", () => {
-    const p = only(validateCatalog(catalogWith("transmission", { speedSchedule: [{ name: "day" }] as unknown as ServiceEntry["speedSchedule"] }), config()));
+    const p = only(
+      validateCatalog(
+        catalogWith("transmission", { speedSchedule: [{ name: "day" }] as unknown as ServiceEntry["speedSchedule"] }),
+        config(),
+      ),
+    );
     expect(p).toMatchObject({ service: "transmission", field: "speedSchedule" });
     expect(p.fix).toContain("covering the day once");
   });
 
   it("refuses a dashboard widget type Homepage cannot name", () => {
-    const p = only(validateCatalog(catalogWith("jellyfin", { dashboardWidget: { type: "Jelly Fin", secret: "hass-token" } }), config()));
+    const p = only(
+      validateCatalog(
+        catalogWith("jellyfin", { dashboardWidget: { type: "Jelly Fin", secret: "hass-token" } }),
+        config(),
+      ),
+    );
     expect(p).toMatchObject({ service: "jellyfin", field: "dashboardWidget.type" });
   });
 });
 
 describe("renderers follow the role, not the id", () => {
-  const names = { portal: "front-door", dashboard: "start-page", backrest: "vault", transmission: "torrents", cloudflared: "connector" };
+  const names = {
+    portal: "front-door",
+    dashboard: "start-page",
+    backrest: "vault",
+    transmission: "torrents",
+    cloudflared: "connector",
+  };
   const catalog = renamed(names);
   const cfg = config();
   const lab = resolveHomelab(catalog, cfg);
@@ -111,7 +145,10 @@ describe("renderers follow the role, not the id", () => {
   });
 
   it("refuses the renamed tunnel connector on a stack without Cloudflare, by its new name", () => {
-    const lan = config({ edge: "none", services: ["front-door", "start-page", "home-assistant", "mosquitto", "connector"] });
+    const lan = config({
+      edge: "none",
+      services: ["front-door", "start-page", "home-assistant", "mosquitto", "connector"],
+    });
     const p = only(validateCatalog(catalog, lan));
     expect(p).toMatchObject({ service: "connector", field: "homelab:services" });
     expect(p.fix).toBe("leave connector out of homelab:services");

@@ -64,14 +64,18 @@ describe("catalog validation", () => {
   });
 
   it("reports a malformed 1Password reference with the SDK's reason", () => {
-    const p = only(validateCatalog(catalogWith("radarr", { secrets: [{ name: "api-key", ref: "op://Homelab/Radarr" }] }), config()));
+    const p = only(
+      validateCatalog(catalogWith("radarr", { secrets: [{ name: "api-key", ref: "op://Homelab/Radarr" }] }), config()),
+    );
     expect(p).toMatchObject({ service: "radarr", field: "secrets.ref" });
     expect(p.message).toContain("invalid format");
     expect(p.fix).toContain("op://<vault>/<item>");
   });
 
   it("reports a reference without the op:// prefix", () => {
-    const p = only(validateCatalog(catalogWith("radarr", { secrets: [{ name: "api-key", ref: "Homelab/Radarr/key" }] }), config()));
+    const p = only(
+      validateCatalog(catalogWith("radarr", { secrets: [{ name: "api-key", ref: "Homelab/Radarr/key" }] }), config()),
+    );
     expect(p.message).toContain('not prefixed with "op://"');
   });
 
@@ -82,20 +86,36 @@ describe("catalog validation", () => {
 
   it("reports a stack that selects an unknown or pending service", () => {
     const problems = validateCatalog(CATALOG, config({ services: ["portal", "dashboard", "plex", "immich"] }));
-    expect(problems.map((p) => p.message)).toEqual(['"plex" is not a catalog id', '"immich" is pending and cannot run yet']);
+    expect(problems.map((p) => p.message)).toEqual([
+      '"plex" is not a catalog id',
+      '"immich" is pending and cannot run yet',
+    ]);
   });
 
   it("reports every problem at once", () => {
     const bad = catalogWith("radarr", { port: 8989, group: "Movies", secrets: [{ name: "k", ref: "nope" }] });
-    expect(validateCatalog(bad, config()).map((p) => p.field).sort()).toEqual(["group", "port", "secrets.ref"]);
+    expect(
+      validateCatalog(bad, config())
+        .map((p) => p.field)
+        .sort(),
+    ).toEqual(["group", "port", "secrets.ref"]);
   });
 });
 
 describe("stack config validation", () => {
   it("reports an unknown key and suggests the one meant", () => {
-    const { problems } = parseStackConfig("prod", { domain: "javiersc.com", lanAddress: "192.0.2.10", edge: "none", lanAdress: "x" });
+    const { problems } = parseStackConfig("prod", {
+      domain: "javiersc.com",
+      lanAddress: "192.0.2.10",
+      edge: "none",
+      lanAdress: "x",
+    });
     expect(problems).toEqual([
-      { key: "homelab:lanAdress", message: "unknown stack config key", fix: "rename it to homelab:lanAddress in Pulumi.prod.yaml" },
+      {
+        key: "homelab:lanAdress",
+        message: "unknown stack config key",
+        fix: "rename it to homelab:lanAddress in Pulumi.prod.yaml",
+      },
     ]);
   });
 
@@ -108,12 +128,22 @@ describe("stack config validation", () => {
 
   it("requires the Cloudflare ids and Access emails when the edge is Cloudflare", () => {
     const { problems } = parseStackConfig("prod", { domain: "javiersc.com", lanAddress: "192.0.2.10" });
-    expect(problems.map((p) => p.key)).toEqual(["homelab:cloudflareAccountId", "homelab:cloudflareZoneId", "homelab:accessEmails", "homelab:accessTeamName"]);
+    expect(problems.map((p) => p.key)).toEqual([
+      "homelab:cloudflareAccountId",
+      "homelab:cloudflareZoneId",
+      "homelab:accessEmails",
+      "homelab:accessTeamName",
+    ]);
     expect(problems[0].fix).toContain("homelab:edge to none");
   });
 
   it("reports a value of the wrong type", () => {
-    const { problems } = parseStackConfig("prod", { domain: "javiersc.com", lanAddress: "192.0.2.10", edge: "none", sshPort: "twenty-two" });
+    const { problems } = parseStackConfig("prod", {
+      domain: "javiersc.com",
+      lanAddress: "192.0.2.10",
+      edge: "none",
+      sshPort: "twenty-two",
+    });
     expect(problems[0]).toMatchObject({ key: "homelab:sshPort" });
     expect(problems[0].message).toContain("is not a whole number");
     expect(problems[0].fix).toContain("a whole number from 1 to 65535");
@@ -131,7 +161,12 @@ describe("stack config validation", () => {
   });
 
   it("reports a route pattern without {name}", () => {
-    const { problems } = parseStackConfig("prod", { domain: "javiersc.com", lanAddress: "192.0.2.10", edge: "none", routePattern: "home" });
+    const { problems } = parseStackConfig("prod", {
+      domain: "javiersc.com",
+      lanAddress: "192.0.2.10",
+      edge: "none",
+      routePattern: "home",
+    });
     expect(problems[0].key).toBe("homelab:routePattern");
   });
 
@@ -147,11 +182,19 @@ describe("stack config validation", () => {
   });
 
   it("ignores other namespaces, which belong to providers", () => {
-    const raw = { "homelab:domain": "javiersc.com", "homelab:lanAddress": "192.0.2.10", "homelab:edge": "none", "homelab:services": ["portal", "dashboard"], "cloudflare:apiToken": "x" };
+    const raw = {
+      "homelab:domain": "javiersc.com",
+      "homelab:lanAddress": "192.0.2.10",
+      "homelab:edge": "none",
+      "homelab:services": ["portal", "dashboard"],
+      "cloudflare:apiToken": "x",
+    };
     expect(loadStack("lan", raw).lab.config.domain).toBe("javiersc.com");
   });
 
   it("fails loading with one error that lists config and catalog problems by name", () => {
-    expect(() => loadStack("prod", { "homelab:domain": "javiersc.com" })).toThrowError(/homelab:lanAddress: missing required stack config key/);
+    expect(() => loadStack("prod", { "homelab:domain": "javiersc.com" })).toThrowError(
+      /homelab:lanAddress: missing required stack config key/,
+    );
   });
 });

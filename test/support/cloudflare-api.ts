@@ -82,7 +82,13 @@ export function emptyState(accountId: string, zoneId: string, zoneName: string):
     serviceTokens: [],
     pagesProjects: [],
     pagesDomains: {},
-    organization: { auth_domain: "javiersc.cloudflareaccess.com", name: "javiersc", is_ui_read_only: false, created_at: now(), updated_at: now() },
+    organization: {
+      auth_domain: "javiersc.cloudflareaccess.com",
+      name: "javiersc",
+      is_ui_read_only: false,
+      created_at: now(),
+      updated_at: now(),
+    },
     identityProviders: [{ id: randomUUID(), name: "One-time PIN", type: "onetimepin", config: {} }],
   };
 }
@@ -96,10 +102,21 @@ class HttpError extends Error {
   }
 }
 
-const notFound = (what: string) => new HttpError(404, [{ code: 7003, message: `Could not route to ${what}, perhaps your object identifier is invalid?` }]);
+const notFound = (what: string) =>
+  new HttpError(404, [
+    { code: 7003, message: `Could not route to ${what}, perhaps your object identifier is invalid?` },
+  ]);
 
 /** A new CNAME/A/... record as Cloudflare stores it (RecordResponse of the SDK). */
-export function dnsRecord(fields: { name: string; type: string; content: string; proxied?: boolean; ttl?: number; comment?: string | null; id?: string }): Obj {
+export function dnsRecord(fields: {
+  name: string;
+  type: string;
+  content: string;
+  proxied?: boolean;
+  ttl?: number;
+  comment?: string | null;
+  id?: string;
+}): Obj {
   return {
     id: fields.id ?? randomBytes(16).toString("hex"),
     name: fields.name,
@@ -118,7 +135,10 @@ export function dnsRecord(fields: { name: string; type: string; content: string;
 }
 
 /** A tunnel as `cloudflared tunnel create` (config_src local) or the dashboard (cloudflare) leaves it. */
-export function tunnel(state: CloudflareState, fields: { name: string; config_src: "local" | "cloudflare"; id?: string; secret?: string }): Obj {
+export function tunnel(
+  state: CloudflareState,
+  fields: { name: string; config_src: "local" | "cloudflare"; id?: string; secret?: string },
+): Obj {
   const id = fields.id ?? randomUUID();
   state.tunnelSecrets[id] = fields.secret ?? randomBytes(32).toString("base64");
   const t = {
@@ -144,7 +164,16 @@ function page(items: Obj[], query: URLSearchParams, defaultPerPage: number): { r
   const perPage = Math.max(1, Math.min(Number(query.get("per_page") ?? defaultPerPage) || defaultPerPage, 5000));
   const pageNo = Math.max(1, Number(query.get("page") ?? 1) || 1);
   const result = items.slice((pageNo - 1) * perPage, pageNo * perPage);
-  return { result, result_info: { page: pageNo, per_page: perPage, count: result.length, total_count: items.length, total_pages: Math.max(1, Math.ceil(items.length / perPage)) } };
+  return {
+    result,
+    result_info: {
+      page: pageNo,
+      per_page: perPage,
+      count: result.length,
+      total_count: items.length,
+      total_pages: Math.max(1, Math.ceil(items.length / perPage)),
+    },
+  };
 }
 
 /** `name=x` or `name.exact=x`, as the SDK and the provider send a DNS name filter. */
@@ -156,15 +185,57 @@ function merge(target: Obj, body: Obj, fields: readonly string[]): void {
   for (const f of fields) if (body[f] !== undefined) target[f] = body[f];
 }
 
-const DNS_FIELDS = ["name", "type", "content", "proxied", "ttl", "comment", "tags", "settings", "priority", "data"] as const;
-const APP_FIELDS = [
-  "name", "domain", "type", "destinations", "self_hosted_domains", "session_duration", "app_launcher_visible", "service_auth_401_redirect",
-  "allowed_idps", "auto_redirect_to_identity", "enable_binding_cookie", "http_only_cookie_attribute", "options_preflight_bypass", "skip_interstitial", "tags", "cors_headers", "logo_url",
+const DNS_FIELDS = [
+  "name",
+  "type",
+  "content",
+  "proxied",
+  "ttl",
+  "comment",
+  "tags",
+  "settings",
+  "priority",
+  "data",
 ] as const;
-const POLICY_FIELDS = ["name", "decision", "include", "exclude", "require", "session_duration", "approval_required", "isolation_required", "purpose_justification_required"] as const;
+const APP_FIELDS = [
+  "name",
+  "domain",
+  "type",
+  "destinations",
+  "self_hosted_domains",
+  "session_duration",
+  "app_launcher_visible",
+  "service_auth_401_redirect",
+  "allowed_idps",
+  "auto_redirect_to_identity",
+  "enable_binding_cookie",
+  "http_only_cookie_attribute",
+  "options_preflight_bypass",
+  "skip_interstitial",
+  "tags",
+  "cors_headers",
+  "logo_url",
+] as const;
+const POLICY_FIELDS = [
+  "name",
+  "decision",
+  "include",
+  "exclude",
+  "require",
+  "session_duration",
+  "approval_required",
+  "isolation_required",
+  "purpose_justification_required",
+] as const;
 
 /** Route one request against `state`; returns the `result` (and paging) or throws an HttpError. */
-function route(state: CloudflareState, method: string, path: string, query: URLSearchParams, body: Obj): { result: unknown; result_info?: Obj } {
+function route(
+  state: CloudflareState,
+  method: string,
+  path: string,
+  query: URLSearchParams,
+  body: Obj,
+): { result: unknown; result_info?: Obj } {
   const parts = path.split("/").filter(Boolean);
   const [scope, scopeId, ...rest] = parts;
   if (scope === "zones" && scopeId === state.zoneId && rest.length === 0 && method === "GET") {
@@ -181,32 +252,74 @@ function route(state: CloudflareState, method: string, path: string, query: URLS
   if (rest[0] === "cfd_tunnel") return tunnels(state, method, rest.slice(1), query, body);
   if (key === "access/organizations" && method === "GET") return { result: state.organization };
   if (key === "access/identity_providers" && method === "GET") return page(state.identityProviders, query, 50);
-  if (rest[0] === "access" && rest[1] === "apps") return collection(state.accessApplications, method, rest[2], query, body, APP_FIELDS, "access application", (o) => ({ aud: randomBytes(32).toString("hex"), ...o }), (o) => expandPolicies(state, o));
-  if (rest[0] === "access" && rest[1] === "policies") return collection(state.accessPolicies, method, rest[2], query, body, POLICY_FIELDS, "access policy", (o) => ({ reusable: true, app_count: 0, ...o }));
-  if (rest[0] === "access" && rest[1] === "service_tokens") return serviceTokens(state, method, rest.slice(2), query, body);
+  if (rest[0] === "access" && rest[1] === "apps")
+    return collection(
+      state.accessApplications,
+      method,
+      rest[2],
+      query,
+      body,
+      APP_FIELDS,
+      "access application",
+      (o) => ({ aud: randomBytes(32).toString("hex"), ...o }),
+      (o) => expandPolicies(state, o),
+    );
+  if (rest[0] === "access" && rest[1] === "policies")
+    return collection(state.accessPolicies, method, rest[2], query, body, POLICY_FIELDS, "access policy", (o) => ({
+      reusable: true,
+      app_count: 0,
+      ...o,
+    }));
+  if (rest[0] === "access" && rest[1] === "service_tokens")
+    return serviceTokens(state, method, rest.slice(2), query, body);
   if (rest[0] === "pages" && rest[1] === "projects") return pages(state, method, rest.slice(2), query, body);
   throw notFound(path);
 }
 
-function dnsRecords(state: CloudflareState, method: string, id: string | undefined, query: URLSearchParams, body: Obj): { result: unknown; result_info?: Obj } {
+function dnsRecords(
+  state: CloudflareState,
+  method: string,
+  id: string | undefined,
+  query: URLSearchParams,
+  body: Obj,
+): { result: unknown; result_info?: Obj } {
   const all = state.dnsRecords;
   const refuseDuplicate = (candidate: Obj, self?: unknown) => {
     const same = all.filter((r) => r.id !== self && r.name === candidate.name);
-    if (same.some((r) => r.type === candidate.type && r.content === candidate.content)) throw new HttpError(400, [{ code: 81057, message: "Identical record already exists." }]);
+    if (same.some((r) => r.type === candidate.type && r.content === candidate.content))
+      throw new HttpError(400, [{ code: 81057, message: "Identical record already exists." }]);
     const exclusive = (t: unknown) => t === "CNAME";
-    if (same.some((r) => exclusive(r.type) || exclusive(candidate.type)) && same.some((r) => ["A", "AAAA", "CNAME"].includes(String(r.type)))) {
-      throw new HttpError(400, [{ code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." }]);
+    if (
+      same.some((r) => exclusive(r.type) || exclusive(candidate.type)) &&
+      same.some((r) => ["A", "AAAA", "CNAME"].includes(String(r.type)))
+    ) {
+      throw new HttpError(400, [
+        { code: 81053, message: "An A, AAAA, or CNAME record with that host already exists." },
+      ]);
     }
   };
   if (!id) {
     if (method === "GET") {
       const name = nameFilter(query);
       const type = query.get("type");
-      return page(all.filter((r) => (name === null || r.name === name) && (type === null || r.type === type)), query, 100);
+      return page(
+        all.filter((r) => (name === null || r.name === name) && (type === null || r.type === type)),
+        query,
+        100,
+      );
     }
     if (method === "POST") {
-      for (const f of ["name", "type"]) if (typeof body[f] !== "string") throw new HttpError(400, [{ code: 9000 + (f === "name" ? 7 : 4), message: `DNS record ${f} is required` }]);
-      const record = dnsRecord({ name: String(body.name), type: String(body.type), content: String(body.content ?? ""), proxied: body.proxied as boolean, ttl: body.ttl as number, comment: body.comment as string });
+      for (const f of ["name", "type"])
+        if (typeof body[f] !== "string")
+          throw new HttpError(400, [{ code: 9000 + (f === "name" ? 7 : 4), message: `DNS record ${f} is required` }]);
+      const record = dnsRecord({
+        name: String(body.name),
+        type: String(body.type),
+        content: String(body.content ?? ""),
+        proxied: body.proxied as boolean,
+        ttl: body.ttl as number,
+        comment: body.comment as string,
+      });
       refuseDuplicate(record);
       all.push(record);
       return { result: record };
@@ -230,34 +343,68 @@ function dnsRecords(state: CloudflareState, method: string, id: string | undefin
   throw new HttpError(405, [{ code: 10405, message: `method ${method} not allowed` }]);
 }
 
-function tunnels(state: CloudflareState, method: string, rest: string[], query: URLSearchParams, body: Obj): { result: unknown; result_info?: Obj } {
+function tunnels(
+  state: CloudflareState,
+  method: string,
+  rest: string[],
+  query: URLSearchParams,
+  body: Obj,
+): { result: unknown; result_info?: Obj } {
   const [id, sub] = rest;
   if (!id) {
     if (method === "GET") {
       const name = query.get("name");
       const deleted = query.get("is_deleted");
       return page(
-        state.tunnels.filter((t) => (name === null || t.name === name) && (deleted === null || (deleted === "true") === (t.deleted_at !== null))),
+        state.tunnels.filter(
+          (t) =>
+            (name === null || t.name === name) &&
+            (deleted === null || (deleted === "true") === (t.deleted_at !== null)),
+        ),
         query,
         20,
       );
     }
     if (method === "POST") {
-      if (typeof body.name !== "string" || body.name === "") throw new HttpError(400, [{ code: 1001, message: "tunnel name is required" }]);
-      const t = tunnel(state, { name: body.name, config_src: body.config_src === "cloudflare" ? "cloudflare" : "local", secret: body.tunnel_secret as string | undefined });
+      if (typeof body.name !== "string" || body.name === "")
+        throw new HttpError(400, [{ code: 1001, message: "tunnel name is required" }]);
+      const t = tunnel(state, {
+        name: body.name,
+        config_src: body.config_src === "cloudflare" ? "cloudflare" : "local",
+        secret: body.tunnel_secret as string | undefined,
+      });
       return { result: t };
     }
   }
   const t = state.tunnels.find((x) => x.id === id);
   if (!t) throw new HttpError(404, [{ code: 1003, message: "Tunnel not found" }]);
   if (sub === "token" && method === "GET") {
-    return { result: Buffer.from(JSON.stringify({ a: state.accountId, t: id, s: state.tunnelSecrets[id] })).toString("base64") };
+    return {
+      result: Buffer.from(JSON.stringify({ a: state.accountId, t: id, s: state.tunnelSecrets[id] })).toString("base64"),
+    };
   }
   if (sub === "configurations") {
-    if (method === "GET") return { result: state.tunnelConfigs[id] ?? { account_id: state.accountId, tunnel_id: id, version: 0, config: null, source: t.config_src, created_at: null } };
+    if (method === "GET")
+      return {
+        result: state.tunnelConfigs[id] ?? {
+          account_id: state.accountId,
+          tunnel_id: id,
+          version: 0,
+          config: null,
+          source: t.config_src,
+          created_at: null,
+        },
+      };
     if (method === "PUT") {
       const previous = state.tunnelConfigs[id];
-      state.tunnelConfigs[id] = { account_id: state.accountId, tunnel_id: id, version: ((previous?.version as number) ?? 0) + 1, config: body.config ?? null, source: "cloudflare", created_at: now() };
+      state.tunnelConfigs[id] = {
+        account_id: state.accountId,
+        tunnel_id: id,
+        version: ((previous?.version as number) ?? 0) + 1,
+        config: body.config ?? null,
+        source: "cloudflare",
+        created_at: now(),
+      };
       Object.assign(t, { config_src: "cloudflare", remote_config: true });
       return { result: state.tunnelConfigs[id] };
     }
@@ -280,7 +427,14 @@ function tunnels(state: CloudflareState, method: string, rest: string[], query: 
 /** Applications list their policies as the policy objects with a precedence, as the API returns them. */
 function expandPolicies(state: CloudflareState, app: Obj): Obj {
   const policies = (app.policies as { id?: string; precedence?: number }[] | undefined) ?? [];
-  return { ...app, policies: policies.map((p, i) => ({ ...(state.accessPolicies.find((x) => x.id === p.id) ?? {}), id: p.id, precedence: p.precedence ?? i + 1 })) };
+  return {
+    ...app,
+    policies: policies.map((p, i) => ({
+      ...(state.accessPolicies.find((x) => x.id === p.id) ?? {}),
+      id: p.id,
+      precedence: p.precedence ?? i + 1,
+    })),
+  };
 }
 
 function collection(
@@ -320,11 +474,25 @@ function collection(
   throw new HttpError(405, [{ code: 10405, message: `method ${method} not allowed` }]);
 }
 
-function serviceTokens(state: CloudflareState, method: string, rest: string[], query: URLSearchParams, body: Obj): { result: unknown; result_info?: Obj } {
+function serviceTokens(
+  state: CloudflareState,
+  method: string,
+  rest: string[],
+  query: URLSearchParams,
+  body: Obj,
+): { result: unknown; result_info?: Obj } {
   const [id, sub] = rest;
   const hide = (t: Obj) => Object.fromEntries(Object.entries(t).filter(([k]) => k !== "client_secret"));
   if (!id && method === "POST") {
-    const t: Obj = { id: randomUUID(), name: body.name, duration: body.duration ?? "8760h", client_id: `${randomBytes(16).toString("hex")}.access`, client_secret: randomBytes(32).toString("hex"), created_at: now(), updated_at: now() };
+    const t: Obj = {
+      id: randomUUID(),
+      name: body.name,
+      duration: body.duration ?? "8760h",
+      client_id: `${randomBytes(16).toString("hex")}.access`,
+      client_secret: randomBytes(32).toString("hex"),
+      created_at: now(),
+      updated_at: now(),
+    };
     t.expires_at = new Date(Date.parse(now()) + 365 * 86_400_000).toISOString();
     state.serviceTokens.push(t);
     return { result: t };
@@ -344,7 +512,15 @@ function serviceTokens(state: CloudflareState, method: string, rest: string[], q
  * source's config present, with the defaults Pages gives the ones never set.
  */
 function projectView(state: CloudflareState, p: Obj): Obj {
-  const build = { build_caching: false, build_command: "", destination_dir: "", root_dir: "", web_analytics_tag: null, web_analytics_token: null, ...((p.build_config as Obj | undefined) ?? {}) };
+  const build = {
+    build_caching: false,
+    build_command: "",
+    destination_dir: "",
+    root_dir: "",
+    web_analytics_tag: null,
+    web_analytics_token: null,
+    ...((p.build_config as Obj | undefined) ?? {}),
+  };
   const source = p.source as { type?: string; config?: Obj } | null | undefined;
   const config = source?.config
     ? {
@@ -361,16 +537,30 @@ function projectView(state: CloudflareState, p: Obj): Obj {
         ...source.config,
       }
     : undefined;
-  return { ...p, build_config: build, source: source ? { ...source, config } : null, domains: (state.pagesDomains[String(p.name)] ?? []).map((d) => d.name) };
+  return {
+    ...p,
+    build_config: build,
+    source: source ? { ...source, config } : null,
+    domains: (state.pagesDomains[String(p.name)] ?? []).map((d) => d.name),
+  };
 }
 
-function pages(state: CloudflareState, method: string, rest: string[], query: URLSearchParams, body: Obj): { result: unknown; result_info?: Obj } {
+function pages(
+  state: CloudflareState,
+  method: string,
+  rest: string[],
+  query: URLSearchParams,
+  body: Obj,
+): { result: unknown; result_info?: Obj } {
   const [name, sub, domain] = rest;
   const view = (p: Obj) => projectView(state, p);
   if (!name) {
     if (method === "GET") return page(state.pagesProjects.map(view), query, 10);
     if (method === "POST") {
-      if (state.pagesProjects.some((p) => p.name === body.name)) throw new HttpError(409, [{ code: 8000002, message: "A project with this name already exists. Choose a different project name." }]);
+      if (state.pagesProjects.some((p) => p.name === body.name))
+        throw new HttpError(409, [
+          { code: 8000002, message: "A project with this name already exists. Choose a different project name." },
+        ]);
       const p: Obj = {
         id: randomUUID(),
         name: body.name,
@@ -388,7 +578,13 @@ function pages(state: CloudflareState, method: string, rest: string[], query: UR
     }
   }
   const p = state.pagesProjects.find((x) => x.name === name);
-  if (!p) throw new HttpError(404, [{ code: 8000007, message: "Project not found. The specified project name does not match any of your existing projects." }]);
+  if (!p)
+    throw new HttpError(404, [
+      {
+        code: 8000007,
+        message: "Project not found. The specified project name does not match any of your existing projects.",
+      },
+    ]);
   if (!sub) {
     if (method === "GET") return { result: view(p) };
     if (method === "PATCH") {
@@ -405,7 +601,8 @@ function pages(state: CloudflareState, method: string, rest: string[], query: UR
     const domains = state.pagesDomains[name];
     if (!domain && method === "GET") return page(domains, query, 100);
     if (!domain && method === "POST") {
-      if (domains.some((d) => d.name === body.name)) throw new HttpError(409, [{ code: 8000018, message: "You have already added this custom domain." }]);
+      if (domains.some((d) => d.name === body.name))
+        throw new HttpError(409, [{ code: 8000018, message: "You have already added this custom domain." }]);
       const d = pagesDomain(state, String(body.name));
       domains.push(d);
       return { result: d };
@@ -437,7 +634,10 @@ export function pagesDomain(state: CloudflareState, name: string): Obj {
 }
 
 /** Start the stand-in on a free loopback port. Requests need `Authorization: Bearer <token>`. */
-export async function startCloudflareApi(state: CloudflareState, token = "test-token-0123456789abcdefghijklmnopqrstuvwxyz"): Promise<CloudflareApi> {
+export async function startCloudflareApi(
+  state: CloudflareState,
+  token = "test-token-0123456789abcdefghijklmnopqrstuvwxyz",
+): Promise<CloudflareApi> {
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
@@ -455,20 +655,37 @@ export async function startCloudflareApi(state: CloudflareState, token = "test-t
         const text = Buffer.concat(chunks).toString("utf8");
         body = text ? (JSON.parse(text) as Obj) : {};
       } catch {
-        reply(400, { success: false, errors: [{ code: 6007, message: "Malformed JSON in request body" }], messages: [], result: null });
+        reply(400, {
+          success: false,
+          errors: [{ code: 6007, message: "Malformed JSON in request body" }],
+          messages: [],
+          result: null,
+        });
         return;
       }
       requests.push({ method, path: `${path}${url.search}`, body: Object.keys(body).length ? body : undefined });
       if (req.headers.authorization !== `Bearer ${token}`) {
-        reply(403, { success: false, errors: [{ code: 10000, message: "Authentication error" }], messages: [], result: null });
+        reply(403, {
+          success: false,
+          errors: [{ code: 10000, message: "Authentication error" }],
+          messages: [],
+          result: null,
+        });
         return;
       }
       try {
         const { result, result_info } = route(state, method, path, url.searchParams, body);
         reply(200, { success: true, errors: [], messages: [], result, ...(result_info ? { result_info } : {}) });
       } catch (err) {
-        if (err instanceof HttpError) reply(err.status, { success: false, errors: err.errors, messages: [], result: null });
-        else reply(500, { success: false, errors: [{ code: 10001, message: String((err as Error).message) }], messages: [], result: null });
+        if (err instanceof HttpError)
+          reply(err.status, { success: false, errors: err.errors, messages: [], result: null });
+        else
+          reply(500, {
+            success: false,
+            errors: [{ code: 10001, message: String((err as Error).message) }],
+            messages: [],
+            result: null,
+          });
       }
     });
   });

@@ -15,15 +15,32 @@ export const OWNER_PAGES_PROJECT = "javiersc-homelab-docs";
 
 /** The routes of the owner's service table that go through the tunnel. */
 export const OWNER_TUNNEL_ROUTES = [
-  "homepage", "home-assistant", "jellyfin", "transmission", "sonarr", "radarr", "prowlarr",
-  "jackett", "backrest", "litellm", "ollama", "picoclaw", "cockpit", "otbr",
+  "homepage",
+  "home-assistant",
+  "jellyfin",
+  "transmission",
+  "sonarr",
+  "radarr",
+  "prowlarr",
+  "jackett",
+  "backrest",
+  "litellm",
+  "ollama",
+  "picoclaw",
+  "cockpit",
+  "otbr",
 ].map((name) => `${name}-home.javiersc.com`);
 
 export const OWNER_DOCS_HOSTNAME = "docs-home.javiersc.com";
 
 /** A direct-upload production deployment as the API returns it (Deployment of the SDK). */
 function ownerDeployment(): Record<string, unknown> {
-  const stage = { name: "deploy", status: "success", started_on: "2026-11-20T09:00:05Z", ended_on: "2026-11-20T09:00:20Z" };
+  const stage = {
+    name: "deploy",
+    status: "success",
+    started_on: "2026-11-20T09:00:05Z",
+    ended_on: "2026-11-20T09:00:20Z",
+  };
   return {
     id: "9f3c1a2b-4d5e-4f60-8a7b-1c2d3e4f5a6b",
     short_id: "9f3c1a2b",
@@ -35,8 +52,18 @@ function ownerDeployment(): Record<string, unknown> {
     modified_on: "2026-11-20T09:00:20Z",
     aliases: null,
     is_skipped: false,
-    build_config: { build_caching: false, build_command: "", destination_dir: "", root_dir: "", web_analytics_tag: null, web_analytics_token: null },
-    deployment_trigger: { type: "ad_hoc", metadata: { branch: "main", commit_hash: "", commit_message: "", commit_dirty: true } },
+    build_config: {
+      build_caching: false,
+      build_command: "",
+      destination_dir: "",
+      root_dir: "",
+      web_analytics_tag: null,
+      web_analytics_token: null,
+    },
+    deployment_trigger: {
+      type: "ad_hoc",
+      metadata: { branch: "main", commit_hash: "", commit_message: "", commit_dirty: true },
+    },
     env_vars: {},
     latest_stage: stage,
     stages: [stage],
@@ -49,7 +76,9 @@ export function ownerLab(): CloudflareState {
   const state = emptyState(OWNER_ACCOUNT, OWNER_ZONE, "javiersc.com");
   tunnel(state, { name: "homelab", config_src: "local", id: OWNER_TUNNEL_ID });
   for (const hostname of OWNER_TUNNEL_ROUTES) {
-    state.dnsRecords.push(dnsRecord({ name: hostname, type: "CNAME", content: `${OWNER_TUNNEL_ID}.cfargotunnel.com`, proxied: true }));
+    state.dnsRecords.push(
+      dnsRecord({ name: hostname, type: "CNAME", content: `${OWNER_TUNNEL_ID}.cfargotunnel.com`, proxied: true }),
+    );
   }
   state.pagesProjects.push({
     id: "4b1f8c2e-7a3d-4e5f-9c1b-2d6e8f0a1b3c",
@@ -65,11 +94,17 @@ export function ownerLab(): CloudflareState {
     latest_deployment: ownerDeployment(),
   });
   state.pagesDomains[OWNER_PAGES_PROJECT] = [pagesDomain(state, OWNER_DOCS_HOSTNAME)];
-  state.dnsRecords.push(dnsRecord({ name: OWNER_DOCS_HOSTNAME, type: "CNAME", content: `${OWNER_PAGES_PROJECT}.pages.dev`, proxied: true }));
+  state.dnsRecords.push(
+    dnsRecord({ name: OWNER_DOCS_HOSTNAME, type: "CNAME", content: `${OWNER_PAGES_PROJECT}.pages.dev`, proxied: true }),
+  );
   // The rest of the zone: the owner's site and mail, which the home lab never touches.
   state.dnsRecords.push(dnsRecord({ name: "javiersc.com", type: "A", content: "203.0.113.7", proxied: true }));
   state.dnsRecords.push(dnsRecord({ name: "www.javiersc.com", type: "CNAME", content: "javiersc.com", proxied: true }));
-  state.dnsRecords.push(dnsRecord({ name: "javiersc.com", type: "MX", content: "mail.example.net", proxied: false, ttl: 3600 }));
-  state.dnsRecords.push(dnsRecord({ name: "javiersc.com", type: "TXT", content: '"v=spf1 include:example.net ~all"', ttl: 3600 }));
+  state.dnsRecords.push(
+    dnsRecord({ name: "javiersc.com", type: "MX", content: "mail.example.net", proxied: false, ttl: 3600 }),
+  );
+  state.dnsRecords.push(
+    dnsRecord({ name: "javiersc.com", type: "TXT", content: '"v=spf1 include:example.net ~all"', ttl: 3600 }),
+  );
   return state;
 }

@@ -30,14 +30,20 @@ export const GROUP_PREFIX = `hl${randomBytes(3).toString("hex")}-`;
 
 /** The catalog with every secret's group renamed to this run's group; nothing else differs. */
 export function catalogWithGroupPrefix(catalog: readonly ServiceEntry[], prefix: string): ServiceEntry[] {
-  return catalog.map((e) => (e.secrets ? { ...e, secrets: e.secrets.map((s) => (s.group ? { ...s, group: `${prefix}${s.group}` } : s)) } : e));
+  return catalog.map((e) =>
+    e.secrets ? { ...e, secrets: e.secrets.map((s) => (s.group ? { ...s, group: `${prefix}${s.group}` } : s)) } : e,
+  );
 }
 
 export const TEST_CATALOG = catalogWithGroupPrefix(CATALOG, GROUP_PREFIX);
 
 /** The groups the test services' secrets name, which the fake switch creates: all of them this run's. */
 export const SECRET_GROUPS = [
-  ...new Set(TEST_CATALOG.filter((e) => SERVICES.includes(e.id)).flatMap((e) => (e.secrets ?? []).flatMap((s) => (s.group ? [s.group] : [])))),
+  ...new Set(
+    TEST_CATALOG.filter((e) => SERVICES.includes(e.id)).flatMap((e) =>
+      (e.secrets ?? []).flatMap((s) => (s.group ? [s.group] : [])),
+    ),
+  ),
 ].sort();
 for (const g of SECRET_GROUPS) {
   // groupadd's limit, and the charset both it and homelab-deploy.sh accept.
@@ -46,15 +52,20 @@ for (const g of SECRET_GROUPS) {
 
 /** A LAN-only stack whose host paths point into the test host's temp dir; `services` defaults to SERVICES. */
 export function testLab(paths: HostPaths, services: readonly string[] = SERVICES): Homelab {
-  const parsed = parseStackConfig("ci", {
-    domain: "example.test",
-    lanAddress: "192.0.2.10",
-    edge: "none",
-    services: [...services],
-    bundleDir: paths.bundleDir,
-    credentialsDir: paths.secretsDir,
-    stateDir: paths.stateDir,
-  }, "plan", { hostRoot: testHostRoot(paths) });
+  const parsed = parseStackConfig(
+    "ci",
+    {
+      domain: "example.test",
+      lanAddress: "192.0.2.10",
+      edge: "none",
+      services: [...services],
+      bundleDir: paths.bundleDir,
+      credentialsDir: paths.secretsDir,
+      stateDir: paths.stateDir,
+    },
+    "plan",
+    { hostRoot: testHostRoot(paths) },
+  );
   if (!parsed.config) throw new Error(JSON.stringify(parsed.problems));
   return resolveHomelab(TEST_CATALOG, parsed.config);
 }
@@ -95,7 +106,8 @@ export async function startListeners(): Promise<Listeners> {
     res.end("ok");
   });
   const tcp: TcpServer = createTcpServer((sock) => sock.end());
-  const listen = (srv: HttpServer | TcpServer) => new Promise<number>((r) => srv.listen(0, "127.0.0.1", () => r((srv.address() as { port: number }).port)));
+  const listen = (srv: HttpServer | TcpServer) =>
+    new Promise<number>((r) => srv.listen(0, "127.0.0.1", () => r((srv.address() as { port: number }).port)));
   const httpPort = await listen(http);
   const tcpPort = await listen(tcp);
   return {
@@ -110,7 +122,10 @@ export async function startListeners(): Promise<Listeners> {
 
 /** The catalog's checks for the test services, pointed at the local stand-ins. */
 export function testChecks(lab: Homelab, listeners: Listeners): HostHealthCheck[] {
-  return healthChecksFor(enabledServices(lab)).map((c) => ({ ...c, port: c.kind === "http" ? listeners.httpPort : listeners.tcpPort }));
+  return healthChecksFor(enabledServices(lab)).map((c) => ({
+    ...c,
+    port: c.kind === "http" ? listeners.httpPort : listeners.tcpPort,
+  }));
 }
 
 export interface ArgsOptions {
@@ -126,9 +141,21 @@ export interface ArgsOptions {
   flake?: NixosFlake;
 }
 
-export function hostArgs(target: SshTarget, paths: HostPaths, lab: Homelab, listeners: Listeners, o: ArgsOptions = {}): NixosHostArgs {
+export function hostArgs(
+  target: SshTarget,
+  paths: HostPaths,
+  lab: Homelab,
+  listeners: Listeners,
+  o: ArgsOptions = {},
+): NixosHostArgs {
   return {
-    connection: { host: target.host, port: target.port, user: target.user, privateKey: target.privateKey, hostKey: "hostKey" in o ? o.hostKey : target.hostKey },
+    connection: {
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      privateKey: target.privateKey,
+      hostKey: "hostKey" in o ? o.hostKey : target.hostKey,
+    },
     bundle: o.bundle ?? testBundle(),
     secrets: hostSecrets(lab, o.values ?? secretValues(lab)),
     paths,

@@ -80,11 +80,18 @@ export interface ProgramRun {
 export type NixosHostClass = typeof NixosHost;
 
 /** One program run: declare the component, wait for every command's inputs, return them by stage. */
-export async function runProgram(Component: NixosHostClass, args: NixosHostArgs, name = "homelab-host"): Promise<ProgramRun> {
+export async function runProgram(
+  Component: NixosHostClass,
+  args: NixosHostArgs,
+  name = "homelab-host",
+): Promise<ProgramRun> {
   registered = [];
   const host = new Component(name, args);
   const secretCommands = Object.values(host.secretFiles);
-  await settle(pulumi.all([host.preflight.id, host.push.id, ...secretCommands.map((c) => c.id), host.rebuild.id, host.confirm.id]), "the host's commands");
+  await settle(
+    pulumi.all([host.preflight.id, host.push.id, ...secretCommands.map((c) => c.id), host.rebuild.id, host.confirm.id]),
+    "the host's commands",
+  );
   const drift = await settle(host.drift, "drift");
   const commands = new Map<string, Record<string, unknown>>();
   for (const r of registered) {
@@ -92,8 +99,13 @@ export async function runProgram(Component: NixosHostClass, args: NixosHostArgs,
     commands.set(stageOf(r.name.slice(name.length + 1)), r.inputs);
   }
   // Dependency order: the secrets commands wait for the push, the rebuild for every secrets command.
-  const order = (stage: string) => (stage === "preflight" ? 0 : stage === "push" ? 1 : stage === "rebuild" ? 3 : stage === "confirm" ? 4 : 2);
-  return { commands: new Map([...commands].sort((a, b) => order(a[0]) - order(b[0]) || (a[0] < b[0] ? -1 : 1))), drift, host };
+  const order = (stage: string) =>
+    stage === "preflight" ? 0 : stage === "push" ? 1 : stage === "rebuild" ? 3 : stage === "confirm" ? 4 : 2;
+  return {
+    commands: new Map([...commands].sort((a, b) => order(a[0]) - order(b[0]) || (a[0] < b[0] ? -1 : 1))),
+    drift,
+    host,
+  };
 }
 
 /** `mosquitto-secrets` → `secrets.mosquitto`; the host's own stages keep their names. */
@@ -120,7 +132,10 @@ export interface UpResult {
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** The operation the engine would pick for a remote.Command, from its stored and new inputs. */
-export function operation(old: Record<string, unknown> | undefined, next: Record<string, unknown>): "create" | "replace" | "update" | "same" {
+export function operation(
+  old: Record<string, unknown> | undefined,
+  next: Record<string, unknown>,
+): "create" | "replace" | "update" | "same" {
   if (!old) return "create";
   if (!same(old.triggers, next.triggers)) return "replace";
   return same(old, next) ? "same" : "update";
@@ -153,7 +168,13 @@ export class FakeEngine {
 
 /** The ssh target a captured remote.Command connects to, pinned key included. */
 export function capturedTarget(inputs: Record<string, unknown>): SshTarget {
-  const c = plain(inputs.connection) as { host: string; port: number; user: string; privateKey: string; hostKey: string };
+  const c = plain(inputs.connection) as {
+    host: string;
+    port: number;
+    user: string;
+    privateKey: string;
+    hostKey: string;
+  };
   return { host: c.host, port: c.port, user: c.user, privateKey: c.privateKey, hostKey: c.hostKey };
 }
 
@@ -162,7 +183,11 @@ export function capturedTarget(inputs: Record<string, unknown>): SshTarget {
  * remote.Command over real ssh, a local.Command (the confirm) under /bin/sh
  * on this machine, which opens its own ssh connection.
  */
-export function runCaptured(inputs: Record<string, unknown>, cmd = inputs.create as string, opts: SshRunOptions = {}): Promise<RunResult> {
+export function runCaptured(
+  inputs: Record<string, unknown>,
+  cmd = inputs.create as string,
+  opts: SshRunOptions = {},
+): Promise<RunResult> {
   const stdin = plain(inputs.stdin) as string | undefined;
   if (inputs.connection === undefined) return runLocal(cmd, stdin, opts);
   return runOverSsh(capturedTarget(inputs), cmd, stdin, opts);
@@ -200,9 +225,18 @@ function runLocal(cmd: string, stdin: string | undefined, opts: SshRunOptions): 
  * the confirm over a new connection. The result is the rebuild's when it
  * failed, else both outputs together with the confirm's status.
  */
-export async function rebuildAndConfirm(run: ProgramRun, opts: SshRunOptions = {}): Promise<RunResult & { rebuild: RunResult; confirm?: RunResult }> {
+export async function rebuildAndConfirm(
+  run: ProgramRun,
+  opts: SshRunOptions = {},
+): Promise<RunResult & { rebuild: RunResult; confirm?: RunResult }> {
   const rebuild = await runCaptured(run.commands.get("rebuild")!, undefined, opts);
   if (rebuild.code !== 0) return { ...rebuild, rebuild };
   const confirm = await runCaptured(run.commands.get("confirm")!, undefined, opts);
-  return { code: confirm.code, stdout: rebuild.stdout + confirm.stdout, stderr: rebuild.stderr + confirm.stderr, rebuild, confirm };
+  return {
+    code: confirm.code,
+    stdout: rebuild.stdout + confirm.stdout,
+    stderr: rebuild.stderr + confirm.stderr,
+    rebuild,
+    confirm,
+  };
 }

@@ -15,7 +15,10 @@ export interface HostSession {
 export async function startHostSession(): Promise<HostSession> {
   // The names are random per run; one that exists already belongs to someone else, and deleting it at the end would be wrong.
   const taken = SECRET_GROUPS.filter(groupExists);
-  if (taken.length > 0) throw new Error(`this run's service groups already exist on the machine: ${taken.join(", ")}; run the tests again for new names`);
+  if (taken.length > 0)
+    throw new Error(
+      `this run's service groups already exist on the machine: ${taken.join(", ")}; run the tests again for new names`,
+    );
   // Strict mocks first, then the component (and @pulumi/command) is imported.
   installMocks(false);
   const { NixosHost } = await import("../../../components/host/nixos-host");

@@ -1,6 +1,18 @@
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, realpathSync, symlinkSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  realpathSync,
+  symlinkSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +33,8 @@ export const SSHD = "/usr/sbin/sshd";
 export function sshdTier(): Tier {
   const missing: string[] = [];
   if (!findProgram("sshd", [SSHD])) missing.push("sshd");
-  for (const p of ["ssh", "ssh-keygen", "tar", "base64", "sha256sum", "flock", "groupadd", "curl"]) if (!findProgram(p)) missing.push(p);
+  for (const p of ["ssh", "ssh-keygen", "tar", "base64", "sha256sum", "flock", "groupadd", "curl"])
+    if (!findProgram(p)) missing.push(p);
   if (process.getuid?.() !== 0) missing.push("root (sshd as a test host, chown of secret files)");
   return tier("sshd", missing);
 }
@@ -368,7 +381,17 @@ function ssh(args: string[], opts: { input?: string }): string {
 
 export async function startTestHost(): Promise<TestHost> {
   const root = mkdtempSync(join(tmpdir(), "homelab-host-"));
-  for (const d of ["bin", "fake", "log", "control", "sshd", "host/etc/nixos", "host/var/lib/homelab", "host/nix/var/nix/profiles", "host/nix/store"]) {
+  for (const d of [
+    "bin",
+    "fake",
+    "log",
+    "control",
+    "sshd",
+    "host/etc/nixos",
+    "host/var/lib/homelab",
+    "host/nix/var/nix/profiles",
+    "host/nix/store",
+  ]) {
     mkdirSync(join(root, d), { recursive: true });
   }
   writeFileSync(join(root, "log/ssh.log"), "");
@@ -377,7 +400,9 @@ export async function startTestHost(): Promise<TestHost> {
   // A NixOS host is never without a system generation: the one it was installed with.
   writeFileSync(join(root, "fake/switch-to-configuration"), FAKE_SWITCH_TO_CONFIGURATION, { mode: 0o755 });
   mkdirSync(join(root, "host/nix/store/system-1/bin"), { recursive: true });
-  writeFileSync(join(root, "host/nix/store/system-1/bin/switch-to-configuration"), FAKE_SWITCH_TO_CONFIGURATION, { mode: 0o755 });
+  writeFileSync(join(root, "host/nix/store/system-1/bin/switch-to-configuration"), FAKE_SWITCH_TO_CONFIGURATION, {
+    mode: 0o755,
+  });
   symlinkSync(join(root, "host/nix/store/system-1"), join(root, "host/nix/var/nix/profiles/system-1-link"));
   symlinkSync("system-1-link", join(root, "host/nix/var/nix/profiles/system"));
   writeFileSync(join(root, "bin/nixos-rebuild"), FAKE_NIXOS_REBUILD, { mode: 0o755 });
@@ -388,10 +413,17 @@ export async function startTestHost(): Promise<TestHost> {
   writeFileSync(join(root, "sshd/record-command"), RECORDER(root), { mode: 0o755 });
 
   const sshdDir = join(root, "sshd");
-  ssh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test-host", "-f", join(sshdDir, "ssh_host_ed25519_key")], {});
+  ssh(
+    ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test-host", "-f", join(sshdDir, "ssh_host_ed25519_key")],
+    {},
+  );
   ssh(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "test-client", "-f", join(sshdDir, "client_key")], {});
   writeFileSync(join(sshdDir, "authorized_keys"), readFileSync(join(sshdDir, "client_key.pub")));
-  const hostKey = readFileSync(join(sshdDir, "ssh_host_ed25519_key.pub"), "utf8").trim().split(" ").slice(0, 2).join(" ");
+  const hostKey = readFileSync(join(sshdDir, "ssh_host_ed25519_key.pub"), "utf8")
+    .trim()
+    .split(" ")
+    .slice(0, 2)
+    .join(" ");
 
   // sshd refuses to start without its privilege separation directory. It is
   // machine-wide: another test run's sshd, or the machine's own, may be using
@@ -449,7 +481,13 @@ export async function startTestHost(): Promise<TestHost> {
     clientKey: readFileSync(join(sshdDir, "client_key"), "utf8"),
     paths,
     profile,
-    target: () => ({ host: "127.0.0.1", port, user: "root", privateKey: readFileSync(join(sshdDir, "client_key"), "utf8"), hostKey }),
+    target: () => ({
+      host: "127.0.0.1",
+      port,
+      user: "root",
+      privateKey: readFileSync(join(sshdDir, "client_key"), "utf8"),
+      hostKey,
+    }),
     sshLog: () => readLines(join(root, "log/ssh.log")).map((l) => Buffer.from(l, "base64").toString("utf8")),
     hostLog: () => readLines(join(root, "log/host.log")),
     control: (name, content = "") => writeFileSync(join(root, "control", name), content),
@@ -461,13 +499,18 @@ export async function startTestHost(): Promise<TestHost> {
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => Number(m[1]))
         .sort((a, b) => a - b),
-    bootDefault: () => (existsSync(join(root, "host/boot-default")) ? readFileSync(join(root, "host/boot-default"), "utf8").trim() : null),
-    pendingTimers: () => readdirSync(join(root, "run")).filter((f) => f.endsWith(".timer")).map((f) => f.slice(0, -".timer".length)),
+    bootDefault: () =>
+      existsSync(join(root, "host/boot-default")) ? readFileSync(join(root, "host/boot-default"), "utf8").trim() : null,
+    pendingTimers: () =>
+      readdirSync(join(root, "run"))
+        .filter((f) => f.endsWith(".timer"))
+        .map((f) => f.slice(0, -".timer".length)),
     reboot: () => {
       dropTimers(root);
       writeFileSync(join(root, "host/boot_id"), `${randomUUID()}\n`);
     },
-    unitLog: (unit) => (existsSync(join(root, `log/${unit}.log`)) ? readFileSync(join(root, `log/${unit}.log`), "utf8") : ""),
+    unitLog: (unit) =>
+      existsSync(join(root, `log/${unit}.log`)) ? readFileSync(join(root, `log/${unit}.log`), "utf8") : "",
     generation: () => {
       try {
         const m = /^system-(\d+)-link$/.exec(readlinkSync(profile));
@@ -518,25 +561,42 @@ export interface SshRunOptions {
   timeoutMs?: number;
 }
 
-export function runOverSsh(target: SshTarget, command: string, stdin?: string, opts: SshRunOptions = {}): Promise<RunResult> {
+export function runOverSsh(
+  target: SshTarget,
+  command: string,
+  stdin?: string,
+  opts: SshRunOptions = {},
+): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), "homelab-ssh-"));
   const knownHosts = join(dir, "known_hosts");
   const key = join(dir, "id");
   writeFileSync(knownHosts, `[${target.host}]:${target.port} ${target.hostKey}\n`, { mode: 0o600 });
   writeFileSync(key, target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`, { mode: 0o600 });
   const args = [
-    "-F", "/dev/null",
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", `UserKnownHostsFile=${knownHosts}`,
-    "-o", "GlobalKnownHostsFile=/dev/null",
-    "-o", "BatchMode=yes",
-    "-o", "IdentitiesOnly=yes",
-    "-o", "IdentityAgent=none",
-    "-o", "ConnectTimeout=5",
-    "-o", "LogLevel=ERROR",
-    "-i", key,
-    "-p", String(target.port),
-    "-l", target.user,
+    "-F",
+    "/dev/null",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHosts}`,
+    "-o",
+    "GlobalKnownHostsFile=/dev/null",
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "IdentitiesOnly=yes",
+    "-o",
+    "IdentityAgent=none",
+    "-o",
+    "ConnectTimeout=5",
+    "-o",
+    "LogLevel=ERROR",
+    "-i",
+    key,
+    "-p",
+    String(target.port),
+    "-l",
+    target.user,
     target.host,
     "--",
     command,
