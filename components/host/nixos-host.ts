@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedSecret } from "../catalog/resolve";
@@ -576,6 +577,12 @@ export class NixosHost extends pulumi.ComponentResource {
     stage: pulumi.Output<StageInputs>,
   ): command.local.Command {
     const target = { host: plan.host, port: plan.port, user: plan.user, hostKey: plan.hostKey };
+    // Without a client the confirm can never arrive, so every up would switch and the host roll it back: refuse before anything changes.
+    if (!openSshClientFound()) {
+      throw new pulumi.RunError(
+        `the ${plan.hostName ? `host ${plan.hostName}` : "host"} is confirmed after each switch over a new SSH connection from this machine, and the OpenSSH client (ssh) is not on its PATH: install it (Debian: apt install openssh-client), then run pulumi again`,
+      );
+    }
     return new command.local.Command(
       `${name}-confirm`,
       {
@@ -596,6 +603,11 @@ export class NixosHost extends pulumi.ComponentResource {
       { parent: this, dependsOn: [this.rebuild], additionalSecretOutputs: ["stdin"] },
     );
   }
+}
+
+/** Whether this machine has the OpenSSH client the confirm (and drift detection) run. */
+function openSshClientFound(): boolean {
+  return spawnSync("ssh", ["-V"], { stdio: "ignore" }).error === undefined;
 }
 
 /** Validate the args and derive what the commands are built from. Throws with the field and the fix. */

@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
 import { DEPLOY_CONFIG, runProgram } from "./run";
@@ -45,5 +48,37 @@ describe("a config mistake under the Pulumi runtime", () => {
     const err = await failureOf(bad);
     expect(err.message).not.toContain("\u001b[");
     expect(err.message).not.toMatch(/problems: \[|\{ *stackName/);
+  });
+});
+
+describe("a deployer without the OpenSSH client", () => {
+  it("is refused before anything changes, since no switch could be confirmed and the host would roll every one back", async () => {
+    const { RunError } = await import("@pulumi/pulumi");
+    // A PATH with node and nothing else: ssh is not found.
+    const empty = mkdtempSync(join(tmpdir(), "homelab-no-ssh-"));
+    symlinkSync(process.execPath, join(empty, "node"));
+    const saved = process.env.PATH;
+    process.env.PATH = empty;
+    try {
+      const values = Object.fromEntries(
+        [
+          "dashboard.hass-token",
+          "home-assistant.openai-api-key",
+          "home-assistant.anthropic-api-key",
+          "mosquitto.username",
+          "mosquitto.password",
+        ].map((k) => [k, "x"]),
+      );
+      const config = { ...DEPLOY_CONFIG, "homelab:secretValues": JSON.stringify(values) };
+      const failed = await runProgram("ci", config, ["homelab:sshPrivateKey", "homelab:secretValues"]).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(RunError.isInstance(failed), inspect(failed)).toBe(true);
+      expect((failed as Error).message).toMatch(/the OpenSSH client \(ssh\) is not on its PATH: install it/);
+    } finally {
+      process.env.PATH = saved;
+      rmSync(empty, { recursive: true, force: true });
+    }
   });
 });
