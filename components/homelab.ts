@@ -309,7 +309,7 @@ export class Homelab extends pulumi.ComponentResource {
   ): NixosHost {
     const { lab, secrets } = args;
     const { config } = lab;
-    const view = isMultiHost(lab) ? hostView(lab, host.name) : lab;
+    const view = hostView(lab, host.name);
     const privateKey =
       host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG ? args.sshPrivateKey : args.sshPrivateKeys?.[host.sshKeyConfig];
     if (privateKey === undefined) {

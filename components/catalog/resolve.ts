@@ -167,6 +167,20 @@ export function isMultiHost(lab: Homelab): boolean {
   return labHosts(lab).length > 1;
 }
 
+/**
+ * Whether a tunnel connector on another machine may take a request for one
+ * of `host`'s routes: Cloudflare hands each request to any connector, so
+ * those routes name the host's LAN address, and its services trust those
+ * connectors as proxies. Otherwise the host's own connector carries them to
+ * nginx on localhost.
+ */
+export function reachedOverLan(lab: Homelab, host: string): boolean {
+  const routesHere = lab.services.some(
+    (s) => s.publicHostname !== null && s.entry.runsOn === "host" && s.hostNames.includes(host),
+  );
+  return routesHere && connectorHosts(lab).some((c) => c !== host);
+}
+
 /** The services one host runs (a connector on several hosts is on each). */
 export function servicesOn(lab: Homelab, host: string): ResolvedService[] {
   return lab.services.filter((s) => s.hostNames.includes(host));
@@ -243,8 +257,7 @@ export function backupCredentialsFor(lab: Homelab, host: string): ResolvedSecret
 
 /** Every secret file one host receives: its services' secrets and, where it backs up without Backrest, the backup credentials. */
 export function hostSecrets(lab: Homelab, host: string): ResolvedSecret[] {
-  const view = isMultiHost(lab) ? hostView(lab, host) : lab;
-  return [...enabledSecrets(view), ...backupCredentialsFor(lab, host)];
+  return [...enabledSecrets(hostView(lab, host)), ...backupCredentialsFor(lab, host)];
 }
 
 /** Every secret of the enabled services. */

@@ -11,7 +11,7 @@
 import { hostFormatsPage } from "../host/formats";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
 import { backupService, enabledServices, isMultiHost, labHosts, serviceUrl } from "../catalog/resolve";
-import { ingressOrigin } from "./edge";
+import { TUNNEL_ORIGIN, ingressOrigin } from "./edge";
 import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, defaultBackupBucket } from "../config/schema";
@@ -343,7 +343,8 @@ function servicesIndex(lab: Homelab): string {
  * host and port on the LAN (see ingressOrigin).
  */
 function tunnelPathText(lab: Homelab, s: ResolvedService): string {
-  if (!isMultiHost(lab)) return `The tunnel carries it to nginx on port 80, which proxies to port ${s.upstreamPort}.`;
+  if (ingressOrigin(lab, s) === TUNNEL_ORIGIN)
+    return `The tunnel carries it to nginx on port 80, which proxies to port ${s.upstreamPort}.`;
   // The origin names the host's LAN address, which the pages show only when homelab:docsShowLanAddresses says so.
   const origin = lab.config.docs?.showLanAddresses ? ingressOrigin(lab, s) : `http://${lanAddress(lab, s)}:${s.port}`;
   return `Whichever host's connector the tunnel picks sends it over the LAN to ${code(origin)} on ${code(s.host ?? "")}.`;

@@ -1,5 +1,5 @@
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { isMultiHost, labHosts, routedServices } from "../catalog/resolve";
+import { labHosts, portalHost, reachedOverLan, routedServices } from "../catalog/resolve";
 import { TUNNEL_CNAME_DOMAIN } from "../catalog/rules";
 import type { StackConfig } from "../config/schema";
 
@@ -66,17 +66,19 @@ export function tunnelServices(lab: Homelab): ResolvedService[] {
 }
 
 /**
- * Where a route's requests go. With one host, nginx on localhost routes by
- * Host. With several, Cloudflare hands each request to any of the tunnel's
- * connectors, one per host, so the rule must work from every one of them:
- * it names the service on the LAN address of the host that runs it (the
- * portal's own rule reaches nginx there). Routed services listen on
- * 0.0.0.0 with their port open (validation refuses a routed loopback
- * service), and no route depends on a host other than its own, so a
- * connector on one host keeps the others' routes up while it reboots.
+ * Where a route's requests go. When only the service's own host runs a
+ * connector and nginx is there too, nginx on localhost routes by Host.
+ * Otherwise Cloudflare may hand a request to a connector on another machine
+ * (reachedOverLan), so the rule must work from every one of them: it names
+ * the service on the LAN address of the host that runs it (the portal's own
+ * rule reaches nginx there). Routed services listen on 0.0.0.0 with their
+ * port open (validation refuses a routed loopback service), and no route
+ * depends on a host other than its own, so a connector on one host keeps the
+ * others' routes up while it reboots.
  */
 export function ingressOrigin(lab: Homelab, s: ResolvedService): string {
-  if (!isMultiHost(lab)) return TUNNEL_ORIGIN;
+  const own = s.hostName ?? labHosts(lab)[0].name;
+  if (!reachedOverLan(lab, own) && portalHost(lab) === own) return TUNNEL_ORIGIN;
   const host = labHosts(lab).find((h) => h.name === s.hostName);
   if (!host || s.port === null)
     throw new Error(`service "${s.id}": a route needs a host and a port to send requests to`);

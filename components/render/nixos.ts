@@ -10,6 +10,7 @@ import {
   isMultiHost,
   labHosts,
   portalHost,
+  reachedOverLan,
 } from "../catalog/resolve";
 import {
   BACKUP_RETENTION,
@@ -45,7 +46,7 @@ export function renderNixosBundle(lab: Homelab, host?: string): Map<string, stri
   const name = host ?? labHosts(lab)[0].name;
   const files = readNixosTree();
   // What the apply reads from the release: this host's health checks and secret files.
-  const view = isMultiHost(lab) ? hostView(lab, name) : lab;
+  const view = hostView(lab, name);
   const lists = deployLists(
     healthChecksFor(enabledServices(view)),
     hostSecrets(lab, name).map((s) => s.path),
@@ -80,7 +81,6 @@ export function renderHostBundles(lab: Homelab): Map<string, Map<string, string>
  * seen with the portal host's LAN facts. Empty on every other host.
  */
 function portalLab(lab: Homelab, host: string): Homelab {
-  if (!isMultiHost(lab)) return lab;
   if (portalHost(lab) !== host) return { config: lab.config, catalog: lab.catalog, services: [] };
   return { config: hostView(lab, host).config, catalog: lab.catalog, services: lab.services };
 }
@@ -287,7 +287,7 @@ export function nixosServices(lab: Homelab): ResolvedService[] {
 }
 
 export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0].name): HomelabNixosData {
-  const lab = isMultiHost(full) ? hostView(full, host) : full;
+  const lab = hostView(full, host);
   const services = nixosServices(lab);
   const [hostName, ...domain] = lab.config.lanHostname.split(".");
   const data: HomelabNixosData = {
@@ -298,7 +298,7 @@ export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0]
     secretsDir: lab.config.paths.secretsDir,
     services: Object.fromEntries(services.map((s) => [s.id, nixosService(s)])),
   };
-  if (isMultiHost(full)) data.lan.connectors = connectorAddresses(full);
+  if (reachedOverLan(full, host)) data.lan.connectors = connectorAddresses(full);
   for (const s of services) {
     if (!s.entry.speedSchedule) continue;
     if (HOMELAB_DATA_KEYS.includes(s.id))

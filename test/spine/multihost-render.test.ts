@@ -132,6 +132,31 @@ describe("the edge of several hosts", () => {
   });
 });
 
+describe("where a route's requests go follows the connectors, not the number of hosts", () => {
+  // Two hosts, every routed service on the first: only it runs a connector.
+  const raw = readStackFile(ROOT, "multihost") as Record<string, unknown>;
+  const oneConnector = loadStack("multihost", { ...raw, "homelab:placement": { "ssh-mcp": "gpu" } }).lab;
+  const oneBundles = renderHostBundles(oneConnector);
+
+  it("with the only connector on the portal host, every rule goes to nginx on localhost, as on a one-host stack", () => {
+    const rules = renderIngress(oneConnector).filter((r) => r.hostname);
+    expect(rules.length).toBeGreaterThan(0);
+    for (const r of rules) expect(r.service, r.hostname).toBe("http://localhost:80");
+  });
+
+  it("and no host trusts a connector on the LAN as a proxy, since none reaches it from another machine", () => {
+    for (const [host, bundle] of oneBundles) {
+      const generated = JSON.parse(bundle.get("generated/homelab.json") ?? "null") as HomelabNixosData;
+      expect(generated.lan.connectors, host).toBeUndefined();
+    }
+  });
+
+  it("while with a connector on each host, each host trusts every connector's LAN address", () => {
+    expect(data("main").lan.connectors).toEqual(["192.0.2.10", "192.0.2.30"]);
+    expect(data("gpu").lan.connectors).toEqual(["192.0.2.10", "192.0.2.30"]);
+  });
+});
+
 describe("the portal of several hosts", () => {
   it("Local mode links each route to the LAN address of the host that runs it", () => {
     const links = renderToggleLinks(lab);
