@@ -95,10 +95,17 @@ describe("the LAN-only ci stack under mocks", () => {
     expect(run.registered.filter((r) => /cloudflare|random/.test(r.type))).toEqual([]);
   });
 
-  it("deploys the host with remote commands only", () => {
+  it("deploys the host with remote commands, and confirms its switch from the deployer with one local command", () => {
     expect(new Set(run.registered.map((r) => r.type))).toEqual(
-      new Set(["homelab:index:Homelab", "homelab:service:Service", "homelab:host:NixosHost", "command:remote:Command"]),
+      new Set([
+        "homelab:index:Homelab",
+        "homelab:service:Service",
+        "homelab:host:NixosHost",
+        "command:remote:Command",
+        "command:local:Command",
+      ]),
     );
+    expect(run.byType("command:local:Command").map((r) => r.name)).toEqual(["ci-host-confirm"]);
   });
 
   it("exports only outputs that have values, so the engine prints no undefined-output warning", () => {
