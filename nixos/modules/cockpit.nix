@@ -5,9 +5,9 @@
 # same port with a self-signed certificate it makes on first start, and
 # redirects plain HTTP to HTTPS except from the host itself
 # (https://cockpit-project.org/guide/latest/https.html). So:
-#   - the owner's Local link, http://<lanAddress>:9090, lands on
-#     https://<lanAddress>:9090 (the browser asks once to trust the
-#     certificate);
+#   - the catalog says scheme "https", so the Local link is
+#     https://<lanAddress>:<port> (the browser asks once to trust the
+#     certificate), and the owner's old http:// link is redirected there;
 #   - the public route comes through nginx on 127.0.0.1, which Cockpit
 #     lets through on plain HTTP; TLS for it ends at Cloudflare, and
 #     X-Forwarded-Proto tells Cockpit the browser's side was HTTPS.
@@ -17,7 +17,6 @@
 let
   cfg = config.homelab.services.cockpit;
   lan = config.homelab.lan;
-  lanOrigin = address: "https://${address}:${toString cfg.port}";
 in
 {
   config = lib.mkIf cfg.enable {
@@ -25,11 +24,10 @@ in
       enable = true;
       port = cfg.port;
       # Cockpit refuses WebSocket connections from origins it does not
-      # know: the LAN address and the mDNS name, both over HTTPS after the
-      # redirect, and the public route.
+      # know: the Local link, the same on the mDNS name, and the public route.
       allowed-origins = lib.filter (origin: origin != null) [
-        (lanOrigin lan.address)
-        (lanOrigin "${lan.hostName}.${lan.domain}")
+        cfg.localUrl
+        (lib.replaceStrings [ lan.address ] [ "${lan.hostName}.${lan.domain}" ] cfg.localUrl)
         cfg.publicUrl
       ];
       settings.WebService = {
