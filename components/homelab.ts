@@ -10,6 +10,7 @@ import {
   labHosts,
   routedServices,
   type Homelab as Lab,
+  type ResolvedService,
 } from "./catalog/resolve";
 import { DEFAULT_SSH_KEY_CONFIG, type HostConfig } from "./config/hosts";
 import { adoptedId, edgeNames, tunnelUuid } from "./adopt/declared";
@@ -287,14 +288,14 @@ export class Homelab extends pulumi.ComponentResource {
       const at = rollout.indexOf(h);
       const previous =
         at > 0 ? rollout[at - 1] : at < 0 && rollout.length > 0 ? rollout[rollout.length - 1] : undefined;
-      // The first host keeps the name a one-host stack has always had, so adding homelab:hosts replaces nothing.
-      const hostName = h === hosts[0] ? `${name}-host` : `${name}-host-${h.name}`;
       created[h.name] = this.createHost(
-        hostName,
+        hostResourceName(name, h.name),
         h,
         args,
         hostBundleFromOutputs(lab, outputs, h.name),
         previous ? created[previous.name] : undefined,
+        // Before hosts were named alike, the first host's component was plainly `<stack>-host`.
+        h === hosts[0] ? `${name}-host` : undefined,
       );
     }
     return created;
@@ -306,6 +307,7 @@ export class Homelab extends pulumi.ComponentResource {
     args: HomelabArgs,
     bundle: Map<string, string>,
     after: NixosHost | undefined,
+    formerName: string | undefined,
   ): NixosHost {
     const { lab, secrets } = args;
     const { config } = lab;
@@ -322,13 +324,10 @@ export class Homelab extends pulumi.ComponentResource {
     const generated: Record<string, pulumi.Output<string> | undefined> = Object.fromEntries(
       (connector?.secrets ?? []).filter((s) => s.ref === "generated").map((s) => [s.key, this.edge?.tunnel.token]),
     );
-    // A service on several hosts (the tunnel's connector) gets one command per host; the first keeps the plain name.
     const secretOwners: Record<string, SecretOwner> = Object.fromEntries(
       enabledServices(view).flatMap((s) => {
         const owner = this.services[s.id];
-        return owner
-          ? [[s.id, { resource: owner, name: s.hostNames.indexOf(host.name) > 0 ? `${s.id}-${host.name}` : s.id }]]
-          : [];
+        return owner ? [[s.id, { resource: owner, ...secretsCommandName(s, host.name) }]] : [];
       }),
     );
     // The backup credentials on a host that backs up without running Backrest: a command under Backrest, named for the host.
@@ -366,8 +365,13 @@ export class Homelab extends pulumi.ComponentResource {
         after: after ? [after.confirm] : undefined,
         hostName: isMultiHost(lab) ? host.name : undefined,
       },
-      // The tunnel, its ingress and the routes' records exist before cloudflared starts with the new token.
-      { parent: this, dependsOn: this.edgeResources() },
+      {
+        parent: this,
+        // The tunnel, its ingress and the routes' records exist before cloudflared starts with the new token.
+        dependsOn: this.edgeResources(),
+        // Its commands' names start with its own, so the engine carries this alias over to them.
+        aliases: formerName === undefined ? undefined : [{ name: formerName }],
+      },
     );
   }
 
@@ -376,4 +380,23 @@ export class Homelab extends pulumi.ComponentResource {
     const records = Object.values(this.services).flatMap((s) => (s.nodes.dnsRecord ? [s.nodes.dnsRecord] : []));
     return [this.edge.tunnel, ...(this.ingress ? [this.ingress] : []), ...records];
   }
+}
+
+/**
+ * A host's component, named after the host so that adding, removing or
+ * reordering hosts renames no other host. Its commands are named after it.
+ */
+function hostResourceName(root: string, host: string): string {
+  return `${root}-host-${host}`;
+}
+
+/**
+ * What a service's secrets command on `host` is named after. A service that
+ * runs on every host that needs it (the tunnel's connector, the tailnet)
+ * has one command per host, named for the host, on one host as on several.
+ * Before that, the command on its first host had the service's plain name.
+ */
+function secretsCommandName(s: ResolvedService, host: string): { name: string; formerName?: string } {
+  if (s.entry.everyHostWith === undefined) return { name: s.id };
+  return { name: `${s.id}-${host}`, formerName: s.hostNames[0] === host ? s.id : undefined };
 }

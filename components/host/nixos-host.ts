@@ -151,6 +151,12 @@ export interface SecretOwner {
   resource: pulumi.Resource;
   /** The parent's resource name; the command is named after it. */
   name: string;
+  /**
+   * The name the command's parent gave it before this one, when it changed:
+   * the command is aliased to `<formerName>-secrets` under the same parent,
+   * so the engine moves its state instead of replacing it.
+   */
+  formerName?: string;
 }
 
 /** One service's secrets, the unit its secrets command writes. */
@@ -211,7 +217,7 @@ interface HostPlan {
  * the host, and a rotated secret re-runs only its service's command.
  *
  * @example
- * new NixosHost("prod-host", {
+ * new NixosHost("prod-host-nixos", {
  *   connection: { host: "192.0.2.10", hostKey: "ssh-ed25519 AAAA...", privateKey },
  *   bundle: bundleFromOutputs(renderOutputs(lab)),
  *   secrets: enabledSecrets(lab).map((s) => ({ ...s, value: values.get(s.key)! })),
@@ -538,7 +544,12 @@ export class NixosHost extends pulumi.ComponentResource {
         logging: command.types.enums.remote.Logging.Stdout,
         addPreviousOutputInEnv: false,
       },
-      { parent: owner?.resource ?? this, dependsOn: [this.preflight, this.push], additionalSecretOutputs: ["stdin"] },
+      {
+        parent: owner?.resource ?? this,
+        dependsOn: [this.preflight, this.push],
+        additionalSecretOutputs: ["stdin"],
+        aliases: owner?.formerName === undefined ? undefined : [{ name: `${owner.formerName}-secrets` }],
+      },
     );
   }
 

@@ -99,12 +99,13 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     expect(changed(rec.steps)).toEqual(
       [
         "ci:create",
-        "ci-host:create",
-        "ci-host-preflight:create",
-        "ci-host-push:create",
-        "ci-host-rebuild:create",
+        "ci-host-nixos-ci:create",
+        "ci-host-nixos-ci-preflight:create",
+        "ci-host-nixos-ci-push:create",
+        "ci-host-nixos-ci-rebuild:create",
+        "ci-host-nixos-ci-confirm:create",
         "tailscale:create",
-        "tailscale-secrets:create",
+        "tailscale-nixos-ci-secrets:create",
       ].sort(),
     );
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-first");
@@ -123,7 +124,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     });
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
+    expect(changed(rec.steps)).toEqual(["ci-host-nixos-ci-preflight:replace", "tailscale-nixos-ci-secrets:replace"]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });
   });
@@ -142,7 +143,7 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     writeFileSync(secretFile, "changed by hand");
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
-    expect(changed(rec.steps)).toEqual(["ci-host-preflight:replace", "tailscale-secrets:replace"]);
+    expect(changed(rec.steps)).toEqual(["ci-host-nixos-ci-preflight:replace", "tailscale-nixos-ci-secrets:replace"]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });
   });
@@ -152,9 +153,10 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
     expect(changed(rec.steps)).toEqual([
-      "ci-host-preflight:replace",
-      "ci-host-push:replace",
-      "ci-host-rebuild:replace",
+      "ci-host-nixos-ci-preflight:replace",
+      "ci-host-nixos-ci-push:replace",
+      "ci-host-nixos-ci-rebuild:replace",
+      "ci-host-nixos-ci-confirm:replace",
     ]);
     expect(readFileSync(join(host.paths.bundleDir, "generated", "homelab.json"), "utf8")).toContain("Europe/Madrid");
   });
@@ -168,11 +170,11 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     expect(up.summary.result).toBe("succeeded");
     const ops = changed(rec.steps);
     expect(
-      ops.filter((o) => o.startsWith("tailscale-secrets:")),
+      ops.filter((o) => o.startsWith("tailscale-nixos-ci-secrets:")),
       up.stdout,
-    ).toEqual(["tailscale-secrets:update"]);
+    ).toEqual(["tailscale-nixos-ci-secrets:update"]);
     expect(
-      ops.filter((o) => /:(replace|delete)$/.test(o) && !o.startsWith("ci-host-preflight")),
+      ops.filter((o) => /:(replace|delete)$/.test(o) && !o.startsWith("ci-host-nixos-ci-preflight")),
       "nothing replaced or deleted",
     ).toEqual([]);
     expect(
@@ -194,10 +196,11 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
     expect(changed(rec.steps)).toEqual([
-      "ci-host-preflight:replace",
-      "ci-host-push:replace",
-      "ci-host-rebuild:replace",
-      "tailscale-secrets:replace",
+      "ci-host-nixos-ci-preflight:replace",
+      "ci-host-nixos-ci-push:replace",
+      "ci-host-nixos-ci-rebuild:replace",
+      "ci-host-nixos-ci-confirm:replace",
+      "tailscale-nixos-ci-secrets:replace",
     ]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
     await stack.preview({ expectNoChanges: true });

@@ -20,7 +20,7 @@ const localCommands = (run: ProgramRun) =>
   run
     .byType("command:local:Command")
     .map((r) => r.name)
-    .filter((n) => n !== "prod-host-confirm");
+    .filter((n) => n !== "prod-host-nixos-confirm");
 
 describe("the docs site's upload (prod, under mocks)", () => {
   let run: ProgramRun;

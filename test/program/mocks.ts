@@ -109,9 +109,18 @@ export function strictMocks(registered: Registered[], account: FakeAccount = {})
 }
 
 /** The stack file's config as the engine would hand it to the program. */
-export function stackConfig(root: string, stack: string, extra: Record<string, string> = {}): Record<string, string> {
+export function stackConfig(
+  root: string,
+  stack: string,
+  extra: Record<string, string | undefined> = {},
+): Record<string, string> {
   const raw = readStackFile(root, stack);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) out[k] = typeof v === "string" ? v : JSON.stringify(v);
-  return { ...out, ...extra };
+  // An undefined value removes the key, as `pulumi config rm` does.
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete out[k];
+    else out[k] = v;
+  }
+  return out;
 }

@@ -3,7 +3,7 @@ import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
 import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleStdin } from "../../components/host/bundle";
 import { renderHostBundles } from "../../components/render/nixos";
-import { DEPLOY_CONFIG, ROOT, UNKNOWN, runProgram, type ProgramRun } from "./run";
+import { DEPLOY_CONFIG, GPU_KEY, ROOT, UNKNOWN, deployConfigFor, runProgram, type ProgramRun } from "./run";
 
 vi.mock("@1password/sdk", async (importOriginal) =>
   (await import("./fake-onepassword")).fakeOnePasswordSdk(await importOriginal<object>(), "value-of-"),
@@ -17,21 +17,8 @@ vi.mock("@1password/sdk", async (importOriginal) =>
  */
 
 const STACK = "multihost";
-const HOST_KEY = DEPLOY_CONFIG["homelab:sshHostKey"];
-const GPU_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ngpu\n-----END OPENSSH PRIVATE KEY-----";
-
 /** What the owner sets before `pulumi up`: real Cloudflare ids, each host's pinned key, both login keys. */
-function deployConfig(): Record<string, string> {
-  const raw = readStackFile(ROOT, STACK) as Record<string, unknown>;
-  const hosts = Object.fromEntries(
-    Object.entries(raw["homelab:hosts"] as Record<string, Record<string, unknown>>).map(([n, h]) => [
-      n,
-      { ...h, sshHostKey: HOST_KEY },
-    ]),
-  );
-  const { "homelab:sshHostKey": _single, ...rest } = DEPLOY_CONFIG;
-  return { ...rest, "homelab:hosts": JSON.stringify(hosts), "homelab:sshPrivateKeyGpu": GPU_KEY };
-}
+const deployConfig = () => deployConfigFor(STACK)[0];
 
 async function run(onePassword: Record<string, string> = {}): Promise<ProgramRun> {
   vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
@@ -64,15 +51,15 @@ describe("the two-host stack's resource tree", () => {
   const command = (name: string) => r.registered.find((x) => x.type === "command:remote:Command" && x.name === name);
   const node = (name: string) => r.tree.find((n) => n.name === name)!;
 
-  it("declares one NixosHost per host under the root: the first keeps the one-host name, the other is named after its host", () => {
+  it("declares one NixosHost per host under the root: each named after its host", () => {
     const hosts = r.tree.filter((n) => n.type === "homelab:host:NixosHost");
-    expect(hosts.map((n) => n.name).sort()).toEqual([`${STACK}-host`, `${STACK}-host-gpu`]);
+    expect(hosts.map((n) => n.name).sort()).toEqual([`${STACK}-host-gpu`, `${STACK}-host-main`]);
     for (const h of hosts) expect(h.parent, h.name).toBe(r.tree[0].urn);
   });
 
   it("gives each host its own preflight, push and rebuild, connected to that host with its own login key", () => {
     for (const [host, address, key] of [
-      [`${STACK}-host`, "192.0.2.10", DEPLOY_CONFIG["homelab:sshPrivateKey"]],
+      [`${STACK}-host-main`, "192.0.2.10", DEPLOY_CONFIG["homelab:sshPrivateKey"]],
       [`${STACK}-host-gpu`, "192.0.2.30", GPU_KEY],
     ]) {
       const stages = r.tree
@@ -90,7 +77,7 @@ describe("the two-host stack's resource tree", () => {
   it("pushes each host exactly its own bundle: the GPU box gets Ollama and LiteLLM, the main box the rest", () => {
     const bundles = renderHostBundles(lab);
     expect(plainText(command(`${STACK}-host-gpu-push`)!.inputs.stdin)).toBe(bundleStdin(bundles.get("gpu")!));
-    expect(plainText(command(`${STACK}-host-push`)!.inputs.stdin)).toBe(bundleStdin(bundles.get("main")!));
+    expect(plainText(command(`${STACK}-host-main-push`)!.inputs.stdin)).toBe(bundleStdin(bundles.get("main")!));
     const gpuData = JSON.parse(bundles.get("gpu")!.get("generated/homelab.json")!);
     expect(Object.keys(gpuData.services).sort()).toEqual(["cloudflared", "litellm", "ollama"]);
   });
@@ -109,7 +96,7 @@ describe("the two-host stack's resource tree", () => {
     expect(checked("main")).not.toContain("ollama");
     expect(bundles.get("gpu")!.get(SECRET_FILES_PATH)).toContain("/backrest/restic-password\n");
     const gpu = String(command(`${STACK}-host-gpu-rebuild`)!.inputs.create);
-    const main = String(command(`${STACK}-host-rebuild`)!.inputs.create);
+    const main = String(command(`${STACK}-host-main-rebuild`)!.inputs.create);
     expect(gpu, "a failed rebuild names its host").toContain("the rebuild of host gpu failed");
     expect(main).toContain("the rebuild of host main failed");
   });
@@ -117,7 +104,7 @@ describe("the two-host stack's resource tree", () => {
   it("writes each service's secrets on its own host; the connector's tunnel token on every host with a route", () => {
     const secrets = r.tree.filter((n) => n.type === "command:remote:Command" && n.name.endsWith("-secrets"));
     const on = (name: string) => plainText(connectionOf(command(name)!.inputs).host);
-    expect(on("cloudflared-secrets")).toBe("192.0.2.10");
+    expect(on("cloudflared-main-secrets")).toBe("192.0.2.10");
     expect(on("cloudflared-gpu-secrets")).toBe("192.0.2.30");
     expect(on("mosquitto-secrets")).toBe("192.0.2.10");
     for (const s of secrets) {
@@ -140,9 +127,9 @@ describe("the two-host stack's resource tree", () => {
   });
 
   it("deploys the rollout's canary first: the main box's preflight waits for the GPU box's confirmed rebuild", () => {
-    expect(node(`${STACK}-host-preflight`).dependencies).toContain(node(`${STACK}-host-gpu-confirm`).urn);
+    expect(node(`${STACK}-host-main-preflight`).dependencies).toContain(node(`${STACK}-host-gpu-confirm`).urn);
     expect(
-      node(`${STACK}-host-gpu-preflight`).dependencies.some((u) => u.includes(`${STACK}-host-rebuild`)),
+      node(`${STACK}-host-gpu-preflight`).dependencies.some((u) => u.includes(`${STACK}-host-main-rebuild`)),
       "the canary waits for nothing",
     ).toBe(false);
   });
@@ -204,7 +191,7 @@ describe("rotating a secret of a service on the main box", () => {
     const before = inputs(await run());
     const after = inputs(await run({ "op://Homelab/Mosquito/password": "rotated in 1Password" }));
     expect([...before].filter(([name, i]) => after.get(name) !== i).map(([name]) => name)).toEqual([
-      `${STACK}-host-preflight`,
+      `${STACK}-host-main-preflight`,
       "mosquitto-secrets",
     ]);
   }, 240_000);
@@ -225,7 +212,7 @@ describe("Jellyfin moved to the GPU box", () => {
       vi.unstubAllEnvs();
     }
     const command = (name: string) => r.registered.find((x) => x.type === "command:remote:Command" && x.name === name);
-    expect(plainText(connectionOf(command("tailscale-secrets")!.inputs).host)).toBe("192.0.2.10");
+    expect(plainText(connectionOf(command("tailscale-main-secrets")!.inputs).host)).toBe("192.0.2.10");
     expect(plainText(connectionOf(command("tailscale-gpu-secrets")!.inputs).host)).toBe("192.0.2.30");
     const bundles = renderHostBundles(
       loadStack(STACK, {

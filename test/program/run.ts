@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { join } from "node:path";
 import { vi } from "vitest";
+import { readStackFile } from "../../components/config/file";
 import { stackConfig, strictMocks, type FakeAccount, type Registered } from "./mocks";
 
 export const ROOT = join(__dirname, "..", "..");
@@ -19,6 +20,52 @@ export const DEPLOY_CONFIG = {
   "homelab:detectDrift": "false",
 };
 
+/** The ci stack's secret values, which it takes from stack config. */
+export const CI_VALUES: Readonly<Record<string, string>> = {
+  "dashboard.hass-token": "hass",
+  "home-assistant.openai-api-key": "openai",
+  "home-assistant.anthropic-api-key": "anthropic",
+  "mosquitto.username": "user",
+  "mosquitto.password": "pass",
+};
+
+/** The GPU box's own login key in the multihost stack (homelab:sshPrivateKeyGpu). */
+export const GPU_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\ngpu\n-----END OPENSSH PRIVATE KEY-----";
+
+/**
+ * What the owner sets before `pulumi up`, per stack, and which of those keys
+ * are secret: the ci stack takes its secrets from config; the multihost
+ * stack pins each host's key and has a second login key.
+ */
+export function deployConfigFor(
+  stack: string,
+  values: Readonly<Record<string, string>> = CI_VALUES,
+): [Record<string, string>, string[]] {
+  if (stack === "ci")
+    return [
+      { ...DEPLOY_CONFIG, "homelab:secretValues": JSON.stringify(values) },
+      ["homelab:sshPrivateKey", "homelab:secretValues"],
+    ];
+  if (stack === "multihost") {
+    const raw = readStackFile(ROOT, stack) as Record<string, unknown>;
+    const hosts = Object.fromEntries(
+      Object.entries(raw["homelab:hosts"] as Record<string, Record<string, unknown>>).map(([n, h]) => [
+        n,
+        { ...h, sshHostKey: DEPLOY_CONFIG["homelab:sshHostKey"] },
+      ]),
+    );
+    const { "homelab:sshHostKey": _single, ...rest } = DEPLOY_CONFIG;
+    return [
+      { ...rest, "homelab:hosts": JSON.stringify(hosts), "homelab:sshPrivateKeyGpu": GPU_KEY },
+      ["homelab:sshPrivateKey", "homelab:sshPrivateKeyGpu"],
+    ];
+  }
+  return [
+    { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": `homelab ${stack}: generated` },
+    ["homelab:sshPrivateKey"],
+  ];
+}
+
 /** A resource as the engine sees it: its URN and its parent's URN ("" for the top). */
 export interface TreeNode {
   type: string;
@@ -32,7 +79,15 @@ export interface TreeNode {
   importId: string;
   /** The `ignoreChanges` option. */
   ignoreChanges: string[];
+  /** The `aliases` option, as the request carries it to the engine. */
+  aliases: AliasSpec[];
 }
+
+/**
+ * One alias as the engine receives it: a whole URN, or a spec whose empty
+ * fields the engine fills from the resource itself (its name, type, parent).
+ */
+export type AliasSpec = { urn: string } | { name: string; type: string; parentUrn: string; noParent: boolean };
 
 export interface ProgramRun {
   registered: Registered[];
@@ -51,7 +106,7 @@ export interface ProgramRun {
  */
 export async function runProgram(
   stack: string,
-  extra: Record<string, string> = {},
+  extra: Record<string, string | undefined> = {},
   secretKeys: string[] = [],
   account: FakeAccount = {},
 ): Promise<ProgramRun> {
@@ -77,7 +132,7 @@ export async function runProgram(
 
 async function runMocked(
   stack: string,
-  extra: Record<string, string>,
+  extra: Record<string, string | undefined>,
   secretKeys: string[],
   account: FakeAccount,
 ): Promise<ProgramRun> {
@@ -139,6 +194,17 @@ interface RegisterRequest {
   getDependenciesList(): string[];
   getImportid(): string;
   getIgnorechangesList(): string[];
+  getAliasesList(): AliasProto[];
+}
+interface AliasProto {
+  getUrn(): string;
+  getSpec(): { getName(): string; getType(): string; getParenturn(): string; getNoparent(): boolean } | undefined;
+}
+
+function aliasOf(a: AliasProto): AliasSpec {
+  const spec = a.getSpec();
+  if (!spec) return { urn: a.getUrn() };
+  return { name: spec.getName(), type: spec.getType(), parentUrn: spec.getParenturn(), noParent: spec.getNoparent() };
 }
 
 /**
@@ -161,6 +227,7 @@ function recordTree(monitor: unknown): TreeNode[] {
       dependencies: req.getDependenciesList(),
       importId: req.getImportid(),
       ignoreChanges: req.getIgnorechangesList(),
+      aliases: req.getAliasesList().map(aliasOf),
     };
     tree.push(node);
     return register(req, (err, resp) => {

@@ -105,7 +105,7 @@ describe("the LAN-only ci stack under mocks", () => {
         "command:local:Command",
       ]),
     );
-    expect(run.byType("command:local:Command").map((r) => r.name)).toEqual(["ci-host-confirm"]);
+    expect(run.byType("command:local:Command").map((r) => r.name)).toEqual(["ci-host-nixos-ci-confirm"]);
   });
 
   it("exports only outputs that have values, so the engine prints no undefined-output warning", () => {

@@ -1,36 +1,15 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it, vi } from "vitest";
-import { enabledServices, type ResolvedService } from "../../components/catalog/resolve";
+import { enabledServices, labHosts, type ResolvedService } from "../../components/catalog/resolve";
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
-import { DEPLOY_CONFIG, ROOT, runProgram, type ProgramRun, type TreeNode } from "./run";
+import { CI_VALUES, ROOT, deployConfigFor, runProgram, type ProgramRun, type TreeNode } from "./run";
 import { ancestors, renderTree } from "./tree";
 
 vi.mock("@1password/sdk", async (importOriginal) =>
   (await import("./fake-onepassword")).fakeOnePasswordSdk(await importOriginal<object>(), "value-of-"),
 );
-
-const CI_VALUES = {
-  "dashboard.hass-token": "hass",
-  "home-assistant.openai-api-key": "openai",
-  "home-assistant.anthropic-api-key": "anthropic",
-  "mosquitto.username": "user",
-  "mosquitto.password": "pass",
-};
-
-/** What the owner sets before `pulumi up`, per stack; the ci stack takes its secrets from config. */
-function configFor(stack: string, values: Record<string, string> = CI_VALUES): [Record<string, string>, string[]] {
-  if (stack !== "ci")
-    return [
-      { ...DEPLOY_CONFIG, "homelab:generatedCredentialsItem": `homelab ${stack}: generated` },
-      ["homelab:sshPrivateKey"],
-    ];
-  return [
-    { ...DEPLOY_CONFIG, "homelab:secretValues": JSON.stringify(values) },
-    ["homelab:sshPrivateKey", "homelab:secretValues"],
-  ];
-}
 
 /** Run index.ts for the stack; `onePassword` maps references to rotated values. */
 async function run(
@@ -41,7 +20,7 @@ async function run(
   vi.stubEnv("OP_SERVICE_ACCOUNT_TOKEN", "ops_fake");
   vi.stubEnv("FAKE_OP_VALUES", JSON.stringify(onePassword));
   try {
-    const [extra, secretKeys] = configFor(stack, values);
+    const [extra, secretKeys] = deployConfigFor(stack, values);
     return await runProgram(stack, extra, secretKeys);
   } finally {
     vi.unstubAllEnvs();
@@ -123,15 +102,17 @@ describe.each(["prod", "staging", "ci"])("the %s stack's resource tree", (stack)
 
   it("gives each service with secrets one secrets command, which writes only that service's files", () => {
     const commands = first.tree.filter((n) => n.type === "command:remote:Command" && n.name.endsWith("-secrets"));
+    // A service that runs on every host that needs it has one command per host, named for the host.
     expect(commands.map((n) => n.name).sort()).toEqual(
       enabled
         .filter((s) => s.secrets.length > 0)
-        .map((s) => `${s.id}-secrets`)
+        .map((s) => (s.entry.everyHostWith ? `${s.id}-${s.hostNames[0]}-secrets` : `${s.id}-secrets`))
         .sort(),
     );
     for (const node of commands) {
       const inputs = first.registered.find((r) => r.name === node.name)!.inputs;
-      expect(String(inputs.create), node.name).toContain(`--service ${node.name.replace(/-secrets$/, "")} `);
+      const service = first.tree.find((n) => n.urn === node.parent)!.name;
+      expect(String(inputs.create), node.name).toContain(`--service ${service} `);
     }
   });
 
@@ -139,11 +120,13 @@ describe.each(["prod", "staging", "ci"])("the %s stack's resource tree", (stack)
     const host = first.tree.find((n) => n.type === "homelab:host:NixosHost")!;
     expect(host.parent).toBe(first.tree[0].urn);
     const hostCommands = first.tree.filter((n) => n.parent === host.urn).map((n) => n.name);
+    // Named after the stack and the host, as a stack of several hosts names each.
+    expect(host.name).toBe(`${stack}-host-${labHosts(lab)[0].name}`);
     expect(hostCommands).toEqual([
-      `${stack}-host-preflight`,
-      `${stack}-host-push`,
-      `${stack}-host-rebuild`,
-      `${stack}-host-confirm`,
+      `${host.name}-preflight`,
+      `${host.name}-push`,
+      `${host.name}-rebuild`,
+      `${host.name}-confirm`,
     ]);
   });
 
@@ -179,7 +162,7 @@ describe("rotating one service's secret", () => {
   it("in 1Password (prod): only mosquitto's secrets command changes inputs, and the preflight that runs before it", async () => {
     const before = await run("prod");
     const after = await run("prod", undefined, { "op://Homelab/Mosquito/password": "rotated in 1Password" });
-    expect(changed(before, after)).toEqual(["prod-host-preflight", "mosquitto-secrets"]);
+    expect(changed(before, after)).toEqual(["prod-host-nixos-preflight", "mosquitto-secrets"]);
     const nonCommands = (r: ProgramRun) =>
       JSON.stringify(r.registered.filter((x) => x.type !== "command:remote:Command").map((x) => [x.name, x.inputs]));
     expect(nonCommands(after), "no Cloudflare resource changes").toBe(nonCommands(before));
@@ -188,7 +171,7 @@ describe("rotating one service's secret", () => {
   it("in stack config (ci): only mosquitto's secrets command changes inputs; push and rebuild do not", async () => {
     const before = await run("ci");
     const after = await run("ci", { ...CI_VALUES, "mosquitto.password": "rotated" });
-    expect(changed(before, after)).toEqual(["ci-host-preflight", "mosquitto-secrets"]);
+    expect(changed(before, after)).toEqual(["ci-host-nixos-ci-preflight", "mosquitto-secrets"]);
   });
 });
 
