@@ -8,7 +8,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { Homelab as Lab } from "./components/catalog/resolve";
 import { labHosts } from "./components/catalog/resolve";
-import { DEFAULT_SSH_KEY_CONFIG, HOST_SSH_KEY_NAME } from "./components/config/hosts";
+import { HOST_SSH_KEY_NAME } from "./components/config/hosts";
 import { readPulumiStack } from "./components/config/pulumi";
 import { pinnedHostKey } from "./components/host/commands";
 import { Homelab } from "./components/homelab";
@@ -33,9 +33,8 @@ function missingLoginKeys(lab: Lab, secretKeys: Record<string, string>): string[
   return labHosts(lab).flatMap((host) => {
     pinnedHostKey(host.ssh.hostKey, host.ssh.host, host.ssh.port);
     if (secretKeys[host.sshKeyConfig]) return [];
-    const which = host.sshKeyConfig === DEFAULT_SSH_KEY_CONFIG && !config.hostsDeclared ? "" : ` (host "${host.name}")`;
     return [
-      `no SSH private key for ${host.ssh.user}@${host.ssh.host}${which}: run pulumi config set --secret homelab:${host.sshKeyConfig} < ~/.ssh/<key> --stack ${config.stack}, or set homelab:deploy false`,
+      `no SSH private key for ${host.ssh.user}@${host.ssh.host} (host "${host.name}"): run pulumi config set --secret homelab:${host.sshKeyConfig} < ~/.ssh/<key> --stack ${config.stack}, or set homelab:deploy false`,
     ];
   });
 }
@@ -89,19 +88,13 @@ async function main() {
     tunnelId: homelab.tunnelId,
     /** For API clients of LiteLLM and Ollama: `pulumi stack output --show-secrets accessServiceTokens`. */
     accessServiceTokens: homelab.accessServiceTokens,
-    /** The bundle this program declares; the host runs it once an up succeeds. */
+    /** The bundle this program declares for the first host; the host runs it once an up succeeds. */
     declaredBundleHash: homelab.host?.bundleHash,
-    /** The bundle the host runs, as the last successful apply reported it; after a failed up it is still the previous one. */
+    /** The bundle the first host runs, as its last successful apply reported it; after a failed up it is still the previous one. */
     appliedBundleHash: homelab.host?.appliedBundleHash,
-    /** With several hosts: each host's declared and applied bundle, by host name. */
-    ...(lab.config.hostsDeclared && Object.keys(homelab.hosts).length > 1
-      ? {
-          declaredBundleHashes: Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.bundleHash])),
-          appliedBundleHashes: Object.fromEntries(
-            Object.entries(homelab.hosts).map(([n, h]) => [n, h.appliedBundleHash]),
-          ),
-        }
-      : {}),
+    /** Each host's declared and applied bundle, by host name. */
+    declaredBundleHashes: Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.bundleHash])),
+    appliedBundleHashes: Object.fromEntries(Object.entries(homelab.hosts).map(([n, h]) => [n, h.appliedBundleHash])),
   };
   // An undefined output only earns a warning on every run (the LAN-only ci stack has no tunnel).
   return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined));

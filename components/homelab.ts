@@ -292,7 +292,7 @@ export class Homelab extends pulumi.ComponentResource {
         hostResourceName(name, h.name),
         h,
         args,
-        hostBundleFromOutputs(lab, outputs, h.name),
+        hostBundleFromOutputs(outputs, h.name),
         previous ? created[previous.name] : undefined,
         // Before hosts were named alike, the first host's component was plainly `<stack>-host`.
         h === hosts[0] ? `${name}-host` : undefined,

@@ -160,8 +160,9 @@ export function labHosts(lab: Homelab): HostConfig[] {
 }
 
 /**
- * Whether services are spread over several machines. A stack with one host,
- * declared or not, renders exactly as the single-host stacks always have.
+ * Whether the stack has several hosts, for text that must name a host to
+ * tell it apart: the dashboard's resources widget, a failed rebuild's
+ * message. Names, bundles and routes never depend on it (see reachedOverLan).
  */
 export function isMultiHost(lab: Homelab): boolean {
   return labHosts(lab).length > 1;

@@ -417,10 +417,8 @@ export function validateCatalog(catalog: readonly ServiceEntry[], config: StackC
           add(
             e.id,
             "port",
-            `port ${e.port} is already used by "${other}" on the same host${config.hostsDeclared ? ` (${host})` : ""}`,
-            config.hostsDeclared
-              ? `give one of them a free port, or place one on another host with homelab:placement`
-              : "give one of them a free port",
+            `port ${e.port} is already used by "${other}" on the same host (${host})`,
+            "give one of them a free port, or place one on another host with homelab:placement",
           );
         } else {
           ports.set(`${host}:${e.port}`, e.id);

@@ -41,7 +41,7 @@ export function writeTreeAtomically(
  * Why `dir` may not be replaced by a plan, or undefined. The plan swaps the
  * whole folder, so pointing --out at a folder of other files would delete
  * them: only a missing or empty folder, or one holding a previous plan
- * (plan.json and nixos/, or hosts/ for a stack of several hosts), is replaced.
+ * (plan.json and hosts/, or nixos/ as plans once wrote a one-host bundle), is replaced.
  */
 export function planOutputProblem(dir: string, keep: readonly string[] = []): string | undefined {
   if (!existsSync(dir)) return undefined;
@@ -56,7 +56,7 @@ export function planOutputProblem(dir: string, keep: readonly string[] = []): st
     lstatSync(`${dir}/plan.json`, { throwIfNoEntry: false })?.isFile() && (isDir("nixos") || isDir("hosts"));
   return isPlan
     ? undefined
-    : `${dir} is not empty and holds no previous plan (plan.json and nixos/), so the plan will not replace it; pass an empty or new folder with --out`;
+    : `${dir} is not empty and holds no previous plan (plan.json and hosts/), so the plan will not replace it; pass an empty or new folder with --out`;
 }
 
 /**

@@ -10,7 +10,14 @@
  */
 import { hostFormatsPage } from "../host/formats";
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { backupService, enabledServices, isMultiHost, labHosts, serviceUrl } from "../catalog/resolve";
+import {
+  backupService,
+  connectorHosts,
+  enabledServices,
+  labHosts,
+  reachedOverLan,
+  serviceUrl,
+} from "../catalog/resolve";
 import { TUNNEL_ORIGIN, ingressOrigin } from "./edge";
 import type { HostConfig } from "../config/hosts";
 import { BACKUP_RETENTION, BACKUP_SCHEDULE, toTransmissionKBps } from "../catalog/schedules";
@@ -143,7 +150,7 @@ function nativeClientsText(lab: Homelab, s: ResolvedService): string[] {
   const stack = lab.config.stack;
   if (s.nativeClients?.via === "tailscale") {
     return [
-      `Over Tailscale, straight to the host's port: ${code(`http://<tailscale address>:${s.port}`)} (${isMultiHost(lab) ? `the address of ${code(s.host ?? "")} on the tailnet, \`tailscale ip -4\` there` : "the host's address on the tailnet, `tailscale ip -4` on the host"}). ${esc(s.nativeClients.why)}`,
+      `Over Tailscale, straight to the host's port: ${code(`http://<tailscale address>:${s.port}`)} (the address of ${code(s.host ?? "")} on the tailnet, \`tailscale ip -4\` there). ${esc(s.nativeClients.why)}`,
     ];
   }
   if (s.nativeClients?.via === "service-token") {
@@ -354,18 +361,15 @@ function home(lab: Homelab): string {
   const { config } = lab;
   const enabled = enabledServices(lab);
   const pending = lab.services.filter((s) => s.status === "pending");
-  const multi = isMultiHost(lab);
   const edge =
     config.edge !== "cloudflare"
       ? `This stack has no Cloudflare edge: the services are reached over the LAN or Tailscale, through nginx on port 80 or their own ports.`
-      : multi
+      : connectorHosts(lab).some((c) => reachedOverLan(lab, c))
         ? `Public routes go through Cloudflare: Access in front of each one, then the tunnel to a cloudflared connector on each host that serves a route, which sends each request over the LAN to its service's host and port.`
         : `Public routes go through Cloudflare: Access in front of each one, then the tunnel to cloudflared on the host, then nginx on port 80, which proxies to each service.`;
-  const where = multi
-    ? `on ${labHosts(lab)
-        .map((h) => code(h.lanHostname))
-        .join(", ")}`
-    : `on ${code(config.lanHostname)}`;
+  const where = `on ${labHosts(lab)
+    .map((h) => code(h.lanHostname))
+    .join(", ")}`;
   const body = [
     `The home lab of the ${code(config.stack)} stack ${where}: ${enabled.length} services enabled, ${pending.length} pending. ${edge}`,
     "",
@@ -609,13 +613,7 @@ function runbooks(lab: Homelab): Map<string, string> {
   pages.set(
     "add-a-host",
     page("Add a host", "A second machine in this stack", 5, [
-      `1. In ${code(`Pulumi.${stack}.yaml`)}, ${
-        isMultiHost(lab)
-          ? `add the new machine under ${code("homelab:hosts")} (${labHosts(lab)
-              .map((h) => code(h.name))
-              .join(", ")} are there now; keep their order, which names the host components)`
-          : `name the machines under ${code("homelab:hosts")}: this one first, with the ${code("lanAddress")}, ${code("lanHostname")} and ${code("sshHostKey")} it has now (remove the single-host keys ${code("homelab:lanAddress")}, ${code("homelab:lanHostname")}, ${code("homelab:sshHostKey")}: they may not stay beside it), then the new one`
-      }: ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`,
+      `1. In ${code(`Pulumi.${stack}.yaml`)}, each machine is an entry of ${code("homelab:hosts")}, by name: ${hostList(lab)} now. Keep each name, since a host's resources are named after it; a stack without ${code("homelab:hosts")} names its one host after its mDNS name, so move its ${code("lanAddress")}, ${code("lanHostname")} and ${code("sshHostKey")} under that name (the single-host keys ${code("homelab:lanAddress")}, ${code("homelab:lanHostname")}, ${code("homelab:sshHostKey")} may not stay beside ${code("homelab:hosts")}). Then add the new machine: ${code("lanAddress")}, ${code("sshHostKey")} (from ${code("ssh-keyscan -t ed25519 <host> | cut -d' ' -f2-")}) and ${code("sshKeyConfig: sshPrivateKey<Name>")}.`,
       `2. ${code(`pulumi config set --secret homelab:sshPrivateKey<Name> < ~/.ssh/<key> --stack ${stack}`)}: the new host's login key.`,
       `3. Place services on it: ${code("homelab:placement")}, service id → host name (${code("ollama: gpu")}); what follows a service (LiteLLM follows Ollama) goes with it. Optionally ${code("homelab:rollout: [<name>]")} deploys it first, as a canary.`,
       `4. On the new host, import the bundle once in ${code("/etc/nixos/configuration.nix")}: ${code("imports = [ ./hardware-configuration.nix ./homelab ];")}.`,
@@ -665,4 +663,10 @@ export function renderDocsPages(lab: Homelab): Map<string, string> {
     stableJson({ stack: lab.config.stack, title: `Home lab (${lab.config.stack})`, site: docsSiteUrl(lab) }),
   );
   return files;
+}
+
+/** The stack's hosts by name, as the add-a-host runbook lists them: "`nixos` is the host there". */
+function hostList(lab: Homelab): string {
+  const names = labHosts(lab).map((h) => code(h.name));
+  return names.length === 1 ? `${names[0]} is the host there` : `${names.join(", ")} are the hosts there`;
 }

@@ -7,7 +7,6 @@ import {
   enabledServices,
   hostSecrets,
   hostView,
-  isMultiHost,
   labHosts,
   portalHost,
   reachedOverLan,
@@ -35,15 +34,12 @@ import { stableJson } from "./stable";
  * every generated value on the host.
  *
  *   bundle = readNixosTree()          hand-written, from disk
- *          + renderNixosData(lab)     generated/homelab.json and service-options.json, pure
+ *          + renderNixosData(lab, h)  generated/homelab.json and service-options.json, pure
  *          + renderPortalFiles(lab)   nginx sites, Homepage config, toggle, icons
  *          + deployLists(...)         generated/health-checks.tsv, secret-files.list
  *          + takeoverList(...)        generated/takeover.tsv, the first deploy's report
  */
-export function renderNixosBundle(lab: Homelab, host?: string): Map<string, string> {
-  if (host === undefined && isMultiHost(lab))
-    throw new Error("a stack of several hosts has one bundle per host: pass the host's name");
-  const name = host ?? labHosts(lab)[0].name;
+export function renderNixosBundle(lab: Homelab, name: string): Map<string, string> {
   const files = readNixosTree();
   // What the apply reads from the release: this host's health checks and secret files.
   const view = hostView(lab, name);
@@ -131,7 +127,7 @@ export function readNixosTree(dir: string = NIXOS_SOURCE_DIR): Map<string, strin
 }
 
 /** The generated half of one host's bundle. Pure: catalog and stack config in, text out. */
-export function renderNixosData(lab: Homelab, host: string = labHosts(lab)[0].name): Map<string, string> {
+export function renderNixosData(lab: Homelab, host: string): Map<string, string> {
   return new Map([
     [HOMELAB_JSON, stableJson(homelabNixosData(lab, host))],
     [SERVICE_OPTIONS_JSON, stableJson(serviceOptionsData(lab))],
@@ -286,7 +282,7 @@ export function nixosServices(lab: Homelab): ResolvedService[] {
   return enabledServices(lab).filter((s) => s.entry.runsOn === "host");
 }
 
-export function homelabNixosData(full: Homelab, host: string = labHosts(full)[0].name): HomelabNixosData {
+export function homelabNixosData(full: Homelab, host: string): HomelabNixosData {
   const lab = hostView(full, host);
   const services = nixosServices(lab);
   const [hostName, ...domain] = lab.config.lanHostname.split(".");

@@ -1,4 +1,4 @@
-import { connectorHosts, isMultiHost, labHosts, portalHost, servicesOn, type Homelab } from "../catalog/resolve";
+import { connectorHosts, labHosts, portalHost, servicesOn, type Homelab } from "../catalog/resolve";
 import { renderDns, renderIngress } from "./edge";
 
 /** The machine-readable plan, written to out/<stack>/plan.json. */
@@ -25,8 +25,7 @@ export function renderPlan(lab: Homelab) {
         ? { name: config.cloudflare?.tunnelName ?? null, ingress: renderIngress(lab) }
         : null,
     dns: renderDns(lab),
-    // Only with several hosts, so a one-host stack's plan stays as it was.
-    ...(isMultiHost(lab) ? { hosts: renderHostsPlan(lab) } : {}),
+    hosts: renderHostsPlan(lab),
   };
 }
 
@@ -53,13 +52,11 @@ export type Plan = ReturnType<typeof renderPlan>;
 
 /** The summary table `npm start` prints. */
 export function renderSummary(lab: Homelab): string {
-  const multi = isMultiHost(lab);
-  const rows = [["service", ...(multi ? ["host"] : []), "local URL", "public URL", "protection", "status"]];
+  const rows = [["service", "host", "local URL", "public URL", "protection", "status"]];
   for (const s of lab.services) {
-    const host = multi ? [s.hostNames.length > 0 ? s.hostNames.join(",") : "-"] : [];
     rows.push([
       s.id,
-      ...host,
+      s.hostNames.length > 0 ? s.hostNames.join(",") : "-",
       s.localUrl ?? "-",
       s.publicHostname ? `https://${s.publicHostname}` : "-",
       s.protection,

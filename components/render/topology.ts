@@ -19,9 +19,9 @@ import {
   backupService,
   connectorHosts,
   enabledServices,
-  isMultiHost,
   labHosts,
   portalHost,
+  reachedOverLan,
   serviceWithRole,
 } from "../catalog/resolve";
 import type { HostConfig } from "../config/hosts";
@@ -40,7 +40,7 @@ function serviceLabel(s: ResolvedService): string {
 
 /** One part of the picture. */
 export interface TopologyView {
-  /** Short name: `edge`, `services` and `local` (`-<host>` after each with several hosts), `secrets`, `backups`. */
+  /** Short name: `edge`, `services-<host>` and `local-<host>`, `secrets`, `backups`. */
   slug: string;
   /** The heading drawn above it. */
   title: string;
@@ -48,14 +48,14 @@ export interface TopologyView {
   mermaid: string;
 }
 
-const hostId = (lab: Homelab, h: HostConfig) => (isMultiHost(lab) ? `host_${safe(h.name)}` : "host");
-const hostLabel = (lab: Homelab, h: HostConfig) =>
-  isMultiHost(lab) ? `${h.lanHostname} (NixOS) · ${h.name}` : `${h.lanHostname} (NixOS)`;
+const hostId = (h: HostConfig) => `host_${safe(h.name)}`;
+/** The host's mDNS name, and its name in the stack where that says something else (a one-host stack's is the mDNS name's first label). */
+const hostLabel = (h: HostConfig) =>
+  h.name === h.lanHostname.split(".")[0] ? `${h.lanHostname} (NixOS)` : `${h.lanHostname} (NixOS) · ${h.name}`;
 /** The tunnel's connector: the entry that runs on every host with a route. */
 const connector = (lab: Homelab) => enabledServices(lab).find((s) => s.entry.everyHostWith === "routes");
 const connectorName = (lab: Homelab) => connector(lab)?.id ?? "connector";
-const connectorId = (lab: Homelab, host: string) =>
-  isMultiHost(lab) ? `${safe(connectorName(lab))}_${safe(host)}` : safe(connectorName(lab));
+const connectorId = (lab: Homelab, host: string) => `${safe(connectorName(lab))}_${safe(host)}`;
 /** The connector's box: its name and its units. */
 const connectorLabel = (lab: Homelab, where = "") =>
   `${connectorName(lab)}${where}<br/>${connector(lab)?.units.join(", ") ?? ""}`;
@@ -69,14 +69,18 @@ function box(idText: string, title: string, body: string[]): string[] {
   return body.length === 0 ? [] : [`  subgraph ${idText} [${label(title)}]`, ...body.map((l) => `  ${l}`), `  end`];
 }
 
-/** Internet → Access → the tunnel (and Pages) → the connector on each host, then nginx on a single host; the tunnel's token. */
+/**
+ * Internet → Access → the tunnel (and Pages) → the connector on each host
+ * with a route, then nginx on the host whose connector hands it the routes
+ * on localhost (no other host's connector reaches them); the tunnel's token.
+ */
 function edgeView(lab: Homelab): TopologyView | null {
   const { config } = lab;
   if (config.edge !== "cloudflare") return null;
-  const multi = isMultiHost(lab);
   const pages = enabledServices(lab).find((s) => s.entry.runsOn === "pages" && s.publicHostname);
   const connectors = connectorHosts(lab);
-  const tunnel = `Tunnel ${config.cloudflare?.tunnelName ?? ""}${multi ? "<br/>a connector on each host with a route" : ""}`;
+  const toNginx = connectors.filter((c) => !reachedOverLan(lab, c) && portalHost(lab) === c);
+  const tunnel = `Tunnel ${config.cloudflare?.tunnelName ?? ""}${connectors.length > 1 ? "<br/>a connector on each host with a route" : ""}`;
   const lines = ["flowchart TB", `  internet([Internet])`];
   lines.push(
     ...box("cf", "Cloudflare", [
@@ -90,17 +94,18 @@ function edgeView(lab: Homelab): TopologyView | null {
     if (connectors.includes(h.name))
       lines.push(`  ${connectorId(lab, h.name)}[${label(connectorLabel(lab, ` on ${h.lanHostname}`))}]`);
   }
-  if (!multi && connectors.length > 0)
-    lines.push(`  nginx[${label(`nginx :80 on ${config.lanHostname}<br/>nginx.service`)}]`);
+  for (const h of labHosts(lab).filter((x) => toNginx.includes(x.name)))
+    lines.push(`  nginx[${label(`nginx :80 on ${h.lanHostname}<br/>nginx.service`)}]`);
   lines.push(`  internet --> access`, `  access --> tunnel`);
   if (pages) lines.push(`  access --> pages`);
   for (const c of connectors) lines.push(`  tunnel --> ${connectorId(lab, c)}`);
   // The connector's token: a secret the program takes from the tunnel, not from the secret store.
   for (const c of connectors) lines.push(`  tunnel -.->|token| ${connectorId(lab, c)}`);
-  if (!multi && connectors.length > 0) lines.push(`  ${connectorId(lab, connectors[0])} --> nginx`);
-  const title = multi
-    ? "The edge: Access, the tunnel, a connector on each host"
-    : "The edge: Access, the tunnel, cloudflared, nginx";
+  for (const c of toNginx) lines.push(`  ${connectorId(lab, c)} --> nginx`);
+  const title =
+    toNginx.length > 0
+      ? "The edge: Access, the tunnel, cloudflared, nginx"
+      : "The edge: Access, the tunnel, a connector on each host";
   return { slug: "edge", title, mermaid: `${lines.join("\n")}\n` };
 }
 
@@ -116,11 +121,12 @@ function edgeView(lab: Homelab): TopologyView | null {
  */
 function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
   const { config } = lab;
-  const multi = isMultiHost(lab);
   const services = enabledServices(lab);
   const routed = new Set(tunnelServices(lab).map((s) => s.id));
   const cloudflare = config.edge === "cloudflare";
-  const hasNginx = multi ? portalHost(lab) === h.name : true;
+  const hasNginx = portalHost(lab) === h.name;
+  // The host's own connector hands every route to nginx on localhost, as the tunnel's ingress says.
+  const viaNginx = cloudflare && hasNginx && !reachedOverLan(lab, h.name);
   const portalService = serviceWithRole(lab, "portal");
   const portal = hasNginx && portalService !== undefined;
   const here = services.filter((s) => ownBox(s) && s.hostNames.includes(h.name));
@@ -130,7 +136,7 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
   let entry: string | null = null;
   const targets: ResolvedService[] = [];
   let nginxTarget = false;
-  if (cloudflare && !multi) {
+  if (viaNginx) {
     entry = "nginx";
     targets.push(...here.filter((s) => routed.has(s.id) || s === dashboard));
   } else if (cloudflare) {
@@ -146,7 +152,7 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
   const drawn = new Set([...targets, ...(behindNginx ? [behindNginx] : [])]);
   const rest = here.filter((s) => !drawn.has(s));
   const views: TopologyView[] = [];
-  const suffix = multi ? `-${h.name}` : "";
+  const suffix = `-${h.name}`;
 
   if (entry !== null && (targets.length > 0 || nginxTarget)) {
     const body: string[] = [];
@@ -168,15 +174,15 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
     for (const s of targets) body.push(`  ${id(s)}[${label(serviceLabel(s))}]`);
     const lines = ["flowchart LR"];
     if (entry === "lan") lines.push(`  lan([${label("LAN or<br/>Tailscale")}])`);
-    lines.push(...box(hostId(lab, h), hostLabel(lab, h), body));
+    lines.push(...box(hostId(h), hostLabel(h), body));
     if (nginxTarget) lines.push(`  ${entry} --> nginx`);
     for (const s of targets) lines.push(`  ${entry} --> ${id(s)}`);
     if (behindNginx) lines.push(`  nginx --> ${id(behindNginx)}`);
     const how = !cloudflare
       ? ", over the LAN or Tailscale"
-      : multi
-        ? ": the connector reaches the routed ones"
-        : ": nginx :80 proxies the routed ones";
+      : viaNginx
+        ? ": nginx :80 proxies the routed ones"
+        : ": the connector reaches the routed ones";
     views.push({
       slug: `services${suffix}`,
       title: `Services on ${h.lanHostname}${how}`,
@@ -187,8 +193,8 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
     const lines = [
       "flowchart LR",
       ...box(
-        hostId(lab, h),
-        hostLabel(lab, h),
+        hostId(h),
+        hostLabel(h),
         rest.map((s) => `  ${id(s)}[${label(serviceLabel(s))}]`),
       ),
     ];
@@ -243,7 +249,7 @@ function secretsView(lab: Homelab): TopologyView | null {
       body.push(`  ${node}[${label(`${title}<br/>${wrapNames(files)}`)}]`);
       edges.push(`  secrets -.-> ${node}`);
     }
-    lines.push(...box(hostId(lab, h), hostLabel(lab, h), body));
+    lines.push(...box(hostId(h), hostLabel(h), body));
   }
   lines.push(...edges);
   return {
@@ -269,7 +275,7 @@ function backupsView(lab: Homelab): TopologyView | null {
   for (const h of labHosts(lab)) {
     const body = backedUp.filter((s) => s.hostName === h.name).map((s) => `  ${id(s)}[${label(s.title)}]`);
     if (backrest.hostName === h.name) body.push(`  ${id(backrest)}[${label(backrest.title)}]`);
-    lines.push(...box(hostId(lab, h), hostLabel(lab, h), body));
+    lines.push(...box(hostId(h), hostLabel(h), body));
   }
   lines.push(`  b2[(${label(`Backblaze B2<br/>${config.backupBucket ?? ""}`)})]`);
   for (const s of backedUp)

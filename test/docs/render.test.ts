@@ -167,8 +167,8 @@ describe("the topology", () => {
     for (const edge of [
       "internet --> access",
       "access --> tunnel",
-      "tunnel --> cloudflared",
-      "cloudflared --> nginx",
+      "tunnel --> cloudflared_nixos",
+      "cloudflared_nixos --> nginx",
       "nginx --> svc_jellyfin",
       "access --> pages",
     ]) {

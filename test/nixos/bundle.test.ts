@@ -20,6 +20,7 @@ import {
   speedScheduleData,
   transmissionPeriods,
 } from "../../components/render/nixos";
+import { labHosts } from "../../components/catalog/resolve";
 import { bundleOf, dataOf, stackFromFile, stackWith, writeTree } from "./helpers";
 import { HEALTH_CHECKS_PATH, SECRET_FILES_PATH } from "../../components/host/bundle";
 import { TAKEOVER_PATH } from "../../components/host/commands";
@@ -64,7 +65,7 @@ describe("the NixOS bundle", () => {
   });
 
   it("is the same map that renderNixosBundle returns, in sorted order", () => {
-    const direct = renderNixosBundle(prod);
+    const direct = renderNixosBundle(prod, labHosts(prod)[0].name);
     expect([...direct.keys()]).toEqual([...direct.keys()].sort());
     for (const [path, content] of direct) expect(bundle.get(path), path).toBe(content);
   });
@@ -86,7 +87,9 @@ describe("the NixOS bundle", () => {
   });
 
   it("renders byte-identical output twice", () => {
-    expect(renderNixosBundle(stackFromFile("prod"))).toEqual(renderNixosBundle(stackFromFile("prod")));
+    expect(renderNixosBundle(stackFromFile("prod"), "nixos")).toEqual(
+      renderNixosBundle(stackFromFile("prod"), "nixos"),
+    );
   });
 
   it("starts generated/homelab.json with its generated header", () => {
@@ -180,7 +183,7 @@ describe("generated/homelab.json", () => {
 describe("the stack decides what is configured", () => {
   it("generates nothing for services the stack leaves out", () => {
     const staging = stackFromFile("staging");
-    const data = homelabNixosData(staging);
+    const data = homelabNixosData(staging, labHosts(staging)[0].name);
     expect(Object.keys(data.services).sort()).toEqual([
       "cloudflared",
       "dashboard",
@@ -199,7 +202,7 @@ describe("the stack decides what is configured", () => {
       edge: "none",
       services: JSON.stringify(["portal", "dashboard", "home-assistant", "mosquitto", "tailscale"]),
     });
-    const data = homelabNixosData(lan);
+    const data = homelabNixosData(lan, labHosts(lan)[0].name);
     expect(data.services).not.toHaveProperty("cloudflared");
     expect(data.services["home-assistant"].publicUrl).toBeNull();
   });

@@ -1,12 +1,12 @@
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
-import type { Homelab } from "../../components/catalog/resolve";
+import { labHosts, type Homelab } from "../../components/catalog/resolve";
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
 import type { HomelabNixosData } from "../../components/render/nixos";
 import { HOMELAB_JSON } from "../../components/render/nixos";
-import { BUNDLE_DIR, renderOutputs } from "../../components/render/outputs";
+import { hostBundleFromOutputs, renderOutputs } from "../../components/render/outputs";
 
 export const ROOT = resolve(__dirname, "..", "..");
 
@@ -25,13 +25,9 @@ export function prefixed(values: Record<string, unknown>): Record<string, unknow
   return Object.fromEntries(Object.entries(values).map(([k, v]) => [`homelab:${k}`, v]));
 }
 
-/** The bundle's files, taken from everything the offline plan writes. */
-export function bundleOf(lab: Homelab): Map<string, string> {
-  const files = new Map<string, string>();
-  for (const [path, content] of renderOutputs(lab)) {
-    if (path.startsWith(`${BUNDLE_DIR}/`)) files.set(path.slice(BUNDLE_DIR.length + 1), content);
-  }
-  return files;
+/** A host's bundle (the first, the only one in most tests), taken from everything the offline plan writes. */
+export function bundleOf(lab: Homelab, host: string = labHosts(lab)[0].name): Map<string, string> {
+  return hostBundleFromOutputs(renderOutputs(lab), host);
 }
 
 export function dataOf(bundle: Map<string, string>): HomelabNixosData {

@@ -111,7 +111,9 @@ describe("the LAN-only ci stack under mocks", () => {
   it("exports only outputs that have values, so the engine prints no undefined-output warning", () => {
     expect(Object.keys(run.outputs).sort()).toEqual([
       "appliedBundleHash",
+      "appliedBundleHashes",
       "declaredBundleHash",
+      "declaredBundleHashes",
       "hostnames",
       "services",
       "stack",
@@ -137,7 +139,7 @@ describe("credentials missing from a stack that keeps them in config", () => {
     const message = (failed as Error).message;
     expect(message).toMatch(/^stack ci lacks 2 credentials:\n/);
     expect(message).toContain(
-      "  - no SSH private key for root@127.0.0.1: run pulumi config set --secret homelab:sshPrivateKey",
+      '  - no SSH private key for root@127.0.0.1 (host "nixos-ci"): run pulumi config set --secret homelab:sshPrivateKey',
     );
     expect(message).toContain(
       "  - homelab:secretValues lacks dashboard.hass-token, home-assistant.openai-api-key, home-assistant.anthropic-api-key, mosquitto.password;",

@@ -92,7 +92,7 @@ describe("one bundle per host", () => {
 
   it("the offline plan writes each host's bundle under hosts/<name>/nixos/, the same bytes the host receives", () => {
     const outputs = renderOutputs(lab);
-    for (const [host, bundle] of bundles) expect(hostBundleFromOutputs(lab, outputs, host)).toEqual(bundle);
+    for (const [host, bundle] of bundles) expect(hostBundleFromOutputs(outputs, host)).toEqual(bundle);
     expect([...outputs.keys()].some((p) => p.startsWith("nixos/"))).toBe(false);
     expect(renderPlan(lab).hosts?.map((h) => [h.name, h.portal, h.connector, h.rollout])).toEqual([
       ["main", true, true, -1],
@@ -149,6 +149,13 @@ describe("where a route's requests go follows the connectors, not the number of 
       const generated = JSON.parse(bundle.get("generated/homelab.json") ?? "null") as HomelabNixosData;
       expect(generated.lan.connectors, host).toBeUndefined();
     }
+  });
+
+  it("and the topology draws that connector handing the routes to nginx, as the rules say", () => {
+    const text = topologyMermaid(oneConnector);
+    expect(text).toContain("cloudflared_main --> nginx");
+    expect(text).not.toContain("cloudflared_gpu");
+    expect(text).toContain("Services on nixos.local: nginx :80 proxies the routed ones");
   });
 
   it("while with a connector on each host, each host trusts every connector's LAN address", () => {
@@ -225,7 +232,10 @@ describe("the docs of several hosts", () => {
 
   it("the add-a-host runbook adds a machine to homelab:hosts, the way validation accepts", () => {
     const runbook = [...renderDocsPages(lab)].find(([path]) => path.endsWith("runbooks/add-a-host.md"))?.[1] ?? "";
-    expect(runbook).toContain("add the new machine under `homelab:hosts` (`main`, `gpu` are there now");
+    expect(runbook).toContain(
+      "each machine is an entry of `homelab:hosts`, by name: `main`, `gpu` are the hosts there now",
+    );
+    expect(runbook, "names, not order, name the resources").not.toContain("keep their order");
     expect(runbook).not.toContain("set `homelab:lanAddress`");
   });
 

@@ -83,10 +83,10 @@ describe("the offline plan", () => {
     expect(stagingPlan.dns.map((d) => d.name)).toContain("jellyfin-staging.javiersc.com");
   });
 
-  it("prints a summary row per service with local URL, public URL and protection", () => {
+  it("prints a summary row per service with its host, local URL, public URL and protection", () => {
     const summary = renderSummary(prod);
     expect(summary).toMatch(
-      /jellyfin\s+http:\/\/192\.0\.2\.10:8096\s+https:\/\/jellyfin-home\.javiersc\.com\s+access\s+enabled/,
+      /jellyfin\s+nixos\s+http:\/\/192\.0\.2\.10:8096\s+https:\/\/jellyfin-home\.javiersc\.com\s+access\s+enabled/,
     );
     expect(summary.trim().split("\n")).toHaveLength(prod.services.length + 2);
   });

@@ -80,10 +80,16 @@ function attempt(config: Record<string, unknown>, catalog: readonly ServiceEntry
   return { refused: false, lab, files: renderOutputs(lab) };
 }
 
+/** A file of the stack's one host's bundle, whatever the host is named (it follows the LAN hostname). */
+function bundleFile(files: Map<string, string>, path: string): string {
+  const found = [...files].filter(([p]) => /^hosts\/[^/]+\/nixos\//.test(p) && p.endsWith(`/nixos/${path}`));
+  if (found.length !== 1) throw new Error(`${found.length} files ${path} rendered, not one`);
+  return found[0][1];
+}
+
+/** A JSON file of the plan: plan.json itself, or a file of the host's bundle. */
 function json(files: Map<string, string>, path: string): any {
-  const text = files.get(path);
-  if (text === undefined) throw new Error(`no ${path} rendered`);
-  return JSON.parse(text);
+  return JSON.parse(files.get(path) ?? bundleFile(files, path));
 }
 
 /** The nginx file's structure: top-level block heads, and that every brace is balanced outside comments. */
@@ -111,7 +117,7 @@ function nginxShape(text: string): { heads: string[]; serverNames: string[]; com
 
 /** The shape every valid stack's nginx config has: two maps, then one server per proxied name set. */
 function expectNginxShape(files: Map<string, string>, lab: Homelab) {
-  const shape = nginxShape(files.get(`nixos/${PORTAL_FILES.nginx}`) as string);
+  const shape = nginxShape(bundleFile(files, PORTAL_FILES.nginx));
   const proxied = json(files, "plan.json").tunnel.ingress.filter((r: { hostname?: string }) => r.hostname).length;
   expect(shape.heads.filter((h) => h.startsWith("map "))).toHaveLength(2);
   expect(shape.heads.filter((h) => h === "server")).toHaveLength(1 + proxied);
@@ -131,9 +137,9 @@ describe("a string either is refused or round-trips through every renderer", () 
         if (r.refused) return;
         const { comments } = expectNginxShape(r.files, r.lab);
         expect(comments).toContain(`# radarr: ${title}`);
-        expect(json(r.files, "nixos/generated/homelab.json").services.radarr.title).toBe(title);
+        expect(json(r.files, "generated/homelab.json").services.radarr.title).toBe(title);
         expect(json(r.files, "plan.json").services.find((s: { id: string }) => s.id === "radarr").title).toBe(title);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+        const cards = json(r.files, PORTAL_FILES.homepage).services.flatMap(
           (g: Record<string, Record<string, unknown>[]>) => Object.values(g)[0],
         );
         expect(cards.some((c: Record<string, unknown>) => title in c)).toBe(true);
@@ -148,7 +154,7 @@ describe("a string either is refused or round-trips through every renderer", () 
         const r = attempt({}, withEntry("radarr", { description }));
         if (r.refused) return;
         expectNginxShape(r.files, r.lab);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+        const cards = json(r.files, PORTAL_FILES.homepage).services.flatMap(
           (g: Record<string, Record<string, { description: string }>[]>) => Object.values(g)[0],
         );
         expect(cards.find((c: Record<string, { description: string }>) => "Radarr" in c).Radarr.description).toBe(
@@ -194,7 +200,7 @@ describe("a string either is refused or round-trips through every renderer", () 
         if (r.refused) return;
         const { serverNames } = expectNginxShape(r.files, r.lab);
         expect(serverNames).toContain(name);
-        const lan = json(r.files, "nixos/generated/homelab.json").lan;
+        const lan = json(r.files, "generated/homelab.json").lan;
         expect(`${lan.hostName}.${lan.domain}`).toBe(name);
       }),
       { numRuns: RUNS },
@@ -205,7 +211,7 @@ describe("a string either is refused or round-trips through every renderer", () 
     [
       "timeZone",
       fc.constantFrom("UTC", "Europe/Madrid", "America/Argentina/Buenos_Aires", "Etc/GMT+5"),
-      (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").timeZone,
+      (f: Map<string, string>) => json(f, "generated/homelab.json").timeZone,
     ],
     ["tunnelName", label, (f: Map<string, string>) => json(f, "plan.json").tunnel.name],
     [
@@ -220,12 +226,12 @@ describe("a string either is refused or round-trips through every renderer", () 
       "backupBucket",
       fc.stringMatching(/^[A-Za-z0-9-]{6,20}$/),
       (f: Map<string, string>) =>
-        json(f, "nixos/generated/homelab.json").backups.repository.replace(/^b2:(.*):homelab$/, "$1"),
+        json(f, "generated/homelab.json").backups.repository.replace(/^b2:(.*):homelab$/, "$1"),
     ],
     [
       "credentialsDir",
       label.map((l) => `/var/lib/homelab-${l}`),
-      (f: Map<string, string>) => json(f, "nixos/generated/homelab.json").secretsDir,
+      (f: Map<string, string>) => json(f, "generated/homelab.json").secretsDir,
     ],
   ] as const)("homelab:%s", (key, valid, readBack) => {
     fc.assert(
@@ -270,7 +276,7 @@ describe("a string either is refused or round-trips through every renderer", () 
       fc.property(hostile(label.map((l) => `${l}.service`)), (unit) => {
         const r = attempt({}, withEntry("radarr", { units: [unit] }));
         if (r.refused) return;
-        expect(json(r.files, "nixos/generated/homelab.json").services.radarr.units).toEqual([unit]);
+        expect(json(r.files, "generated/homelab.json").services.radarr.units).toEqual([unit]);
       }),
       { numRuns: RUNS },
     );
@@ -282,7 +288,7 @@ describe("a string either is refused or round-trips through every renderer", () 
         const r = attempt({}, withEntry("cloudflared", { link }));
         if (r.refused) return;
         expect(new URL(link).protocol).toMatch(/^https?:$/);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+        const cards = json(r.files, PORTAL_FILES.homepage).services.flatMap(
           (g: Record<string, Record<string, { href: string }>[]>) => Object.values(g)[0],
         );
         expect(
@@ -300,7 +306,7 @@ describe("a string either is refused or round-trips through every renderer", () 
         if (r.refused) return;
         // Accepted names are plain hyphenated words, so the card always points at the local copy.
         expect(mdi).toMatch(/^[a-z0-9]+(-[a-z0-9]+)*$/);
-        const cards = json(r.files, `nixos/${PORTAL_FILES.homepage}`).services.flatMap(
+        const cards = json(r.files, PORTAL_FILES.homepage).services.flatMap(
           (g: Record<string, Record<string, { icon: string }>[]>) => Object.values(g)[0],
         );
         expect(cards.find((c: Record<string, { icon: string }>) => "Radarr" in c).Radarr.icon).toBe(

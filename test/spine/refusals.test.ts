@@ -922,7 +922,7 @@ describe("the --out folder", () => {
     const before = snapshot(out);
     const { code, message } = plan(out);
     expect(code).toBe(1);
-    expect(message).toContain("holds no previous plan (plan.json and nixos/)");
+    expect(message).toContain("holds no previous plan (plan.json and hosts/)");
     expect(message).toContain("pass an empty or new folder with --out");
     expect(snapshot(out)).toEqual(before);
   });
@@ -952,13 +952,19 @@ describe("the --out folder", () => {
     expect(existsSync(join(dir, "empty", "plan.json"))).toBe(true);
   });
 
-  it("is replaced when it holds the previous plan of a stack of several hosts (hosts/ instead of nixos/)", () => {
+  it("is replaced when it holds a previous plan of either layout: hosts/<name>/nixos/, or the nixos/ plans once wrote for one host", () => {
     const out = join(mkdtempSync(join(tmpdir(), "plan-hosts-")), "multihost");
     const run = () => runPlan(["--stack", "multihost", "--out", out], { stdout: () => {}, stderr: () => {} });
     expect(run()).toBe(0);
     expect(existsSync(join(out, "hosts", "gpu", "nixos", "generated", "homelab.json"))).toBe(true);
     expect(run(), "a second run replaces the first").toBe(0);
-    expect(plan(out).code, "and a one-host plan replaces it too").toBe(0);
-    expect(existsSync(join(out, "hosts"))).toBe(false);
+    expect(plan(out).code, "and the prod plan replaces it too").toBe(0);
+    expect(existsSync(join(out, "hosts", "gpu")), "the other stack's hosts are gone").toBe(false);
+    expect(existsSync(join(out, "hosts", "nixos", "nixos", "generated", "homelab.json"))).toBe(true);
+    const old = join(mkdtempSync(join(tmpdir(), "plan-old-")), "prod");
+    mkdirSync(join(old, "nixos"), { recursive: true });
+    writeFileSync(join(old, "plan.json"), "{}");
+    expect(plan(old).code, "a plan with the one-host nixos/ folder of earlier versions").toBe(0);
+    expect(existsSync(join(old, "nixos")), "is replaced whole").toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backupService, portalHost, resolveHomelab } from "../../components/catalog/resolve";
+import { backupService, labHosts, portalHost, resolveHomelab } from "../../components/catalog/resolve";
 import { CATALOG } from "../../components/catalog/services";
 import type { ServiceEntry } from "../../components/catalog/types";
 import { validateCatalog, type Problem } from "../../components/catalog/validate";
@@ -127,7 +127,7 @@ describe("renderers follow the role, not the id", () => {
 
   it("runs the portal, nginx and Homepage under the new names", () => {
     expect(portalHost(lab)).toBe(lab.config.lanHostname.split(".")[0]);
-    const bundle = renderNixosBundle(lab);
+    const bundle = renderNixosBundle(lab, labHosts(lab)[0].name);
     expect(bundle.get("generated/nginx-sites.conf"), "nginx sites").toContain("front-door");
     expect(bundle.has("generated/homepage.json")).toBe(true);
     expect(topologyMermaid(lab)).toContain("svc_start_page");
@@ -135,11 +135,13 @@ describe("renderers follow the role, not the id", () => {
 
   it("backs up with the renamed backup service's credentials", () => {
     expect(backupService(lab)?.id).toBe("vault");
-    expect(homelabNixosData(lab).backups?.passwordFile).toBe(`${cfg.paths.secretsDir}/vault/restic-password`);
+    expect(homelabNixosData(lab, labHosts(lab)[0].name).backups?.passwordFile).toBe(
+      `${cfg.paths.secretsDir}/vault/restic-password`,
+    );
   });
 
   it("hands the speed schedule to the renamed service's module", () => {
-    const data = homelabNixosData(lab);
+    const data = homelabNixosData(lab, labHosts(lab)[0].name);
     expect(speedScheduleData(data, "torrents")?.schedule).toHaveLength(2);
     expect(speedScheduleData(data, "transmission")).toBeUndefined();
   });
