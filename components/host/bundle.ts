@@ -24,9 +24,6 @@ export const HEALTH_CHECKS_PATH = "generated/health-checks.tsv";
 /** The secret files the release declares, generated (`deployLists`); the apply reads them from the release. */
 export const SECRET_FILES_PATH = "generated/secret-files.list";
 
-/** Where the bundle sits inside the offline plan's outputs (`renderOutputs`). */
-export const BUNDLE_PREFIX = "nixos/";
-
 /**
  * Bundle paths are plain relative paths: no `.`/`..` segments, no spaces or
  * shell metacharacters, no segment starting with `-`. sha256sum escapes unusual names, and the host's hash
@@ -64,15 +61,6 @@ export function bundleManifest(bundle: BundleInput): string {
 /** The bundle's content hash: sha256 of its manifest. Names the release on the host. */
 export function bundleHash(bundle: BundleInput): string {
   return sha256Hex(bundleManifest(bundle));
-}
-
-/** The `nixos/` part of `renderOutputs(lab)`, with the prefix taken off. */
-export function bundleFromOutputs(outputs: ReadonlyMap<string, string>): Map<string, string> {
-  const bundle = new Map<string, string>();
-  for (const [path, content] of outputs) {
-    if (path.startsWith(BUNDLE_PREFIX)) bundle.set(path.slice(BUNDLE_PREFIX.length), content);
-  }
-  return bundle;
 }
 
 // --- ustar -----------------------------------------------------------------

@@ -81,8 +81,8 @@ export interface NixosHostArgs {
   /** How to reach the host; the host key is pinned. */
   connection: NixosHostConnection;
   /**
-   * The rendered NixOS bundle, relative path → content: the `nixos/` part of
-   * `renderOutputs(lab)` (see `bundleFromOutputs`). It must contain
+   * The rendered NixOS bundle, relative path → content: the host's
+   * `hosts/<name>/nixos/` part of `renderOutputs(lab)` (`hostBundleFromOutputs`). It must contain
    * `deploy/homelab-deploy.sh`, the host-side script.
    */
   bundle: BundleInput;
@@ -219,7 +219,7 @@ interface HostPlan {
  * @example
  * new NixosHost("prod-host-nixos", {
  *   connection: { host: "192.0.2.10", hostKey: "ssh-ed25519 AAAA...", privateKey },
- *   bundle: bundleFromOutputs(renderOutputs(lab)),
+ *   bundle: hostBundleFromOutputs(renderOutputs(lab), "nixos"),
  *   secrets: enabledSecrets(lab).map((s) => ({ ...s, value: values.get(s.key)! })),
  *   paths: lab.config.paths,
  *   healthChecks: healthChecksFor(enabledServices(lab)),
@@ -630,7 +630,7 @@ export function planHost(args: NixosHostArgs): HostPlan {
   const script = bundleEntries(args.bundle).find(([path]) => path === DEPLOY_SCRIPT_PATH)?.[1];
   if (script === undefined) {
     throw new Error(
-      `the bundle has no ${DEPLOY_SCRIPT_PATH}; pass the nixos/ part of renderOutputs(lab) (bundleFromOutputs), which copies nixos/deploy/ from the repository`,
+      `the bundle has no ${DEPLOY_SCRIPT_PATH}; pass the host's part of renderOutputs(lab) (hostBundleFromOutputs), which copies nixos/deploy/ from the repository`,
     );
   }
   const secrets = sortedSecretSpecs(args.secrets, args.paths);

@@ -15,10 +15,10 @@
  */
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { enabledSecrets, enabledServices, type Homelab } from "../../components/catalog/resolve";
+import { enabledSecrets, enabledServices, labHosts, type Homelab } from "../../components/catalog/resolve";
 import { readStackFile } from "../../components/config/file";
 import { loadStack } from "../../components/config/load";
-import { bundleFromOutputs, bundleHash, bundleStdin } from "../../components/host/bundle";
+import { bundleHash, bundleStdin } from "../../components/host/bundle";
 import {
   applyCommand,
   deployLists,
@@ -29,7 +29,7 @@ import {
   type HostHealthCheck,
   type HostPaths,
 } from "../../components/host/commands";
-import { renderOutputs } from "../../components/render/outputs";
+import { hostBundleFromOutputs, renderOutputs } from "../../components/render/outputs";
 import { catalogWithGroupPrefix, startListeners } from "../host/support/fixture";
 import {
   groupExists,
@@ -74,7 +74,7 @@ function labFor(size: number | "prod", paths: HostPaths, groupPrefix: string): H
 function stagesFor(lab: Homelab, paths: HostPaths, checkPort: (c: HostHealthCheck) => number): Stages {
   const secrets = enabledSecrets(lab);
   const groups = [...new Set(secrets.flatMap((s) => (s.group === "root" ? [] : [s.group])))].sort();
-  const bundle = bundleFromOutputs(renderOutputs(lab));
+  const bundle = hostBundleFromOutputs(renderOutputs(lab), labHosts(lab)[0].name);
   // The fake switch creates the groups NixOS would.
   bundle.set("fake-host/groups", `${groups.join("\n")}\n`);
   const checks = healthChecksFor(enabledServices(lab)).map((c) => ({ ...c, port: checkPort(c) }));

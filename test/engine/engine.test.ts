@@ -153,10 +153,10 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
     expect(changed(rec.steps)).toEqual([
+      "ci-host-nixos-ci-confirm:replace",
       "ci-host-nixos-ci-preflight:replace",
       "ci-host-nixos-ci-push:replace",
       "ci-host-nixos-ci-rebuild:replace",
-      "ci-host-nixos-ci-confirm:replace",
     ]);
     expect(readFileSync(join(host.paths.bundleDir, "generated", "homelab.json"), "utf8")).toContain("Europe/Madrid");
   });
@@ -196,13 +196,33 @@ describe.skipIf(missing !== undefined || !sshd.available)("the ci stack through 
     const rec = recorder();
     await stack.up({ onEvent: rec.onEvent });
     expect(changed(rec.steps)).toEqual([
+      "ci-host-nixos-ci-confirm:replace",
       "ci-host-nixos-ci-preflight:replace",
       "ci-host-nixos-ci-push:replace",
       "ci-host-nixos-ci-rebuild:replace",
-      "ci-host-nixos-ci-confirm:replace",
       "tailscale-nixos-ci-secrets:replace",
     ]);
     expect(readFileSync(secretFile, "utf8")).toBe("tskey-second");
+    await stack.preview({ expectNoChanges: true });
+  });
+
+  it("a state written before hosts were named alike (ci-host, tailscale-secrets) is taken over by the aliases: every step is same", async () => {
+    // The state as the earlier program left it: the host component plainly `ci-host`, its commands after it, and the tailnet's secrets command without the host's name.
+    const current = await stack.exportStack();
+    const former = JSON.stringify(current.deployment)
+      .replaceAll("::ci-host-nixos-ci", "::ci-host")
+      .replaceAll("::tailscale-nixos-ci-secrets", "::tailscale-secrets");
+    expect(former, "the rewrite found the names").toContain("::ci-host-preflight");
+    await stack.importStack({ version: current.version, deployment: JSON.parse(former) });
+    const rec = recorder();
+    const up = await stack.up({ onEvent: rec.onEvent });
+    expect(up.summary.result).toBe("succeeded");
+    expect(changed(rec.steps), up.stdout).toEqual([]);
+    expect(readFileSync(secretFile, "utf8"), "no delete ran against the host").toBe("tskey-second");
+    const after = JSON.stringify((await stack.exportStack()).deployment);
+    expect(after).toContain("::ci-host-nixos-ci-preflight");
+    expect(after).not.toContain("::ci-host-preflight");
+    expect(after).not.toContain("::tailscale-secrets");
     await stack.preview({ expectNoChanges: true });
   });
 

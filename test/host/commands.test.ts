@@ -5,12 +5,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CATALOG } from "../../components/catalog/services";
 import { enabledServices, resolveHomelab } from "../../components/catalog/resolve";
+import { hostBundleFromOutputs } from "../../components/render/outputs";
 import { parseStackConfig } from "../../components/config/schema";
 import {
   HEALTH_CHECKS_PATH,
   SECRET_FILES_PATH,
   bundleEntries,
-  bundleFromOutputs,
   bundleHash,
   bundleStdin,
   bundleTar,
@@ -92,13 +92,14 @@ describe("the bundle stream", () => {
     }
   });
 
-  it("takes the nixos/ part of the plan's outputs", () => {
+  it("takes one host's part of the plan's outputs, hosts/<name>/nixos/, and no other host's", () => {
     const out = new Map([
       ["plan.json", "{}"],
-      ["nixos/default.nix", "x"],
-      ["nixos/deploy/homelab-deploy.sh", "y"],
+      ["hosts/main/nixos/default.nix", "x"],
+      ["hosts/main/nixos/deploy/homelab-deploy.sh", "y"],
+      ["hosts/gpu/nixos/default.nix", "z"],
     ]);
-    expect([...bundleFromOutputs(out).keys()]).toEqual(["default.nix", "deploy/homelab-deploy.sh"]);
+    expect([...hostBundleFromOutputs(out, "main").keys()]).toEqual(["default.nix", "deploy/homelab-deploy.sh"]);
   });
 });
 

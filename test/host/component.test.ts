@@ -1,17 +1,11 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { CATALOG } from "../../components/catalog/services";
-import { enabledServices, resolveHomelab } from "../../components/catalog/resolve";
+import { enabledServices, labHosts, resolveHomelab } from "../../components/catalog/resolve";
 import { parseStackConfig } from "../../components/config/schema";
-import {
-  DEPLOY_SCRIPT_PATH,
-  HEALTH_CHECKS_PATH,
-  SECRET_FILES_PATH,
-  bundleFromOutputs,
-  bundleHash,
-} from "../../components/host/bundle";
+import { DEPLOY_SCRIPT_PATH, HEALTH_CHECKS_PATH, SECRET_FILES_PATH, bundleHash } from "../../components/host/bundle";
 import { deployLists, healthChecksFor } from "../../components/host/commands";
-import { renderOutputs } from "../../components/render/outputs";
+import { hostBundleFromOutputs, renderOutputs } from "../../components/render/outputs";
 import type { NixosHostArgs } from "../../components/host/nixos-host";
 import { SCRIPT_FILE, hostSecrets, secretValues, testBundle, testLab } from "./support/fixture";
 import { installMocks, isSecretValue, plain, runProgram, type NixosHostClass } from "./support/program";
@@ -57,10 +51,10 @@ describe("the NixosHost component under strict mocks", () => {
     expect(() => new NixosHost("no-script", args({ bundle }))).toThrow(/the bundle has no deploy\/homelab-deploy\.sh/);
   });
 
-  it("the plan's real nixos/ bundle is accepted, ships the deploy script the tests run, and is the release the host gets", async () => {
+  it("the plan's real bundle (hosts/<name>/nixos/) is accepted, ships the deploy script the tests run, and is the release the host gets", async () => {
     const parsed = parseStackConfig("prod", { domain: "example.test", lanAddress: "192.0.2.10", edge: "none" });
     const prod = resolveHomelab(CATALOG, parsed.config!);
-    const bundle = bundleFromOutputs(renderOutputs(prod));
+    const bundle = hostBundleFromOutputs(renderOutputs(prod), labHosts(prod)[0].name);
     expect(bundle.get(DEPLOY_SCRIPT_PATH)).toBe(readFileSync(SCRIPT_FILE, "utf8"));
     expect(
       bundle.has(HEALTH_CHECKS_PATH) && bundle.has(SECRET_FILES_PATH),
