@@ -182,6 +182,16 @@ export function reachedOverLan(lab: Homelab, host: string): boolean {
   return routesHere && connectorHosts(lab).some((c) => c !== host);
 }
 
+/**
+ * Whether the tunnel hands `host`'s routes to nginx on that host's
+ * localhost: it runs the portal, and no connector on another machine can
+ * take one of its routes. Otherwise each rule names the service's own host
+ * and port on the LAN.
+ */
+export function routesViaLocalNginx(lab: Homelab, host: string): boolean {
+  return portalHost(lab) === host && !reachedOverLan(lab, host);
+}
+
 /** The services one host runs (a connector on several hosts is on each). */
 export function servicesOn(lab: Homelab, host: string): ResolvedService[] {
   return lab.services.filter((s) => s.hostNames.includes(host));

@@ -1,5 +1,5 @@
 import type { Homelab, ResolvedService } from "../catalog/resolve";
-import { labHosts, portalHost, reachedOverLan, routedServices } from "../catalog/resolve";
+import { labHosts, routedServices, routesViaLocalNginx } from "../catalog/resolve";
 import { TUNNEL_CNAME_DOMAIN } from "../catalog/rules";
 import type { StackConfig } from "../config/schema";
 
@@ -78,7 +78,7 @@ export function tunnelServices(lab: Homelab): ResolvedService[] {
  */
 export function ingressOrigin(lab: Homelab, s: ResolvedService): string {
   const own = s.hostName ?? labHosts(lab)[0].name;
-  if (!reachedOverLan(lab, own) && portalHost(lab) === own) return TUNNEL_ORIGIN;
+  if (routesViaLocalNginx(lab, own)) return TUNNEL_ORIGIN;
   const host = labHosts(lab).find((h) => h.name === s.hostName);
   if (!host || s.port === null)
     throw new Error(`service "${s.id}": a route needs a host and a port to send requests to`);

@@ -21,10 +21,10 @@ import {
   enabledServices,
   labHosts,
   portalHost,
-  reachedOverLan,
+  routesViaLocalNginx,
   serviceWithRole,
 } from "../catalog/resolve";
-import type { HostConfig } from "../config/hosts";
+import { singleHostName, type HostConfig } from "../config/hosts";
 import { tunnelServices } from "./edge";
 
 const safe = (name: string) => name.replace(/[^A-Za-z0-9]/g, "_");
@@ -51,7 +51,7 @@ export interface TopologyView {
 const hostId = (h: HostConfig) => `host_${safe(h.name)}`;
 /** The host's mDNS name, and its name in the stack where that says something else (a one-host stack's is the mDNS name's first label). */
 const hostLabel = (h: HostConfig) =>
-  h.name === h.lanHostname.split(".")[0] ? `${h.lanHostname} (NixOS)` : `${h.lanHostname} (NixOS) · ${h.name}`;
+  h.name === singleHostName(h.lanHostname) ? `${h.lanHostname} (NixOS)` : `${h.lanHostname} (NixOS) · ${h.name}`;
 /** The tunnel's connector: the entry that runs on every host with a route. */
 const connector = (lab: Homelab) => enabledServices(lab).find((s) => s.entry.everyHostWith === "routes");
 const connectorName = (lab: Homelab) => connector(lab)?.id ?? "connector";
@@ -79,7 +79,7 @@ function edgeView(lab: Homelab): TopologyView | null {
   if (config.edge !== "cloudflare") return null;
   const pages = enabledServices(lab).find((s) => s.entry.runsOn === "pages" && s.publicHostname);
   const connectors = connectorHosts(lab);
-  const toNginx = connectors.filter((c) => !reachedOverLan(lab, c) && portalHost(lab) === c);
+  const toNginx = connectors.filter((c) => routesViaLocalNginx(lab, c));
   const tunnel = `Tunnel ${config.cloudflare?.tunnelName ?? ""}${connectors.length > 1 ? "<br/>a connector on each host with a route" : ""}`;
   const lines = ["flowchart TB", `  internet([Internet])`];
   lines.push(
@@ -125,8 +125,7 @@ function servicesViews(lab: Homelab, h: HostConfig): TopologyView[] {
   const routed = new Set(tunnelServices(lab).map((s) => s.id));
   const cloudflare = config.edge === "cloudflare";
   const hasNginx = portalHost(lab) === h.name;
-  // The host's own connector hands every route to nginx on localhost, as the tunnel's ingress says.
-  const viaNginx = cloudflare && hasNginx && !reachedOverLan(lab, h.name);
+  const viaNginx = cloudflare && routesViaLocalNginx(lab, h.name);
   const portalService = serviceWithRole(lab, "portal");
   const portal = hasNginx && portalService !== undefined;
   const here = services.filter((s) => ownBox(s) && s.hostNames.includes(h.name));
